@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Static checks of the container setup (no Docker engine needed; test.sh runs this):
+#  1. docker-compose.yaml is valid for `docker-compose config` (Debian's 1.29,
+#     installed here when missing and we are root, as in CI);
+#  2. every PAMPS_<SECTION>__<KEY> named in docker-compose.yaml or Dockerfile.dev
+#     is a real configuration key, so a typo cannot silently fall back to a default.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+compose=()
+if command -v docker-compose >/dev/null 2>&1; then
+  compose=(docker-compose)
+elif docker compose version >/dev/null 2>&1; then
+  compose=(docker compose)
+elif [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  echo "check-compose: installing docker-compose (apt log: /tmp/pamps-apt.log)"
+  export DEBIAN_FRONTEND=noninteractive
+  # Try the cached package lists first; refresh them only when that fails.
+  if ! apt-get install -y -q docker-compose >/tmp/pamps-apt.log 2>&1; then
+    { apt-get update -q && apt-get install -y -q docker-compose; } >>/tmp/pamps-apt.log 2>&1 \
+      || { tail -n 20 /tmp/pamps-apt.log; echo "check-compose: FAIL: could not install docker-compose"; exit 1; }
+  fi
+  compose=(docker-compose)
+fi
+
+status=0
+if ((${#compose[@]})); then
+  if "${compose[@]}" -f docker-compose.yaml config -q; then
+    echo "check-compose: docker-compose.yaml is valid"
+  else
+    echo "check-compose: FAIL: '${compose[*]} config' rejects docker-compose.yaml"
+    status=1
+  fi
+else
+  echo "check-compose: SKIP compose validation: install docker-compose (apt-get install docker-compose)"
+fi
+
+python3 - docker-compose.yaml Dockerfile.dev <<'EOF' || status=1
+"""Every PAMPS_* variable in the given files must name a configuration key."""
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+# Read by compose (PAMPS_DB) or picking the environment table (PAMPS_ENV), not keys.
+SPECIAL = {"PAMPS_ENV", "PAMPS_DB"}
+
+
+def flatten(table, prefix=""):
+    for name, value in table.items():
+        if isinstance(value, dict):
+            yield from flatten(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}".lower()
+
+
+settings = tomllib.loads(Path("settings.toml").read_text())
+known = set(flatten(settings.get("default", {})))
+# Secrets have no default on purpose, so [default] cannot list them:
+# the keys .secrets.toml sets in any environment are real keys too.
+secrets = Path(".secrets.toml")
+if secrets.exists():
+    for table in tomllib.loads(secrets.read_text()).values():
+        if isinstance(table, dict):
+            known |= set(flatten(table))
+
+problems = 0
+for path in sys.argv[1:]:
+    text = Path(path).read_text()
+    for match in re.finditer(r"(?<![A-Za-z0-9_])PAMPS_[A-Za-z0-9_]+", text):
+        var = match.group()
+        if var.upper() in SPECIAL:
+            continue
+        line = text.count("\n", 0, match.start()) + 1
+        section, sep, key = var[len("PAMPS_"):].partition("__")
+        if not sep or not section or not key:
+            print(f"check-compose: FAIL: {path}:{line}: {var} is not of the form PAMPS_<SECTION>__<KEY>")
+            problems += 1
+            continue
+        dotted = f"{section}.{key.replace('__', '.')}".lower()
+        if dotted not in known:
+            print(f"check-compose: FAIL: {path}:{line}: {var} names no configuration key "
+                  f"('{dotted}' is not in settings.toml [default])")
+            problems += 1
+
+if problems:
+    sys.exit(1)
+print(f"check-compose: PAMPS_* variables in {', '.join(sys.argv[1:])} name real keys")
+EOF
+
+exit "$status"

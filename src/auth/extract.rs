@@ -1,0 +1,82 @@
+//! Extractors: [`AuthUser`] requires a valid access token, [`MaybeAuthUser`]
+//! allows none. A present but invalid token is always a 401, never ignored.
+//! Both decode the JWT only; no database round trip.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+
+use crate::app::AppState;
+use crate::auth::tokens::Scope;
+use crate::error::ApiError;
+
+/// The user an access token was issued to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUser {
+    pub id: i64,
+    pub username: String,
+    /// True when the token came straight from a password login.
+    pub fresh: bool,
+}
+
+/// An [`AuthUser`] when the request carries a token, nobody otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaybeAuthUser(pub Option<AuthUser>);
+
+impl MaybeAuthUser {
+    /// The viewer's id, if any.
+    pub fn id(&self) -> Option<i64> {
+        self.0.as_ref().map(|u| u.id)
+    }
+}
+
+/// The bearer token of a request: `Ok(None)` when there is no Authorization header.
+pub fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| ApiError::bad_credentials())?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(ApiError::bad_credentials()),
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Option<AuthUser>, ApiError> {
+    let Some(token) = bearer_token(req)? else {
+        return Ok(None);
+    };
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let claims = state.tokens.verify(token, Scope::AccessToken)?;
+    let user = AuthUser {
+        id: claims.uid,
+        username: claims.sub,
+        fresh: claims.fresh,
+    };
+    req.extensions_mut().insert(user.clone());
+    Ok(Some(user))
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).and_then(|u| u.ok_or(ApiError::Unauthorized("Not authenticated"))))
+    }
+}
+
+impl FromRequest for MaybeAuthUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).map(MaybeAuthUser))
+    }
+}

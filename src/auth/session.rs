@@ -1,0 +1,111 @@
+//! Login, token refresh with rotation, logout and password change.
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::auth::tokens::Scope;
+use crate::error::{ApiError, ApiResult};
+use crate::models::{refresh_token, user};
+use crate::validation;
+
+const BAD_LOGIN: &str = "Incorrect username or password";
+
+/// `POST /token` body (form or JSON), as FastAPI's OAuth2PasswordRequestForm.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// `POST /refresh_token` and `POST /logout` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// `POST /user/me/password` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// A freshly issued access and refresh token.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// Checks a username and password; unknown users cost the same as wrong passwords.
+pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair> {
+    // A password no account can have is refused before any hashing.
+    let Ok(password) = validation::password(&form.password) else {
+        return Err(ApiError::Unauthorized(BAD_LOGIN));
+    };
+    let found = user::credentials_by_username(&state.pool, &form.username).await?;
+    let stored = found.as_ref().map(|c| c.password_hash.clone());
+    let verified = state.hasher.verify(password, stored).await?;
+    match found {
+        Some(creds) if verified => issue_pair(state, creds.id, &creds.username, true, Uuid::new_v4()).await,
+        _ => Err(ApiError::Unauthorized(BAD_LOGIN)),
+    }
+}
+
+/// Trades a live refresh token for a new pair; the old token stops working.
+pub async fn refresh(state: &AppState, token: &str) -> ApiResult<TokenPair> {
+    let claims = state.tokens.verify(token, Scope::RefreshToken)?;
+    let family = refresh_token::consume(&state.pool, claims.jti, claims.uid).await?;
+    issue_pair(state, claims.uid, &claims.sub, false, family).await
+}
+
+/// Revokes a refresh token and the rotation chain it belongs to.
+pub async fn logout(state: &AppState, token: &str) -> ApiResult<()> {
+    let claims = state.tokens.verify(token, Scope::RefreshToken)?;
+    refresh_token::revoke(&state.pool, claims.jti, claims.uid).await
+}
+
+/// Changes a password; needs a fresh token and the current password, and
+/// revokes every refresh token of the user.
+pub async fn change_password(state: &AppState, user: &AuthUser, body: PasswordChange) -> ApiResult<()> {
+    if !user.fresh {
+        return Err(ApiError::Unauthorized("A fresh login is required to change the password"));
+    }
+    let new_password = validation::password(&body.new_password)
+        .map_err(|msg| ApiError::invalid(&["body", "new_password"], msg))?;
+    let current = SecretString::from(body.current_password);
+    let stored = user::credentials_by_id(&state.pool, user.id)
+        .await?
+        .ok_or_else(ApiError::bad_credentials)?;
+    if !state.hasher.verify(current, Some(stored.password_hash)).await? {
+        return Err(ApiError::Unauthorized("Incorrect password"));
+    }
+    let hash = state.hasher.hash(new_password).await?;
+    let mut tx = state.pool.begin().await?;
+    user::set_password_hash(&mut *tx, user.id, &hash).await?;
+    refresh_token::revoke_all_for_user(&mut *tx, user.id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn issue_pair(state: &AppState, uid: i64, username: &str, fresh: bool, family: Uuid) -> ApiResult<TokenPair> {
+    let access = state.tokens.issue_access(uid, username, fresh)?;
+    let refresh = state.tokens.issue_refresh(uid, username, Uuid::new_v4())?;
+    let expires_at = chrono::DateTime::from_timestamp(refresh.claims.exp, 0)
+        .ok_or_else(|| ApiError::Internal("refresh expiry out of range".into()))?;
+    refresh_token::insert(&state.pool, refresh.claims.jti, family, uid, expires_at).await?;
+    Ok(TokenPair {
+        access_token: access.token,
+        refresh_token: refresh.token,
+        token_type: "bearer".into(),
+        expires_in: state.tokens.access_ttl_secs(),
+    })
+}

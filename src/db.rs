@@ -1,0 +1,89 @@
+//! The connection pool and the embedded migrations.
+
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+
+use crate::config::DbSettings;
+
+/// The migrations in `migrations/`, compiled into the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// How long a request waits for a pooled connection before a 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A database problem worded for the person running pamps.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("db.uri is not a valid PostgreSQL URL: {0}")]
+    BadUri(sqlx::Error),
+    #[error(
+        "cannot reach PostgreSQL at {target}: {source}\n\
+         Start one (e.g. `docker compose up db`, or `pg_ctlcluster 15 main start`) \
+         or point PAMPS_DB__URI / DATABASE_URL at a running server."
+    )]
+    Unreachable { target: String, source: sqlx::Error },
+    #[error("applying migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// Parses `db.uri` into connect options (statement logging is left to tracing spans).
+pub fn connect_options(settings: &DbSettings) -> Result<PgConnectOptions, DbError> {
+    let options: PgConnectOptions = settings
+        .uri
+        .expose_secret()
+        .parse()
+        .map_err(DbError::BadUri)?;
+    Ok(options.disable_statement_logging())
+}
+
+fn pool_options(settings: &DbSettings) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+}
+
+/// "host:port/database" of the options, never the password.
+pub fn describe(options: &PgConnectOptions) -> String {
+    format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("postgres")
+    )
+}
+
+/// Connects now, failing with a clear message when the server is unreachable.
+pub async fn connect(settings: &DbSettings) -> Result<PgPool, DbError> {
+    let options = connect_options(settings)?;
+    let target = describe(&options);
+    pool_options(settings)
+        .connect_with(options)
+        .await
+        .map_err(|source| DbError::Unreachable { target, source })
+}
+
+/// A pool that connects on first use, so the server can start (and report
+/// not-ready) while the database is down.
+pub fn connect_lazy(settings: &DbSettings) -> Result<PgPool, DbError> {
+    Ok(pool_options(settings).connect_lazy_with(connect_options(settings)?))
+}
+
+/// Applies pending migrations.
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// Drops and recreates the `public` schema, then migrates.
+pub async fn reset(pool: &PgPool) -> Result<(), DbError> {
+    sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        .execute(pool)
+        .await?;
+    migrate(pool).await
+}

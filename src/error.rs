@@ -1,0 +1,234 @@
+//! The one error type of the API, and its mapping to HTTP in one place.
+//!
+//! Every error body has a `detail` key: a string for most statuses, a list of
+//! field errors in FastAPI's shape for 422. Server errors log their cause and
+//! send a generic message, so no SQL or configuration ever leaks.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// One field-level validation failure, shaped as FastAPI reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// Where the bad value is, e.g. `["body", "text"]` or `["query", "limit"]`.
+    pub loc: Vec<String>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl FieldError {
+    /// A `value_error` at `loc`.
+    pub fn new(loc: &[&str], msg: impl Into<String>) -> Self {
+        Self::with_kind(loc, msg, "value_error")
+    }
+
+    /// A field error of a given FastAPI `type`.
+    pub fn with_kind(loc: &[&str], msg: impl Into<String>, kind: &'static str) -> Self {
+        Self {
+            loc: loc.iter().map(|s| (*s).to_owned()).collect(),
+            msg: msg.into(),
+            kind,
+        }
+    }
+}
+
+/// The state of a rate limit, reported in `RateLimit-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    pub limit: u32,
+    pub window_secs: u64,
+    pub retry_after_secs: u64,
+}
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("Request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("Too many requests, retry in {} seconds", .0.retry_after_secs)]
+    TooManyRequests(RateLimitInfo),
+    #[error("Server is busy, retry in {0} seconds")]
+    Busy(u64),
+    #[error("Service unavailable")]
+    Unavailable,
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Shorthand for handler and model results.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// A single 422 field error.
+    pub fn invalid(loc: &[&str], msg: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(loc, msg)])
+    }
+
+    /// The standard 401 for a missing, malformed, expired or wrong-kind token.
+    pub fn bad_credentials() -> Self {
+        Self::Unauthorized("Could not validate credentials")
+    }
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    detail: &'a str,
+}
+
+#[derive(Serialize)]
+struct ValidationDetail<'a> {
+    detail: &'a [FieldError],
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Busy(_) | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(e) if is_pool_exhausted(e) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut res = HttpResponse::build(status);
+        match self {
+            Self::Unauthorized(_) => {
+                res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::TooManyRequests(info) => {
+                res.insert_header((header::RETRY_AFTER, info.retry_after_secs))
+                    .insert_header(("RateLimit-Limit", info.limit))
+                    .insert_header(("RateLimit-Remaining", 0))
+                    .insert_header(("RateLimit-Reset", info.retry_after_secs))
+                    .insert_header((
+                        "RateLimit-Policy",
+                        format!("{};w={}", info.limit, info.window_secs),
+                    ));
+            }
+            Self::Busy(secs) => {
+                res.insert_header((header::RETRY_AFTER, *secs));
+            }
+            Self::Database(e) if is_pool_exhausted(e) => {
+                res.insert_header((header::RETRY_AFTER, 1));
+            }
+            _ => {}
+        }
+        match self {
+            Self::Validation(errors) => res.json(ValidationDetail { detail: errors }),
+            _ if status.is_server_error() => {
+                if !matches!(self, Self::Busy(_) | Self::Unavailable) {
+                    tracing::error!(error = ?self, "request failed");
+                }
+                let detail = match status {
+                    StatusCode::SERVICE_UNAVAILABLE => "Service temporarily unavailable",
+                    _ => "Internal server error",
+                };
+                res.json(Detail { detail })
+            }
+            _ => res.json(Detail {
+                detail: &self.to_string(),
+            }),
+        }
+    }
+}
+
+fn is_pool_exhausted(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::PoolTimedOut)
+}
+
+/// Maps named constraint violations to API errors, so uniqueness and
+/// references are enforced by the database, never by check-then-insert.
+pub trait ConstraintExt<T> {
+    /// Replaces a violation of `constraint` with `err`.
+    fn on_constraint(self, constraint: &str, err: impl FnOnce() -> ApiError) -> ApiResult<T>;
+}
+
+impl<T, E: Into<ApiError>> ConstraintExt<T> for Result<T, E> {
+    fn on_constraint(self, constraint: &str, err: impl FnOnce() -> ApiError) -> ApiResult<T> {
+        self.map_err(|e| match e.into() {
+            ApiError::Database(sqlx::Error::Database(db))
+                if db.constraint() == Some(constraint) =>
+            {
+                err()
+            }
+            other => other,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::to_bytes;
+
+    async fn body_of(err: ApiError) -> (StatusCode, serde_json::Value, HttpResponse) {
+        let res = err.error_response();
+        let status = res.status();
+        let head = HttpResponse::build(status).finish();
+        let bytes = to_bytes(res.into_body()).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap(), head)
+    }
+
+    #[actix_web::test]
+    async fn validation_errors_use_fastapi_shape() {
+        let (status, body, _) =
+            body_of(ApiError::invalid(&["body", "text"], "text must be 1 to 280 characters")).await;
+        assert_eq!(status, 422);
+        assert_eq!(
+            body,
+            serde_json::json!({"detail": [{"loc": ["body", "text"], "msg": "text must be 1 to 280 characters", "type": "value_error"}]})
+        );
+    }
+
+    #[actix_web::test]
+    async fn server_errors_hide_their_cause() {
+        let (status, body, _) = body_of(ApiError::Internal("SELECT secret FROM x".into())).await;
+        assert_eq!(status, 500);
+        assert_eq!(body, serde_json::json!({"detail": "Internal server error"}));
+    }
+
+    #[test]
+    fn unauthorized_carries_www_authenticate() {
+        let res = ApiError::bad_credentials().error_response();
+        assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");
+    }
+
+    #[test]
+    fn too_many_requests_carries_retry_after_and_ratelimit_headers() {
+        let info = RateLimitInfo { limit: 5, window_secs: 60, retry_after_secs: 12 };
+        let res = ApiError::TooManyRequests(info).error_response();
+        assert_eq!(res.status(), 429);
+        assert_eq!(res.headers().get("retry-after").unwrap(), "12");
+        assert_eq!(res.headers().get("ratelimit-limit").unwrap(), "5");
+        assert_eq!(res.headers().get("ratelimit-remaining").unwrap(), "0");
+        assert_eq!(res.headers().get("ratelimit-policy").unwrap(), "5;w=60");
+    }
+}

@@ -1,0 +1,17 @@
+//! pamps: a twitter-like blog API over PostgreSQL.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod models;
+pub mod openapi;
+pub mod pagination;
+pub mod routes;
+pub mod security;
+pub mod telemetry;
+pub mod validation;

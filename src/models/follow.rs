@@ -1,0 +1,66 @@
+//! Follows between users: idempotent follow and unfollow, and both lists.
+
+use sqlx::PgExecutor;
+
+use crate::error::{ApiError, ApiResult, ConstraintExt};
+use crate::models::user::{self, User, user_select};
+use crate::pagination::Page;
+
+/// Makes `follower` follow `followee`; true when the follow is new.
+pub async fn follow(db: impl PgExecutor<'_>, follower: i64, followee: i64) -> ApiResult<bool> {
+    if follower == followee {
+        return Err(ApiError::invalid(&["path", "id"], "you cannot follow yourself"));
+    }
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)
+         ON CONFLICT ON CONSTRAINT follows_pkey DO NOTHING RETURNING id",
+    )
+    .bind(follower)
+    .bind(followee)
+    .fetch_optional(db)
+    .await
+    .on_constraint("follows_followee_id_fkey", || ApiError::NotFound("User not found"))
+    .on_constraint("follows_follower_id_fkey", ApiError::bad_credentials)?;
+    Ok(id.is_some())
+}
+
+/// Makes `follower` stop following `followee` (a no-op when not following).
+pub async fn unfollow(db: &sqlx::PgPool, follower: i64, followee: i64) -> ApiResult<()> {
+    let done = sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
+        .bind(follower)
+        .bind(followee)
+        .execute(db)
+        .await?;
+    if done.rows_affected() == 0 && !user::exists(db, followee).await? {
+        return Err(ApiError::NotFound("User not found"));
+    }
+    Ok(())
+}
+
+/// Users following `user_id`, most recent follow first.
+pub async fn followers(db: impl PgExecutor<'_>, user_id: i64, page: Page) -> ApiResult<Vec<User>> {
+    Ok(sqlx::query_as(user_select!(
+        "f.id",
+        "JOIN follows f ON f.follower_id = u.id
+         WHERE f.followee_id = $1 AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
+    ))
+    .bind(user_id)
+    .bind(page.after_desc())
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
+}
+
+/// Users `user_id` follows, most recent follow first.
+pub async fn following(db: impl PgExecutor<'_>, user_id: i64, page: Page) -> ApiResult<Vec<User>> {
+    Ok(sqlx::query_as(user_select!(
+        "f.id",
+        "JOIN follows f ON f.followee_id = u.id
+         WHERE f.follower_id = $1 AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
+    ))
+    .bind(user_id)
+    .bind(page.after_desc())
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
+}

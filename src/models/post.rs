@@ -1,0 +1,252 @@
+//! Posts and threads: creation, reads, lists, edits and soft deletes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, PgExecutor};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult, ConstraintExt};
+use crate::pagination::{Keyed, Order, Page};
+
+/// How many direct replies `GET /post/{id}/` embeds.
+pub const EMBEDDED_REPLIES: i64 = 100;
+
+/// A post as every response shows it.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Post {
+    pub id: i64,
+    pub text: String,
+    #[serde(serialize_with = "crate::models::timestamp::serialize")]
+    pub date: DateTime<Utc>,
+    pub user_id: i64,
+    pub username: String,
+    /// Null for a top-level post.
+    pub parent_id: Option<i64>,
+    pub like_count: i32,
+    pub reply_count: i32,
+    #[serde(serialize_with = "crate::models::timestamp::option::serialize")]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Whether the viewer liked this post (present only with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liked: Option<bool>,
+    /// The list's ordering key (the post's or the like's id).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub cursor: i64,
+}
+
+impl Keyed for Post {
+    fn key(&self) -> i64 {
+        self.cursor
+    }
+}
+
+/// A post with its first direct replies, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostWithReplies {
+    #[serde(flatten)]
+    pub post: Post,
+    pub replies: Vec<Post>,
+}
+
+/// `POST /post/` body. Other fields (`user_id`, `date`, counts) are ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewPost {
+    pub text: String,
+    pub parent_id: Option<i64>,
+}
+
+/// `PATCH /post/{id}/` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PostEdit {
+    pub text: String,
+}
+
+/// The columns of [`Post`]: `$1` is the viewer's id or null, `$cursor` the list key.
+macro_rules! post_select {
+    ($cursor:literal, $($tail:literal),+) => {
+        concat!(
+            "SELECT p.id, p.text, p.date, p.user_id, u.username, p.parent_id,
+                    p.like_count, p.reply_count, p.edited_at,
+                    CASE WHEN $1::bigint IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
+                    END AS liked, ",
+            $cursor, " AS cursor
+               FROM posts p JOIN users u ON u.id = p.user_id ",
+            $($tail),+
+        )
+    };
+}
+
+/// Creates a post or reply by `user_id`. An unknown or deleted parent is a 422;
+/// an author who no longer exists is a 401.
+pub async fn create(db: impl PgExecutor<'_>, user_id: i64, text: &str, parent_id: Option<i64>) -> ApiResult<Post> {
+    sqlx::query_as(
+        "WITH new AS (
+             INSERT INTO posts (user_id, text, parent_id)
+             SELECT $1, $2, $3
+              WHERE $3::bigint IS NULL
+                 OR EXISTS (SELECT 1 FROM posts WHERE id = $3 AND deleted_at IS NULL)
+             RETURNING *
+         )
+         SELECT new.id, new.text, new.date, new.user_id, u.username, new.parent_id,
+                new.like_count, new.reply_count, new.edited_at, false AS liked, new.id AS cursor
+           FROM new JOIN users u ON u.id = new.user_id",
+    )
+    .bind(user_id)
+    .bind(text)
+    .bind(parent_id)
+    .fetch_optional(db)
+    .await
+    .on_constraint("posts_user_id_fkey", ApiError::bad_credentials)?
+    .ok_or_else(|| ApiError::invalid(&["body", "parent_id"], "parent post not found"))
+}
+
+/// A live post by id.
+pub async fn get(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> ApiResult<Post> {
+    sqlx::query_as(post_select!("p.id", "WHERE p.id = $2 AND p.deleted_at IS NULL"))
+        .bind(viewer)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(ApiError::NotFound("Post not found"))
+}
+
+/// Top-level posts in the given order.
+pub async fn list_top_level(db: impl PgExecutor<'_>, order: Order, page: Page, viewer: Option<i64>) -> ApiResult<Vec<Post>> {
+    let (sql, after) = match order {
+        Order::Asc => (
+            post_select!("p.id", "WHERE p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id > $2 ORDER BY p.id LIMIT $3"),
+            page.after_asc(),
+        ),
+        Order::Desc => (
+            post_select!("p.id", "WHERE p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id < $2 ORDER BY p.id DESC LIMIT $3"),
+            page.after_desc(),
+        ),
+    };
+    Ok(sqlx::query_as(sql).bind(viewer).bind(after).bind(page.fetch_limit()).fetch_all(db).await?)
+}
+
+/// Direct live replies of a post, oldest first.
+pub async fn replies(db: impl PgExecutor<'_>, parent_id: i64, page: Page, viewer: Option<i64>) -> ApiResult<Vec<Post>> {
+    Ok(sqlx::query_as(post_select!(
+        "p.id",
+        "WHERE p.parent_id = $2 AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"
+    ))
+    .bind(viewer)
+    .bind(parent_id)
+    .bind(page.after_asc())
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
+}
+
+/// A user's posts, with or without their replies, in the given order.
+pub async fn by_user(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    include_replies: bool,
+    order: Order,
+    page: Page,
+    viewer: Option<i64>,
+) -> ApiResult<Vec<Post>> {
+    // One literal per variant, so each can use its partial index.
+    let sql = match (include_replies, order) {
+        (false, Order::Asc) => post_select!("p.id", "WHERE p.user_id = $2 AND p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"),
+        (false, Order::Desc) => post_select!("p.id", "WHERE p.user_id = $2 AND p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id < $3 ORDER BY p.id DESC LIMIT $4"),
+        (true, Order::Asc) => post_select!("p.id", "WHERE p.user_id = $2 AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"),
+        (true, Order::Desc) => post_select!("p.id", "WHERE p.user_id = $2 AND p.deleted_at IS NULL AND p.id < $3 ORDER BY p.id DESC LIMIT $4"),
+    };
+    let after = match order {
+        Order::Asc => page.after_asc(),
+        Order::Desc => page.after_desc(),
+    };
+    Ok(sqlx::query_as(sql).bind(viewer).bind(user_id).bind(after).bind(page.fetch_limit()).fetch_all(db).await?)
+}
+
+/// Posts (replies included) by the users `viewer` follows, newest first.
+pub async fn timeline(db: impl PgExecutor<'_>, viewer: i64, page: Page) -> ApiResult<Vec<Post>> {
+    Ok(sqlx::query_as(post_select!(
+        "p.id",
+        "JOIN follows f ON f.followee_id = p.user_id
+         WHERE f.follower_id = $1 AND p.deleted_at IS NULL AND p.id < $2
+         ORDER BY p.id DESC LIMIT $3"
+    ))
+    .bind(viewer)
+    .bind(page.after_desc())
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
+}
+
+/// Live posts a user liked, most recent like first.
+pub async fn liked_by(db: impl PgExecutor<'_>, user_id: i64, page: Page, viewer: Option<i64>) -> ApiResult<Vec<Post>> {
+    Ok(sqlx::query_as(post_select!(
+        "k.id",
+        "JOIN likes k ON k.post_id = p.id
+         WHERE k.user_id = $2 AND p.deleted_at IS NULL AND k.id < $3
+         ORDER BY k.id DESC LIMIT $4"
+    ))
+    .bind(viewer)
+    .bind(user_id)
+    .bind(page.after_desc())
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
+}
+
+/// Why an owner-only change did not happen.
+async fn ownership_error(db: impl PgExecutor<'_>, id: i64) -> ApiError {
+    let live: Result<Option<i64>, _> =
+        sqlx::query_scalar("SELECT user_id FROM posts WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id)
+            .fetch_optional(db)
+            .await;
+    match live {
+        Ok(Some(_)) => ApiError::Forbidden("Not the owner of this post"),
+        Ok(None) => ApiError::NotFound("Post not found"),
+        Err(e) => e.into(),
+    }
+}
+
+/// Replaces the text of `user_id`'s live post `id` and sets `edited_at`.
+pub async fn edit(db: &sqlx::PgPool, id: i64, user_id: i64, text: &str) -> ApiResult<()> {
+    let done = sqlx::query(
+        "UPDATE posts SET text = $3, edited_at = now()
+          WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(text)
+    .execute(db)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(ownership_error(db, id).await);
+    }
+    Ok(())
+}
+
+/// Soft-deletes `user_id`'s live post `id`: it becomes a tombstone whose text
+/// is erased, and its replies stay where they are.
+pub async fn delete(db: &sqlx::PgPool, id: i64, user_id: i64) -> ApiResult<()> {
+    let done = sqlx::query(
+        "UPDATE posts SET deleted_at = now(), text = ''
+          WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(ownership_error(db, id).await);
+    }
+    Ok(())
+}
+
+/// Whether a live post exists.
+pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL)")
+        .bind(id)
+        .fetch_one(db)
+        .await?)
+}

@@ -1,0 +1,56 @@
+//! `POST /token`, `POST /refresh_token`, `POST /logout`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::app::AppState;
+use crate::auth::session::{self, LoginRequest, RefreshRequest, TokenPair};
+use crate::error::ApiResult;
+use crate::extract::{FormOrJson, JsonBody};
+use crate::openapi::{ErrorBody, ValidationBody};
+
+/// Configures the token routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/token").route(web::post().to(login)));
+    cfg.service(web::resource("/refresh_token").route(web::post().to(refresh)));
+    cfg.service(web::resource("/logout").route(web::post().to(logout)));
+}
+
+/// Logs in with username and password (OAuth2 password flow).
+#[utoipa::path(post, path = "/token", tag = "auth",
+    request_body(content(
+        (LoginRequest = "application/x-www-form-urlencoded"),
+        (LoginRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "Incorrect username or password", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ValidationBody), (status = 429, body = ErrorBody),
+        (status = 503, description = "Too many logins being checked", body = ErrorBody),
+    ))]
+pub async fn login(state: web::Data<AppState>, FormOrJson(form): FormOrJson<LoginRequest>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(session::login(&state, form).await?))
+}
+
+/// Trades a refresh token for a new pair; the used one stops working.
+#[utoipa::path(post, path = "/refresh_token", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "Invalid, expired, used or revoked refresh token", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
+    ))]
+pub async fn refresh(state: web::Data<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(session::refresh(&state, &body.refresh_token).await?))
+}
+
+/// Revokes a refresh token and its rotation chain.
+#[utoipa::path(post, path = "/logout", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Invalid, expired, used or revoked refresh token", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
+    ))]
+pub async fn logout(state: web::Data<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> ApiResult<HttpResponse> {
+    session::logout(&state, &body.refresh_token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

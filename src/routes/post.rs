@@ -1,0 +1,188 @@
+//! `/post/…`: posts, threads, edits, deletes and likes.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::app::AppState;
+use crate::auth::{AuthUser, MaybeAuthUser};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, Query};
+use crate::models::post::{self, EMBEDDED_REPLIES, NewPost, Post, PostEdit, PostWithReplies};
+use crate::models::{like, user};
+use crate::openapi::{ErrorBody, ValidationBody};
+use crate::pagination::{Order, Page, PageQuery, page_response};
+use crate::validation;
+
+/// Configures the `/post` routes; fixed paths come before `{id}`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/post").route(web::get().to(list)).route(web::post().to(create)));
+    cfg.service(web::resource("/post/user/{username}").route(web::get().to(by_user)));
+    cfg.service(web::resource("/post/likes/{username}").route(web::get().to(liked_by)));
+    cfg.service(web::resource("/post/{id}").route(web::get().to(get)).route(web::patch().to(edit)).route(web::delete().to(delete)));
+    cfg.service(web::resource("/post/{id}/replies").route(web::get().to(replies)));
+    cfg.service(web::resource("/post/{id}/like").route(web::post().to(like)).route(web::delete().to(unlike)));
+}
+
+/// Query of `GET /post/`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PostListQuery {
+    /// Items per page, 1 to 100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<i64>,
+    /// Opaque position from the previous page's `Link` header.
+    pub cursor: Option<String>,
+    /// `asc` (oldest first, the default) or `desc`.
+    #[param(inline)]
+    pub order: Option<Order>,
+}
+
+/// Query of `GET /post/user/{username}/`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserPostsQuery {
+    /// Include the user's replies (default false).
+    pub include_replies: Option<bool>,
+    /// Items per page, 1 to 100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<i64>,
+    /// Opaque position from the previous page's `Link` header.
+    pub cursor: Option<String>,
+    /// `asc` (oldest first, the default) or `desc`.
+    #[param(inline)]
+    pub order: Option<Order>,
+}
+
+fn text_of(raw: &str) -> ApiResult<String> {
+    validation::post_text(raw).map_err(|msg| ApiError::invalid(&["body", "text"], msg))
+}
+
+/// Top-level posts.
+#[utoipa::path(get, path = "/post/", tag = "posts", params(PostListQuery), security((), ("bearer" = [])),
+    responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody), (status = 422, body = ValidationBody)))]
+pub async fn list(req: HttpRequest, state: web::Data<AppState>, viewer: MaybeAuthUser, Query(q): Query<PostListQuery>) -> ApiResult<HttpResponse> {
+    let page = Page::parse(q.limit, q.cursor.as_deref())?;
+    let rows = post::list_top_level(&state.pool, q.order.unwrap_or_default(), page, viewer.id()).await?;
+    Ok(page_response(&req, page, rows))
+}
+
+/// Creates a post, or a reply with `parent_id`.
+#[utoipa::path(post, path = "/post/", tag = "posts", security(("bearer" = [])), request_body = NewPost,
+    responses(
+        (status = 201, body = Post, headers(("Location" = String, description = "/post/{id}/"))),
+        (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Invalid text or unknown parent_id", body = ValidationBody),
+        (status = 429, body = ErrorBody),
+    ))]
+pub async fn create(state: web::Data<AppState>, me: AuthUser, JsonBody(body): JsonBody<NewPost>) -> ApiResult<HttpResponse> {
+    let text = text_of(&body.text)?;
+    let created = post::create(&state.pool, me.id, &text, body.parent_id).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/post/{}/", created.id)))
+        .json(created))
+}
+
+/// A post with its first 100 direct replies.
+#[utoipa::path(get, path = "/post/{id}/", tag = "posts", params(("id" = i64, Path)), security((), ("bearer" = [])),
+    responses((status = 200, body = PostWithReplies), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+pub async fn get(state: web::Data<AppState>, id: web::Path<i64>, viewer: MaybeAuthUser) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let post = post::get(&state.pool, id, viewer.id()).await?;
+    let first = Page { limit: EMBEDDED_REPLIES, after: None };
+    let mut replies = post::replies(&state.pool, id, first, viewer.id()).await?;
+    replies.truncate(first.limit as usize);
+    Ok(HttpResponse::Ok().json(PostWithReplies { post, replies }))
+}
+
+/// Edits one's own post.
+#[utoipa::path(patch, path = "/post/{id}/", tag = "posts", params(("id" = i64, Path)), security(("bearer" = [])),
+    request_body = PostEdit,
+    responses((status = 200, body = Post), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not your post", body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
+        (status = 429, body = ErrorBody)))]
+pub async fn edit(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>, JsonBody(body): JsonBody<PostEdit>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let text = text_of(&body.text)?;
+    post::edit(&state.pool, id, me.id, &text).await?;
+    Ok(HttpResponse::Ok().json(post::get(&state.pool, id, Some(me.id)).await?))
+}
+
+/// Deletes one's own post; its replies stay readable.
+#[utoipa::path(delete, path = "/post/{id}/", tag = "posts", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody),
+        (status = 403, description = "Not your post", body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
+pub async fn delete(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    post::delete(&state.pool, id.into_inner(), me.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Direct replies of a post, oldest first.
+#[utoipa::path(get, path = "/post/{id}/replies/", tag = "posts", params(("id" = i64, Path), PageQuery),
+    security((), ("bearer" = [])),
+    responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+pub async fn replies(req: HttpRequest, state: web::Data<AppState>, id: web::Path<i64>, viewer: MaybeAuthUser, Query(q): Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let page = q.page()?;
+    let id = id.into_inner();
+    if !post::exists(&state.pool, id).await? {
+        return Err(ApiError::NotFound("Post not found"));
+    }
+    Ok(page_response(&req, page, post::replies(&state.pool, id, page, viewer.id()).await?))
+}
+
+/// A user's posts.
+#[utoipa::path(get, path = "/post/user/{username}/", tag = "posts", params(("username" = String, Path), UserPostsQuery),
+    security((), ("bearer" = [])),
+    responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+pub async fn by_user(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, viewer: MaybeAuthUser, Query(q): Query<UserPostsQuery>) -> ApiResult<HttpResponse> {
+    let page = Page::parse(q.limit, q.cursor.as_deref())?;
+    let id = user::id_by_username(&state.pool, &path).await?;
+    let rows = post::by_user(&state.pool, id, q.include_replies.unwrap_or(false), q.order.unwrap_or_default(), page, viewer.id()).await?;
+    Ok(page_response(&req, page, rows))
+}
+
+/// Likes a post: 201 the first time, 200 after.
+#[utoipa::path(post, path = "/post/{id}/like/", tag = "likes", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Liked", body = Object, headers(("Location" = String))),
+        (status = 200, description = "Already liked", body = Object),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
+pub async fn like(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let created = like::like(&state.pool, me.id, id).await?;
+    let body = serde_json::json!({"post_id": id, "user_id": me.id, "liked": true});
+    Ok(if created {
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/post/likes/{}/", me.username)))
+            .json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
+/// Removes one's like (204 also when not liked).
+#[utoipa::path(delete, path = "/post/{id}/like/", tag = "likes", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "Not liked"), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
+pub async fn unlike(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    like::unlike(&state.pool, me.id, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Posts a user liked, most recent like first.
+#[utoipa::path(get, path = "/post/likes/{username}/", tag = "likes", params(("username" = String, Path), PageQuery),
+    security((), ("bearer" = [])),
+    responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+pub async fn liked_by(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, viewer: MaybeAuthUser, Query(q): Query<PageQuery>) -> ApiResult<HttpResponse> {
+    let page = q.page()?;
+    let id = user::id_by_username(&state.pool, &path).await?;
+    Ok(page_response(&req, page, post::liked_by(&state.pool, id, page, viewer.id()).await?))
+}

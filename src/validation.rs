@@ -1,0 +1,162 @@
+//! The contract's input rules, as parse functions returning validated values.
+//! Every check here runs before any expensive work (hashing, queries).
+
+use secrecy::SecretString;
+
+/// Usernames that would shadow routes under `/user/`.
+const RESERVED_USERNAMES: [&str; 3] = ["me", "timeline", "follow"];
+pub const POST_MAX_CHARS: usize = 280;
+pub const BIO_MAX_CHARS: usize = 500;
+pub const AVATAR_MAX_CHARS: usize = 2048;
+pub const EMAIL_MAX_CHARS: usize = 254;
+pub const PASSWORD_MIN_CHARS: usize = 8;
+pub const PASSWORD_MAX_CHARS: usize = 128;
+
+/// 3–32 characters of `[A-Za-z0-9_]` starting with a letter, not reserved.
+pub fn username(value: &str) -> Result<String, String> {
+    let mut chars = value.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && (3..=32).contains(&value.len());
+    if !well_formed {
+        return Err(
+            "username must be 3 to 32 characters of letters, digits and _, starting with a letter"
+                .into(),
+        );
+    }
+    if RESERVED_USERNAMES.iter().any(|r| r.eq_ignore_ascii_case(value)) {
+        return Err(format!("username {value:?} is reserved"));
+    }
+    Ok(value.to_owned())
+}
+
+/// A plausible address (`x@y.z`), trimmed, at most 254 characters.
+pub fn email(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let plausible = value.chars().count() <= EMAIL_MAX_CHARS
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+        && value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.split('.').count() >= 2
+                && domain.split('.').all(|label| !label.is_empty())
+        });
+    if plausible {
+        Ok(value.to_owned())
+    } else {
+        Err("email must be a valid address like name@example.com, at most 254 characters".into())
+    }
+}
+
+/// 8–128 characters, kept secret.
+pub fn password(value: &str) -> Result<SecretString, String> {
+    // Bounded before counting characters: a huge value is refused in O(1).
+    let len = if value.len() > PASSWORD_MAX_CHARS * 4 {
+        usize::MAX
+    } else {
+        value.chars().count()
+    };
+    if (PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&len) {
+        Ok(SecretString::from(value.to_owned()))
+    } else {
+        Err(format!(
+            "password must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters"
+        ))
+    }
+}
+
+/// Up to 500 characters; empty means none.
+pub fn bio(value: &str) -> Result<Option<String>, String> {
+    if value.chars().count() > BIO_MAX_CHARS || value.contains('\0') {
+        return Err(format!("bio must be at most {BIO_MAX_CHARS} characters"));
+    }
+    Ok((!value.is_empty()).then(|| value.to_owned()))
+}
+
+/// An http(s) URL of at most 2048 characters; empty means none.
+pub fn avatar(value: &str) -> Result<Option<String>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let ok = value.len() <= AVATAR_MAX_CHARS
+        && url::Url::parse(value)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        && !value.chars().any(char::is_whitespace);
+    if ok {
+        Ok(Some(value.to_owned()))
+    } else {
+        Err(format!(
+            "avatar must be an http(s) URL of at most {AVATAR_MAX_CHARS} characters"
+        ))
+    }
+}
+
+/// Post text: 1–280 characters after trimming; stored trimmed.
+pub fn post_text(value: &str) -> Result<String, String> {
+    let text = value.trim();
+    let len = if text.len() > POST_MAX_CHARS * 4 {
+        usize::MAX
+    } else {
+        text.chars().count()
+    };
+    if !(1..=POST_MAX_CHARS).contains(&len) {
+        return Err(format!("text must be 1 to {POST_MAX_CHARS} characters"));
+    }
+    if text.contains('\0') {
+        return Err("text must not contain NUL characters".into());
+    }
+    Ok(text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        for ok in ["abc", "Alice_99", "a23456789012345678901234567890AB"] {
+            assert!(username(ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "1abc", "_abc", "a b c", "abc-d", "ä_abc", "me", "ME", "timeline", "follow", "", &"a".repeat(33)] {
+            assert!(username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(email("  a@b.co ").unwrap(), "a@b.co");
+        for bad in ["", "a", "a@b", "@b.c", "a@@b.c", "a b@c.d", "a@b..c", "a@.b", &format!("{}@b.co", "a".repeat(250))] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords_count_characters() {
+        assert!(password("12345678").is_ok());
+        assert!(password("ééééééé").is_err(), "7 characters");
+        assert!(password("éééééééé").is_ok(), "8 characters, 16 bytes");
+        assert!(password(&"x".repeat(129)).is_err());
+        assert!(password(&"x".repeat(1_000_000)).is_err());
+    }
+
+    #[test]
+    fn post_texts_are_trimmed_and_bounded() {
+        assert_eq!(post_text("  hi \n").unwrap(), "hi");
+        assert!(post_text("   ").is_err());
+        assert!(post_text(&"🦀".repeat(280)).is_ok());
+        assert!(post_text(&"🦀".repeat(281)).is_err());
+        assert!(post_text("a\0b").is_err());
+    }
+
+    #[test]
+    fn avatars_and_bios() {
+        assert_eq!(avatar("").unwrap(), None);
+        assert!(avatar("https://example.com/a.png").unwrap().is_some());
+        for bad in ["ftp://x.y/a", "javascript:alert(1)", "http://", "not a url", &format!("https://e.com/{}", "a".repeat(2048))] {
+            assert!(avatar(bad).is_err(), "{bad}");
+        }
+        assert_eq!(bio("").unwrap(), None);
+        assert!(bio(&"b".repeat(500)).is_ok());
+        assert!(bio(&"b".repeat(501)).is_err());
+    }
+}
