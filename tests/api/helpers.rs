@@ -1,0 +1,229 @@
+//! The test harness: a `TestApp` around the real app, and typed helpers.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use actix_http::Request;
+use actix_service::{Service, ServiceExt, boxed::BoxService};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{Method, StatusCode, header::HeaderMap};
+use actix_web::test::TestRequest;
+use actix_web::web;
+use pamps::app::{AppState, build_app};
+use pamps::config::Settings;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+/// The password every helper-made user has.
+pub const PASSWORD: &str = "correct-horse-42";
+
+/// A peer address for requests that do not set one.
+pub const PEER: &str = "192.0.2.10:40000";
+
+/// The app under test and its database.
+pub struct TestApp {
+    pub pool: PgPool,
+    service: BoxService<Request, ServiceResponse<BoxBody>, actix_web::Error>,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    /// The body as JSON (panics with the body when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `detail` string of an error body.
+    pub fn detail(&self) -> String {
+        self.json()["detail"].as_str().unwrap_or_else(|| panic!("no string detail in {}", self.json())).to_owned()
+    }
+
+    /// The `loc` lists of a 422 body.
+    pub fn error_locs(&self) -> Vec<Vec<String>> {
+        self.json()["detail"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no detail list in {}", self.json()))
+            .iter()
+            .map(|e| e["loc"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_owned()).collect())
+            .collect()
+    }
+
+    /// The path and query of the `Link: <…>; rel="next"` URL, if any.
+    pub fn next_link(&self) -> Option<String> {
+        let link = self.header("link")?;
+        let url = link.strip_prefix('<')?.split_once('>')?.0;
+        assert!(link.ends_with("rel=\"next\""), "{link}");
+        let path = url.find("://").map_or(url, |i| &url[i + 3..]);
+        Some(path[path.find('/').unwrap_or(0)..].to_owned())
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn assert_status(&self, expected: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            expected,
+            "unexpected status; body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self
+    }
+}
+
+/// Settings for tests: no files, testing environment, plus `overrides`.
+pub fn test_settings(overrides: &[(&str, &str)]) -> Settings {
+    let mut vars: HashMap<String, String> = [
+        ("PAMPS_ENV", "testing"),
+        ("PAMPS_SECURITY__SECRET_KEY", "test-secret-test-secret-test-secret-42"),
+        ("PAMPS_SECURITY__MAX_CONCURRENT_HASHES", "4"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in overrides {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Settings::load_from(Path::new("/nonexistent"), &vars).expect("test settings")
+}
+
+impl TestApp {
+    /// The app with test settings on `pool`.
+    pub async fn new(pool: PgPool) -> Self {
+        Self::with_settings(pool, &[]).await
+    }
+
+    /// The app with test settings and `overrides` (e.g. `("PAMPS_RATE_LIMIT__ENABLED", "true")`).
+    pub async fn with_settings(pool: PgPool, overrides: &[(&str, &str)]) -> Self {
+        let state = web::Data::new(AppState::new(pool.clone(), test_settings(overrides)));
+        let service = actix_web::test::init_service(build_app(state)).await;
+        let service = actix_service::boxed::service(service.map(|res: ServiceResponse<_>| {
+            res.map_body(|_, body| body.boxed())
+        }));
+        Self { pool, service }
+    }
+
+    /// Sends a request (with a default peer address) and reads the response.
+    pub async fn send(&self, req: TestRequest) -> TestResponse {
+        let req = req.peer_addr(PEER.parse().unwrap()).to_request();
+        let res = self.service.call(req).await.expect("the app answers every request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = actix_web::body::to_bytes(res.into_body()).await.map(|b| b.to_vec()).unwrap_or_default();
+        TestResponse { status, headers, body }
+    }
+
+    fn request(method: Method, path: &str, token: Option<&str>) -> TestRequest {
+        let mut req = TestRequest::default().method(method).uri(path);
+        if let Some(token) = token {
+            req = req.insert_header(("Authorization", format!("Bearer {token}")));
+        }
+        req
+    }
+
+    /// GET, optionally with a bearer token.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Self::request(Method::GET, path, token)).await
+    }
+
+    /// DELETE, optionally with a bearer token.
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Self::request(Method::DELETE, path, token)).await
+    }
+
+    /// POST with a JSON body, optionally with a bearer token.
+    pub async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> TestResponse {
+        self.send(Self::request(Method::POST, path, token).set_json(body)).await
+    }
+
+    /// POST without a body.
+    pub async fn post_empty(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(Self::request(Method::POST, path, token)).await
+    }
+
+    /// PATCH with a JSON body.
+    pub async fn patch(&self, path: &str, body: &Value, token: Option<&str>) -> TestResponse {
+        self.send(Self::request(Method::PATCH, path, token).set_json(body)).await
+    }
+
+    /// Registers `username` (email `<username>@example.com`, password [`PASSWORD`]).
+    pub async fn register(&self, username: &str) -> Value {
+        let res = self
+            .post("/user/", &json!({"email": format!("{username}@example.com"), "username": username, "password": PASSWORD}), None)
+            .await;
+        res.assert_status(201);
+        res.json()
+    }
+
+    /// Logs in with the form flow; returns the token pair as JSON.
+    pub async fn login(&self, username: &str) -> Value {
+        let res = self
+            .send(TestRequest::post().uri("/token").set_form([("username", username), ("password", PASSWORD)]))
+            .await;
+        res.assert_status(200);
+        res.json()
+    }
+
+    /// Registers and logs in; returns (user id, access token).
+    pub async fn user(&self, username: &str) -> (i64, String) {
+        let id = self.register(username).await["id"].as_i64().unwrap();
+        let token = self.login(username).await["access_token"].as_str().unwrap().to_owned();
+        (id, token)
+    }
+
+    /// Creates a post (or reply) and returns its id.
+    pub async fn create_post(&self, token: &str, text: &str, parent_id: Option<i64>) -> i64 {
+        let res = self.post("/post/", &json!({"text": text, "parent_id": parent_id}), Some(token)).await;
+        res.assert_status(201);
+        res.json()["id"].as_i64().unwrap()
+    }
+
+    /// Counts rows of a table (for asserting that refused requests wrote nothing).
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = match table {
+            "users" => "SELECT count(*) FROM users",
+            "posts" => "SELECT count(*) FROM posts",
+            "follows" => "SELECT count(*) FROM follows",
+            "likes" => "SELECT count(*) FROM likes",
+            "refresh_tokens" => "SELECT count(*) FROM refresh_tokens",
+            other => panic!("unknown table {other}"),
+        };
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
+    /// Follows every page of a list through its `Link` headers; returns all items.
+    pub async fn collect_pages(&self, first: &str, token: Option<&str>) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut next = Some(first.to_owned());
+        while let Some(path) = next {
+            let res = self.get(&path, token).await;
+            res.assert_status(200);
+            items.extend(res.json().as_array().unwrap().iter().cloned());
+            next = res.next_link();
+        }
+        items
+    }
+}
+
+/// The ids of a JSON list.
+pub fn ids(list: &[Value]) -> Vec<i64> {
+    list.iter().map(|v| v["id"].as_i64().unwrap()).collect()
+}
+
+/// The ids of a response whose body is a JSON list.
+pub fn body_ids(res: &TestResponse) -> Vec<i64> {
+    ids(res.json().as_array().expect("a JSON list"))
+}

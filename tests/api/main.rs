@@ -1,0 +1,12 @@
+//! HTTP-level tests: the real actix app, in process, against a fresh
+//! PostgreSQL database per test (`#[sqlx::test]`). One binary for all areas.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod conventions;
+mod follows;
+mod likes;
+mod posts;
+mod users;
