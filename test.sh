@@ -11,15 +11,12 @@
 #                        url    - $DATABASE_URL, else postgres@127.0.0.1:5432
 #                        initdb - a throwaway cluster from the local server binaries
 #                        docker - a throwaway postgres:15 container
-# The script exports SQLX_OFFLINE=true (queries are compile-checked against the
-# committed .sqlx/ data, never a live database) and DATABASE_URL for the tests.
+# The script exports DATABASE_URL (the server's admin database) for the tests.
 # Whatever it starts is stopped and removed on exit, failure or Ctrl-C.
 #
 # `source test.sh` defines the functions without running anything, so the
 # database provisioning can be tried on its own: `provision_db; echo "$DATABASE_URL"`.
 set -euo pipefail
-
-export SQLX_OFFLINE=true
 
 PG_CLUSTER_DIR=""   # throwaway cluster started by us (path 3)
 PG_BIN=""

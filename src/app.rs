@@ -6,16 +6,18 @@ use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
+use actix_web::http::header::{self, HeaderName};
 use actix_web::{App, HttpServer, web};
 use sqlx::PgPool;
-use tracing_actix_web::TracingLogger;
+use actix_cors::Cors;
 
 use crate::auth::tokens::TokenService;
 use crate::config::Settings;
 use crate::db::{self, DbError};
 use crate::error::ApiError;
-use crate::middleware::{json_error_body, limit_body, trim_trailing_slash};
+use crate::middleware::{conditional_get, json_error_body, limit_body, request_log, trim_trailing_slash};
+use crate::rate_limit::Limits;
 use crate::security::Hasher;
 use crate::{openapi, routes};
 
@@ -24,6 +26,7 @@ pub struct AppState {
     pub pool: PgPool,
     pub tokens: TokenService,
     pub hasher: Hasher,
+    pub limits: Limits,
     pub settings: Arc<Settings>,
 }
 
@@ -35,6 +38,10 @@ impl AppState {
             hasher: Hasher::new(
                 settings.hash_concurrency(),
                 Duration::from_millis(settings.security.hash_wait_ms),
+            ),
+            limits: Limits::new(
+                &settings.rate_limit,
+                settings.trusted_proxies().unwrap_or_default(),
             ),
             pool,
             settings: Arc::new(settings),
@@ -55,6 +62,7 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    let cors = cors(&state.settings.server.cors_origins);
     App::new()
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(|err, _| {
@@ -64,9 +72,37 @@ pub fn build_app(
         .service(openapi::docs())
         .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("Not Found")) }))
         .wrap(ErrorHandlers::new().default_handler(json_error_body))
+        .wrap(from_fn(conditional_get))
         .wrap(from_fn(limit_body))
         .wrap(from_fn(trim_trailing_slash))
-        .wrap(TracingLogger::default())
+        .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
+        .wrap(from_fn(request_log))
+}
+
+/// CORS for the configured origins; `None` (no CORS headers at all) when
+/// none are configured. Tokens travel in headers, so credentials are never
+/// allowed, and never together with a wildcard.
+fn cors(origins: &[String]) -> Option<Cors> {
+    if origins.is_empty() {
+        return None;
+    }
+    let cors = origins.iter().fold(Cors::default(), |cors, origin| cors.allowed_origin(origin));
+    Some(
+        cors.allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+            .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH])
+            .expose_headers([
+                header::LINK,
+                header::LOCATION,
+                header::ETAG,
+                header::RETRY_AFTER,
+                HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("ratelimit-limit"),
+                HeaderName::from_static("ratelimit-remaining"),
+                HeaderName::from_static("ratelimit-reset"),
+            ])
+            .block_on_origin_mismatch(false)
+            .max_age(3600),
+    )
 }
 
 /// Why the server could not start.

@@ -232,10 +232,24 @@ impl Settings {
                  to a random value of at least {MIN_SECRET_BYTES} bytes, not the development default"
             )));
         }
+        self.trusted_proxies()?;
         if secret.is_empty() {
             return Err(ConfigError("security.secret_key is empty".into()));
         }
         Ok(())
+    }
+
+    /// The trusted proxies' addresses.
+    pub fn trusted_proxies(&self) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.trim().parse().map_err(|_| {
+                    ConfigError(format!("server.trusted_proxies: {p:?} is not an IP address"))
+                })
+            })
+            .collect()
     }
 
     /// Worker threads to run, resolving 0 to the number of cores.

@@ -1,13 +1,20 @@
-//! Small middlewares: trailing-slash trimming, the body-size guard, and JSON
-//! bodies for errors raised outside handlers (unknown routes, wrong methods).
+//! Middlewares: trailing-slash trimming, the body-size guard, JSON bodies for
+//! errors raised outside handlers, conditional GET, and the request log.
+
+use std::time::Instant;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::uri::{PathAndQuery, Uri};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{ErrorHandlerResponse, Next};
-use actix_web::{Error, HttpResponse, ResponseError};
+use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
+use sha2::{Digest, Sha256};
+use tracing::Instrument;
+use uuid::Uuid;
 
+use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::extract::{MAX_BODY_BYTES, declared_body_too_large};
 
@@ -71,4 +78,106 @@ pub fn json_error_body<B: MessageBody + 'static>(
     let detail = status.canonical_reason().unwrap_or("Error");
     let res = new.json(serde_json::json!({ "detail": detail }));
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, res).map_into_right_body()))
+}
+
+/// Adds a strong `ETag` to successful GET responses and answers a matching
+/// `If-None-Match` with 304. Responses to token-bearing requests depend on
+/// the caller, so they are marked `Cache-Control: private`.
+pub async fn conditional_get(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let cacheable = matches!(*req.method(), Method::GET | Method::HEAD);
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+    let personal = req.headers().contains_key(header::AUTHORIZATION);
+    let res = next.call(req).await?;
+    if !cacheable || res.status() != StatusCode::OK {
+        return Ok(res.map_into_boxed_body());
+    }
+    let (req, res) = res.into_parts();
+    let (mut head, body) = res.into_parts();
+    let bytes = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|e| actix_web::error::ErrorInternalServerError(e.into()))?;
+    let digest = Sha256::digest(&bytes);
+    let etag = format!("\"{}\"", hex_prefix(&digest, 16));
+    let headers = head.headers_mut();
+    headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header"));
+    let cache_control = if personal { "private, no-cache" } else { "no-cache" };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    headers.append(header::VARY, HeaderValue::from_static("Authorization"));
+    let not_modified = if_none_match
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| etag_matches(v, &etag));
+    let res = if not_modified {
+        let mut res = HttpResponse::NotModified().finish();
+        for name in [header::ETAG, header::CACHE_CONTROL, header::VARY] {
+            for value in head.headers().get_all(&name) {
+                res.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        res
+    } else {
+        head.set_body(BoxBody::new(bytes))
+    };
+    Ok(ServiceResponse::new(req, res))
+}
+
+fn hex_prefix(bytes: &[u8], n: usize) -> String {
+    bytes.iter().take(n).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `If-None-Match` semantics: `*` or any listed tag, compared weakly.
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+/// Gives each request an id (returned as `X-Request-Id`) and logs one line
+/// when it completes: method, route, status, latency and the user id when
+/// authenticated. Bodies and headers are never logged.
+pub async fn request_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let request_id = Uuid::new_v4();
+    let method = req.method().clone();
+    let span = tracing::info_span!("request", %request_id);
+    let result = next.call(req).instrument(span.clone()).await;
+    let _entered = span.enter();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok(mut res) => {
+            let route = res.request().match_pattern().unwrap_or_else(|| "(unmatched)".into());
+            let user_id = res.request().extensions().get::<AuthUser>().map(|u| u.id);
+            let status = res.status().as_u16();
+            tracing::info!(%method, %route, status, latency_ms, user_id, "request");
+            let id = HeaderValue::from_str(&request_id.to_string()).expect("a uuid is a valid header");
+            res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+            Ok(res)
+        }
+        Err(err) => {
+            tracing::warn!(%method, latency_ms, error = %err, "request failed");
+            Err(err)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_lists_and_weak_tags_match() {
+        let tag = "\"abc\"";
+        for header in ["\"abc\"", "W/\"abc\"", "\"x\", \"abc\"", "*"] {
+            assert!(etag_matches(header, tag), "{header}");
+        }
+        for header in ["\"abcd\"", "abc", ""] {
+            assert!(!etag_matches(header, tag), "{header}");
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! `POST /token`, `POST /refresh_token`, `POST /logout`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::app::AppState;
 use crate::auth::session::{self, LoginRequest, RefreshRequest, TokenPair};
@@ -28,7 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody),
         (status = 503, description = "Too many logins being checked", body = ErrorBody),
     ))]
-pub async fn login(state: web::Data<AppState>, FormOrJson(form): FormOrJson<LoginRequest>) -> ApiResult<HttpResponse> {
+pub async fn login(req: HttpRequest, state: web::Data<AppState>, FormOrJson(form): FormOrJson<LoginRequest>) -> ApiResult<HttpResponse> {
+    state.limits.login(&req, &form.username)?;
     Ok(HttpResponse::Ok().json(session::login(&state, form).await?))
 }
 

@@ -77,6 +77,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, viewer: MaybeAut
         (status = 429, body = ErrorBody),
     ))]
 pub async fn create(state: web::Data<AppState>, me: AuthUser, JsonBody(body): JsonBody<NewPost>) -> ApiResult<HttpResponse> {
+    state.limits.write(me.id)?;
     let text = text_of(&body.text)?;
     let created = post::create(&state.pool, me.id, &text, body.parent_id).await?;
     Ok(HttpResponse::Created()
@@ -105,6 +106,7 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>, viewer: MaybeAu
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
         (status = 429, body = ErrorBody)))]
 pub async fn edit(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>, JsonBody(body): JsonBody<PostEdit>) -> ApiResult<HttpResponse> {
+    state.limits.write(me.id)?;
     let id = id.into_inner();
     let text = text_of(&body.text)?;
     post::edit(&state.pool, id, me.id, &text).await?;
@@ -117,6 +119,7 @@ pub async fn edit(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>, 
         (status = 403, description = "Not your post", body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
 pub async fn delete(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    state.limits.write(me.id)?;
     post::delete(&state.pool, id.into_inner(), me.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -155,6 +158,7 @@ pub async fn by_user(req: HttpRequest, state: web::Data<AppState>, path: web::Pa
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
 pub async fn like(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    state.limits.write(me.id)?;
     let id = id.into_inner();
     let created = like::like(&state.pool, me.id, id).await?;
     let body = serde_json::json!({"post_id": id, "user_id": me.id, "liked": true});
@@ -172,6 +176,7 @@ pub async fn like(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) 
     responses((status = 204, description = "Not liked"), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
 pub async fn unlike(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    state.limits.write(me.id)?;
     like::unlike(&state.pool, me.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

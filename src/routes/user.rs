@@ -33,7 +33,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody),
     ))]
-pub async fn register(state: web::Data<AppState>, JsonBody(body): JsonBody<RegisterRequest>) -> ApiResult<HttpResponse> {
+pub async fn register(req: HttpRequest, state: web::Data<AppState>, JsonBody(body): JsonBody<RegisterRequest>) -> ApiResult<HttpResponse> {
+    state.limits.register(&req)?;
     let new_user = body.validate()?;
     let hash = state.hasher.hash(new_user.password.clone()).await?;
     let created = user::insert(&state.pool, &new_user, &hash).await?;
@@ -101,6 +102,7 @@ pub async fn change_password(state: web::Data<AppState>, me: AuthUser, JsonBody(
         (status = 422, description = "Following oneself", body = ValidationBody), (status = 429, body = ErrorBody),
     ))]
 pub async fn follow(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    state.limits.write(me.id)?;
     let id = id.into_inner();
     let created = follow::follow(&state.pool, me.id, id).await?;
     let body = serde_json::json!({"follower_id": me.id, "followee_id": id, "following": true});
@@ -119,6 +121,7 @@ pub async fn follow(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>
     responses((status = 204, description = "Not following"), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
 pub async fn unfollow(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+    state.limits.write(me.id)?;
     follow::unfollow(&state.pool, me.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,1 +1,414 @@
-//! placeholder
+//! `/token`, `/refresh_token`, `/logout`, and how bearer tokens are checked.
+
+use actix_web::test::TestRequest;
+use base64::Engine;
+use chrono::Utc;
+use jsonwebtoken::{EncodingKey, Header, encode};
+use pamps::auth::tokens::{Claims, Scope, TokenService};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::helpers::{PASSWORD, TestApp, TestResponse, test_settings};
+
+const BAD_LOGIN: &str = "Incorrect username or password";
+const BAD_TOKEN: &str = "Could not validate credentials";
+const TEST_SECRET: &str = "test-secret-test-secret-test-secret-42";
+
+/// Signs tokens the way the app under test does.
+fn tokens() -> TokenService {
+    TokenService::new(&test_settings(&[]).security)
+}
+
+/// Signs arbitrary claims with `secret`.
+fn sign(claims: &Value, secret: &str) -> String {
+    encode(&Header::default(), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+/// Claims as the app would issue them, for user `uid`, expiring `exp_in` seconds from now.
+fn claims(uid: i64, scope: Scope, exp_in: i64) -> Value {
+    let now = Utc::now().timestamp();
+    serde_json::to_value(Claims {
+        sub: "alice".into(),
+        uid,
+        exp: now + exp_in,
+        iat: now,
+        scope,
+        fresh: true,
+        jti: Uuid::new_v4(),
+    })
+    .unwrap()
+}
+
+async fn form_login(app: &TestApp, username: &str, password: &str) -> TestResponse {
+    app.send(TestRequest::post().uri("/token").set_form([("username", username), ("password", password)]))
+        .await
+}
+
+async fn refresh(app: &TestApp, refresh_token: &str) -> TestResponse {
+    app.post("/refresh_token", &json!({"refresh_token": refresh_token}), None).await
+}
+
+async fn logout(app: &TestApp, refresh_token: &str) -> TestResponse {
+    app.post("/logout", &json!({"refresh_token": refresh_token}), None).await
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key].as_str().unwrap_or_else(|| panic!("no string {key} in {v}"))
+}
+
+/// Asserts a 401 with `detail` and the `WWW-Authenticate: Bearer` header.
+#[track_caller]
+fn assert_401(res: &TestResponse, detail: &str) {
+    res.assert_status(401);
+    assert_eq!(res.json(), json!({"detail": detail}));
+    assert_eq!(res.header("www-authenticate"), Some("Bearer"));
+}
+
+/// Asserts a token pair body, and that its access token works on `/user/me`.
+async fn assert_token_pair(app: &TestApp, res: &TestResponse, username: &str) {
+    res.assert_status(200);
+    let body = res.json();
+    let mut keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["access_token", "expires_in", "refresh_token", "token_type"]);
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 30 * 60);
+    assert_ne!(body["access_token"], body["refresh_token"]);
+    let me = app.get("/user/me", Some(str_field(&body, "access_token"))).await;
+    me.assert_status(200);
+    assert_eq!(me.json()["username"], username);
+}
+
+async fn live_refresh_tokens(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL AND used_at IS NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn login_with_form_returns_a_token_pair(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+
+    let res = form_login(&app, "alice", PASSWORD).await;
+
+    assert_token_pair(&app, &res, "alice").await;
+    assert_eq!(app.count("refresh_tokens").await, 1);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn login_with_json_returns_a_token_pair(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+
+    let res = app.post("/token", &json!({"username": "alice", "password": PASSWORD}), None).await;
+
+    assert_token_pair(&app, &res, "alice").await;
+    assert_eq!(app.count("refresh_tokens").await, 1);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn login_username_is_case_insensitive(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("Alice").await;
+
+    let res = form_login(&app, "aLICE", PASSWORD).await;
+
+    assert_token_pair(&app, &res, "Alice").await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn wrong_password_and_unknown_user_return_identical_401s(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+
+    let cases = [
+        ("alice", "wrong-password-1", "wrong password"),
+        ("nobody", PASSWORD, "unknown user"),
+        ("alice", "short", "password no account can have"),
+        ("", "", "empty fields"),
+    ];
+    let mut bodies = Vec::new();
+    for (username, password, case) in cases {
+        let res = form_login(&app, username, password).await;
+        assert_eq!(res.status, 401, "{case}");
+        assert_eq!(res.header("www-authenticate"), Some("Bearer"), "{case}");
+        bodies.push(res.body);
+    }
+    for body in &bodies {
+        assert_eq!(serde_json::from_slice::<Value>(body).unwrap(), json!({"detail": BAD_LOGIN}));
+        assert_eq!(body, &bodies[0], "every refused login has the same body");
+    }
+    assert_eq!(app.count("refresh_tokens").await, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn login_with_missing_fields_returns_422(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+
+    let form_no_password = TestRequest::post().uri("/token").set_form([("username", "alice")]);
+    let form_no_username = TestRequest::post().uri("/token").set_form([("password", PASSWORD)]);
+    let json_no_password = TestRequest::post().uri("/token").set_json(json!({"username": "alice"}));
+    let cases = [
+        (form_no_password, "password"),
+        (form_no_username, "username"),
+        (json_no_password, "password"),
+    ];
+    for (req, field) in cases {
+        let res = app.send(req).await;
+        res.assert_status(422);
+        assert_eq!(res.error_locs(), [["body", field]], "{field}");
+        assert_eq!(res.json()["detail"][0]["type"], "missing", "{field}");
+    }
+    assert_eq!(app.count("refresh_tokens").await, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn login_with_text_plain_body_returns_415(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+
+    let req = TestRequest::post()
+        .uri("/token")
+        .insert_header(("Content-Type", "text/plain"))
+        .set_payload(format!("username=alice&password={PASSWORD}"));
+    let res = app.send(req).await;
+
+    res.assert_status(415);
+    assert!(res.detail().contains("application/x-www-form-urlencoded"), "{}", res.detail());
+    assert_eq!(app.count("refresh_tokens").await, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn refresh_token_returns_a_new_pair_and_the_old_one_stops_working(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    let first = app.login("alice").await;
+    let old_refresh = str_field(&first, "refresh_token");
+
+    let res = refresh(&app, old_refresh).await;
+
+    assert_token_pair(&app, &res, "alice").await;
+    let second = res.json();
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    assert_eq!(app.count("refresh_tokens").await, 2);
+    assert_401(&refresh(&app, old_refresh).await, BAD_TOKEN);
+    assert_eq!(app.count("refresh_tokens").await, 2, "a refused refresh issues nothing");
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn rotated_refresh_token_chain_keeps_working_when_not_replayed(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    let mut pair = app.login("alice").await;
+
+    for _ in 0..3 {
+        let res = refresh(&app, str_field(&pair, "refresh_token")).await;
+        assert_token_pair(&app, &res, "alice").await;
+        pair = res.json();
+    }
+
+    assert_eq!(app.count("refresh_tokens").await, 4);
+    assert_eq!(live_refresh_tokens(&app).await, 1, "only the newest token of the chain is live");
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn reusing_a_rotated_refresh_token_revokes_the_whole_chain(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    let first = app.login("alice").await;
+    let stolen = str_field(&first, "refresh_token");
+    let second = refresh(&app, stolen).await;
+    second.assert_status(200);
+    let newest = second.json()["refresh_token"].as_str().unwrap().to_owned();
+    // An unrelated session of the same user must survive.
+    let other_session = app.login("alice").await;
+
+    assert_401(&refresh(&app, stolen).await, BAD_TOKEN);
+
+    assert_401(&refresh(&app, &newest).await, BAD_TOKEN);
+    let unrevoked: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(unrevoked, 1, "only the other session's token stays");
+    assert_token_pair(&app, &refresh(&app, str_field(&other_session, "refresh_token")).await, "alice").await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn access_token_used_as_refresh_token_returns_401(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    let pair = app.login("alice").await;
+    let access = str_field(&pair, "access_token");
+
+    assert_401(&refresh(&app, access).await, BAD_TOKEN);
+    assert_401(&logout(&app, access).await, BAD_TOKEN);
+    assert_eq!(live_refresh_tokens(&app).await, 1, "nothing was consumed or revoked");
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn refresh_token_used_as_bearer_returns_401(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    let pair = app.login("alice").await;
+
+    let res = app.get("/user/me", Some(str_field(&pair, "refresh_token"))).await;
+
+    assert_401(&res, BAD_TOKEN);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn logout_returns_204_and_revokes_the_refresh_token(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    let pair = app.login("alice").await;
+    let token = str_field(&pair, "refresh_token");
+
+    let res = logout(&app, token).await;
+
+    res.assert_status(204);
+    assert!(res.body.is_empty());
+    assert_eq!(live_refresh_tokens(&app).await, 0);
+    assert_401(&refresh(&app, token).await, BAD_TOKEN);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn logout_twice_returns_401(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    let pair = app.login("alice").await;
+    let token = str_field(&pair, "refresh_token");
+    logout(&app, token).await.assert_status(204);
+
+    assert_401(&logout(&app, token).await, BAD_TOKEN);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn logout_revokes_the_rotation_chain(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    let first = app.login("alice").await;
+    let second = refresh(&app, str_field(&first, "refresh_token")).await.json();
+
+    logout(&app, str_field(&second, "refresh_token")).await.assert_status(204);
+
+    let unrevoked: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(unrevoked, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn refresh_with_missing_field_returns_422(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+
+    for path in ["/refresh_token", "/logout"] {
+        let res = app.post(path, &json!({"token": "x"}), None).await;
+        res.assert_status(422);
+        assert_eq!(res.error_locs(), [["body", "refresh_token"]], "{path}");
+    }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn garbage_expired_and_tampered_tokens_return_401(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (id, good) = app.user("alice").await;
+
+    let expired = sign(&claims(id, Scope::AccessToken, -120), TEST_SECRET);
+    let other_secret = sign(&claims(id, Scope::AccessToken, 600), "another-secret-another-secret-42");
+    // Keep the signature but claim to be someone else.
+    let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+    let mut payload = claims(id + 1, Scope::AccessToken, 600);
+    payload["sub"] = json!("bob");
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    parts[1] = b64.encode(payload.to_string());
+    let tampered = parts.join(".");
+    let alg_none = format!(
+        "{}.{}.",
+        b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        b64.encode(claims(id, Scope::AccessToken, 600).to_string())
+    );
+    let mut no_exp = claims(id, Scope::AccessToken, 600);
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let no_exp = sign(&no_exp, TEST_SECRET);
+
+    let cases = [
+        ("garbage", "not-a-token".to_owned()),
+        ("three dots", "a.b.c".to_owned()),
+        ("expired", expired),
+        ("other secret", other_secret),
+        ("tampered payload", tampered),
+        ("alg none", alg_none),
+        ("no exp", no_exp),
+    ];
+    for (case, token) in cases {
+        let res = app.get("/user/me", Some(&token)).await;
+        assert_eq!(res.status, 401, "{case}: {:?}", String::from_utf8_lossy(&res.body));
+        assert_eq!(res.json(), json!({"detail": BAD_TOKEN}), "{case}");
+        assert_eq!(res.header("www-authenticate"), Some("Bearer"), "{case}");
+    }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn expired_or_never_issued_refresh_tokens_return_401(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (id, _) = app.user("alice").await;
+
+    let expired = sign(&claims(id, Scope::RefreshToken, -120), TEST_SECRET);
+    let never_issued = tokens().issue_refresh(id, "alice", Uuid::new_v4()).unwrap().token;
+
+    for token in [expired, never_issued] {
+        assert_401(&refresh(&app, &token).await, BAD_TOKEN);
+        assert_401(&logout(&app, &token).await, BAD_TOKEN);
+    }
+    assert_eq!(live_refresh_tokens(&app).await, 1, "the login's token is untouched");
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn non_bearer_or_empty_authorization_returns_401(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+
+    let cases = [
+        "Basic YWxpY2U6Y29ycmVjdC1ob3JzZS00Mg==".to_owned(),
+        "Bearer".to_owned(),
+        "Bearer ".to_owned(),
+        format!("Token {token}"),
+        token.clone(),
+    ];
+    for value in cases {
+        let req = TestRequest::get().uri("/user/me").insert_header(("Authorization", value.as_str()));
+        let res = app.send(req).await;
+        assert_eq!(res.status, 401, "{value}");
+        assert_eq!(res.json(), json!({"detail": BAD_TOKEN}), "{value}");
+        assert_eq!(res.header("www-authenticate"), Some("Bearer"), "{value}");
+    }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn access_token_for_a_user_that_does_not_exist_returns_401(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    let ghost = tokens().issue_access(987_654, "ghost", true).unwrap().token;
+
+    let res = app.get("/user/me", Some(&ghost)).await;
+
+    assert_401(&res, BAD_TOKEN);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn bearer_scheme_is_case_insensitive(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+
+    let req = TestRequest::get().uri("/user/me").insert_header(("Authorization", format!("bearer {token}")));
+    let res = app.send(req).await;
+
+    res.assert_status(200);
+    assert_eq!(res.json()["username"], "alice");
+}

@@ -1,5 +1,6 @@
 //! Contract conventions: trailing slashes, error shapes, body limits, probes.
 
+use actix_web::test::TestRequest;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -20,5 +21,180 @@ async fn paths_are_served_with_and_without_trailing_slash(pool: PgPool) {
         let res = app.get(path, None).await;
         res.assert_status(200);
         assert!(res.header("location").is_none(), "{path} must not redirect");
+    }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn ready_is_ok_while_the_database_answers(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.get("/ready", None).await.assert_status(200);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn ready_is_503_when_the_database_is_gone(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    pool.close().await;
+    let res = app.get("/ready", None).await;
+    res.assert_status(503);
+    assert!(res.json()["detail"].is_string());
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn unknown_routes_and_methods_answer_json(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let res = app.get("/nowhere", None).await;
+    res.assert_status(404);
+    assert_eq!(res.json(), json!({"detail": "Not Found"}));
+    let res = app.send(TestRequest::put().uri("/post/")).await;
+    res.assert_status(405);
+    assert_eq!(res.json(), json!({"detail": "Method Not Allowed"}));
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn bodies_over_64_kib_are_refused_with_413_and_nothing_is_written(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+    let huge = json!({"text": "x".repeat(70 * 1024)});
+    let res = app.post("/post/", &huge, Some(&token)).await;
+    res.assert_status(413);
+    assert!(res.detail().contains("65536"));
+    assert_eq!(app.count("posts").await, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn wrong_content_type_is_415_and_malformed_json_is_422(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+    let res = app
+        .send(
+            TestRequest::post()
+                .uri("/post/")
+                .insert_header(("authorization", format!("Bearer {token}")))
+                .insert_header(("content-type", "text/plain"))
+                .set_payload("hello"),
+        )
+        .await;
+    res.assert_status(415);
+    assert!(res.detail().contains("application/json"));
+    let res = app
+        .send(
+            TestRequest::post()
+                .uri("/post/")
+                .insert_header(("authorization", format!("Bearer {token}")))
+                .insert_header(("content-type", "application/json"))
+                .set_payload("{\"text\": "),
+        )
+        .await;
+    res.assert_status(422);
+    assert_eq!(res.json()["detail"][0]["type"], "json_invalid");
+    assert_eq!(app.count("posts").await, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn get_responses_carry_an_etag_and_a_matching_if_none_match_gets_304(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+    let id = app.create_post(&token, "cache me", None).await;
+    let path = format!("/post/{id}/");
+    let first = app.get(&path, None).await;
+    first.assert_status(200);
+    let etag = first.header("etag").expect("an ETag").to_owned();
+    assert_eq!(first.header("cache-control"), Some("no-cache"));
+
+    let again = app.send(TestRequest::get().uri(&path).insert_header(("if-none-match", etag.as_str()))).await;
+    again.assert_status(304);
+    assert!(again.body.is_empty());
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+
+    app.patch(&path, &json!({"text": "changed"}), Some(&token)).await.assert_status(200);
+    let changed = app.send(TestRequest::get().uri(&path).insert_header(("if-none-match", etag.as_str()))).await;
+    changed.assert_status(200);
+    assert_ne!(changed.header("etag"), Some(etag.as_str()));
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn responses_to_token_bearing_requests_are_private(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+    let res = app.get("/post/", Some(&token)).await;
+    res.assert_status(200);
+    assert_eq!(res.header("cache-control"), Some("private, no-cache"));
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn every_response_has_a_request_id(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let a = app.get("/health", None).await;
+    let b = app.get("/nowhere", None).await;
+    let (a, b) = (a.header("x-request-id").unwrap(), b.header("x-request-id").unwrap());
+    assert_eq!(a.len(), 36);
+    assert_ne!(a, b);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn cors_is_off_by_default(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let res = app.send(TestRequest::get().uri("/post/").insert_header(("origin", "https://evil.example"))).await;
+    res.assert_status(200);
+    assert!(res.header("access-control-allow-origin").is_none());
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn cors_allows_only_configured_origins_and_answers_preflight(pool: PgPool) {
+    let app = TestApp::with_settings(pool, &[("PAMPS_SERVER__CORS_ORIGINS", "https://app.example")]).await;
+    let preflight = TestRequest::default()
+        .method(actix_web::http::Method::OPTIONS)
+        .uri("/post/")
+        .insert_header(("origin", "https://app.example"))
+        .insert_header(("access-control-request-method", "POST"))
+        .insert_header(("access-control-request-headers", "authorization, content-type"));
+    let res = app.send(preflight).await;
+    assert!(res.status.is_success(), "{}", res.status);
+    assert_eq!(res.header("access-control-allow-origin"), Some("https://app.example"));
+    assert!(res.header("access-control-allow-credentials").is_none());
+
+    let res = app.send(TestRequest::get().uri("/post/").insert_header(("origin", "https://app.example"))).await;
+    assert_eq!(res.header("access-control-allow-origin"), Some("https://app.example"));
+    assert!(res.header("access-control-expose-headers").unwrap().to_lowercase().contains("link"));
+
+    let res = app.send(TestRequest::get().uri("/post/").insert_header(("origin", "https://evil.example"))).await;
+    assert!(res.header("access-control-allow-origin").is_none());
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn passwords_and_tokens_never_reach_the_logs(pool: PgPool) {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let logs = Buffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+    app.post("/post/", &json!({"text": "hi"}), Some(&token)).await.assert_status(201);
+    app.send(TestRequest::post().uri("/token").set_form([("username", "alice"), ("password", "wrong-password-99")]))
+        .await
+        .assert_status(401);
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("\"route\":\"/post\""), "one line per request is logged: {text}");
+    assert!(text.contains("\"user_id\":1"), "authenticated requests log the user id");
+    for secret in [crate::helpers::PASSWORD, "wrong-password-99", token.as_str(), "test-secret-test-secret"] {
+        assert!(!text.contains(secret), "{secret} leaked into the logs");
     }
 }

@@ -116,9 +116,12 @@ impl TestApp {
         Self { pool, service }
     }
 
-    /// Sends a request (with a default peer address) and reads the response.
+    /// Sends a request (from [`PEER`] unless it names a peer) and reads the response.
     pub async fn send(&self, req: TestRequest) -> TestResponse {
-        let req = req.peer_addr(PEER.parse().unwrap()).to_request();
+        let mut req = req.to_request();
+        if req.head().peer_addr.is_none() {
+            req.head_mut().peer_addr = Some(PEER.parse().unwrap());
+        }
         let res = self.service.call(req).await.expect("the app answers every request");
         let status = res.status();
         let headers = res.headers().clone();
@@ -226,4 +229,39 @@ pub fn ids(list: &[Value]) -> Vec<i64> {
 /// The ids of a response whose body is a JSON list.
 pub fn body_ids(res: &TestResponse) -> Vec<i64> {
     ids(res.json().as_array().expect("a JSON list"))
+}
+
+impl TestApp {
+    /// Makes the token's user follow `user_id` (asserting a new follow).
+    pub async fn follow(&self, token: &str, user_id: i64) {
+        self.post_empty(&format!("/user/follow/{user_id}"), Some(token)).await.assert_status(201);
+    }
+
+    /// Makes the token's user like `post_id` (asserting a new like).
+    pub async fn like(&self, token: &str, post_id: i64) {
+        self.post_empty(&format!("/post/{post_id}/like/"), Some(token)).await.assert_status(201);
+    }
+
+    /// Deletes one's own post (asserting 204).
+    pub async fn delete_post(&self, token: &str, post_id: i64) {
+        self.delete(&format!("/post/{post_id}/"), Some(token)).await.assert_status(204);
+    }
+
+    /// A post's row as the database holds it: (text, user_id, parent_id, like_count, reply_count, deleted).
+    pub async fn post_row(&self, id: i64) -> (String, i64, Option<i64>, i32, i32, bool) {
+        sqlx::query_as(
+            "SELECT text, user_id, parent_id, like_count, reply_count, deleted_at IS NOT NULL FROM posts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+
+    /// A user's profile (asserting 200), as seen with `token`.
+    pub async fn profile(&self, username: &str, token: Option<&str>) -> Value {
+        let res = self.get(&format!("/user/{username}/"), token).await;
+        res.assert_status(200);
+        res.json()
+    }
 }

@@ -8,5 +8,6 @@ mod cli;
 mod conventions;
 mod follows;
 mod likes;
+mod limits;
 mod posts;
 mod users;

@@ -1,0 +1,200 @@
+//! Abuse limits: logins per client address and per username, registrations
+//! per client address, writes per account. Each limit is a GCRA bucket
+//! (`governor`): `limit` requests per window in a burst, refilled evenly.
+
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::config::RateLimitSettings;
+use crate::error::{ApiError, ApiResult, RateLimitInfo};
+
+/// Forget idle keys every this many checks, so memory stays bounded.
+const SWEEP_EVERY: u64 = 4096;
+
+/// One keyed limit.
+pub struct Limit<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
+    limiter: RateLimiter<K, DashMapStateStore<K>, C, NoOpMiddleware<C::Instant>>,
+    clock: C,
+    limit: u32,
+    window: Duration,
+    checks: AtomicU64,
+}
+
+impl<K: Hash + Eq + Clone> Limit<K> {
+    /// `limit` requests per `window` for each key.
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self::with_clock(limit, window, DefaultClock::default())
+    }
+}
+
+impl<K: Hash + Eq + Clone, C: Clock + Clone> Limit<K, C> {
+    /// The same, on a given clock (tests use a fake one).
+    pub fn with_clock(limit: u32, window: Duration, clock: C) -> Self {
+        let burst = NonZeroU32::new(limit.max(1)).expect("at least 1");
+        let period = (window / burst.get()).max(Duration::from_nanos(1));
+        let quota = Quota::with_period(period).expect("positive period").allow_burst(burst);
+        Self {
+            limiter: RateLimiter::dashmap_with_clock(quota, clock.clone()),
+            clock,
+            limit: burst.get(),
+            window,
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one request for `key`; a 429 with `Retry-After` when over the limit.
+    pub fn check(&self, key: &K) -> ApiResult<()> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            ApiError::TooManyRequests(RateLimitInfo {
+                limit: self.limit,
+                window_secs: self.window.as_secs(),
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            })
+        })
+    }
+}
+
+/// Every limit of the API, or none when `rate_limit.enabled` is false.
+pub struct Limits {
+    enabled: bool,
+    trusted_proxies: Vec<IpAddr>,
+    login_per_ip: Limit<IpAddr>,
+    login_per_username: Limit<String>,
+    register_per_ip: Limit<IpAddr>,
+    writes_per_account: Limit<i64>,
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+impl Limits {
+    /// Builds the limits from settings and the trusted proxy addresses.
+    pub fn new(settings: &RateLimitSettings, trusted_proxies: Vec<IpAddr>) -> Self {
+        Self {
+            enabled: settings.enabled,
+            trusted_proxies,
+            login_per_ip: Limit::new(settings.login_per_ip_per_minute, MINUTE),
+            login_per_username: Limit::new(settings.login_per_username_per_minute, MINUTE),
+            register_per_ip: Limit::new(settings.register_per_ip_per_half_hour, 30 * MINUTE),
+            writes_per_account: Limit::new(settings.writes_per_account_per_5_minutes, 5 * MINUTE),
+        }
+    }
+
+    /// A login attempt from this client for `username`.
+    pub fn login(&self, req: &HttpRequest, username: &str) -> ApiResult<()> {
+        if !self.enabled {
+            return Ok(());
+        }
+        if let Some(ip) = self.client_ip(req) {
+            self.login_per_ip.check(&ip)?;
+        }
+        self.login_per_username.check(&username.to_lowercase())
+    }
+
+    /// A registration from this client.
+    pub fn register(&self, req: &HttpRequest) -> ApiResult<()> {
+        match self.client_ip(req) {
+            Some(ip) if self.enabled => self.register_per_ip.check(&ip),
+            _ => Ok(()),
+        }
+    }
+
+    /// A write (post, edit, delete, like, follow) by an account.
+    pub fn write(&self, user_id: i64) -> ApiResult<()> {
+        if self.enabled {
+            self.writes_per_account.check(&user_id)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The client's address: the peer's, or, when the peer is a trusted
+    /// proxy, the nearest untrusted address in `X-Forwarded-For`.
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
+        client_ip(req, &self.trusted_proxies)
+    }
+}
+
+/// See [`Limits::client_ip`].
+pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect();
+    for hop in forwarded.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) if trusted_proxies.contains(&ip) => continue,
+            Ok(ip) => return Some(ip),
+            Err(_) => break,
+        }
+    }
+    Some(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+    use governor::clock::FakeRelativeClock;
+
+    fn retry_after(result: ApiResult<()>) -> u64 {
+        match result {
+            Err(ApiError::TooManyRequests(info)) => info.retry_after_secs,
+            other => panic!("expected 429, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn allows_the_burst_then_refuses_with_retry_after_then_resets() {
+        let clock = FakeRelativeClock::default();
+        let limit = Limit::with_clock(3, Duration::from_secs(60), clock.clone());
+        for _ in 0..3 {
+            limit.check(&"k").unwrap();
+        }
+        assert_eq!(retry_after(limit.check(&"k")), 20, "one slot refills every 60/3 s");
+        limit.check(&"other").expect("keys are independent");
+        clock.advance(Duration::from_secs(19));
+        assert_eq!(retry_after(limit.check(&"k")), 1);
+        clock.advance(Duration::from_secs(1));
+        limit.check(&"k").expect("a slot refilled");
+        clock.advance(Duration::from_secs(60));
+        for _ in 0..3 {
+            limit.check(&"k").expect("the whole burst is back after a window");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let req = |peer: &str, xff: &str| {
+            TestRequest::default()
+                .peer_addr(peer.parse().unwrap())
+                .insert_header(("X-Forwarded-For", xff))
+                .to_http_request()
+        };
+        let untrusted = req("203.0.113.5:1000", "198.51.100.7");
+        assert_eq!(client_ip(&untrusted, &[proxy]), Some("203.0.113.5".parse().unwrap()));
+        let trusted = req("10.0.0.1:1000", "1.2.3.4, 198.51.100.7");
+        assert_eq!(client_ip(&trusted, &[proxy]), Some("198.51.100.7".parse().unwrap()));
+        let garbage = req("10.0.0.1:1000", "not-an-ip");
+        assert_eq!(client_ip(&garbage, &[proxy]), Some(proxy));
+    }
+}
