@@ -1,4 +1,4 @@
-//! The `pamps` command line: serve, migrate, adduser, user-list, reset-db.
+//! The `pamps` command line: serve, migrate, adduser, user-list, reset-db, seed.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -11,6 +11,7 @@ use crate::app::Application;
 use crate::config::{AppEnv, Settings};
 use crate::error::ApiError;
 use crate::models::user::{self, RegisterRequest};
+use crate::seed::{self, SeedOptions};
 use crate::{db, security, telemetry};
 
 /// pamps: a twitter-like blog API over PostgreSQL.
@@ -55,6 +56,8 @@ pub enum Command {
         #[arg(short, long)]
         force: bool,
     },
+    /// Fill an empty database with demo data (refused in production).
+    Seed(SeedOptions),
 }
 
 /// Parses the command line, runs it, and turns any failure into one line on stderr.
@@ -143,6 +146,15 @@ async fn execute(command: Command) -> Result<(), String> {
             let pool = db::connect(&settings.db).await.map_err(|e| e.to_string())?;
             db::reset(&pool).await.map_err(|e| e.to_string())?;
             println!("database {target} reset");
+            Ok(())
+        }
+        Command::Seed(options) => {
+            if settings.env == AppEnv::Production {
+                return Err("seed is refused in production".into());
+            }
+            let pool = connect(&settings).await?;
+            let report = seed::seed(&pool, &options).await.map_err(|e| e.to_string())?;
+            println!("{report}");
             Ok(())
         }
     }

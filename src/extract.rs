@@ -115,8 +115,21 @@ fn unsupported(expected: &'static str) -> ApiError {
     ApiError::UnsupportedMediaType(expected)
 }
 
-/// Parses JSON, reporting where a value was missing or of the wrong type.
+/// Parses a JSON object, reporting where a value was missing or of the wrong type.
+/// Other JSON values are refused even where serde would map them (an array
+/// onto a struct's fields in order).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return Err(json_invalid(&e));
+        }
+        return Err(ApiError::Validation(vec![FieldError::with_kind(
+            &["body"],
+            "Input should be a JSON object",
+            "model_attributes_type",
+        )]));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let inner = err.inner();
@@ -212,6 +225,14 @@ mod tests {
         for bad in [&b"{"[..], b"not json", br#"{"text": "x"} trailing"#, b""] {
             let errs = locs(parse_json::<Body>(bad).unwrap_err());
             assert_eq!(errs[0].kind, "json_invalid", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn non_object_bodies_are_refused() {
+        for bad in [&b"[\"x\", 1]"[..], b"\"text\"", b"null", b"  [null]"] {
+            let errs = locs(parse_json::<Body>(bad).unwrap_err());
+            assert_eq!(errs[0].loc, ["body"], "{bad:?}");
         }
     }
 

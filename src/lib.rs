@@ -14,5 +14,6 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod routes;
 pub mod security;
+pub mod seed;
 pub mod telemetry;
 pub mod validation;

@@ -8,7 +8,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -16,7 +17,15 @@ use crate::error::{ApiError, ApiResult};
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
-const CURSOR_PREFIX: &str = "k1:";
+/// Cursors are the big-endian key in unpadded base64url: always 11 characters,
+/// and every such string decodes to some position (at worst an empty page).
+const CURSOR: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
 
 /// List order by creation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -35,6 +44,7 @@ pub struct PageQuery {
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
     /// Opaque position from the previous page's `Link: rel="next"` header.
+    #[param(pattern = "^([A-Za-z0-9_-]{11})?$")]
     pub cursor: Option<String>,
 }
 
@@ -62,7 +72,8 @@ impl Page {
                 format!("limit must be between 1 and {MAX_LIMIT}"),
             ));
         }
-        let after = cursor.map(decode_cursor).transpose()?;
+        // An empty cursor (`?cursor=`) is the first page.
+        let after = cursor.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
         Ok(Self { limit, after })
     }
 
@@ -83,15 +94,15 @@ impl Page {
 }
 
 fn encode_cursor(key: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{CURSOR_PREFIX}{key}"))
+    CURSOR.encode(key.to_be_bytes())
 }
 
 fn decode_cursor(cursor: &str) -> ApiResult<i64> {
-    URL_SAFE_NO_PAD
+    CURSOR
         .decode(cursor)
         .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|s| s.strip_prefix(CURSOR_PREFIX)?.parse().ok())
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+        .map(i64::from_be_bytes)
         .ok_or_else(|| ApiError::invalid(&["query", "cursor"], "cursor is not valid"))
 }
 
@@ -148,7 +159,8 @@ mod tests {
         for key in [0, 1, -5, i64::MAX] {
             assert_eq!(decode_cursor(&encode_cursor(key)).unwrap(), key);
         }
-        for bad in ["", "xyz", "!!", &URL_SAFE_NO_PAD.encode("k1:abc"), &URL_SAFE_NO_PAD.encode("42")] {
+        assert_eq!(encode_cursor(42).len(), 11);
+        for bad in ["xyz", "!!!!!!!!!!!", "AAAAAAAAAAAA", "AAAAAAAAAA="] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
         }
     }

@@ -67,21 +67,23 @@ pub fn password(value: &str) -> Result<SecretString, String> {
 
 /// Up to 500 characters; empty means none.
 pub fn bio(value: &str) -> Result<Option<String>, String> {
-    if value.chars().count() > BIO_MAX_CHARS || value.contains('\0') {
+    if value.chars().count() > BIO_MAX_CHARS {
         return Err(format!("bio must be at most {BIO_MAX_CHARS} characters"));
+    }
+    if value.contains('\0') {
+        return Err("bio must not contain NUL characters".into());
     }
     Ok((!value.is_empty()).then(|| value.to_owned()))
 }
 
-/// An http(s) URL of at most 2048 characters; empty means none.
+/// An http(s) URL of at most 2048 characters (`null`, not `""`, means none).
 pub fn avatar(value: &str) -> Result<Option<String>, String> {
-    if value.is_empty() {
-        return Ok(None);
-    }
     let ok = value.len() <= AVATAR_MAX_CHARS
         && url::Url::parse(value)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        && !value.chars().any(char::is_whitespace);
+        // The URL parser would accept (and escape) control characters, but the
+        // raw value is what is stored, and PostgreSQL refuses NUL in text.
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(Some(value.to_owned()))
     } else {
@@ -91,9 +93,15 @@ pub fn avatar(value: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// Whitespace for trimming: Unicode White_Space plus the ASCII information
+/// separators (U+001C–U+001F), which regex engines also count as `\s`.
+fn is_blank(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
 /// Post text: 1–280 characters after trimming; stored trimmed.
 pub fn post_text(value: &str) -> Result<String, String> {
-    let text = value.trim();
+    let text = value.trim_matches(is_blank);
     let len = if text.len() > POST_MAX_CHARS * 4 {
         usize::MAX
     } else {
@@ -146,13 +154,14 @@ mod tests {
         assert!(post_text(&"🦀".repeat(280)).is_ok());
         assert!(post_text(&"🦀".repeat(281)).is_err());
         assert!(post_text("a\0b").is_err());
+        assert!(post_text("\u{1c}\u{85} ").is_err(), "separators and NEL are blank");
     }
 
     #[test]
     fn avatars_and_bios() {
-        assert_eq!(avatar("").unwrap(), None);
+        assert!(avatar("").is_err());
         assert!(avatar("https://example.com/a.png").unwrap().is_some());
-        for bad in ["ftp://x.y/a", "javascript:alert(1)", "http://", "not a url", &format!("https://e.com/{}", "a".repeat(2048))] {
+        for bad in ["ftp://x.y/a", "javascript:alert(1)", "http://", "not a url", "https://e.com/a\0b", &format!("https://e.com/{}", "a".repeat(2048))] {
             assert!(avatar(bad).is_err(), "{bad}");
         }
         assert_eq!(bio("").unwrap(), None);

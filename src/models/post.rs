@@ -52,6 +52,8 @@ pub struct PostWithReplies {
 /// `POST /post/` body. Other fields (`user_id`, `date`, counts) are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewPost {
+    /// 1–280 characters after trimming.
+    #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
     pub text: String,
     pub parent_id: Option<i64>,
 }
@@ -59,6 +61,8 @@ pub struct NewPost {
 /// `PATCH /post/{id}/` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PostEdit {
+    /// 1–280 characters after trimming.
+    #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
     pub text: String,
 }
 

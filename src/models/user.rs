@@ -53,10 +53,17 @@ pub struct Profile {
 /// `POST /user/` body. Unknown fields are ignored (no mass assignment).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// 3–32 of `[A-Za-z0-9_]`, starting with a letter; `me`, `timeline`, `follow` are reserved.
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z][A-Za-z0-9_]{2,31}$")]
     pub username: String,
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
+    /// An http(s) URL.
+    #[schema(max_length = 2048, pattern = "^https?://[A-Za-z][A-Za-z0-9-]*(\\.[A-Za-z][A-Za-z0-9-]*)*(/[!-~]*)?$")]
     pub avatar: Option<String>,
+    #[schema(max_length = 500)]
     pub bio: Option<String>,
 }
 
@@ -82,7 +89,10 @@ impl RegisterRequest {
         let email = check(&mut errors, "email", validation::email(&self.email));
         let username = check(&mut errors, "username", validation::username(&self.username));
         let password = check(&mut errors, "password", validation::password(&self.password));
-        let avatar = check(&mut errors, "avatar", validation::avatar(self.avatar.as_deref().unwrap_or("")));
+        let avatar = match &self.avatar {
+            Some(a) => check(&mut errors, "avatar", validation::avatar(a)),
+            None => Some(None),
+        };
         let bio = check(&mut errors, "bio", validation::bio(self.bio.as_deref().unwrap_or("")));
         match (email, username, password, avatar, bio) {
             (Some(email), Some(username), Some(password), Some(avatar), Some(bio)) if errors.is_empty() => {
@@ -96,12 +106,15 @@ impl RegisterRequest {
 /// `PATCH /user/me/` body: absent fields stay, `null` or `""` clears avatar and bio.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ProfileUpdate {
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    /// An http(s) URL; null removes it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^https?://[A-Za-z][A-Za-z0-9-]*(\\.[A-Za-z][A-Za-z0-9-]*)*(/[!-~]*)?$")]
     pub avatar: Option<Option<String>>,
+    /// Null or empty removes it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub bio: Option<Option<String>>,
 }
 
@@ -126,9 +139,11 @@ impl ProfileUpdate {
             Some(e) => check(&mut errors, "email", validation::email(e)),
             None => None,
         };
-        let avatar = self.avatar.as_ref().and_then(|a| {
-            check(&mut errors, "avatar", validation::avatar(a.as_deref().unwrap_or("")))
-        });
+        let avatar = match &self.avatar {
+            Some(Some(a)) => check(&mut errors, "avatar", validation::avatar(a)),
+            Some(None) => Some(None),
+            None => None,
+        };
         let bio = self
             .bio
             .as_ref()
@@ -202,8 +217,17 @@ pub async fn list(db: impl PgExecutor<'_>, page: Page) -> ApiResult<Vec<User>> {
         .await?)
 }
 
+/// Whether `username` could name a stored user: PostgreSQL text cannot hold
+/// NUL, so binding one would fail the query (a 500) instead of finding nobody.
+fn storable(username: &str) -> bool {
+    !username.contains('\0')
+}
+
 /// A user's id by username (case-insensitive).
 pub async fn id_by_username(db: impl PgExecutor<'_>, username: &str) -> ApiResult<i64> {
+    if !storable(username) {
+        return Err(ApiError::NotFound("User not found"));
+    }
     sqlx::query_scalar("SELECT id FROM users WHERE lower(username) = lower($1)")
         .bind(username)
         .fetch_optional(db)
@@ -221,6 +245,9 @@ pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> ApiResult<bool> {
 
 /// A profile by username, with `following` for `viewer`.
 pub async fn profile(db: impl PgExecutor<'_>, username: &str, viewer: Option<i64>) -> ApiResult<Profile> {
+    if !storable(username) {
+        return Err(ApiError::NotFound("User not found"));
+    }
     sqlx::query_as(profile_select!("WHERE lower(u.username) = lower($2)"))
         .bind(viewer)
         .bind(username)
@@ -276,6 +303,9 @@ pub struct Credentials {
 
 /// Credentials by username (case-insensitive).
 pub async fn credentials_by_username(db: impl PgExecutor<'_>, username: &str) -> ApiResult<Option<Credentials>> {
+    if !storable(username) {
+        return Ok(None);
+    }
     Ok(sqlx::query_as("SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1)")
         .bind(username)
         .fetch_optional(db)

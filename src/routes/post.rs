@@ -33,6 +33,7 @@ pub struct PostListQuery {
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
     /// Opaque position from the previous page's `Link` header.
+    #[param(pattern = "^([A-Za-z0-9_-]{11})?$")]
     pub cursor: Option<String>,
     /// `asc` (oldest first, the default) or `desc`.
     #[param(inline)]
@@ -49,6 +50,7 @@ pub struct UserPostsQuery {
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
     /// Opaque position from the previous page's `Link` header.
+    #[param(pattern = "^([A-Za-z0-9_-]{11})?$")]
     pub cursor: Option<String>,
     /// `asc` (oldest first, the default) or `desc`.
     #[param(inline)]

@@ -22,7 +22,12 @@ fn tokens() -> TokenService {
 
 /// Signs arbitrary claims with `secret`.
 fn sign(claims: &Value, secret: &str) -> String {
-    encode(&Header::default(), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    encode(
+        &Header::default(),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 /// Claims as the app would issue them, for user `uid`, expiring `exp_in` seconds from now.
@@ -41,20 +46,32 @@ fn claims(uid: i64, scope: Scope, exp_in: i64) -> Value {
 }
 
 async fn form_login(app: &TestApp, username: &str, password: &str) -> TestResponse {
-    app.send(TestRequest::post().uri("/token").set_form([("username", username), ("password", password)]))
-        .await
+    app.send(
+        TestRequest::post()
+            .uri("/token")
+            .set_form([("username", username), ("password", password)]),
+    )
+    .await
 }
 
 async fn refresh(app: &TestApp, refresh_token: &str) -> TestResponse {
-    app.post("/refresh_token", &json!({"refresh_token": refresh_token}), None).await
+    app.post(
+        "/refresh_token",
+        &json!({"refresh_token": refresh_token}),
+        None,
+    )
+    .await
 }
 
 async fn logout(app: &TestApp, refresh_token: &str) -> TestResponse {
-    app.post("/logout", &json!({"refresh_token": refresh_token}), None).await
+    app.post("/logout", &json!({"refresh_token": refresh_token}), None)
+        .await
 }
 
 fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key].as_str().unwrap_or_else(|| panic!("no string {key} in {v}"))
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key} in {v}"))
 }
 
 /// Asserts a 401 with `detail` and the `WWW-Authenticate: Bearer` header.
@@ -69,22 +86,34 @@ fn assert_401(res: &TestResponse, detail: &str) {
 async fn assert_token_pair(app: &TestApp, res: &TestResponse, username: &str) {
     res.assert_status(200);
     let body = res.json();
-    let mut keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["access_token", "expires_in", "refresh_token", "token_type"]);
+    assert_eq!(
+        keys,
+        ["access_token", "expires_in", "refresh_token", "token_type"]
+    );
     assert_eq!(body["token_type"], "bearer");
     assert_eq!(body["expires_in"], 30 * 60);
     assert_ne!(body["access_token"], body["refresh_token"]);
-    let me = app.get("/user/me", Some(str_field(&body, "access_token"))).await;
+    let me = app
+        .get("/user/me", Some(str_field(&body, "access_token")))
+        .await;
     me.assert_status(200);
     assert_eq!(me.json()["username"], username);
 }
 
 async fn live_refresh_tokens(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL AND used_at IS NULL")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL AND used_at IS NULL",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -99,11 +128,37 @@ async fn login_with_form_returns_a_token_pair(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn login_form_accepts_the_oauth2_fields_clients_send(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+
+    let form = [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("password", PASSWORD),
+        ("scope", ""),
+        ("client_id", ""),
+        ("client_secret", ""),
+    ];
+    let res = app
+        .send(TestRequest::post().uri("/token").set_form(form))
+        .await;
+
+    assert_token_pair(&app, &res, "alice").await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn login_with_json_returns_a_token_pair(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
 
-    let res = app.post("/token", &json!({"username": "alice", "password": PASSWORD}), None).await;
+    let res = app
+        .post(
+            "/token",
+            &json!({"username": "alice", "password": PASSWORD}),
+            None,
+        )
+        .await;
 
     assert_token_pair(&app, &res, "alice").await;
     assert_eq!(app.count("refresh_tokens").await, 1);
@@ -129,6 +184,7 @@ async fn wrong_password_and_unknown_user_return_identical_401s(pool: PgPool) {
         ("nobody", PASSWORD, "unknown user"),
         ("alice", "short", "password no account can have"),
         ("", "", "empty fields"),
+        ("al\0ice", PASSWORD, "NUL in username"),
     ];
     let mut bodies = Vec::new();
     for (username, password, case) in cases {
@@ -138,7 +194,10 @@ async fn wrong_password_and_unknown_user_return_identical_401s(pool: PgPool) {
         bodies.push(res.body);
     }
     for body in &bodies {
-        assert_eq!(serde_json::from_slice::<Value>(body).unwrap(), json!({"detail": BAD_LOGIN}));
+        assert_eq!(
+            serde_json::from_slice::<Value>(body).unwrap(),
+            json!({"detail": BAD_LOGIN})
+        );
         assert_eq!(body, &bodies[0], "every refused login has the same body");
     }
     assert_eq!(app.count("refresh_tokens").await, 0);
@@ -149,9 +208,15 @@ async fn login_with_missing_fields_returns_422(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
 
-    let form_no_password = TestRequest::post().uri("/token").set_form([("username", "alice")]);
-    let form_no_username = TestRequest::post().uri("/token").set_form([("password", PASSWORD)]);
-    let json_no_password = TestRequest::post().uri("/token").set_json(json!({"username": "alice"}));
+    let form_no_password = TestRequest::post()
+        .uri("/token")
+        .set_form([("username", "alice")]);
+    let form_no_username = TestRequest::post()
+        .uri("/token")
+        .set_form([("password", PASSWORD)]);
+    let json_no_password = TestRequest::post()
+        .uri("/token")
+        .set_json(json!({"username": "alice"}));
     let cases = [
         (form_no_password, "password"),
         (form_no_username, "username"),
@@ -178,7 +243,11 @@ async fn login_with_text_plain_body_returns_415(pool: PgPool) {
     let res = app.send(req).await;
 
     res.assert_status(415);
-    assert!(res.detail().contains("application/x-www-form-urlencoded"), "{}", res.detail());
+    assert!(
+        res.detail().contains("application/x-www-form-urlencoded"),
+        "{}",
+        res.detail()
+    );
     assert_eq!(app.count("refresh_tokens").await, 0);
 }
 
@@ -196,7 +265,11 @@ async fn refresh_token_returns_a_new_pair_and_the_old_one_stops_working(pool: Pg
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_eq!(app.count("refresh_tokens").await, 2);
     assert_401(&refresh(&app, old_refresh).await, BAD_TOKEN);
-    assert_eq!(app.count("refresh_tokens").await, 2, "a refused refresh issues nothing");
+    assert_eq!(
+        app.count("refresh_tokens").await,
+        2,
+        "a refused refresh issues nothing"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -212,7 +285,11 @@ async fn rotated_refresh_token_chain_keeps_working_when_not_replayed(pool: PgPoo
     }
 
     assert_eq!(app.count("refresh_tokens").await, 4);
-    assert_eq!(live_refresh_tokens(&app).await, 1, "only the newest token of the chain is live");
+    assert_eq!(
+        live_refresh_tokens(&app).await,
+        1,
+        "only the newest token of the chain is live"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -230,12 +307,18 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_chain(pool: PgPool) {
     assert_401(&refresh(&app, stolen).await, BAD_TOKEN);
 
     assert_401(&refresh(&app, &newest).await, BAD_TOKEN);
-    let unrevoked: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let unrevoked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(unrevoked, 1, "only the other session's token stays");
-    assert_token_pair(&app, &refresh(&app, str_field(&other_session, "refresh_token")).await, "alice").await;
+    assert_token_pair(
+        &app,
+        &refresh(&app, str_field(&other_session, "refresh_token")).await,
+        "alice",
+    )
+    .await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -247,7 +330,11 @@ async fn access_token_used_as_refresh_token_returns_401(pool: PgPool) {
 
     assert_401(&refresh(&app, access).await, BAD_TOKEN);
     assert_401(&logout(&app, access).await, BAD_TOKEN);
-    assert_eq!(live_refresh_tokens(&app).await, 1, "nothing was consumed or revoked");
+    assert_eq!(
+        live_refresh_tokens(&app).await,
+        1,
+        "nothing was consumed or revoked"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -256,7 +343,9 @@ async fn refresh_token_used_as_bearer_returns_401(pool: PgPool) {
     app.register("alice").await;
     let pair = app.login("alice").await;
 
-    let res = app.get("/user/me", Some(str_field(&pair, "refresh_token"))).await;
+    let res = app
+        .get("/user/me", Some(str_field(&pair, "refresh_token")))
+        .await;
 
     assert_401(&res, BAD_TOKEN);
 }
@@ -292,14 +381,19 @@ async fn logout_revokes_the_rotation_chain(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
     let first = app.login("alice").await;
-    let second = refresh(&app, str_field(&first, "refresh_token")).await.json();
-
-    logout(&app, str_field(&second, "refresh_token")).await.assert_status(204);
-
-    let unrevoked: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL")
-        .fetch_one(&app.pool)
+    let second = refresh(&app, str_field(&first, "refresh_token"))
         .await
-        .unwrap();
+        .json();
+
+    logout(&app, str_field(&second, "refresh_token"))
+        .await
+        .assert_status(204);
+
+    let unrevoked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(unrevoked, 0);
 }
 
@@ -320,7 +414,10 @@ async fn garbage_expired_and_tampered_tokens_return_401(pool: PgPool) {
     let (id, good) = app.user("alice").await;
 
     let expired = sign(&claims(id, Scope::AccessToken, -120), TEST_SECRET);
-    let other_secret = sign(&claims(id, Scope::AccessToken, 600), "another-secret-another-secret-42");
+    let other_secret = sign(
+        &claims(id, Scope::AccessToken, 600),
+        "another-secret-another-secret-42",
+    );
     // Keep the signature but claim to be someone else.
     let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
     let mut payload = claims(id + 1, Scope::AccessToken, 600);
@@ -348,7 +445,12 @@ async fn garbage_expired_and_tampered_tokens_return_401(pool: PgPool) {
     ];
     for (case, token) in cases {
         let res = app.get("/user/me", Some(&token)).await;
-        assert_eq!(res.status, 401, "{case}: {:?}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.status,
+            401,
+            "{case}: {:?}",
+            String::from_utf8_lossy(&res.body)
+        );
         assert_eq!(res.json(), json!({"detail": BAD_TOKEN}), "{case}");
         assert_eq!(res.header("www-authenticate"), Some("Bearer"), "{case}");
     }
@@ -360,13 +462,20 @@ async fn expired_or_never_issued_refresh_tokens_return_401(pool: PgPool) {
     let (id, _) = app.user("alice").await;
 
     let expired = sign(&claims(id, Scope::RefreshToken, -120), TEST_SECRET);
-    let never_issued = tokens().issue_refresh(id, "alice", Uuid::new_v4()).unwrap().token;
+    let never_issued = tokens()
+        .issue_refresh(id, "alice", Uuid::new_v4())
+        .unwrap()
+        .token;
 
     for token in [expired, never_issued] {
         assert_401(&refresh(&app, &token).await, BAD_TOKEN);
         assert_401(&logout(&app, &token).await, BAD_TOKEN);
     }
-    assert_eq!(live_refresh_tokens(&app).await, 1, "the login's token is untouched");
+    assert_eq!(
+        live_refresh_tokens(&app).await,
+        1,
+        "the login's token is untouched"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -382,7 +491,9 @@ async fn non_bearer_or_empty_authorization_returns_401(pool: PgPool) {
         token.clone(),
     ];
     for value in cases {
-        let req = TestRequest::get().uri("/user/me").insert_header(("Authorization", value.as_str()));
+        let req = TestRequest::get()
+            .uri("/user/me")
+            .insert_header(("Authorization", value.as_str()));
         let res = app.send(req).await;
         assert_eq!(res.status, 401, "{value}");
         assert_eq!(res.json(), json!({"detail": BAD_TOKEN}), "{value}");
@@ -406,7 +517,9 @@ async fn bearer_scheme_is_case_insensitive(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (_, token) = app.user("alice").await;
 
-    let req = TestRequest::get().uri("/user/me").insert_header(("Authorization", format!("bearer {token}")));
+    let req = TestRequest::get()
+        .uri("/user/me")
+        .insert_header(("Authorization", format!("bearer {token}")));
     let res = app.send(req).await;
 
     res.assert_status(200);

@@ -12,7 +12,11 @@ fn database_uri(pool: &PgPool) -> String {
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for #[sqlx::test]");
     let mut url = url::Url::parse(&server).expect("DATABASE_URL is a URL");
     let options = pool.connect_options();
-    url.set_path(options.get_database().expect("the test database has a name"));
+    url.set_path(
+        options
+            .get_database()
+            .expect("the test database has a name"),
+    );
     url.to_string()
 }
 
@@ -26,13 +30,22 @@ fn pamps(pool: &PgPool, args: &[&str], stdin: Option<&str>) -> Output {
         .env("PAMPS_ENV", "testing")
         .env("PAMPS_DB__URI", database_uri(pool))
         .env_remove("RUST_LOG")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the pamps binary runs");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     child.wait_with_output().unwrap()
 }
@@ -47,13 +60,22 @@ fn stderr(out: &Output) -> String {
 
 #[track_caller]
 fn assert_success(out: &Output) {
-    assert!(out.status.success(), "exit {:?}; stderr: {}", out.status, stderr(out));
+    assert!(
+        out.status.success(),
+        "exit {:?}; stderr: {}",
+        out.status,
+        stderr(out)
+    );
 }
 
 /// Asserts a failure reported as exactly one `error: …` line; returns it.
 #[track_caller]
 fn assert_one_error_line(out: &Output) -> String {
-    assert!(!out.status.success(), "expected failure; stdout: {}", stdout(out));
+    assert!(
+        !out.status.success(),
+        "expected failure; stdout: {}",
+        stdout(out)
+    );
     let err = stderr(out);
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "one line on stderr: {err:?}");
@@ -63,7 +85,10 @@ fn assert_one_error_line(out: &Output) -> String {
 
 #[test]
 fn help_lists_every_command() {
-    let out = Command::new(env!("CARGO_BIN_EXE_pamps")).arg("--help").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pamps"))
+        .arg("--help")
+        .output()
+        .unwrap();
 
     assert!(out.status.success());
     let help = stdout(&out);
@@ -74,10 +99,18 @@ fn help_lists_every_command() {
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn adduser_reads_the_password_from_stdin_and_the_user_can_log_in(pool: PgPool) {
-    let out = pamps(&pool, &["adduser", "alice@example.com", "alice"], Some(&format!("{PASSWORD}\n")));
+    let out = pamps(
+        &pool,
+        &["adduser", "alice@example.com", "alice"],
+        Some(&format!("{PASSWORD}\n")),
+    );
 
     assert_success(&out);
-    assert!(stdout(&out).contains("created user alice"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("created user alice"),
+        "{}",
+        stdout(&out)
+    );
     let email: String = sqlx::query_scalar("SELECT email FROM users WHERE username = 'alice'")
         .fetch_one(&pool)
         .await
@@ -113,10 +146,28 @@ async fn create_user_alias_accepts_password_and_profile_flags(pool: PgPool) {
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn adduser_with_invalid_input_fails_with_one_error_line_and_writes_nothing(pool: PgPool) {
     let cases: [(&[&str], &str); 4] = [
-        (&["adduser", "not-an-email", "alice", "--password", PASSWORD], "email"),
-        (&["adduser", "a@example.com", "1alice", "--password", PASSWORD], "username"),
-        (&["adduser", "a@example.com", "timeline", "--password", PASSWORD], "reserved"),
-        (&["adduser", "a@example.com", "alice", "--password", "short"], "password"),
+        (
+            &["adduser", "not-an-email", "alice", "--password", PASSWORD],
+            "email",
+        ),
+        (
+            &["adduser", "a@example.com", "1alice", "--password", PASSWORD],
+            "username",
+        ),
+        (
+            &[
+                "adduser",
+                "a@example.com",
+                "timeline",
+                "--password",
+                PASSWORD,
+            ],
+            "reserved",
+        ),
+        (
+            &["adduser", "a@example.com", "alice", "--password", "short"],
+            "password",
+        ),
     ];
     for (args, expected) in cases {
         let out = pamps(&pool, args, None);
@@ -124,7 +175,11 @@ async fn adduser_with_invalid_input_fails_with_one_error_line_and_writes_nothing
         assert!(line.contains(expected), "{args:?}: {line}");
     }
     // An empty line on stdin is a too-short password too.
-    let line = assert_one_error_line(&pamps(&pool, &["adduser", "a@example.com", "alice"], Some("\n")));
+    let line = assert_one_error_line(&pamps(
+        &pool,
+        &["adduser", "a@example.com", "alice"],
+        Some("\n"),
+    ));
     assert!(line.contains("password"), "{line}");
     let app = TestApp::new(pool).await;
     assert_eq!(app.count("users").await, 0);
@@ -136,8 +191,26 @@ async fn adduser_with_taken_username_or_email_fails(pool: PgPool) {
     app.register("alice").await;
 
     let cases: [(&[&str], &str); 2] = [
-        (&["adduser", "other@example.com", "ALICE", "--password", PASSWORD], "Username already registered"),
-        (&["adduser", "Alice@Example.com", "bob", "--password", PASSWORD], "Email already registered"),
+        (
+            &[
+                "adduser",
+                "other@example.com",
+                "ALICE",
+                "--password",
+                PASSWORD,
+            ],
+            "Username already registered",
+        ),
+        (
+            &[
+                "adduser",
+                "Alice@Example.com",
+                "bob",
+                "--password",
+                PASSWORD,
+            ],
+            "Email already registered",
+        ),
     ];
     for (args, expected) in cases {
         let line = assert_one_error_line(&pamps(&pool, args, None));
@@ -159,10 +232,19 @@ async fn user_list_prints_a_table_with_usernames_and_emails(pool: PgPool) {
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 3, "a header and one line per user:\n{table}");
     for column in ["id", "username", "email", "created"] {
-        assert!(lines[0].contains(column), "{column} header missing:\n{table}");
+        assert!(
+            lines[0].contains(column),
+            "{column} header missing:\n{table}"
+        );
     }
-    assert!(lines[1].contains("alice") && lines[1].contains("alice@example.com"), "{table}");
-    assert!(lines[2].contains("bob") && lines[2].contains("bob@example.com"), "{table}");
+    assert!(
+        lines[1].contains("alice") && lines[1].contains("alice@example.com"),
+        "{table}"
+    );
+    assert!(
+        lines[2].contains("bob") && lines[2].contains("bob@example.com"),
+        "{table}"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]

@@ -16,11 +16,16 @@ async fn follow_rows(app: &TestApp) -> Vec<(i64, i64)> {
 /// (followers_count, following_count) of a profile.
 async fn counts(app: &TestApp, username: &str) -> (i64, i64) {
     let profile = app.profile(username, None).await;
-    (profile["followers_count"].as_i64().unwrap(), profile["following_count"].as_i64().unwrap())
+    (
+        profile["followers_count"].as_i64().unwrap(),
+        profile["following_count"].as_i64().unwrap(),
+    )
 }
 
 fn usernames(list: &[Value]) -> Vec<&str> {
-    list.iter().map(|u| u["username"].as_str().unwrap()).collect()
+    list.iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect()
 }
 
 // ---------------------------------------------------------------- follow
@@ -31,14 +36,24 @@ async fn follow_returns_201_the_first_time_then_200_and_stores_one_row(pool: PgP
     let (alice, token) = app.user("alice").await;
     let bob = app.register("bob").await["id"].as_i64().unwrap();
 
-    let first = app.post_empty(&format!("/user/follow/{bob}"), Some(&token)).await;
-    let second = app.post_empty(&format!("/user/follow/{bob}/"), Some(&token)).await;
+    let first = app
+        .post_empty(&format!("/user/follow/{bob}"), Some(&token))
+        .await;
+    let second = app
+        .post_empty(&format!("/user/follow/{bob}/"), Some(&token))
+        .await;
 
     first.assert_status(201);
-    assert_eq!(first.json(), json!({"follower_id": alice, "followee_id": bob, "following": true}));
+    assert_eq!(
+        first.json(),
+        json!({"follower_id": alice, "followee_id": bob, "following": true})
+    );
     assert!(first.header("location").is_some());
     second.assert_status(200);
-    assert_eq!(second.json(), json!({"follower_id": alice, "followee_id": bob, "following": true}));
+    assert_eq!(
+        second.json(),
+        json!({"follower_id": alice, "followee_id": bob, "following": true})
+    );
     assert_eq!(follow_rows(&app).await, [(alice, bob)]);
     assert_eq!(counts(&app, "bob").await, (1, 0));
     assert_eq!(counts(&app, "alice").await, (0, 1));
@@ -50,7 +65,9 @@ async fn follow_an_unknown_user_returns_404_and_writes_nothing(pool: PgPool) {
     let (alice, token) = app.user("alice").await;
 
     for id in [alice + 100, -1, 0] {
-        let res = app.post_empty(&format!("/user/follow/{id}"), Some(&token)).await;
+        let res = app
+            .post_empty(&format!("/user/follow/{id}"), Some(&token))
+            .await;
         res.assert_status(404);
         assert_eq!(res.json(), json!({"detail": "User not found"}), "{id}");
     }
@@ -63,7 +80,9 @@ async fn follow_oneself_returns_422_and_writes_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (alice, token) = app.user("alice").await;
 
-    let res = app.post_empty(&format!("/user/follow/{alice}"), Some(&token)).await;
+    let res = app
+        .post_empty(&format!("/user/follow/{alice}"), Some(&token))
+        .await;
 
     res.assert_status(422);
     assert_eq!(res.error_locs(), [["path", "id"]]);
@@ -88,7 +107,10 @@ async fn follow_with_a_non_integer_id_returns_422(pool: PgPool) {
 async fn follow_without_a_valid_access_token_returns_401_and_writes_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let bob = app.register("bob").await["id"].as_i64().unwrap();
-    let refresh = app.login("bob").await["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = app.login("bob").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     for token in [None, Some("garbage"), Some(refresh.as_str())] {
         let res = app.post_empty(&format!("/user/follow/{bob}"), token).await;
@@ -109,11 +131,17 @@ async fn unfollow_returns_204_and_removes_the_row(pool: PgPool) {
     app.follow(&token, bob).await;
     app.follow(&bob_token, alice).await;
 
-    let res = app.delete(&format!("/user/follow/{bob}"), Some(&token)).await;
+    let res = app
+        .delete(&format!("/user/follow/{bob}"), Some(&token))
+        .await;
 
     res.assert_status(204);
     assert!(res.body.is_empty());
-    assert_eq!(follow_rows(&app).await, [(bob, alice)], "only alice's follow of bob is gone");
+    assert_eq!(
+        follow_rows(&app).await,
+        [(bob, alice)],
+        "only alice's follow of bob is gone"
+    );
     assert_eq!(counts(&app, "bob").await, (0, 1));
     assert_eq!(counts(&app, "alice").await, (1, 0));
 }
@@ -127,13 +155,21 @@ async fn unfollow_when_not_following_returns_204(pool: PgPool) {
     app.follow(&bob_token, carol).await;
 
     for _ in 0..2 {
-        let res = app.delete(&format!("/user/follow/{bob}/"), Some(&token)).await;
+        let res = app
+            .delete(&format!("/user/follow/{bob}/"), Some(&token))
+            .await;
         res.assert_status(204);
         assert!(res.body.is_empty());
     }
-    let res = app.delete(&format!("/user/follow/{carol}"), Some(&token)).await;
+    let res = app
+        .delete(&format!("/user/follow/{carol}"), Some(&token))
+        .await;
     res.assert_status(204);
-    assert_eq!(follow_rows(&app).await, [(bob, carol)], "someone else's follow stays");
+    assert_eq!(
+        follow_rows(&app).await,
+        [(bob, carol)],
+        "someone else's follow stays"
+    );
     assert_eq!(counts(&app, "carol").await, (1, 0));
 }
 
@@ -142,7 +178,9 @@ async fn unfollow_an_unknown_user_returns_404(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (alice, token) = app.user("alice").await;
 
-    let res = app.delete(&format!("/user/follow/{}", alice + 100), Some(&token)).await;
+    let res = app
+        .delete(&format!("/user/follow/{}", alice + 100), Some(&token))
+        .await;
 
     res.assert_status(404);
     assert_eq!(res.json(), json!({"detail": "User not found"}));
@@ -197,7 +235,11 @@ async fn followers_and_following_list_users_most_recent_follow_first(pool: PgPoo
     assert_eq!(body_ids(&res), [alice]);
     let res = app.get("/user/ALICE/followers/", None).await;
     res.assert_status(200);
-    assert_eq!(body_ids(&res), [bob, carol], "usernames are case-insensitive");
+    assert_eq!(
+        body_ids(&res),
+        [bob, carol],
+        "usernames are case-insensitive"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -209,10 +251,15 @@ async fn followers_list_reflects_a_refollow_as_the_most_recent(pool: PgPool) {
     app.follow(&bob_token, alice).await;
     app.follow(&carol_token, alice).await;
 
-    app.delete(&format!("/user/follow/{alice}"), Some(&bob_token)).await.assert_status(204);
+    app.delete(&format!("/user/follow/{alice}"), Some(&bob_token))
+        .await
+        .assert_status(204);
     app.follow(&bob_token, alice).await;
 
-    assert_eq!(ids(&app.collect_pages("/user/alice/followers/", None).await), [bob, carol]);
+    assert_eq!(
+        ids(&app.collect_pages("/user/alice/followers/", None).await),
+        [bob, carol]
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -234,8 +281,18 @@ async fn followers_and_following_lists_paginate_with_link(pool: PgPool) {
     assert_eq!(body_ids(&first), followers[..2]);
     let next = first.next_link().expect("a next page");
     assert!(next.starts_with("/user/alice/followers"), "{next}");
-    assert_eq!(ids(&app.collect_pages("/user/alice/followers/?limit=2", None).await), followers);
-    assert_eq!(ids(&app.collect_pages("/user/alice/following/?limit=2", None).await), followers);
+    assert_eq!(
+        ids(&app
+            .collect_pages("/user/alice/followers/?limit=2", None)
+            .await),
+        followers
+    );
+    assert_eq!(
+        ids(&app
+            .collect_pages("/user/alice/following/?limit=2", None)
+            .await),
+        followers
+    );
     let all = app.get("/user/alice/following/?limit=5", None).await;
     assert!(all.next_link().is_none());
     let res = app.get("/user/alice/followers/?limit=0", None).await;
@@ -268,14 +325,22 @@ async fn profile_counts_follow_a_sequence_of_follows_and_unfollows(pool: PgPool)
     app.follow(&alice_token, carol).await;
     app.follow(&bob_token, carol).await;
     app.follow(&carol_token, alice).await;
-    app.post_empty(&format!("/user/follow/{bob}"), Some(&alice_token)).await.assert_status(200);
+    app.post_empty(&format!("/user/follow/{bob}"), Some(&alice_token))
+        .await
+        .assert_status(200);
     assert_eq!(counts(&app, "alice").await, (1, 2));
     assert_eq!(counts(&app, "bob").await, (1, 1));
     assert_eq!(counts(&app, "carol").await, (2, 1));
 
-    app.delete(&format!("/user/follow/{carol}"), Some(&alice_token)).await.assert_status(204);
-    app.delete(&format!("/user/follow/{carol}"), Some(&alice_token)).await.assert_status(204);
-    app.delete(&format!("/user/follow/{alice}"), Some(&bob_token)).await.assert_status(204);
+    app.delete(&format!("/user/follow/{carol}"), Some(&alice_token))
+        .await
+        .assert_status(204);
+    app.delete(&format!("/user/follow/{carol}"), Some(&alice_token))
+        .await
+        .assert_status(204);
+    app.delete(&format!("/user/follow/{alice}"), Some(&bob_token))
+        .await
+        .assert_status(204);
     assert_eq!(counts(&app, "alice").await, (1, 1));
     assert_eq!(counts(&app, "bob").await, (1, 1));
     assert_eq!(counts(&app, "carol").await, (1, 1));
@@ -285,7 +350,14 @@ async fn profile_counts_follow_a_sequence_of_follows_and_unfollows(pool: PgPool)
             .fetch_all(&app.pool)
             .await
             .unwrap();
-    assert_eq!(stored, [("alice".into(), 1, 1), ("bob".into(), 1, 1), ("carol".into(), 1, 1)]);
+    assert_eq!(
+        stored,
+        [
+            ("alice".into(), 1, 1),
+            ("bob".into(), 1, 1),
+            ("carol".into(), 1, 1)
+        ]
+    );
     assert_eq!(app.count("follows").await, 3);
 }
 
@@ -303,10 +375,18 @@ async fn profile_shows_following_only_to_a_signed_in_viewer(pool: PgPool) {
     assert!(anonymous.get("following").is_none(), "{anonymous}");
     assert_eq!(alice_view["following"], true);
     assert_eq!(bob_on_alice["following"], false);
-    assert!(alice_view.get("email").is_none(), "no email on someone else's profile");
+    assert!(
+        alice_view.get("email").is_none(),
+        "no email on someone else's profile"
+    );
 
-    app.delete(&format!("/user/follow/{bob}"), Some(&alice_token)).await.assert_status(204);
-    assert_eq!(app.profile("bob", Some(&alice_token)).await["following"], false);
+    app.delete(&format!("/user/follow/{bob}"), Some(&alice_token))
+        .await
+        .assert_status(204);
+    assert_eq!(
+        app.profile("bob", Some(&alice_token)).await["following"],
+        false
+    );
 }
 
 // ---------------------------------------------------------------- concurrency
@@ -322,7 +402,11 @@ async fn concurrent_identical_follows_store_exactly_one_row(pool: PgPool) {
 
     let mut statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
     statuses.sort();
-    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 200, 201], "exactly one creates the follow");
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 200, 200, 201],
+        "exactly one creates the follow"
+    );
     for res in &responses {
         assert_eq!(res.json()["following"], true);
     }
@@ -378,7 +462,10 @@ async fn concurrent_mutual_follows_and_unfollows_succeed_and_keep_counts_exact(p
 async fn timeline_without_a_valid_access_token_returns_401(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
-    let refresh = app.login("alice").await["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = app.login("alice").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     for token in [None, Some("garbage"), Some(refresh.as_str())] {
         let res = app.get("/user/timeline", token).await;
@@ -400,9 +487,15 @@ async fn timeline_shows_posts_and_replies_of_followed_users_newest_first(pool: P
 
     let mine = app.create_post(&me, "my own", None).await;
     let b1 = app.create_post(&bob_token, "bob 1", None).await;
-    let d1 = app.create_post(&dave_token, "dave, not followed", None).await;
-    let c_reply = app.create_post(&carol_token, "carol replies to dave", Some(d1)).await;
-    let b_reply = app.create_post(&bob_token, "bob replies to me", Some(mine)).await;
+    let d1 = app
+        .create_post(&dave_token, "dave, not followed", None)
+        .await;
+    let c_reply = app
+        .create_post(&carol_token, "carol replies to dave", Some(d1))
+        .await;
+    let b_reply = app
+        .create_post(&bob_token, "bob replies to me", Some(mine))
+        .await;
     let c1 = app.create_post(&carol_token, "carol 1", None).await;
 
     let res = app.get("/user/timeline", Some(&me)).await;
@@ -413,14 +506,23 @@ async fn timeline_shows_posts_and_replies_of_followed_users_newest_first(pool: P
     let list = list.as_array().unwrap();
     assert_eq!(list[1]["parent_id"], mine);
     assert_eq!(list[3]["username"], "bob");
-    assert!(list.iter().all(|p| p["liked"] == false), "viewer fields on the timeline");
+    assert!(
+        list.iter().all(|p| p["liked"] == false),
+        "viewer fields on the timeline"
+    );
     let res = app.get("/user/timeline/", Some(&dave_token)).await;
     res.assert_status(200);
     assert_eq!(res.json(), json!([]), "following nobody, an empty timeline");
 
-    app.delete(&format!("/user/follow/{carol}"), Some(&me)).await.assert_status(204);
+    app.delete(&format!("/user/follow/{carol}"), Some(&me))
+        .await
+        .assert_status(204);
     let res = app.get("/user/timeline", Some(&me)).await;
-    assert_eq!(body_ids(&res), [b_reply, b1], "unfollowed users' posts leave the timeline");
+    assert_eq!(
+        body_ids(&res),
+        [b_reply, b1],
+        "unfollowed users' posts leave the timeline"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -458,9 +560,14 @@ async fn timeline_hides_deleted_posts(pool: PgPool) {
     app.follow(&me, bob).await;
     let kept = app.create_post(&bob_token, "kept", None).await;
     let deleted = app.create_post(&bob_token, "deleted", None).await;
-    let reply = app.create_post(&bob_token, "reply to the deleted one", Some(deleted)).await;
+    let reply = app
+        .create_post(&bob_token, "reply to the deleted one", Some(deleted))
+        .await;
 
     app.delete_post(&bob_token, deleted).await;
 
-    assert_eq!(ids(&app.collect_pages("/user/timeline?limit=1", Some(&me)).await), [reply, kept]);
+    assert_eq!(
+        ids(&app.collect_pages("/user/timeline?limit=1", Some(&me)).await),
+        [reply, kept]
+    );
 }

@@ -234,17 +234,23 @@ pub fn body_ids(res: &TestResponse) -> Vec<i64> {
 impl TestApp {
     /// Makes the token's user follow `user_id` (asserting a new follow).
     pub async fn follow(&self, token: &str, user_id: i64) {
-        self.post_empty(&format!("/user/follow/{user_id}"), Some(token)).await.assert_status(201);
+        self.post_empty(&format!("/user/follow/{user_id}"), Some(token))
+            .await
+            .assert_status(201);
     }
 
     /// Makes the token's user like `post_id` (asserting a new like).
     pub async fn like(&self, token: &str, post_id: i64) {
-        self.post_empty(&format!("/post/{post_id}/like/"), Some(token)).await.assert_status(201);
+        self.post_empty(&format!("/post/{post_id}/like/"), Some(token))
+            .await
+            .assert_status(201);
     }
 
     /// Deletes one's own post (asserting 204).
     pub async fn delete_post(&self, token: &str, post_id: i64) {
-        self.delete(&format!("/post/{post_id}/"), Some(token)).await.assert_status(204);
+        self.delete(&format!("/post/{post_id}/"), Some(token))
+            .await
+            .assert_status(204);
     }
 
     /// A post's row as the database holds it: (text, user_id, parent_id, like_count, reply_count, deleted).

@@ -1,5 +1,6 @@
 //! `/post/…`: creating, reading, listing, editing and deleting posts and replies.
 
+use futures_util::future::join_all;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -20,7 +21,12 @@ const POST_KEYS: [&str; 10] = [
 ];
 
 fn keys(value: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = value.as_object().expect("a JSON object").keys().cloned().collect();
+    let mut keys: Vec<String> = value
+        .as_object()
+        .expect("a JSON object")
+        .keys()
+        .cloned()
+        .collect();
     keys.sort();
     keys
 }
@@ -29,11 +35,19 @@ fn keys(value: &Value) -> Vec<String> {
 #[track_caller]
 fn assert_invalid_at(res: &crate::helpers::TestResponse, loc: &[&str]) {
     res.assert_status(422);
-    assert_eq!(res.error_locs(), vec![loc.iter().map(|s| s.to_string()).collect::<Vec<_>>()], "{}", res.json());
+    assert_eq!(
+        res.error_locs(),
+        vec![loc.iter().map(|s| s.to_string()).collect::<Vec<_>>()],
+        "{}",
+        res.json()
+    );
 }
 
 async fn post_texts(app: &TestApp) -> Vec<String> {
-    sqlx::query_scalar("SELECT text FROM posts ORDER BY id").fetch_all(&app.pool).await.unwrap()
+    sqlx::query_scalar("SELECT text FROM posts ORDER BY id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
 }
 
 // ---------------------------------------------------------------- create
@@ -43,12 +57,17 @@ async fn create_post_returns_201_with_location_and_the_post(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (alice, token) = app.user("alice").await;
 
-    let res = app.post("/post/", &json!({"text": "hello world"}), Some(&token)).await;
+    let res = app
+        .post("/post/", &json!({"text": "hello world"}), Some(&token))
+        .await;
 
     res.assert_status(201);
     let body = res.json();
     let id = body["id"].as_i64().unwrap();
-    assert_eq!(res.header("location"), Some(format!("/post/{id}/").as_str()));
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/post/{id}/").as_str())
+    );
     assert_eq!(keys(&body), POST_KEYS);
     assert_eq!(body["text"], "hello world");
     assert_eq!(body["user_id"], alice);
@@ -62,7 +81,10 @@ async fn create_post_returns_201_with_location_and_the_post(pool: PgPool) {
     assert!(date.ends_with('Z'), "{date}");
     let date = chrono::DateTime::parse_from_rfc3339(date).expect("an RFC 3339 date");
     assert!((chrono::Utc::now() - date.to_utc()).num_seconds().abs() < 60);
-    assert_eq!(app.post_row(id).await, ("hello world".into(), alice, None, 0, 0, false));
+    assert_eq!(
+        app.post_row(id).await,
+        ("hello world".into(), alice, None, 0, 0, false)
+    );
     assert_eq!(app.count("posts").await, 1);
 }
 
@@ -71,7 +93,13 @@ async fn create_post_trims_the_text(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (_, token) = app.user("alice").await;
 
-    let res = app.post("/post/", &json!({"text": " \n\t hello  world \r\n "}), Some(&token)).await;
+    let res = app
+        .post(
+            "/post/",
+            &json!({"text": " \n\t hello  world \r\n "}),
+            Some(&token),
+        )
+        .await;
 
     res.assert_status(201);
     assert_eq!(res.json()["text"], "hello  world");
@@ -82,10 +110,17 @@ async fn create_post_trims_the_text(pool: PgPool) {
 async fn create_post_accepts_1_and_280_characters_counting_characters_not_bytes(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (_, token) = app.user("alice").await;
-    let texts = ["x".to_owned(), "a".repeat(280), "🦀".repeat(280), format!("  {}  ", "é".repeat(280))];
+    let texts = [
+        "x".to_owned(),
+        "a".repeat(280),
+        "🦀".repeat(280),
+        format!("  {}  ", "é".repeat(280)),
+    ];
 
     for text in &texts {
-        let res = app.post("/post/", &json!({ "text": text }), Some(&token)).await;
+        let res = app
+            .post("/post/", &json!({ "text": text }), Some(&token))
+            .await;
         res.assert_status(201);
         assert_eq!(res.json()["text"], text.trim(), "{text}");
     }
@@ -100,7 +135,10 @@ async fn create_post_with_invalid_text_returns_422_and_writes_nothing(pool: PgPo
     let cases = [
         (json!({"text": "a".repeat(281)}), "281 characters"),
         (json!({"text": "🦀".repeat(281)}), "281 emoji"),
-        (json!({"text": format!(" {} ", "a".repeat(281))}), "281 characters inside whitespace"),
+        (
+            json!({"text": format!(" {} ", "a".repeat(281))}),
+            "281 characters inside whitespace",
+        ),
         (json!({"text": ""}), "empty"),
         (json!({"text": " \n\t\r "}), "whitespace only"),
         (json!({"text": "a\u{0}b"}), "NUL character"),
@@ -113,7 +151,12 @@ async fn create_post_with_invalid_text_returns_422_and_writes_nothing(pool: PgPo
 
     for (body, case) in cases {
         let res = app.post("/post/", &body, Some(&token)).await;
-        assert_eq!(res.status, 422, "{case}: {}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.status,
+            422,
+            "{case}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         assert_eq!(res.error_locs(), [["body", "text"]], "{case}");
     }
     assert_eq!(app.count("posts").await, 0);
@@ -124,7 +167,9 @@ async fn create_post_reports_the_length_rule_in_fastapi_shape(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (_, token) = app.user("alice").await;
 
-    let res = app.post("/post/", &json!({"text": "a".repeat(281)}), Some(&token)).await;
+    let res = app
+        .post("/post/", &json!({"text": "a".repeat(281)}), Some(&token))
+        .await;
 
     res.assert_status(422);
     assert_eq!(
@@ -140,7 +185,13 @@ async fn create_reply_sets_parent_id_and_increments_the_parent_reply_count(pool:
     let (bob, bob_token) = app.user("bob").await;
     let parent = app.create_post(&alice_token, "parent", None).await;
 
-    let res = app.post("/post/", &json!({"text": "a reply", "parent_id": parent}), Some(&bob_token)).await;
+    let res = app
+        .post(
+            "/post/",
+            &json!({"text": "a reply", "parent_id": parent}),
+            Some(&bob_token),
+        )
+        .await;
 
     res.assert_status(201);
     let reply = res.json();
@@ -148,13 +199,20 @@ async fn create_reply_sets_parent_id_and_increments_the_parent_reply_count(pool:
     assert_eq!(reply["user_id"], bob);
     assert_eq!(reply["username"], "bob");
     let reply_id = reply["id"].as_i64().unwrap();
-    assert_eq!(app.post_row(reply_id).await, ("a reply".into(), bob, Some(parent), 0, 0, false));
-    assert_eq!(app.post_row(parent).await, ("parent".into(), alice, None, 0, 1, false));
+    assert_eq!(
+        app.post_row(reply_id).await,
+        ("a reply".into(), bob, Some(parent), 0, 0, false)
+    );
+    assert_eq!(
+        app.post_row(parent).await,
+        ("parent".into(), alice, None, 0, 1, false)
+    );
     let res = app.get(&format!("/post/{parent}/"), None).await;
     res.assert_status(200);
     assert_eq!(res.json()["reply_count"], 1);
 
-    app.create_post(&alice_token, "another reply", Some(parent)).await;
+    app.create_post(&alice_token, "another reply", Some(parent))
+        .await;
     assert_eq!(app.post_row(parent).await.4, 2);
 }
 
@@ -166,11 +224,48 @@ async fn create_reply_to_an_unknown_or_deleted_parent_returns_422_and_writes_not
     app.delete_post(&token, deleted).await;
 
     for parent_id in [deleted + 1000, -1, 0, deleted] {
-        let res = app.post("/post/", &json!({"text": "orphan", "parent_id": parent_id}), Some(&token)).await;
+        let res = app
+            .post(
+                "/post/",
+                &json!({"text": "orphan", "parent_id": parent_id}),
+                Some(&token),
+            )
+            .await;
         assert_invalid_at(&res, &["body", "parent_id"]);
     }
     assert_eq!(app.count("posts").await, 1);
     assert_eq!(app.post_row(deleted).await.4, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn create_post_with_a_malformed_parent_id_returns_422_and_writes_nothing(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+    let parent = app.create_post(&token, "parent", None).await;
+
+    for parent_id in [
+        json!(parent.to_string()),
+        json!(1.5),
+        json!(true),
+        json!([parent]),
+    ] {
+        let res = app
+            .post(
+                "/post/",
+                &json!({"text": "reply", "parent_id": parent_id}),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            422,
+            "{parent_id}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
+        assert_eq!(res.error_locs(), [["body", "parent_id"]], "{parent_id}");
+    }
+    assert_eq!(app.count("posts").await, 1);
+    assert_eq!(app.post_row(parent).await.4, 0);
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -199,9 +294,15 @@ async fn create_post_ignores_user_id_date_and_counts_in_the_body(pool: PgPool) {
 
     res.assert_status(201);
     let body = res.json();
-    assert_eq!((body["user_id"].as_i64(), body["username"].as_str()), (Some(mallory), Some("mallory")));
+    assert_eq!(
+        (body["user_id"].as_i64(), body["username"].as_str()),
+        (Some(mallory), Some("mallory"))
+    );
     assert_ne!(body["id"], 999);
-    assert_eq!((body["like_count"].as_i64(), body["reply_count"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (body["like_count"].as_i64(), body["reply_count"].as_i64()),
+        (Some(0), Some(0))
+    );
     assert_eq!(body["edited_at"], Value::Null);
     assert!(!body["date"].as_str().unwrap().starts_with("2001"));
     let (user_id, old, like_count, reply_count, edited, deleted): (i64, bool, i32, i32, bool, bool) = sqlx::query_as(
@@ -211,14 +312,20 @@ async fn create_post_ignores_user_id_date_and_counts_in_the_body(pool: PgPool) {
     .fetch_one(&app.pool)
     .await
     .unwrap();
-    assert_eq!((user_id, old, like_count, reply_count, edited, deleted), (mallory, false, 0, 0, false, false));
+    assert_eq!(
+        (user_id, old, like_count, reply_count, edited, deleted),
+        (mallory, false, 0, 0, false, false)
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn create_post_without_a_valid_access_token_returns_401_and_writes_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
-    let refresh = app.login("alice").await["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = app.login("alice").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     for token in [None, Some(refresh.as_str()), Some("garbage"), Some("a.b.c")] {
         let res = app.post("/post/", &json!({"text": "hi"}), token).await;
@@ -246,7 +353,9 @@ async fn create_post_stores_sql_looking_and_unusual_unicode_text_verbatim(pool: 
     ];
 
     for text in texts {
-        let res = app.post("/post/", &json!({ "text": text }), Some(&token)).await;
+        let res = app
+            .post("/post/", &json!({ "text": text }), Some(&token))
+            .await;
         res.assert_status(201);
         assert_eq!(res.json()["text"], text);
         let id = res.json()["id"].as_i64().unwrap();
@@ -277,7 +386,11 @@ async fn list_posts_returns_top_level_posts_oldest_first(pool: PgPool) {
     let list = res.json();
     assert_eq!(list[0]["text"], "first");
     assert_eq!(list[0]["reply_count"], 1);
-    assert!(list[0].get("liked").is_none(), "no viewer, no liked: {}", list[0]);
+    assert!(
+        list[0].get("liked").is_none(),
+        "no viewer, no liked: {}",
+        list[0]
+    );
     assert_eq!(app.count("posts").await, 4);
 }
 
@@ -316,7 +429,12 @@ async fn list_posts_with_invalid_query_returns_422(pool: PgPool) {
 
     for (query, param) in cases {
         let res = app.get(&format!("/post/?{query}"), None).await;
-        assert_eq!(res.status, 422, "{query}: {}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.status,
+            422,
+            "{query}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         assert_eq!(res.error_locs(), [["query", param]], "{query}");
     }
 }
@@ -342,14 +460,26 @@ async fn list_posts_pages_cover_every_post_exactly_once_in_both_orders(pool: PgP
     assert_eq!(body_ids(&first), posts[..3]);
     let next = first.next_link().expect("a next page");
     assert!(next.starts_with("/post"), "{next}");
-    assert!(next.contains("limit=3") && next.contains("cursor="), "{next}");
+    assert!(
+        next.contains("limit=3") && next.contains("cursor="),
+        "{next}"
+    );
     assert_eq!(ids(&app.collect_pages("/post/?limit=3", None).await), posts);
-    assert_eq!(ids(&app.collect_pages("/post/?limit=10", None).await), posts);
+    assert_eq!(
+        ids(&app.collect_pages("/post/?limit=10", None).await),
+        posts
+    );
     let exact = app.get("/post/?limit=10", None).await;
-    assert!(exact.next_link().is_none(), "no next page after the last item");
+    assert!(
+        exact.next_link().is_none(),
+        "no next page after the last item"
+    );
 
     posts.reverse();
-    assert_eq!(ids(&app.collect_pages("/post/?limit=4&order=desc", None).await), posts);
+    assert_eq!(
+        ids(&app.collect_pages("/post/?limit=4&order=desc", None).await),
+        posts
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -414,7 +544,11 @@ async fn get_post_returns_the_post_with_its_direct_replies_oldest_first(pool: Pg
 
     res.assert_status(200);
     let body = res.json();
-    let mut expected_keys: Vec<String> = POST_KEYS.iter().filter(|k| **k != "liked").map(|k| k.to_string()).collect();
+    let mut expected_keys: Vec<String> = POST_KEYS
+        .iter()
+        .filter(|k| **k != "liked")
+        .map(|k| k.to_string())
+        .collect();
     expected_keys.push("replies".into());
     expected_keys.sort();
     assert_eq!(keys(&body), expected_keys);
@@ -466,7 +600,12 @@ async fn get_unknown_post_returns_404(pool: PgPool) {
     let (_, token) = app.user("alice").await;
     let post = app.create_post(&token, "exists", None).await;
 
-    for path in [format!("/post/{}/", post + 1), "/post/-1/".into(), "/post/0".into(), format!("/post/{}/", i64::MAX)] {
+    for path in [
+        format!("/post/{}/", post + 1),
+        "/post/-1/".into(),
+        "/post/0".into(),
+        format!("/post/{}/", i64::MAX),
+    ] {
         let res = app.get(&path, None).await;
         res.assert_status(404);
         assert_eq!(res.json(), json!({"detail": "Post not found"}), "{path}");
@@ -477,9 +616,19 @@ async fn get_unknown_post_returns_404(pool: PgPool) {
 async fn get_post_with_a_non_integer_id_returns_422(pool: PgPool) {
     let app = TestApp::new(pool).await;
 
-    for path in ["/post/abc/", "/post/1.5/", "/post/99999999999999999999/", "/post/%20/"] {
+    for path in [
+        "/post/abc/",
+        "/post/1.5/",
+        "/post/99999999999999999999/",
+        "/post/%20/",
+    ] {
         let res = app.get(path, None).await;
-        assert_eq!(res.status, 422, "{path}: {}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.status,
+            422,
+            "{path}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         assert_eq!(res.error_locs(), [["path", "id"]], "{path}");
     }
 }
@@ -499,9 +648,22 @@ async fn get_post_shows_liked_only_to_a_signed_in_viewer(pool: PgPool) {
     let alice = app.get(&path, Some(&alice_token)).await.json();
 
     assert!(anonymous.get("liked").is_none(), "{anonymous}");
-    assert!(anonymous["replies"][0].get("liked").is_none(), "{anonymous}");
-    assert_eq!((&bob["liked"], &bob["replies"][0]["liked"], &bob["like_count"]), (&json!(true), &json!(false), &json!(1)));
-    assert_eq!((&alice["liked"], &alice["like_count"]), (&json!(false), &json!(1)));
+    assert!(
+        anonymous["replies"][0].get("liked").is_none(),
+        "{anonymous}"
+    );
+    assert_eq!(
+        (
+            &bob["liked"],
+            &bob["replies"][0]["liked"],
+            &bob["like_count"]
+        ),
+        (&json!(true), &json!(false), &json!(1))
+    );
+    assert_eq!(
+        (&alice["liked"], &alice["like_count"]),
+        (&json!(false), &json!(1))
+    );
     assert_eq!(bob["replies"][0]["id"], reply);
     let res = app.get(&path, Some("garbage")).await;
     res.assert_status(401);
@@ -516,19 +678,36 @@ async fn list_replies_paginates_direct_replies_oldest_first(pool: PgPool) {
     let post = app.create_post(&token, "thread", None).await;
     let mut replies = Vec::new();
     for i in 0..5 {
-        replies.push(app.create_post(&token, &format!("reply {i}"), Some(post)).await);
+        replies.push(
+            app.create_post(&token, &format!("reply {i}"), Some(post))
+                .await,
+        );
     }
     app.create_post(&token, "nested", Some(replies[0])).await;
     app.create_post(&token, "elsewhere", None).await;
 
-    let first = app.get(&format!("/post/{post}/replies/?limit=2"), None).await;
+    let first = app
+        .get(&format!("/post/{post}/replies/?limit=2"), None)
+        .await;
 
     first.assert_status(200);
     assert_eq!(body_ids(&first), replies[..2]);
     assert!(first.next_link().is_some());
-    assert_eq!(ids(&app.collect_pages(&format!("/post/{post}/replies/?limit=2"), None).await), replies);
-    assert_eq!(ids(&app.collect_pages(&format!("/post/{post}/replies"), None).await), replies);
-    let res = app.get(&format!("/post/{}/replies/", replies[4]), None).await;
+    assert_eq!(
+        ids(&app
+            .collect_pages(&format!("/post/{post}/replies/?limit=2"), None)
+            .await),
+        replies
+    );
+    assert_eq!(
+        ids(&app
+            .collect_pages(&format!("/post/{post}/replies"), None)
+            .await),
+        replies
+    );
+    let res = app
+        .get(&format!("/post/{}/replies/", replies[4]), None)
+        .await;
     res.assert_status(200);
     assert_eq!(res.json(), json!([]));
 }
@@ -561,13 +740,26 @@ async fn user_posts_lists_top_level_posts_only_by_default(pool: PgPool) {
     let a2 = app.create_post(&alice_token, "a2", None).await;
 
     let default = app.get("/post/user/alice/", None).await;
-    let explicit = app.get("/post/user/alice?include_replies=false", None).await;
-    let with_replies = app.get("/post/user/alice/?include_replies=true", None).await;
-    let desc = app.get("/post/user/alice/?include_replies=true&order=desc", None).await;
+    let explicit = app
+        .get("/post/user/alice?include_replies=false", None)
+        .await;
+    let with_replies = app
+        .get("/post/user/alice/?include_replies=true", None)
+        .await;
+    let desc = app
+        .get("/post/user/alice/?include_replies=true&order=desc", None)
+        .await;
 
     default.assert_status(200);
     assert_eq!(body_ids(&default), [a1, a2]);
-    assert!(default.json().as_array().unwrap().iter().all(|p| p["username"] == "alice"));
+    assert!(
+        default
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["username"] == "alice")
+    );
     explicit.assert_status(200);
     assert_eq!(body_ids(&explicit), [a1, a2]);
     with_replies.assert_status(200);
@@ -591,9 +783,17 @@ async fn user_posts_paginates_with_link(pool: PgPool) {
 
     first.assert_status(200);
     assert_eq!(body_ids(&first), posts[..2]);
-    assert_eq!(ids(&app.collect_pages("/post/user/alice/?limit=2", None).await), posts);
+    assert_eq!(
+        ids(&app.collect_pages("/post/user/alice/?limit=2", None).await),
+        posts
+    );
     posts.reverse();
-    assert_eq!(ids(&app.collect_pages("/post/user/alice/?limit=2&order=desc", None).await), posts);
+    assert_eq!(
+        ids(&app
+            .collect_pages("/post/user/alice/?limit=2&order=desc", None)
+            .await),
+        posts
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -612,9 +812,18 @@ async fn user_posts_with_invalid_query_returns_422(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
 
-    for (query, param) in [("include_replies=maybe", "include_replies"), ("order=up", "order"), ("limit=0", "limit")] {
+    for (query, param) in [
+        ("include_replies=maybe", "include_replies"),
+        ("order=up", "order"),
+        ("limit=0", "limit"),
+    ] {
         let res = app.get(&format!("/post/user/alice/?{query}"), None).await;
-        assert_eq!(res.status, 422, "{query}: {}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.status,
+            422,
+            "{query}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         assert_eq!(res.error_locs(), [["query", param]], "{query}");
     }
 }
@@ -627,7 +836,12 @@ async fn edit_own_post_returns_200_with_the_new_text_and_edited_at(pool: PgPool)
     let (alice, token) = app.user("alice").await;
     let post = app.create_post(&token, "typo", None).await;
 
-    let res = app.patch(&format!("/post/{post}/"), &json!({"text": "  fixed  ", "user_id": 999}), Some(&token)).await;
+    let other = app.create_post(&token, "other", None).await;
+
+    let body = json!({"text": "  fixed  ", "user_id": 999, "parent_id": other, "like_count": 5, "date": "2001-01-01T00:00:00Z"});
+    let res = app
+        .patch(&format!("/post/{post}/"), &body, Some(&token))
+        .await;
 
     res.assert_status(200);
     let body = res.json();
@@ -635,12 +849,24 @@ async fn edit_own_post_returns_200_with_the_new_text_and_edited_at(pool: PgPool)
     assert_eq!(body["id"], post);
     assert_eq!(body["text"], "fixed");
     assert_eq!(body["user_id"], alice);
-    let edited_at = chrono::DateTime::parse_from_rfc3339(body["edited_at"].as_str().expect("edited_at set")).unwrap();
+    assert_eq!(
+        (&body["parent_id"], &body["like_count"]),
+        (&Value::Null, &json!(0))
+    );
+    let edited_at =
+        chrono::DateTime::parse_from_rfc3339(body["edited_at"].as_str().expect("edited_at set"))
+            .unwrap();
     let date = chrono::DateTime::parse_from_rfc3339(body["date"].as_str().unwrap()).unwrap();
     assert!(edited_at >= date);
-    assert_eq!(app.post_row(post).await, ("fixed".into(), alice, None, 0, 0, false));
+    assert_eq!(
+        app.post_row(post).await,
+        ("fixed".into(), alice, None, 0, 0, false)
+    );
     let res = app.get(&format!("/post/{post}/"), None).await;
-    assert_eq!((&res.json()["text"], &res.json()["edited_at"]), (&json!("fixed"), &body["edited_at"]));
+    assert_eq!(
+        (&res.json()["text"], &res.json()["edited_at"]),
+        (&json!("fixed"), &body["edited_at"])
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -650,11 +876,20 @@ async fn edit_someone_elses_post_returns_403_and_changes_nothing(pool: PgPool) {
     let (_, bob_token) = app.user("bob").await;
     let post = app.create_post(&alice_token, "mine", None).await;
 
-    let res = app.patch(&format!("/post/{post}/"), &json!({"text": "hijacked"}), Some(&bob_token)).await;
+    let res = app
+        .patch(
+            &format!("/post/{post}/"),
+            &json!({"text": "hijacked"}),
+            Some(&bob_token),
+        )
+        .await;
 
     res.assert_status(403);
     assert!(!res.detail().is_empty());
-    assert_eq!(app.post_row(post).await, ("mine".into(), alice, None, 0, 0, false));
+    assert_eq!(
+        app.post_row(post).await,
+        ("mine".into(), alice, None, 0, 0, false)
+    );
     let edited: bool = sqlx::query_scalar("SELECT edited_at IS NOT NULL FROM posts WHERE id = $1")
         .bind(post)
         .fetch_one(&app.pool)
@@ -671,7 +906,13 @@ async fn edit_unknown_or_deleted_post_returns_404(pool: PgPool) {
     app.delete_post(&token, post).await;
 
     for id in [post, post + 100] {
-        let res = app.patch(&format!("/post/{id}/"), &json!({"text": "revived"}), Some(&token)).await;
+        let res = app
+            .patch(
+                &format!("/post/{id}/"),
+                &json!({"text": "revived"}),
+                Some(&token),
+            )
+            .await;
         res.assert_status(404);
         assert_eq!(res.json(), json!({"detail": "Post not found"}));
     }
@@ -694,8 +935,15 @@ async fn edit_post_with_invalid_text_returns_422_and_changes_nothing(pool: PgPoo
     ];
 
     for body in cases {
-        let res = app.patch(&format!("/post/{post}/"), &body, Some(&token)).await;
-        assert_eq!(res.status, 422, "{body}: {}", String::from_utf8_lossy(&res.body));
+        let res = app
+            .patch(&format!("/post/{post}/"), &body, Some(&token))
+            .await;
+        assert_eq!(
+            res.status,
+            422,
+            "{body}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         assert_eq!(res.error_locs(), [["body", "text"]], "{body}");
     }
     assert_eq!(post_texts(&app).await, ["original"]);
@@ -708,7 +956,13 @@ async fn edit_post_without_token_returns_401_and_changes_nothing(pool: PgPool) {
     let post = app.create_post(&token, "original", None).await;
 
     for token in [None, Some("garbage")] {
-        let res = app.patch(&format!("/post/{post}/"), &json!({"text": "changed"}), token).await;
+        let res = app
+            .patch(
+                &format!("/post/{post}/"),
+                &json!({"text": "changed"}),
+                token,
+            )
+            .await;
         res.assert_status(401);
         assert_eq!(res.header("www-authenticate"), Some("Bearer"));
         assert!(!res.detail().is_empty());
@@ -729,15 +983,28 @@ async fn delete_own_post_returns_204_and_the_post_is_gone_everywhere(pool: PgPoo
     app.like(&bob_token, kept).await;
     app.follow(&bob_token, alice).await;
 
-    let res = app.delete(&format!("/post/{doomed}/"), Some(&alice_token)).await;
+    let res = app
+        .delete(&format!("/post/{doomed}/"), Some(&alice_token))
+        .await;
 
     res.assert_status(204);
     assert!(res.body.is_empty());
     let res = app.get(&format!("/post/{doomed}/"), None).await;
     res.assert_status(404);
     assert_eq!(res.json(), json!({"detail": "Post not found"}));
-    for list in ["/post/", "/post/?order=desc", "/post/user/alice/", "/post/user/alice/?include_replies=true", "/post/likes/bob/", "/user/timeline"] {
-        assert_eq!(ids(&app.collect_pages(list, Some(&bob_token)).await), [kept], "{list}");
+    for list in [
+        "/post/",
+        "/post/?order=desc",
+        "/post/user/alice/",
+        "/post/user/alice/?include_replies=true",
+        "/post/likes/bob/",
+        "/user/timeline",
+    ] {
+        assert_eq!(
+            ids(&app.collect_pages(list, Some(&bob_token)).await),
+            [kept],
+            "{list}"
+        );
     }
     let row = app.post_row(doomed).await;
     assert!(row.5, "soft-deleted");
@@ -758,12 +1025,29 @@ async fn delete_a_parent_keeps_its_replies_readable_and_never_top_level(pool: Pg
     let res = app.get(&format!("/post/{reply}/"), None).await;
     res.assert_status(200);
     let body = res.json();
-    assert_eq!((&body["text"], &body["parent_id"], &body["user_id"]), (&json!("reply"), &json!(parent), &json!(bob)));
+    assert_eq!(
+        (&body["text"], &body["parent_id"], &body["user_id"]),
+        (&json!("reply"), &json!(parent), &json!(bob))
+    );
     assert_eq!(ids(body["replies"].as_array().unwrap()), [nested]);
-    assert_eq!(ids(&app.collect_pages("/post/", None).await), Vec::<i64>::new());
-    assert_eq!(ids(&app.collect_pages("/post/user/bob/", None).await), Vec::<i64>::new());
-    assert_eq!(ids(&app.collect_pages("/post/user/bob/?include_replies=true", None).await), [reply, nested]);
-    assert_eq!(app.post_row(reply).await, ("reply".into(), bob, Some(parent), 0, 1, false));
+    assert_eq!(
+        ids(&app.collect_pages("/post/", None).await),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        ids(&app.collect_pages("/post/user/bob/", None).await),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        ids(&app
+            .collect_pages("/post/user/bob/?include_replies=true", None)
+            .await),
+        [reply, nested]
+    );
+    assert_eq!(
+        app.post_row(reply).await,
+        ("reply".into(), bob, Some(parent), 0, 1, false)
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -781,7 +1065,12 @@ async fn delete_a_reply_decrements_the_parent_reply_count(pool: PgPool) {
     res.assert_status(200);
     assert_eq!(res.json()["reply_count"], 1);
     assert_eq!(ids(res.json()["replies"].as_array().unwrap()), [r2]);
-    assert_eq!(ids(&app.collect_pages(&format!("/post/{parent}/replies/"), None).await), [r2]);
+    assert_eq!(
+        ids(&app
+            .collect_pages(&format!("/post/{parent}/replies/"), None)
+            .await),
+        [r2]
+    );
     assert_eq!(app.post_row(parent).await.4, 1);
 }
 
@@ -810,12 +1099,19 @@ async fn delete_someone_elses_post_returns_403_and_changes_nothing(pool: PgPool)
     let (_, bob_token) = app.user("bob").await;
     let post = app.create_post(&alice_token, "mine", None).await;
 
-    let res = app.delete(&format!("/post/{post}/"), Some(&bob_token)).await;
+    let res = app
+        .delete(&format!("/post/{post}/"), Some(&bob_token))
+        .await;
 
     res.assert_status(403);
     assert!(!res.detail().is_empty());
-    assert_eq!(app.post_row(post).await, ("mine".into(), alice, None, 0, 0, false));
-    app.get(&format!("/post/{post}/"), None).await.assert_status(200);
+    assert_eq!(
+        app.post_row(post).await,
+        ("mine".into(), alice, None, 0, 0, false)
+    );
+    app.get(&format!("/post/{post}/"), None)
+        .await
+        .assert_status(200);
     assert_eq!(app.profile("alice", None).await["posts_count"], 1);
 }
 
@@ -847,4 +1143,83 @@ async fn delete_post_without_token_returns_401_and_changes_nothing(pool: PgPool)
     assert_eq!(res.header("www-authenticate"), Some("Bearer"));
     assert!(!res.detail().is_empty());
     assert!(!app.post_row(post).await.5);
+}
+
+// ---------------------------------------------------------------- concurrency
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn concurrent_replies_keep_the_parent_reply_count_exact(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+    let parent = app.create_post(&token, "thread", None).await;
+    let body = json!({"text": "me first", "parent_id": parent});
+
+    let responses = join_all((0..10).map(|_| app.post("/post/", &body, Some(&token)))).await;
+
+    for res in &responses {
+        res.assert_status(201);
+    }
+    assert_eq!(app.post_row(parent).await.4, 10);
+    assert_eq!(app.count("posts").await, 11);
+    assert_eq!(app.profile("alice", None).await["posts_count"], 11);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn concurrent_deletes_of_one_post_succeed_once(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+    let parent = app.create_post(&token, "parent", None).await;
+    let reply = app.create_post(&token, "reply", Some(parent)).await;
+    let path = format!("/post/{reply}/");
+
+    let responses = join_all((0..6).map(|_| app.delete(&path, Some(&token)))).await;
+
+    let mut statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [204, 404, 404, 404, 404, 404]);
+    assert_eq!(
+        app.post_row(parent).await.4,
+        0,
+        "reply_count decremented once"
+    );
+    assert_eq!(
+        app.profile("alice", None).await["posts_count"],
+        1,
+        "posts_count decremented once"
+    );
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn replies_created_while_their_parent_is_deleted_never_fail_with_5xx(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, alice_token) = app.user("alice").await;
+    let (bob, bob_token) = app.user("bob").await;
+    let parent = app.create_post(&alice_token, "parent", None).await;
+    let body = json!({"text": "racing", "parent_id": parent});
+    let delete_path = format!("/post/{parent}/");
+
+    let (deleted, replies) = futures_util::future::join(
+        app.delete(&delete_path, Some(&alice_token)),
+        join_all((0..6).map(|_| app.post("/post/", &body, Some(&bob_token)))),
+    )
+    .await;
+
+    deleted.assert_status(204);
+    for res in &replies {
+        assert!(matches!(res.status.as_u16(), 201 | 422), "{res:?}");
+    }
+    let created = replies.iter().filter(|r| r.status == 201).count() as i64;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM posts WHERE parent_id = $1")
+        .bind(parent)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, created);
+    assert_eq!(app.profile("bob", None).await["posts_count"], created);
+    let posts_count: i32 = sqlx::query_scalar("SELECT posts_count FROM users WHERE id = $1")
+        .bind(bob)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(i64::from(posts_count), created);
 }

@@ -14,14 +14,23 @@ fn registration(username: &str) -> Value {
 
 /// The sorted keys of a JSON object.
 fn keys(v: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = v.as_object().unwrap_or_else(|| panic!("not an object: {v}")).keys().cloned().collect();
+    let mut keys: Vec<String> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .cloned()
+        .collect();
     keys.sort_unstable();
     keys
 }
 
 async fn login_with(app: &TestApp, username: &str, password: &str) -> TestResponse {
-    app.send(TestRequest::post().uri("/token").set_form([("username", username), ("password", password)]))
-        .await
+    app.send(
+        TestRequest::post()
+            .uri("/token")
+            .set_form([("username", username), ("password", password)]),
+    )
+    .await
 }
 
 async fn password_hash(app: &TestApp, username: &str) -> String {
@@ -78,11 +87,15 @@ async fn register_returns_201_with_location_and_public_fields(pool: PgPool) {
     assert_eq!(user["avatar"], "https://example.com/alice.png");
     assert_eq!(user["bio"], "hello");
     let created_at = user["created_at"].as_str().unwrap();
-    assert!(chrono::DateTime::parse_from_rfc3339(created_at).is_ok() && created_at.ends_with('Z'), "{created_at}");
-    let (id, email): (i64, String) = sqlx::query_as("SELECT id, email FROM users WHERE username = 'alice'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created_at).is_ok() && created_at.ends_with('Z'),
+        "{created_at}"
+    );
+    let (id, email): (i64, String) =
+        sqlx::query_as("SELECT id, email FROM users WHERE username = 'alice'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(user["id"], id);
     assert_eq!(email, "alice@example.com");
     assert_eq!(app.count("users").await, 1);
@@ -94,7 +107,10 @@ async fn register_without_avatar_and_bio_stores_nulls(pool: PgPool) {
 
     let user = app.register("alice").await;
 
-    assert_eq!((&user["avatar"], &user["bio"]), (&Value::Null, &Value::Null));
+    assert_eq!(
+        (&user["avatar"], &user["bio"]),
+        (&Value::Null, &Value::Null)
+    );
     let (_, avatar, bio) = editable_columns(&app, user["id"].as_i64().unwrap()).await;
     assert_eq!((avatar, bio), (None, None));
 }
@@ -122,7 +138,11 @@ async fn register_with_taken_username_returns_409(pool: PgPool) {
         let body = json!({"email": format!("other-{username}@example.com"), "username": username, "password": PASSWORD});
         let res = app.post("/user/", &body, None).await;
         res.assert_status(409);
-        assert_eq!(res.json(), json!({"detail": "Username already registered"}), "{username}");
+        assert_eq!(
+            res.json(),
+            json!({"detail": "Username already registered"}),
+            "{username}"
+        );
     }
     assert_eq!(app.count("users").await, 1);
 }
@@ -136,7 +156,11 @@ async fn register_with_taken_email_returns_409(pool: PgPool) {
         let body = json!({"email": email, "username": "bob", "password": PASSWORD});
         let res = app.post("/user/", &body, None).await;
         res.assert_status(409);
-        assert_eq!(res.json(), json!({"detail": "Email already registered"}), "{email}");
+        assert_eq!(
+            res.json(),
+            json!({"detail": "Email already registered"}),
+            "{email}"
+        );
     }
     assert_eq!(app.count("users").await, 1);
 }
@@ -168,18 +192,30 @@ async fn register_with_invalid_fields_returns_422_at_the_field(pool: PgPool) {
         ("password", json!("x".repeat(129)), "129 characters"),
         ("password", json!(null), "null"),
         ("bio", json!("b".repeat(501)), "501 characters"),
+        ("bio", json!("a\u{0}b"), "NUL"),
         ("avatar", json!("ftp://example.com/a.png"), "not http(s)"),
         ("avatar", json!("javascript:alert(1)"), "javascript"),
         ("avatar", json!("not a url"), "not a URL"),
         ("avatar", json!(long_avatar), "2049 characters"),
+        ("avatar", json!("https://example.com/a\u{0}b"), "NUL"),
     ];
     for (field, value, case) in cases {
         let mut body = registration("alice");
         body[field] = value;
         let res = app.post("/user/", &body, None).await;
-        assert_eq!(res.status, 422, "{field} {case}: {}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.status,
+            422,
+            "{field} {case}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         assert_eq!(res.error_locs(), [["body", field]], "{field} {case}");
-        assert!(res.json()["detail"][0]["msg"].as_str().is_some_and(|m| !m.is_empty()), "{field} {case}");
+        assert!(
+            res.json()["detail"][0]["msg"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{field} {case}"
+        );
     }
     assert_eq!(app.count("users").await, 0);
 }
@@ -209,7 +245,16 @@ async fn register_reports_every_invalid_field_at_once(pool: PgPool) {
     res.assert_status(422);
     let mut locs = res.error_locs();
     locs.sort();
-    assert_eq!(locs, [["body", "avatar"], ["body", "bio"], ["body", "email"], ["body", "password"], ["body", "username"]]);
+    assert_eq!(
+        locs,
+        [
+            ["body", "avatar"],
+            ["body", "bio"],
+            ["body", "email"],
+            ["body", "password"],
+            ["body", "username"]
+        ]
+    );
     assert_eq!(app.count("users").await, 0);
 }
 
@@ -254,7 +299,11 @@ async fn register_ignores_mass_assigned_fields(pool: PgPool) {
     assert!(!user["created_at"].as_str().unwrap().starts_with("2000"));
     let profile = app.get("/user/alice/", None).await.json();
     assert_eq!(
-        (&profile["followers_count"], &profile["following_count"], &profile["posts_count"]),
+        (
+            &profile["followers_count"],
+            &profile["following_count"],
+            &profile["posts_count"]
+        ),
         (&json!(0), &json!(0), &json!(0))
     );
     let hash = password_hash(&app, "alice").await;
@@ -278,7 +327,12 @@ async fn list_users_is_oldest_first_with_public_fields(pool: PgPool) {
     assert_eq!(body_ids(&res), expected);
     assert!(res.header("link").is_none(), "one page only");
     let list = res.json();
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["carol", "alice", "bob"]);
     for user in list.as_array().unwrap() {
         assert_eq!(keys(user), USER_KEYS);
@@ -301,20 +355,30 @@ async fn list_users_paginates_with_limit_and_link_header(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let mut expected = Vec::new();
     for i in 0..5 {
-        expected.push(app.register(&format!("user{i}")).await["id"].as_i64().unwrap());
+        expected.push(
+            app.register(&format!("user{i}")).await["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
 
     let first = app.get("/user/?limit=2", None).await;
     first.assert_status(200);
     assert_eq!(body_ids(&first), expected[..2]);
     let next = first.next_link().expect("a next page");
-    assert!(next.starts_with("/user") && next.contains("limit=2") && next.contains("cursor="), "{next}");
+    assert!(
+        next.starts_with("/user") && next.contains("limit=2") && next.contains("cursor="),
+        "{next}"
+    );
 
     let all = app.collect_pages("/user/?limit=2", None).await;
     assert_eq!(ids(&all), expected);
     let exact = app.get("/user/?limit=5", None).await;
     assert_eq!(body_ids(&exact), expected);
-    assert!(exact.header("link").is_none(), "no next page when the last item is served");
+    assert!(
+        exact.header("link").is_none(),
+        "no next page when the last item is served"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -345,11 +409,17 @@ async fn list_users_with_invalid_limit_or_cursor_returns_422(pool: PgPool) {
         ("/user/?limit=-1", "limit"),
         ("/user/?limit=abc", "limit"),
         ("/user/?cursor=not-a-cursor", "cursor"),
-        ("/user/?cursor=", "cursor"),
+        ("/user/?cursor=abc", "cursor"),
+        ("/user/?cursor=AAAAAAAAAAAAAAAA", "cursor"),
     ];
     for (path, field) in cases {
         let res = app.get(path, None).await;
-        assert_eq!(res.status, 422, "{path}: {}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.status,
+            422,
+            "{path}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         assert_eq!(res.error_locs(), [["query", field]], "{path}");
     }
 }
@@ -365,12 +435,20 @@ async fn profile_has_counts_and_no_private_fields(pool: PgPool) {
 
     res.assert_status(200);
     let profile = res.json();
-    assert_eq!(keys(&profile), PROFILE_KEYS, "no email, no following anonymously: {profile}");
+    assert_eq!(
+        keys(&profile),
+        PROFILE_KEYS,
+        "no email, no following anonymously: {profile}"
+    );
     for key in USER_KEYS {
         assert_eq!(profile[key], user[key], "{key}");
     }
     assert_eq!(
-        (&profile["followers_count"], &profile["following_count"], &profile["posts_count"]),
+        (
+            &profile["followers_count"],
+            &profile["following_count"],
+            &profile["posts_count"]
+        ),
         (&json!(0), &json!(0), &json!(0))
     );
 }
@@ -427,6 +505,22 @@ async fn profile_of_unknown_user_returns_404(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn profile_of_a_name_with_nul_returns_404_not_500(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+
+    for path in [
+        "/user/al%00ice/",
+        "/user/alice%00/followers/",
+        "/post/user/alice%00/",
+    ] {
+        let res = app.get(path, None).await;
+        res.assert_status(404);
+        assert_eq!(res.json(), json!({"detail": "User not found"}), "{path}");
+    }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn profile_with_invalid_token_returns_401(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
@@ -451,7 +545,10 @@ async fn me_returns_my_profile_with_email(pool: PgPool) {
         expected.push("email".into());
         expected.sort_unstable();
         assert_eq!(keys(&me), expected, "{path}");
-        assert_eq!((&me["id"], &me["username"], &me["email"]), (&json!(id), &json!("alice"), &json!("alice@example.com")));
+        assert_eq!(
+            (&me["id"], &me["username"], &me["email"]),
+            (&json!(id), &json!("alice"), &json!("alice@example.com"))
+        );
     }
 }
 
@@ -483,7 +580,11 @@ async fn update_me_changes_email_bio_and_avatar(pool: PgPool) {
     assert_eq!(me["username"], "alice");
     assert_eq!(
         editable_columns(&app, id).await,
-        ("new@example.com".into(), Some("https://example.com/a.png".into()), Some("rustacean".into()))
+        (
+            "new@example.com".into(),
+            Some("https://example.com/a.png".into()),
+            Some("rustacean".into())
+        )
     );
 }
 
@@ -492,9 +593,13 @@ async fn update_me_with_null_clears_bio_and_keeps_absent_fields(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (id, token) = app.user("alice").await;
     let body = json!({"bio": "rustacean", "avatar": "https://example.com/a.png"});
-    app.patch("/user/me/", &body, Some(&token)).await.assert_status(200);
+    app.patch("/user/me/", &body, Some(&token))
+        .await
+        .assert_status(200);
 
-    let res = app.patch("/user/me/", &json!({"bio": null}), Some(&token)).await;
+    let res = app
+        .patch("/user/me/", &json!({"bio": null}), Some(&token))
+        .await;
 
     res.assert_status(200);
     let me = res.json();
@@ -503,7 +608,11 @@ async fn update_me_with_null_clears_bio_and_keeps_absent_fields(pool: PgPool) {
     assert_eq!(me["email"], "alice@example.com");
     assert_eq!(
         editable_columns(&app, id).await,
-        ("alice@example.com".into(), Some("https://example.com/a.png".into()), None)
+        (
+            "alice@example.com".into(),
+            Some("https://example.com/a.png".into()),
+            None
+        )
     );
 }
 
@@ -517,7 +626,10 @@ async fn update_me_cannot_change_username_or_counts(pool: PgPool) {
 
     res.assert_status(200);
     let me = res.json();
-    assert_eq!((&me["id"], &me["username"], &me["followers_count"]), (&json!(id), &json!("alice"), &json!(0)));
+    assert_eq!(
+        (&me["id"], &me["username"], &me["followers_count"]),
+        (&json!(id), &json!("alice"), &json!(0))
+    );
     let username: String = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
         .bind(id)
         .fetch_one(&app.pool)
@@ -531,7 +643,13 @@ async fn update_me_with_my_own_email_in_other_case_is_not_a_conflict(pool: PgPoo
     let app = TestApp::new(pool).await;
     let (id, token) = app.user("alice").await;
 
-    let res = app.patch("/user/me/", &json!({"email": "Alice@Example.com"}), Some(&token)).await;
+    let res = app
+        .patch(
+            "/user/me/",
+            &json!({"email": "Alice@Example.com"}),
+            Some(&token),
+        )
+        .await;
 
     res.assert_status(200);
     assert_eq!(res.json()["email"], "Alice@Example.com");
@@ -545,11 +663,25 @@ async fn update_me_with_email_taken_by_someone_else_returns_409(pool: PgPool) {
     let (id, token) = app.user("alice").await;
 
     for email in ["bob@example.com", "BOB@example.COM"] {
-        let res = app.patch("/user/me/", &json!({"email": email, "bio": "hi"}), Some(&token)).await;
+        let res = app
+            .patch(
+                "/user/me/",
+                &json!({"email": email, "bio": "hi"}),
+                Some(&token),
+            )
+            .await;
         res.assert_status(409);
-        assert_eq!(res.json(), json!({"detail": "Email already registered"}), "{email}");
+        assert_eq!(
+            res.json(),
+            json!({"detail": "Email already registered"}),
+            "{email}"
+        );
     }
-    assert_eq!(editable_columns(&app, id).await, ("alice@example.com".into(), None, None), "nothing changed");
+    assert_eq!(
+        editable_columns(&app, id).await,
+        ("alice@example.com".into(), None, None),
+        "nothing changed"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -562,16 +694,29 @@ async fn update_me_with_invalid_values_returns_422(pool: PgPool) {
         ("email", json!("")),
         ("bio", json!("b".repeat(501))),
         ("avatar", json!("ftp://example.com/a.png")),
-        ("avatar", json!(format!("https://example.com/{}", "a".repeat(2030)))),
+        (
+            "avatar",
+            json!(format!("https://example.com/{}", "a".repeat(2030))),
+        ),
         ("bio", json!(7)),
+        ("avatar", json!("https://example.com/a\u{0}b")),
+        ("bio", json!("a\u{0}b")),
     ];
     for (field, value) in cases {
         let body = json!({field: value.clone()});
         let res = app.patch("/user/me/", &body, Some(&token)).await;
-        assert_eq!(res.status, 422, "{field}={value}: {}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.status,
+            422,
+            "{field}={value}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         assert_eq!(res.error_locs(), [["body", field]], "{field}={value}");
     }
-    assert_eq!(editable_columns(&app, id).await, ("alice@example.com".into(), None, None));
+    assert_eq!(
+        editable_columns(&app, id).await,
+        ("alice@example.com".into(), None, None)
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -602,17 +747,28 @@ async fn change_password_with_fresh_token_returns_204_and_revokes_refresh_tokens
     assert!(res.body.is_empty());
     let old = login_with(&app, "alice", PASSWORD).await;
     old.assert_status(401);
-    assert_eq!(old.json(), json!({"detail": "Incorrect username or password"}));
-    login_with(&app, "alice", NEW_PASSWORD).await.assert_status(200);
+    assert_eq!(
+        old.json(),
+        json!({"detail": "Incorrect username or password"})
+    );
+    login_with(&app, "alice", NEW_PASSWORD)
+        .await
+        .assert_status(200);
     for refresh in [&pair["refresh_token"], &other_session["refresh_token"]] {
-        let res = app.post("/refresh_token", &json!({"refresh_token": refresh}), None).await;
+        let res = app
+            .post("/refresh_token", &json!({"refresh_token": refresh}), None)
+            .await;
         assert_401(&res, "Could not validate credentials");
     }
-    let revoked: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NOT NULL")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(revoked, 2, "both tokens issued before the change are revoked");
+    let revoked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NOT NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        revoked, 2,
+        "both tokens issued before the change are revoked"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -620,9 +776,18 @@ async fn change_password_with_refreshed_token_returns_401(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
     let pair = app.login("alice").await;
-    let refreshed = app.post("/refresh_token", &json!({"refresh_token": pair["refresh_token"]}), None).await;
+    let refreshed = app
+        .post(
+            "/refresh_token",
+            &json!({"refresh_token": pair["refresh_token"]}),
+            None,
+        )
+        .await;
     refreshed.assert_status(200);
-    let stale = refreshed.json()["access_token"].as_str().unwrap().to_owned();
+    let stale = refreshed.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let before = password_hash(&app, "alice").await;
 
     let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
@@ -644,10 +809,11 @@ async fn change_password_with_wrong_current_password_returns_401(pool: PgPool) {
 
     assert_401(&res, "Incorrect password");
     assert_eq!(password_hash(&app, "alice").await, before);
-    let revoked: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NOT NULL")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let revoked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM refresh_tokens WHERE revoked_at IS NOT NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(revoked, 0);
 }
 
@@ -663,7 +829,13 @@ async fn change_password_to_an_invalid_one_returns_422(pool: PgPool) {
         res.assert_status(422);
         assert_eq!(res.error_locs(), [["body", "new_password"]]);
     }
-    let res = app.post("/user/me/password", &json!({"new_password": NEW_PASSWORD}), Some(&token)).await;
+    let res = app
+        .post(
+            "/user/me/password",
+            &json!({"new_password": NEW_PASSWORD}),
+            Some(&token),
+        )
+        .await;
     res.assert_status(422);
     assert_eq!(res.error_locs(), [["body", "current_password"]]);
     assert_eq!(password_hash(&app, "alice").await, before);
