@@ -122,7 +122,7 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::UserList => {
             let pool = connect(&settings).await?;
             let rows = user::admin_list(&pool).await.map_err(describe_api_error)?;
-            println!("{:>6}  {:<32}  {:<40}  {}", "id", "username", "email", "created");
+            println!("{:>6}  {:<32}  {:<40}  created", "id", "username", "email");
             for r in rows {
                 println!(
                     "{:>6}  {:<32}  {:<40}  {}",
