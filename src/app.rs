@@ -4,19 +4,21 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
 use actix_web::http::header::{self, HeaderName};
+use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use sqlx::PgPool;
-use actix_cors::Cors;
 
 use crate::auth::tokens::TokenService;
 use crate::config::Settings;
 use crate::db::{self, DbError};
 use crate::error::ApiError;
-use crate::middleware::{conditional_get, json_error_body, limit_body, request_log, trim_trailing_slash};
+use crate::middleware::{
+    conditional_get, json_error_body, limit_body, request_log, trim_trailing_slash,
+};
 use crate::rate_limit::Limits;
 use crate::security::Hasher;
 use crate::{openapi, routes};
@@ -66,11 +68,17 @@ pub fn build_app(
     App::new()
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(|err, _| {
-            ApiError::invalid(&["path", "id"], format!("path parameter is not valid: {err}")).into()
+            ApiError::invalid(
+                &["path", "id"],
+                format!("path parameter is not valid: {err}"),
+            )
+            .into()
         }))
         .configure(routes::configure)
         .service(openapi::docs())
-        .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound("Not Found")) }))
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(ApiError::NotFound("Not Found"))
+        }))
         .wrap(ErrorHandlers::new().default_handler(json_error_body))
         .wrap(from_fn(conditional_get))
         .wrap(from_fn(limit_body))
@@ -86,10 +94,16 @@ fn cors(origins: &[String]) -> Option<Cors> {
     if origins.is_empty() {
         return None;
     }
-    let cors = origins.iter().fold(Cors::default(), |cors, origin| cors.allowed_origin(origin));
+    let cors = origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin));
     Some(
         cors.allowed_methods(["GET", "POST", "PATCH", "DELETE"])
-            .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_NONE_MATCH])
+            .allowed_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_NONE_MATCH,
+            ])
             .expose_headers([
                 header::LINK,
                 header::LOCATION,
@@ -111,7 +125,10 @@ pub enum StartupError {
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
 }
 
 /// A bound, not yet running server.
@@ -132,7 +149,10 @@ impl Application {
             db::connect_lazy(&settings.db)?
         };
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
-        let bind_err = |source| StartupError::Bind { addr: addr.clone(), source };
+        let bind_err = |source| StartupError::Bind {
+            addr: addr.clone(),
+            source,
+        };
         let listener = TcpListener::bind(&addr).map_err(bind_err)?;
         let port = listener.local_addr().map_err(bind_err)?.port();
         let workers = settings.worker_count();

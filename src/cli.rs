@@ -93,7 +93,9 @@ async fn execute(command: Command) -> Result<(), String> {
             settings.server.port = port.unwrap_or(settings.server.port);
             telemetry::init(settings.server.log_format, &settings.server.log_level);
             let env = settings.env;
-            let app = Application::build(settings).await.map_err(|e| e.to_string())?;
+            let app = Application::build(settings)
+                .await
+                .map_err(|e| e.to_string())?;
             tracing::info!(port = app.port(), %env, "pamps listening");
             app.run_until_stopped().await.map_err(|e| e.to_string())
         }
@@ -103,19 +105,35 @@ async fn execute(command: Command) -> Result<(), String> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Adduser { email, username, password, bio, avatar } => {
+        Command::Adduser {
+            email,
+            username,
+            password,
+            bio,
+            avatar,
+        } => {
             let password = match password {
                 Some(p) => p,
                 None => read_password()?,
             };
-            let request = RegisterRequest { email, username, password, avatar, bio };
+            let request = RegisterRequest {
+                email,
+                username,
+                password,
+                avatar,
+                bio,
+            };
             let new_user = request.validate().map_err(describe_api_error)?;
             let pool = connect(&settings).await?;
             let secret = new_user.password.clone();
-            let hash = tokio::task::spawn_blocking(move || security::hash_password_blocking(secret.expose_secret()))
+            let hash = tokio::task::spawn_blocking(move || {
+                security::hash_password_blocking(secret.expose_secret())
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+            let created = user::insert(&pool, &new_user, &hash)
                 .await
-                .map_err(|e| e.to_string())??;
-            let created = user::insert(&pool, &new_user, &hash).await.map_err(describe_api_error)?;
+                .map_err(describe_api_error)?;
             println!("created user {} (id {})", created.username, created.id);
             Ok(())
         }
@@ -140,7 +158,11 @@ async fn execute(command: Command) -> Result<(), String> {
             }
             let options = db::connect_options(&settings.db).map_err(|e| e.to_string())?;
             let target = db::describe(&options);
-            if !force && !confirm(&format!("Drop every table of {target}? Type 'yes' to continue: "))? {
+            if !force
+                && !confirm(&format!(
+                    "Drop every table of {target}? Type 'yes' to continue: "
+                ))?
+            {
                 return Err("aborted, nothing was changed".into());
             }
             let pool = db::connect(&settings.db).await.map_err(|e| e.to_string())?;
@@ -153,7 +175,9 @@ async fn execute(command: Command) -> Result<(), String> {
                 return Err("seed is refused in production".into());
             }
             let pool = connect(&settings).await?;
-            let report = seed::seed(&pool, &options).await.map_err(|e| e.to_string())?;
+            let report = seed::seed(&pool, &options)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("{report}");
             Ok(())
         }
@@ -199,6 +223,8 @@ fn confirm(question: &str) -> Result<bool, String> {
     print!("{question}");
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).map_err(|e| e.to_string())?;
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| e.to_string())?;
     Ok(answer.trim().eq_ignore_ascii_case("yes"))
 }

@@ -200,7 +200,9 @@ impl Settings {
             .and_then(Config::try_deserialize)
             .map_err(|e| ConfigError(e.to_string()))?;
         if settings.db.uri.expose_secret().is_empty() {
-            let url = vars.get("DATABASE_URL").map_or(DEFAULT_DB_URI, String::as_str);
+            let url = vars
+                .get("DATABASE_URL")
+                .map_or(DEFAULT_DB_URI, String::as_str);
             settings.db.uri = SecretString::from(url.to_owned());
         }
         settings.env = env;
@@ -246,7 +248,9 @@ impl Settings {
             .iter()
             .map(|p| {
                 p.trim().parse().map_err(|_| {
-                    ConfigError(format!("server.trusted_proxies: {p:?} is not an IP address"))
+                    ConfigError(format!(
+                        "server.trusted_proxies: {p:?} is not an IP address"
+                    ))
                 })
             })
             .collect()
@@ -276,9 +280,7 @@ fn resolve_cores(n: usize) -> usize {
 fn setting_vars(vars: &HashMap<String, String>) -> HashMap<String, String> {
     vars.iter()
         .filter(|(k, _)| {
-            k.get(..6)
-                .is_some_and(|p| p.eq_ignore_ascii_case("PAMPS_"))
-                && k[6..].contains("__")
+            k.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("PAMPS_")) && k[6..].contains("__")
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
@@ -340,12 +342,21 @@ mod tests {
     #[test]
     fn each_layer_overrides_the_one_before() {
         let dir = dir_with(&[
-            ("settings.toml", "[default]\nserver.port = 1111\nserver.host = \"10.0.0.1\"\ndb.max_connections = 3\n"),
-            (".secrets.toml", "[default]\nserver.port = 2222\nserver.host = \"10.0.0.2\"\n"),
+            (
+                "settings.toml",
+                "[default]\nserver.port = 1111\nserver.host = \"10.0.0.1\"\ndb.max_connections = 3\n",
+            ),
+            (
+                ".secrets.toml",
+                "[default]\nserver.port = 2222\nserver.host = \"10.0.0.2\"\n",
+            ),
         ]);
         let s = Settings::load_from(dir.path(), &vars(&[("PAMPS_SERVER__PORT", "3333")])).unwrap();
         assert_eq!(s.server.port, 3333, "env beats .secrets.toml");
-        assert_eq!(s.server.host, "10.0.0.2", ".secrets.toml beats settings.toml");
+        assert_eq!(
+            s.server.host, "10.0.0.2",
+            ".secrets.toml beats settings.toml"
+        );
         assert_eq!(s.db.max_connections, 3, "settings.toml beats built-in");
     }
 
@@ -368,23 +379,33 @@ mod tests {
             dir.path(),
             &vars(&[
                 ("pamps_db__auto_migrate", "false"),
-                ("PAMPS_SERVER__CORS_ORIGINS", "https://a.example,https://b.example"),
+                (
+                    "PAMPS_SERVER__CORS_ORIGINS",
+                    "https://a.example,https://b.example",
+                ),
                 ("PAMPS_DB", "pamps_test"),
             ]),
         )
         .unwrap();
         assert!(!s.db.auto_migrate);
-        assert_eq!(s.server.cors_origins, ["https://a.example", "https://b.example"]);
+        assert_eq!(
+            s.server.cors_origins,
+            ["https://a.example", "https://b.example"]
+        );
     }
 
     #[test]
     fn db_uri_falls_back_to_database_url_then_localhost() {
         let dir = dir_with(&[]);
-        let s = Settings::load_from(dir.path(), &vars(&[("DATABASE_URL", "postgresql://h/x")])).unwrap();
+        let s = Settings::load_from(dir.path(), &vars(&[("DATABASE_URL", "postgresql://h/x")]))
+            .unwrap();
         assert_eq!(s.db.uri.expose_secret(), "postgresql://h/x");
         let s = Settings::load_from(
             dir.path(),
-            &vars(&[("DATABASE_URL", "postgresql://h/x"), ("PAMPS_DB__URI", "postgresql://h/y")]),
+            &vars(&[
+                ("DATABASE_URL", "postgresql://h/x"),
+                ("PAMPS_DB__URI", "postgresql://h/y"),
+            ]),
         )
         .unwrap();
         assert_eq!(s.db.uri.expose_secret(), "postgresql://h/y");
@@ -395,7 +416,11 @@ mod tests {
     #[test]
     fn production_refuses_default_missing_or_short_secret() {
         let dir = dir_with(&[]);
-        for secret in [None, Some("short"), Some("dev-only-insecure-secret-but-long-enough-xxxxxxx")] {
+        for secret in [
+            None,
+            Some("short"),
+            Some("dev-only-insecure-secret-but-long-enough-xxxxxxx"),
+        ] {
             let mut v = vars(&[("PAMPS_ENV", "production")]);
             if let Some(secret) = secret {
                 v.insert("PAMPS_SECURITY__SECRET_KEY".into(), secret.into());

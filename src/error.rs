@@ -199,8 +199,11 @@ mod tests {
 
     #[actix_web::test]
     async fn validation_errors_use_fastapi_shape() {
-        let (status, body, _) =
-            body_of(ApiError::invalid(&["body", "text"], "text must be 1 to 280 characters")).await;
+        let (status, body, _) = body_of(ApiError::invalid(
+            &["body", "text"],
+            "text must be 1 to 280 characters",
+        ))
+        .await;
         assert_eq!(status, 422);
         assert_eq!(
             body,
@@ -223,7 +226,11 @@ mod tests {
 
     #[test]
     fn too_many_requests_carries_retry_after_and_ratelimit_headers() {
-        let info = RateLimitInfo { limit: 5, window_secs: 60, retry_after_secs: 12 };
+        let info = RateLimitInfo {
+            limit: 5,
+            window_secs: 60,
+            retry_after_secs: 12,
+        };
         let res = ApiError::TooManyRequests(info).error_response();
         assert_eq!(res.status(), 429);
         assert_eq!(res.headers().get("retry-after").unwrap(), "12");

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use futures_util::StreamExt;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError};
@@ -37,7 +37,11 @@ enum BodyKind {
 
 fn body_kind(req: &HttpRequest) -> Option<BodyKind> {
     let mime = req.mime_type().ok()??;
-    match (mime.type_().as_str(), mime.subtype().as_str(), mime.suffix()) {
+    match (
+        mime.type_().as_str(),
+        mime.subtype().as_str(),
+        mime.suffix(),
+    ) {
         ("application", "json", _) => Some(BodyKind::Json),
         ("application", _, Some(suffix)) if suffix == "json" => Some(BodyKind::Json),
         ("application", "x-www-form-urlencoded", _) => Some(BodyKind::Form),
@@ -54,8 +58,9 @@ fn read_body(payload: &mut Payload) -> impl Future<Output = Result<Bytes, ApiErr
     async move {
         let mut body = actix_web::web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk
-                .map_err(|e| ApiError::BadRequest(format!("Could not read the request body: {e}")))?;
+            let chunk = chunk.map_err(|e| {
+                ApiError::BadRequest(format!("Could not read the request body: {e}"))
+            })?;
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
             }
@@ -151,7 +156,10 @@ fn json_invalid(err: &serde_json::Error) -> ApiError {
 }
 
 /// Parses a urlencoded string (query or form body) into `T`.
-pub fn parse_urlencoded<T: DeserializeOwned>(bytes: &[u8], place: &'static str) -> Result<T, ApiError> {
+pub fn parse_urlencoded<T: DeserializeOwned>(
+    bytes: &[u8],
+    place: &'static str,
+) -> Result<T, ApiError> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
     serde_path_to_error::deserialize(de)
         .map_err(|err| field_error(place, &err.path().to_string(), &err.inner().to_string()))
@@ -160,7 +168,11 @@ pub fn parse_urlencoded<T: DeserializeOwned>(bytes: &[u8], place: &'static str) 
 /// Turns a serde message into a 422 entry with a FastAPI `loc`.
 fn field_error(place: &'static str, path: &str, message: &str) -> ApiError {
     let mut loc = vec![place.to_owned()];
-    loc.extend(path.split('.').filter(|p| !p.is_empty() && *p != "?").map(str::to_owned));
+    loc.extend(
+        path.split('.')
+            .filter(|p| !p.is_empty() && *p != "?")
+            .map(str::to_owned),
+    );
     let message = strip_position(message);
     let (msg, kind) = match message.strip_prefix("missing field `") {
         Some(rest) => {

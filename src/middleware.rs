@@ -53,7 +53,9 @@ pub async fn limit_body(
         let res = ApiError::PayloadTooLarge(MAX_BODY_BYTES).error_response();
         return Ok(req.into_response(res).map_into_right_body());
     }
-    next.call(req).await.map(ServiceResponse::map_into_left_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// Gives every error response without a JSON body one in the contract's shape.
@@ -77,7 +79,9 @@ pub fn json_error_body<B: MessageBody + 'static>(
     }
     let detail = status.canonical_reason().unwrap_or("Error");
     let res = new.json(serde_json::json!({ "detail": detail }));
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, res).map_into_right_body()))
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, res).map_into_right_body(),
+    ))
 }
 
 /// Adds a strong `ETag` to successful GET responses and answers a matching
@@ -102,9 +106,19 @@ pub async fn conditional_get(
     let digest = Sha256::digest(&bytes);
     let etag = format!("\"{}\"", hex_prefix(&digest, 16));
     let headers = head.headers_mut();
-    headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex is a valid header"));
-    let cache_control = if personal { "private, no-cache" } else { "no-cache" };
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex is a valid header"),
+    );
+    let cache_control = if personal {
+        "private, no-cache"
+    } else {
+        "no-cache"
+    };
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     headers.append(header::VARY, HeaderValue::from_static("Authorization"));
     let not_modified = if_none_match
         .as_ref()
@@ -151,12 +165,17 @@ pub async fn request_log(
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     match result {
         Ok(mut res) => {
-            let route = res.request().match_pattern().unwrap_or_else(|| "(unmatched)".into());
+            let route = res
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "(unmatched)".into());
             let user_id = res.request().extensions().get::<AuthUser>().map(|u| u.id);
             let status = res.status().as_u16();
             tracing::info!(%method, %route, status, latency_ms, user_id, "request");
-            let id = HeaderValue::from_str(&request_id.to_string()).expect("a uuid is a valid header");
-            res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+            let id =
+                HeaderValue::from_str(&request_id.to_string()).expect("a uuid is a valid header");
+            res.headers_mut()
+                .insert(HeaderName::from_static("x-request-id"), id);
             Ok(res)
         }
         Err(err) => {

@@ -73,7 +73,10 @@ impl Page {
             ));
         }
         // An empty cursor (`?cursor=`) is the first page.
-        let after = cursor.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
+        let after = cursor
+            .filter(|c| !c.is_empty())
+            .map(decode_cursor)
+            .transpose()?;
         Ok(Self { limit, after })
     }
 
@@ -167,7 +170,10 @@ mod tests {
 
     #[test]
     fn limit_is_bounded() {
-        let q = |limit| PageQuery { limit: Some(limit), cursor: None };
+        let q = |limit| PageQuery {
+            limit: Some(limit),
+            cursor: None,
+        };
         assert_eq!(PageQuery::default().page().unwrap().limit, 20);
         assert!(q(1).page().is_ok() && q(100).page().is_ok());
         assert!(q(0).page().is_err() && q(101).page().is_err() && q(-1).page().is_err());

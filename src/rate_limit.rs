@@ -41,7 +41,9 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> Limit<K, C> {
     pub fn with_clock(limit: u32, window: Duration, clock: C) -> Self {
         let burst = NonZeroU32::new(limit.max(1)).expect("at least 1");
         let period = (window / burst.get()).max(Duration::from_nanos(1));
-        let quota = Quota::with_period(period).expect("positive period").allow_burst(burst);
+        let quota = Quota::with_period(period)
+            .expect("positive period")
+            .allow_burst(burst);
         Self {
             limiter: RateLimiter::dashmap_with_clock(quota, clock.clone()),
             clock,
@@ -169,7 +171,11 @@ mod tests {
         for _ in 0..3 {
             limit.check(&"k").unwrap();
         }
-        assert_eq!(retry_after(limit.check(&"k")), 20, "one slot refills every 60/3 s");
+        assert_eq!(
+            retry_after(limit.check(&"k")),
+            20,
+            "one slot refills every 60/3 s"
+        );
         limit.check(&"other").expect("keys are independent");
         clock.advance(Duration::from_secs(19));
         assert_eq!(retry_after(limit.check(&"k")), 1);
@@ -177,7 +183,9 @@ mod tests {
         limit.check(&"k").expect("a slot refilled");
         clock.advance(Duration::from_secs(60));
         for _ in 0..3 {
-            limit.check(&"k").expect("the whole burst is back after a window");
+            limit
+                .check(&"k")
+                .expect("the whole burst is back after a window");
         }
     }
 
@@ -191,9 +199,15 @@ mod tests {
                 .to_http_request()
         };
         let untrusted = req("203.0.113.5:1000", "198.51.100.7");
-        assert_eq!(client_ip(&untrusted, &[proxy]), Some("203.0.113.5".parse().unwrap()));
+        assert_eq!(
+            client_ip(&untrusted, &[proxy]),
+            Some("203.0.113.5".parse().unwrap())
+        );
         let trusted = req("10.0.0.1:1000", "1.2.3.4, 198.51.100.7");
-        assert_eq!(client_ip(&trusted, &[proxy]), Some("198.51.100.7".parse().unwrap()));
+        assert_eq!(
+            client_ip(&trusted, &[proxy]),
+            Some("198.51.100.7".parse().unwrap())
+        );
         let garbage = req("10.0.0.1:1000", "not-an-ip");
         assert_eq!(client_ip(&garbage, &[proxy]), Some(proxy));
     }

@@ -57,7 +57,10 @@ impl Hasher {
         }
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> ApiResult<T> {
         let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| ApiError::Busy(1))?
@@ -112,7 +115,12 @@ mod tests {
         let b = hasher.hash(secret("correct horse")).await.unwrap();
         assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
         assert_ne!(a, b, "every hash has its own salt");
-        assert!(hasher.verify(secret("correct horse"), Some(a.clone())).await.unwrap());
+        assert!(
+            hasher
+                .verify(secret("correct horse"), Some(a.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify(secret("wrong horse"), Some(a)).await.unwrap());
     }
 

@@ -24,7 +24,10 @@ pub fn username(value: &str) -> Result<String, String> {
                 .into(),
         );
     }
-    if RESERVED_USERNAMES.iter().any(|r| r.eq_ignore_ascii_case(value)) {
+    if RESERVED_USERNAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(value))
+    {
         return Err(format!("username {value:?} is reserved"));
     }
     Ok(value.to_owned())
@@ -125,7 +128,20 @@ mod tests {
         for ok in ["abc", "Alice_99", "a23456789012345678901234567890AB"] {
             assert!(username(ok).is_ok(), "{ok}");
         }
-        for bad in ["ab", "1abc", "_abc", "a b c", "abc-d", "ä_abc", "me", "ME", "timeline", "follow", "", &"a".repeat(33)] {
+        for bad in [
+            "ab",
+            "1abc",
+            "_abc",
+            "a b c",
+            "abc-d",
+            "ä_abc",
+            "me",
+            "ME",
+            "timeline",
+            "follow",
+            "",
+            &"a".repeat(33),
+        ] {
             assert!(username(bad).is_err(), "{bad}");
         }
     }
@@ -133,7 +149,17 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(email("  a@b.co ").unwrap(), "a@b.co");
-        for bad in ["", "a", "a@b", "@b.c", "a@@b.c", "a b@c.d", "a@b..c", "a@.b", &format!("{}@b.co", "a".repeat(250))] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.c",
+            "a@@b.c",
+            "a b@c.d",
+            "a@b..c",
+            "a@.b",
+            &format!("{}@b.co", "a".repeat(250)),
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }
@@ -154,14 +180,24 @@ mod tests {
         assert!(post_text(&"🦀".repeat(280)).is_ok());
         assert!(post_text(&"🦀".repeat(281)).is_err());
         assert!(post_text("a\0b").is_err());
-        assert!(post_text("\u{1c}\u{85} ").is_err(), "separators and NEL are blank");
+        assert!(
+            post_text("\u{1c}\u{85} ").is_err(),
+            "separators and NEL are blank"
+        );
     }
 
     #[test]
     fn avatars_and_bios() {
         assert!(avatar("").is_err());
         assert!(avatar("https://example.com/a.png").unwrap().is_some());
-        for bad in ["ftp://x.y/a", "javascript:alert(1)", "http://", "not a url", "https://e.com/a\0b", &format!("https://e.com/{}", "a".repeat(2048))] {
+        for bad in [
+            "ftp://x.y/a",
+            "javascript:alert(1)",
+            "http://",
+            "not a url",
+            "https://e.com/a\0b",
+            &format!("https://e.com/{}", "a".repeat(2048)),
+        ] {
             assert!(avatar(bad).is_err(), "{bad}");
         }
         assert_eq!(bio("").unwrap(), None);

@@ -39,7 +39,9 @@ pub fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     };
     let value = value.to_str().map_err(|_| ApiError::bad_credentials())?;
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim()))
         }
         _ => Err(ApiError::bad_credentials()),

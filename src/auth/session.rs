@@ -56,7 +56,9 @@ pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair>
     let stored = found.as_ref().map(|c| c.password_hash.clone());
     let verified = state.hasher.verify(password, stored).await?;
     match found {
-        Some(creds) if verified => issue_pair(state, creds.id, &creds.username, true, Uuid::new_v4()).await,
+        Some(creds) if verified => {
+            issue_pair(state, creds.id, &creds.username, true, Uuid::new_v4()).await
+        }
         _ => Err(ApiError::Unauthorized(BAD_LOGIN)),
     }
 }
@@ -76,9 +78,15 @@ pub async fn logout(state: &AppState, token: &str) -> ApiResult<()> {
 
 /// Changes a password; needs a fresh token and the current password, and
 /// revokes every refresh token of the user.
-pub async fn change_password(state: &AppState, user: &AuthUser, body: PasswordChange) -> ApiResult<()> {
+pub async fn change_password(
+    state: &AppState,
+    user: &AuthUser,
+    body: PasswordChange,
+) -> ApiResult<()> {
     if !user.fresh {
-        return Err(ApiError::Unauthorized("A fresh login is required to change the password"));
+        return Err(ApiError::Unauthorized(
+            "A fresh login is required to change the password",
+        ));
     }
     let new_password = validation::password(&body.new_password)
         .map_err(|msg| ApiError::invalid(&["body", "new_password"], msg))?;
@@ -86,7 +94,11 @@ pub async fn change_password(state: &AppState, user: &AuthUser, body: PasswordCh
     let stored = user::credentials_by_id(&state.pool, user.id)
         .await?
         .ok_or_else(ApiError::bad_credentials)?;
-    if !state.hasher.verify(current, Some(stored.password_hash)).await? {
+    if !state
+        .hasher
+        .verify(current, Some(stored.password_hash))
+        .await?
+    {
         return Err(ApiError::Unauthorized("Incorrect password"));
     }
     let hash = state.hasher.hash(new_password).await?;
@@ -97,7 +109,13 @@ pub async fn change_password(state: &AppState, user: &AuthUser, body: PasswordCh
     Ok(())
 }
 
-async fn issue_pair(state: &AppState, uid: i64, username: &str, fresh: bool, family: Uuid) -> ApiResult<TokenPair> {
+async fn issue_pair(
+    state: &AppState,
+    uid: i64,
+    username: &str,
+    fresh: bool,
+    family: Uuid,
+) -> ApiResult<TokenPair> {
     let access = state.tokens.issue_access(uid, username, fresh)?;
     let refresh = state.tokens.issue_refresh(uid, username, Uuid::new_v4())?;
     let expires_at = chrono::DateTime::from_timestamp(refresh.claims.exp, 0)

@@ -80,12 +80,26 @@ impl TokenService {
 
     /// Signs a new access token.
     pub fn issue_access(&self, uid: i64, username: &str, fresh: bool) -> Result<Issued, ApiError> {
-        self.issue(uid, username, Scope::AccessToken, fresh, Uuid::new_v4(), self.access_ttl)
+        self.issue(
+            uid,
+            username,
+            Scope::AccessToken,
+            fresh,
+            Uuid::new_v4(),
+            self.access_ttl,
+        )
     }
 
     /// Signs a new refresh token with the given id (recorded in the database).
     pub fn issue_refresh(&self, uid: i64, username: &str, jti: Uuid) -> Result<Issued, ApiError> {
-        self.issue(uid, username, Scope::RefreshToken, false, jti, self.refresh_ttl)
+        self.issue(
+            uid,
+            username,
+            Scope::RefreshToken,
+            false,
+            jti,
+            self.refresh_ttl,
+        )
     }
 
     fn issue(
@@ -143,7 +157,12 @@ mod tests {
     }
 
     fn sign(claims: &serde_json::Value, secret: &str) -> String {
-        encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
     }
 
     fn claims_json(scope: &str, exp_offset: i64) -> serde_json::Value {
@@ -158,7 +177,10 @@ mod tests {
         let issued = svc.issue_access(7, "alice", true).unwrap();
         let claims = svc.verify(&issued.token, Scope::AccessToken).unwrap();
         assert_eq!(claims, issued.claims);
-        assert_eq!((claims.uid, claims.sub.as_str(), claims.fresh), (7, "alice", true));
+        assert_eq!(
+            (claims.uid, claims.sub.as_str(), claims.fresh),
+            (7, "alice", true)
+        );
         assert_eq!(claims.exp - claims.iat, 30 * 60);
     }
 
@@ -185,7 +207,10 @@ mod tests {
     #[test]
     fn bad_signature_and_other_secret_are_refused() {
         let svc = service("s3cret-s3cret-s3cret-s3cret-s3cret");
-        let other = sign(&claims_json("access_token", 60), "another-secret-another-secret-xx");
+        let other = sign(
+            &claims_json("access_token", 60),
+            "another-secret-another-secret-xx",
+        );
         assert!(svc.verify(&other, Scope::AccessToken).is_err());
         let mut token = svc.issue_access(1, "alice", false).unwrap().token;
         let last = token.pop().unwrap();
@@ -198,12 +223,18 @@ mod tests {
         let svc = service("s3cret-s3cret-s3cret-s3cret-s3cret");
         let payload = URL_SAFE_NO_PAD.encode(claims_json("access_token", 60).to_string());
         let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        assert!(svc.verify(&format!("{header}.{payload}."), Scope::AccessToken).is_err());
+        assert!(
+            svc.verify(&format!("{header}.{payload}."), Scope::AccessToken)
+                .is_err()
+        );
 
         let secret = "s3cret-s3cret-s3cret-s3cret-s3cret";
         let mut claims = claims_json("access_token", 60);
         claims.as_object_mut().unwrap().remove("exp");
-        assert!(svc.verify(&sign(&claims, secret), Scope::AccessToken).is_err());
+        assert!(
+            svc.verify(&sign(&claims, secret), Scope::AccessToken)
+                .is_err()
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@ use crate::pagination::Page;
 /// Makes `follower` follow `followee`; true when the follow is new.
 pub async fn follow(db: impl PgExecutor<'_>, follower: i64, followee: i64) -> ApiResult<bool> {
     if follower == followee {
-        return Err(ApiError::invalid(&["path", "id"], "you cannot follow yourself"));
+        return Err(ApiError::invalid(
+            &["path", "id"],
+            "you cannot follow yourself",
+        ));
     }
     let id: Option<i64> = sqlx::query_scalar(
         "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)
@@ -19,7 +22,9 @@ pub async fn follow(db: impl PgExecutor<'_>, follower: i64, followee: i64) -> Ap
     .bind(followee)
     .fetch_optional(db)
     .await
-    .on_constraint("follows_followee_id_fkey", || ApiError::NotFound("User not found"))
+    .on_constraint("follows_followee_id_fkey", || {
+        ApiError::NotFound("User not found")
+    })
     .on_constraint("follows_follower_id_fkey", ApiError::bad_credentials)?;
     Ok(id.is_some())
 }

@@ -84,7 +84,12 @@ macro_rules! post_select {
 
 /// Creates a post or reply by `user_id`. An unknown or deleted parent is a 422;
 /// an author who no longer exists is a 401.
-pub async fn create(db: impl PgExecutor<'_>, user_id: i64, text: &str, parent_id: Option<i64>) -> ApiResult<Post> {
+pub async fn create(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    text: &str,
+    parent_id: Option<i64>,
+) -> ApiResult<Post> {
     sqlx::query_as(
         "WITH new AS (
              INSERT INTO posts (user_id, text, parent_id)
@@ -108,31 +113,55 @@ pub async fn create(db: impl PgExecutor<'_>, user_id: i64, text: &str, parent_id
 
 /// A live post by id.
 pub async fn get(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> ApiResult<Post> {
-    sqlx::query_as(post_select!("p.id", "WHERE p.id = $2 AND p.deleted_at IS NULL"))
-        .bind(viewer)
-        .bind(id)
-        .fetch_optional(db)
-        .await?
-        .ok_or(ApiError::NotFound("Post not found"))
+    sqlx::query_as(post_select!(
+        "p.id",
+        "WHERE p.id = $2 AND p.deleted_at IS NULL"
+    ))
+    .bind(viewer)
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(ApiError::NotFound("Post not found"))
 }
 
 /// Top-level posts in the given order.
-pub async fn list_top_level(db: impl PgExecutor<'_>, order: Order, page: Page, viewer: Option<i64>) -> ApiResult<Vec<Post>> {
+pub async fn list_top_level(
+    db: impl PgExecutor<'_>,
+    order: Order,
+    page: Page,
+    viewer: Option<i64>,
+) -> ApiResult<Vec<Post>> {
     let (sql, after) = match order {
         Order::Asc => (
-            post_select!("p.id", "WHERE p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id > $2 ORDER BY p.id LIMIT $3"),
+            post_select!(
+                "p.id",
+                "WHERE p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id > $2 ORDER BY p.id LIMIT $3"
+            ),
             page.after_asc(),
         ),
         Order::Desc => (
-            post_select!("p.id", "WHERE p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id < $2 ORDER BY p.id DESC LIMIT $3"),
+            post_select!(
+                "p.id",
+                "WHERE p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id < $2 ORDER BY p.id DESC LIMIT $3"
+            ),
             page.after_desc(),
         ),
     };
-    Ok(sqlx::query_as(sql).bind(viewer).bind(after).bind(page.fetch_limit()).fetch_all(db).await?)
+    Ok(sqlx::query_as(sql)
+        .bind(viewer)
+        .bind(after)
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?)
 }
 
 /// Direct live replies of a post, oldest first.
-pub async fn replies(db: impl PgExecutor<'_>, parent_id: i64, page: Page, viewer: Option<i64>) -> ApiResult<Vec<Post>> {
+pub async fn replies(
+    db: impl PgExecutor<'_>,
+    parent_id: i64,
+    page: Page,
+    viewer: Option<i64>,
+) -> ApiResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
         "p.id",
         "WHERE p.parent_id = $2 AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"
@@ -156,16 +185,34 @@ pub async fn by_user(
 ) -> ApiResult<Vec<Post>> {
     // One literal per variant, so each can use its partial index.
     let sql = match (include_replies, order) {
-        (false, Order::Asc) => post_select!("p.id", "WHERE p.user_id = $2 AND p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"),
-        (false, Order::Desc) => post_select!("p.id", "WHERE p.user_id = $2 AND p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id < $3 ORDER BY p.id DESC LIMIT $4"),
-        (true, Order::Asc) => post_select!("p.id", "WHERE p.user_id = $2 AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"),
-        (true, Order::Desc) => post_select!("p.id", "WHERE p.user_id = $2 AND p.deleted_at IS NULL AND p.id < $3 ORDER BY p.id DESC LIMIT $4"),
+        (false, Order::Asc) => post_select!(
+            "p.id",
+            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"
+        ),
+        (false, Order::Desc) => post_select!(
+            "p.id",
+            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
+        ),
+        (true, Order::Asc) => post_select!(
+            "p.id",
+            "WHERE p.user_id = $2 AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"
+        ),
+        (true, Order::Desc) => post_select!(
+            "p.id",
+            "WHERE p.user_id = $2 AND p.deleted_at IS NULL AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
+        ),
     };
     let after = match order {
         Order::Asc => page.after_asc(),
         Order::Desc => page.after_desc(),
     };
-    Ok(sqlx::query_as(sql).bind(viewer).bind(user_id).bind(after).bind(page.fetch_limit()).fetch_all(db).await?)
+    Ok(sqlx::query_as(sql)
+        .bind(viewer)
+        .bind(user_id)
+        .bind(after)
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?)
 }
 
 /// Posts (replies included) by the users `viewer` follows, newest first.
@@ -184,7 +231,12 @@ pub async fn timeline(db: impl PgExecutor<'_>, viewer: i64, page: Page) -> ApiRe
 }
 
 /// Live posts a user liked, most recent like first.
-pub async fn liked_by(db: impl PgExecutor<'_>, user_id: i64, page: Page, viewer: Option<i64>) -> ApiResult<Vec<Post>> {
+pub async fn liked_by(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    page: Page,
+    viewer: Option<i64>,
+) -> ApiResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
         "k.id",
         "JOIN likes k ON k.post_id = p.id
@@ -249,8 +301,10 @@ pub async fn delete(db: &sqlx::PgPool, id: i64, user_id: i64) -> ApiResult<()> {
 
 /// Whether a live post exists.
 pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> ApiResult<bool> {
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL)")
-        .bind(id)
-        .fetch_one(db)
-        .await?)
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL)",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await?)
 }

@@ -14,14 +14,16 @@ pub async fn insert(
     user_id: i64,
     expires_at: DateTime<Utc>,
 ) -> ApiResult<()> {
-    sqlx::query("INSERT INTO refresh_tokens (jti, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(jti)
-        .bind(family)
-        .bind(user_id)
-        .bind(expires_at)
-        .execute(db)
-        .await
-        .on_constraint("refresh_tokens_user_id_fkey", ApiError::bad_credentials)?;
+    sqlx::query(
+        "INSERT INTO refresh_tokens (jti, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(jti)
+    .bind(family)
+    .bind(user_id)
+    .bind(expires_at)
+    .execute(db)
+    .await
+    .on_constraint("refresh_tokens_user_id_fkey", ApiError::bad_credentials)?;
     Ok(())
 }
 
@@ -81,9 +83,11 @@ async fn revoke_family_if_replayed(db: &sqlx::PgPool, jti: Uuid) -> ApiResult<()
 
 /// Revokes every refresh token of a user (after a password change).
 pub async fn revoke_all_for_user(db: impl PgExecutor<'_>, user_id: i64) -> ApiResult<()> {
-    sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL")
-        .bind(user_id)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await?;
     Ok(())
 }

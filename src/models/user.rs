@@ -56,12 +56,19 @@ pub struct RegisterRequest {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 3–32 of `[A-Za-z0-9_]`, starting with a letter; `me`, `timeline`, `follow` are reserved.
-    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z][A-Za-z0-9_]{2,31}$")]
+    #[schema(
+        min_length = 3,
+        max_length = 32,
+        pattern = "^[A-Za-z][A-Za-z0-9_]{2,31}$"
+    )]
     pub username: String,
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
     /// An http(s) URL.
-    #[schema(max_length = 2048, pattern = "^https?://[A-Za-z][A-Za-z0-9-]*(\\.[A-Za-z][A-Za-z0-9-]*)*(/[!-~]*)?$")]
+    #[schema(
+        max_length = 2048,
+        pattern = "^https?://[A-Za-z][A-Za-z0-9-]*(\\.[A-Za-z][A-Za-z0-9-]*)*(/[!-~]*)?$"
+    )]
     pub avatar: Option<String>,
     #[schema(max_length = 500)]
     pub bio: Option<String>,
@@ -79,7 +86,9 @@ pub struct NewUser {
 
 /// Runs `parse` on `value`, recording a failure at `body.<field>`.
 fn check<T>(errors: &mut Vec<FieldError>, field: &str, parsed: Result<T, String>) -> Option<T> {
-    parsed.map_err(|msg| errors.push(FieldError::new(&["body", field], msg))).ok()
+    parsed
+        .map_err(|msg| errors.push(FieldError::new(&["body", field], msg)))
+        .ok()
 }
 
 impl RegisterRequest {
@@ -87,16 +96,36 @@ impl RegisterRequest {
     pub fn validate(&self) -> ApiResult<NewUser> {
         let mut errors = Vec::new();
         let email = check(&mut errors, "email", validation::email(&self.email));
-        let username = check(&mut errors, "username", validation::username(&self.username));
-        let password = check(&mut errors, "password", validation::password(&self.password));
+        let username = check(
+            &mut errors,
+            "username",
+            validation::username(&self.username),
+        );
+        let password = check(
+            &mut errors,
+            "password",
+            validation::password(&self.password),
+        );
         let avatar = match &self.avatar {
             Some(a) => check(&mut errors, "avatar", validation::avatar(a)),
             None => Some(None),
         };
-        let bio = check(&mut errors, "bio", validation::bio(self.bio.as_deref().unwrap_or("")));
+        let bio = check(
+            &mut errors,
+            "bio",
+            validation::bio(self.bio.as_deref().unwrap_or("")),
+        );
         match (email, username, password, avatar, bio) {
-            (Some(email), Some(username), Some(password), Some(avatar), Some(bio)) if errors.is_empty() => {
-                Ok(NewUser { email, username, password, avatar, bio })
+            (Some(email), Some(username), Some(password), Some(avatar), Some(bio))
+                if errors.is_empty() =>
+            {
+                Ok(NewUser {
+                    email,
+                    username,
+                    password,
+                    avatar,
+                    bio,
+                })
             }
             _ => Err(ApiError::Validation(errors)),
         }
@@ -144,10 +173,13 @@ impl ProfileUpdate {
             Some(None) => Some(None),
             None => None,
         };
-        let bio = self
-            .bio
-            .as_ref()
-            .and_then(|b| check(&mut errors, "bio", validation::bio(b.as_deref().unwrap_or(""))));
+        let bio = self.bio.as_ref().and_then(|b| {
+            check(
+                &mut errors,
+                "bio",
+                validation::bio(b.as_deref().unwrap_or("")),
+            )
+        });
         if errors.is_empty() {
             Ok(ValidProfileUpdate { email, avatar, bio })
         } else {
@@ -191,7 +223,11 @@ const USERNAME_TAKEN: &str = "Username already registered";
 const EMAIL_TAKEN: &str = "Email already registered";
 
 /// Inserts a user; a taken username or email is a 409.
-pub async fn insert(db: impl PgExecutor<'_>, user: &NewUser, password_hash: &str) -> ApiResult<User> {
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    user: &NewUser,
+    password_hash: &str,
+) -> ApiResult<User> {
     sqlx::query_as(
         "INSERT INTO users (email, username, password_hash, avatar, bio)
          VALUES ($1, $2, $3, $4, $5)
@@ -210,11 +246,14 @@ pub async fn insert(db: impl PgExecutor<'_>, user: &NewUser, password_hash: &str
 
 /// All users, oldest first.
 pub async fn list(db: impl PgExecutor<'_>, page: Page) -> ApiResult<Vec<User>> {
-    Ok(sqlx::query_as(user_select!("u.id", "WHERE u.id > $1 ORDER BY u.id LIMIT $2"))
-        .bind(page.after_asc())
-        .bind(page.fetch_limit())
-        .fetch_all(db)
-        .await?)
+    Ok(sqlx::query_as(user_select!(
+        "u.id",
+        "WHERE u.id > $1 ORDER BY u.id LIMIT $2"
+    ))
+    .bind(page.after_asc())
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
 }
 
 /// Whether `username` could name a stored user: PostgreSQL text cannot hold
@@ -237,14 +276,20 @@ pub async fn id_by_username(db: impl PgExecutor<'_>, username: &str) -> ApiResul
 
 /// Whether a user id exists.
 pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> ApiResult<bool> {
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
-        .bind(id)
-        .fetch_one(db)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
+            .bind(id)
+            .fetch_one(db)
+            .await?,
+    )
 }
 
 /// A profile by username, with `following` for `viewer`.
-pub async fn profile(db: impl PgExecutor<'_>, username: &str, viewer: Option<i64>) -> ApiResult<Profile> {
+pub async fn profile(
+    db: impl PgExecutor<'_>,
+    username: &str,
+    viewer: Option<i64>,
+) -> ApiResult<Profile> {
     if !storable(username) {
         return Err(ApiError::NotFound("User not found"));
     }
@@ -270,7 +315,11 @@ pub async fn own_profile(db: impl PgExecutor<'_>, id: i64) -> ApiResult<Profile>
 }
 
 /// Applies a validated update to one's own profile.
-pub async fn update_own(db: impl PgExecutor<'_>, id: i64, update: &ValidProfileUpdate) -> ApiResult<()> {
+pub async fn update_own(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    update: &ValidProfileUpdate,
+) -> ApiResult<()> {
     let changed = sqlx::query(
         "UPDATE users SET
              email  = COALESCE($2, email),
@@ -302,22 +351,29 @@ pub struct Credentials {
 }
 
 /// Credentials by username (case-insensitive).
-pub async fn credentials_by_username(db: impl PgExecutor<'_>, username: &str) -> ApiResult<Option<Credentials>> {
+pub async fn credentials_by_username(
+    db: impl PgExecutor<'_>,
+    username: &str,
+) -> ApiResult<Option<Credentials>> {
     if !storable(username) {
         return Ok(None);
     }
-    Ok(sqlx::query_as("SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1)")
-        .bind(username)
-        .fetch_optional(db)
-        .await?)
+    Ok(sqlx::query_as(
+        "SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1)",
+    )
+    .bind(username)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// Credentials by id.
 pub async fn credentials_by_id(db: impl PgExecutor<'_>, id: i64) -> ApiResult<Option<Credentials>> {
-    Ok(sqlx::query_as("SELECT id, username, password_hash FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT id, username, password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?,
+    )
 }
 
 /// Replaces a user's password hash.
@@ -341,7 +397,9 @@ pub struct AdminRow {
 
 /// Every user with email, for the CLI.
 pub async fn admin_list(db: impl PgExecutor<'_>) -> ApiResult<Vec<AdminRow>> {
-    Ok(sqlx::query_as("SELECT id, username, email, created_at FROM users ORDER BY id")
-        .fetch_all(db)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT id, username, email, created_at FROM users ORDER BY id")
+            .fetch_all(db)
+            .await?,
+    )
 }

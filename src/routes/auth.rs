@@ -28,7 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody),
         (status = 503, description = "Too many logins being checked", body = ErrorBody),
     ))]
-pub async fn login(req: HttpRequest, state: web::Data<AppState>, FormOrJson(form): FormOrJson<LoginRequest>) -> ApiResult<HttpResponse> {
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    FormOrJson(form): FormOrJson<LoginRequest>,
+) -> ApiResult<HttpResponse> {
     state.limits.login(&req, &form.username)?;
     Ok(HttpResponse::Ok().json(session::login(&state, form).await?))
 }
@@ -40,7 +44,10 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, FormOrJson(form
         (status = 401, description = "Invalid, expired, used or revoked refresh token", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
     ))]
-pub async fn refresh(state: web::Data<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> ApiResult<HttpResponse> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(session::refresh(&state, &body.refresh_token).await?))
 }
 
@@ -51,7 +58,10 @@ pub async fn refresh(state: web::Data<AppState>, JsonBody(body): JsonBody<Refres
         (status = 401, description = "Invalid, expired, used or revoked refresh token", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
     ))]
-pub async fn logout(state: web::Data<AppState>, JsonBody(body): JsonBody<RefreshRequest>) -> ApiResult<HttpResponse> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
     session::logout(&state, &body.refresh_token).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -17,12 +17,25 @@ use crate::validation;
 
 /// Configures the `/post` routes; fixed paths come before `{id}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/post").route(web::get().to(list)).route(web::post().to(create)));
+    cfg.service(
+        web::resource("/post")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    );
     cfg.service(web::resource("/post/user/{username}").route(web::get().to(by_user)));
     cfg.service(web::resource("/post/likes/{username}").route(web::get().to(liked_by)));
-    cfg.service(web::resource("/post/{id}").route(web::get().to(get)).route(web::patch().to(edit)).route(web::delete().to(delete)));
+    cfg.service(
+        web::resource("/post/{id}")
+            .route(web::get().to(get))
+            .route(web::patch().to(edit))
+            .route(web::delete().to(delete)),
+    );
     cfg.service(web::resource("/post/{id}/replies").route(web::get().to(replies)));
-    cfg.service(web::resource("/post/{id}/like").route(web::post().to(like)).route(web::delete().to(unlike)));
+    cfg.service(
+        web::resource("/post/{id}/like")
+            .route(web::post().to(like))
+            .route(web::delete().to(unlike)),
+    );
 }
 
 /// Query of `GET /post/`.
@@ -64,9 +77,15 @@ fn text_of(raw: &str) -> ApiResult<String> {
 /// Top-level posts.
 #[utoipa::path(get, path = "/post/", tag = "posts", params(PostListQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody), (status = 422, body = ValidationBody)))]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, viewer: MaybeAuthUser, Query(q): Query<PostListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    viewer: MaybeAuthUser,
+    Query(q): Query<PostListQuery>,
+) -> ApiResult<HttpResponse> {
     let page = Page::parse(q.limit, q.cursor.as_deref())?;
-    let rows = post::list_top_level(&state.pool, q.order.unwrap_or_default(), page, viewer.id()).await?;
+    let rows =
+        post::list_top_level(&state.pool, q.order.unwrap_or_default(), page, viewer.id()).await?;
     Ok(page_response(&req, page, rows))
 }
 
@@ -78,7 +97,11 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, viewer: MaybeAut
         (status = 422, description = "Invalid text or unknown parent_id", body = ValidationBody),
         (status = 429, body = ErrorBody),
     ))]
-pub async fn create(state: web::Data<AppState>, me: AuthUser, JsonBody(body): JsonBody<NewPost>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    state: web::Data<AppState>,
+    me: AuthUser,
+    JsonBody(body): JsonBody<NewPost>,
+) -> ApiResult<HttpResponse> {
     state.limits.write(me.id)?;
     let text = text_of(&body.text)?;
     let created = post::create(&state.pool, me.id, &text, body.parent_id).await?;
@@ -91,10 +114,17 @@ pub async fn create(state: web::Data<AppState>, me: AuthUser, JsonBody(body): Js
 #[utoipa::path(get, path = "/post/{id}/", tag = "posts", params(("id" = i64, Path)), security((), ("bearer" = [])),
     responses((status = 200, body = PostWithReplies), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
-pub async fn get(state: web::Data<AppState>, id: web::Path<i64>, viewer: MaybeAuthUser) -> ApiResult<HttpResponse> {
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    viewer: MaybeAuthUser,
+) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let post = post::get(&state.pool, id, viewer.id()).await?;
-    let first = Page { limit: EMBEDDED_REPLIES, after: None };
+    let first = Page {
+        limit: EMBEDDED_REPLIES,
+        after: None,
+    };
     let mut replies = post::replies(&state.pool, id, first, viewer.id()).await?;
     replies.truncate(first.limit as usize);
     Ok(HttpResponse::Ok().json(PostWithReplies { post, replies }))
@@ -107,7 +137,12 @@ pub async fn get(state: web::Data<AppState>, id: web::Path<i64>, viewer: MaybeAu
         (status = 403, description = "Not your post", body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
         (status = 429, body = ErrorBody)))]
-pub async fn edit(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>, JsonBody(body): JsonBody<PostEdit>) -> ApiResult<HttpResponse> {
+pub async fn edit(
+    state: web::Data<AppState>,
+    me: AuthUser,
+    id: web::Path<i64>,
+    JsonBody(body): JsonBody<PostEdit>,
+) -> ApiResult<HttpResponse> {
     state.limits.write(me.id)?;
     let id = id.into_inner();
     let text = text_of(&body.text)?;
@@ -120,7 +155,11 @@ pub async fn edit(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>, 
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody),
         (status = 403, description = "Not your post", body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
-pub async fn delete(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    me: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     state.limits.write(me.id)?;
     post::delete(&state.pool, id.into_inner(), me.id).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -131,13 +170,23 @@ pub async fn delete(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
-pub async fn replies(req: HttpRequest, state: web::Data<AppState>, id: web::Path<i64>, viewer: MaybeAuthUser, Query(q): Query<PageQuery>) -> ApiResult<HttpResponse> {
+pub async fn replies(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    viewer: MaybeAuthUser,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let page = q.page()?;
     let id = id.into_inner();
     if !post::exists(&state.pool, id).await? {
         return Err(ApiError::NotFound("Post not found"));
     }
-    Ok(page_response(&req, page, post::replies(&state.pool, id, page, viewer.id()).await?))
+    Ok(page_response(
+        &req,
+        page,
+        post::replies(&state.pool, id, page, viewer.id()).await?,
+    ))
 }
 
 /// A user's posts.
@@ -145,10 +194,24 @@ pub async fn replies(req: HttpRequest, state: web::Data<AppState>, id: web::Path
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
-pub async fn by_user(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, viewer: MaybeAuthUser, Query(q): Query<UserPostsQuery>) -> ApiResult<HttpResponse> {
+pub async fn by_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: MaybeAuthUser,
+    Query(q): Query<UserPostsQuery>,
+) -> ApiResult<HttpResponse> {
     let page = Page::parse(q.limit, q.cursor.as_deref())?;
     let id = user::id_by_username(&state.pool, &path).await?;
-    let rows = post::by_user(&state.pool, id, q.include_replies.unwrap_or(false), q.order.unwrap_or_default(), page, viewer.id()).await?;
+    let rows = post::by_user(
+        &state.pool,
+        id,
+        q.include_replies.unwrap_or(false),
+        q.order.unwrap_or_default(),
+        page,
+        viewer.id(),
+    )
+    .await?;
     Ok(page_response(&req, page, rows))
 }
 
@@ -159,7 +222,11 @@ pub async fn by_user(req: HttpRequest, state: web::Data<AppState>, path: web::Pa
         (status = 200, description = "Already liked", body = Object),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
-pub async fn like(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+pub async fn like(
+    state: web::Data<AppState>,
+    me: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     state.limits.write(me.id)?;
     let id = id.into_inner();
     let created = like::like(&state.pool, me.id, id).await?;
@@ -177,7 +244,11 @@ pub async fn like(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) 
 #[utoipa::path(delete, path = "/post/{id}/like/", tag = "likes", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 204, description = "Not liked"), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
-pub async fn unlike(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+pub async fn unlike(
+    state: web::Data<AppState>,
+    me: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     state.limits.write(me.id)?;
     like::unlike(&state.pool, me.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -188,8 +259,18 @@ pub async fn unlike(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
-pub async fn liked_by(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, viewer: MaybeAuthUser, Query(q): Query<PageQuery>) -> ApiResult<HttpResponse> {
+pub async fn liked_by(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: MaybeAuthUser,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let page = q.page()?;
     let id = user::id_by_username(&state.pool, &path).await?;
-    Ok(page_response(&req, page, post::liked_by(&state.pool, id, page, viewer.id()).await?))
+    Ok(page_response(
+        &req,
+        page,
+        post::liked_by(&state.pool, id, page, viewer.id()).await?,
+    ))
 }

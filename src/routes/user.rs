@@ -15,11 +15,23 @@ use crate::pagination::{PageQuery, page_response};
 
 /// Configures the `/user` routes; fixed paths come before `{username}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/user").route(web::post().to(register)).route(web::get().to(list)));
-    cfg.service(web::resource("/user/me").route(web::get().to(me)).route(web::patch().to(update_me)));
+    cfg.service(
+        web::resource("/user")
+            .route(web::post().to(register))
+            .route(web::get().to(list)),
+    );
+    cfg.service(
+        web::resource("/user/me")
+            .route(web::get().to(me))
+            .route(web::patch().to(update_me)),
+    );
     cfg.service(web::resource("/user/me/password").route(web::post().to(change_password)));
     cfg.service(web::resource("/user/timeline").route(web::get().to(timeline)));
-    cfg.service(web::resource("/user/follow/{id}").route(web::post().to(follow)).route(web::delete().to(unfollow)));
+    cfg.service(
+        web::resource("/user/follow/{id}")
+            .route(web::post().to(follow))
+            .route(web::delete().to(unfollow)),
+    );
     cfg.service(web::resource("/user/{username}").route(web::get().to(profile)));
     cfg.service(web::resource("/user/{username}/followers").route(web::get().to(followers)));
     cfg.service(web::resource("/user/{username}/following").route(web::get().to(following)));
@@ -33,7 +45,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody),
     ))]
-pub async fn register(req: HttpRequest, state: web::Data<AppState>, JsonBody(body): JsonBody<RegisterRequest>) -> ApiResult<HttpResponse> {
+pub async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    JsonBody(body): JsonBody<RegisterRequest>,
+) -> ApiResult<HttpResponse> {
     state.limits.register(&req)?;
     let new_user = body.validate()?;
     let hash = state.hasher.hash(new_user.password.clone()).await?;
@@ -46,16 +62,28 @@ pub async fn register(req: HttpRequest, state: web::Data<AppState>, JsonBody(bod
 /// Lists users, oldest first.
 #[utoipa::path(get, path = "/user/", tag = "users", params(PageQuery),
     responses((status = 200, body = Vec<User>), (status = 422, body = ValidationBody)))]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, Query(q): Query<PageQuery>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    Ok(page_response(&req, page, user::list(&state.pool, page).await?))
+    Ok(page_response(
+        &req,
+        page,
+        user::list(&state.pool, page).await?,
+    ))
 }
 
 /// A user's public profile.
 #[utoipa::path(get, path = "/user/{username}/", tag = "users",
     params(("username" = String, Path)), security((), ("bearer" = [])),
     responses((status = 200, body = Profile), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn profile(state: web::Data<AppState>, path: web::Path<String>, viewer: MaybeAuthUser) -> ApiResult<HttpResponse> {
+pub async fn profile(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    viewer: MaybeAuthUser,
+) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(user::profile(&state.pool, &path, viewer.id()).await?))
 }
 
@@ -73,7 +101,11 @@ pub async fn me(state: web::Data<AppState>, me: AuthUser) -> ApiResult<HttpRespo
         (status = 409, description = "Email already registered", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
     ))]
-pub async fn update_me(state: web::Data<AppState>, me: AuthUser, JsonBody(body): JsonBody<ProfileUpdate>) -> ApiResult<HttpResponse> {
+pub async fn update_me(
+    state: web::Data<AppState>,
+    me: AuthUser,
+    JsonBody(body): JsonBody<ProfileUpdate>,
+) -> ApiResult<HttpResponse> {
     let update = body.validate()?;
     user::update_own(&state.pool, me.id, &update).await?;
     Ok(HttpResponse::Ok().json(user::own_profile(&state.pool, me.id).await?))
@@ -87,7 +119,11 @@ pub async fn update_me(state: web::Data<AppState>, me: AuthUser, JsonBody(body):
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
         (status = 503, body = ErrorBody),
     ))]
-pub async fn change_password(state: web::Data<AppState>, me: AuthUser, JsonBody(body): JsonBody<PasswordChange>) -> ApiResult<HttpResponse> {
+pub async fn change_password(
+    state: web::Data<AppState>,
+    me: AuthUser,
+    JsonBody(body): JsonBody<PasswordChange>,
+) -> ApiResult<HttpResponse> {
     session::change_password(&state, &me, body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -101,14 +137,21 @@ pub async fn change_password(state: web::Data<AppState>, me: AuthUser, JsonBody(
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, description = "Following oneself", body = ValidationBody), (status = 429, body = ErrorBody),
     ))]
-pub async fn follow(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+pub async fn follow(
+    state: web::Data<AppState>,
+    me: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     state.limits.write(me.id)?;
     let id = id.into_inner();
     let created = follow::follow(&state.pool, me.id, id).await?;
     let body = serde_json::json!({"follower_id": me.id, "followee_id": id, "following": true});
     Ok(if created {
         HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/user/{}/following/", me.username)))
+            .insert_header((
+                header::LOCATION,
+                format!("/user/{}/following/", me.username),
+            ))
             .json(body)
     } else {
         HttpResponse::Ok().json(body)
@@ -120,7 +163,11 @@ pub async fn follow(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>
     params(("id" = i64, Path)),
     responses((status = 204, description = "Not following"), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
-pub async fn unfollow(state: web::Data<AppState>, me: AuthUser, id: web::Path<i64>) -> ApiResult<HttpResponse> {
+pub async fn unfollow(
+    state: web::Data<AppState>,
+    me: AuthUser,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     state.limits.write(me.id)?;
     follow::unfollow(&state.pool, me.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -131,10 +178,20 @@ pub async fn unfollow(state: web::Data<AppState>, me: AuthUser, id: web::Path<i6
     params(("username" = String, Path), PageQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<User>), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
-pub async fn followers(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, _viewer: MaybeAuthUser, Query(q): Query<PageQuery>) -> ApiResult<HttpResponse> {
+pub async fn followers(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    _viewer: MaybeAuthUser,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let page = q.page()?;
     let id = user::id_by_username(&state.pool, &path).await?;
-    Ok(page_response(&req, page, follow::followers(&state.pool, id, page).await?))
+    Ok(page_response(
+        &req,
+        page,
+        follow::followers(&state.pool, id, page).await?,
+    ))
 }
 
 /// Users someone follows, most recent follow first.
@@ -142,17 +199,36 @@ pub async fn followers(req: HttpRequest, state: web::Data<AppState>, path: web::
     params(("username" = String, Path), PageQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<User>), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
-pub async fn following(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>, _viewer: MaybeAuthUser, Query(q): Query<PageQuery>) -> ApiResult<HttpResponse> {
+pub async fn following(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    _viewer: MaybeAuthUser,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let page = q.page()?;
     let id = user::id_by_username(&state.pool, &path).await?;
-    Ok(page_response(&req, page, follow::following(&state.pool, id, page).await?))
+    Ok(page_response(
+        &req,
+        page,
+        follow::following(&state.pool, id, page).await?,
+    ))
 }
 
 /// Posts (replies included) by the users I follow, newest first.
 #[utoipa::path(get, path = "/user/timeline", tag = "posts", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = Vec<crate::models::post::Post>), (status = 401, body = ErrorBody),
         (status = 422, body = ValidationBody)))]
-pub async fn timeline(req: HttpRequest, state: web::Data<AppState>, me: AuthUser, Query(q): Query<PageQuery>) -> ApiResult<HttpResponse> {
+pub async fn timeline(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    me: AuthUser,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    Ok(page_response(&req, page, post::timeline(&state.pool, me.id, page).await?))
+    Ok(page_response(
+        &req,
+        page,
+        post::timeline(&state.pool, me.id, page).await?,
+    ))
 }

@@ -37,13 +37,22 @@ fn claims(uid: i64, scope: &str, exp_offset: Option<i64>) -> Value {
 }
 
 fn sign(claims: &Value, secret: &str) -> String {
-    encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 fn alg_none(claims: &Value) -> String {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    format!("{}.{}.", b64.encode(r#"{"alg":"none","typ":"JWT"}"#), b64.encode(claims.to_string()))
+    format!(
+        "{}.{}.",
+        b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        b64.encode(claims.to_string())
+    )
 }
 
 fn bearer(req: TestRequest, token: &str) -> TestRequest {
@@ -58,11 +67,18 @@ fn post_text(token: &str) -> TestRequest {
 async fn hostile_requests_get_their_status_and_change_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (alice_id, alice) = app.user("alice").await;
-    let alice_refresh = app.login("alice").await["refresh_token"].as_str().unwrap().to_owned();
+    let alice_refresh = app.login("alice").await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (bob_id, bob) = app.user("bob").await;
     let bobs_post = app.create_post(&bob, "bob's post", None).await;
-    app.post_empty(&format!("/post/{bobs_post}/like/"), Some(&bob)).await.assert_status(201);
-    app.post_empty(&format!("/user/follow/{alice_id}"), Some(&bob)).await.assert_status(201);
+    app.post_empty(&format!("/post/{bobs_post}/like/"), Some(&bob))
+        .await
+        .assert_status(201);
+    app.post_empty(&format!("/user/follow/{alice_id}"), Some(&bob))
+        .await
+        .assert_status(201);
 
     let valid = claims(alice_id, "access_token", Some(600));
     let mut tampered = sign(&valid, SECRET);
@@ -114,12 +130,21 @@ async fn hostile_requests_get_their_status_and_change_nothing(pool: PgPool) {
     let before = fingerprint(&app.pool).await;
     for (name, req, expected) in table {
         let res = app.send(req).await;
-        assert_eq!(res.status.as_u16(), expected, "{name}: {}", String::from_utf8_lossy(&res.body));
+        assert_eq!(
+            res.status.as_u16(),
+            expected,
+            "{name}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         if expected >= 400 {
             let detail = &res.json()["detail"];
             assert!(detail.is_string() || detail.is_array(), "{name}: no detail");
         }
-        assert_eq!(fingerprint(&app.pool).await, before, "{name} changed the database");
+        assert_eq!(
+            fingerprint(&app.pool).await,
+            before,
+            "{name} changed the database"
+        );
     }
 }
 
@@ -128,15 +153,23 @@ async fn unknown_user_and_wrong_password_get_identical_answers(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
     let attempt = |username: &'static str, password: &'static str| {
-        TestRequest::post().uri("/token").set_form([("username", username), ("password", password)])
+        TestRequest::post()
+            .uri("/token")
+            .set_form([("username", username), ("password", password)])
     };
     let wrong = app.send(attempt("alice", "not-the-password")).await;
     let unknown = app.send(attempt("nobody", "not-the-password")).await;
     wrong.assert_status(401);
     unknown.assert_status(401);
     assert_eq!(wrong.body, unknown.body);
-    assert_eq!(wrong.header("www-authenticate"), unknown.header("www-authenticate"));
-    assert_eq!(wrong.json(), json!({"detail": "Incorrect username or password"}));
+    assert_eq!(
+        wrong.header("www-authenticate"),
+        unknown.header("www-authenticate")
+    );
+    assert_eq!(
+        wrong.json(),
+        json!({"detail": "Incorrect username or password"})
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]

@@ -101,13 +101,27 @@ async fn get_responses_carry_an_etag_and_a_matching_if_none_match_gets_304(pool:
     let etag = first.header("etag").expect("an ETag").to_owned();
     assert_eq!(first.header("cache-control"), Some("no-cache"));
 
-    let again = app.send(TestRequest::get().uri(&path).insert_header(("if-none-match", etag.as_str()))).await;
+    let again = app
+        .send(
+            TestRequest::get()
+                .uri(&path)
+                .insert_header(("if-none-match", etag.as_str())),
+        )
+        .await;
     again.assert_status(304);
     assert!(again.body.is_empty());
     assert_eq!(again.header("etag"), Some(etag.as_str()));
 
-    app.patch(&path, &json!({"text": "changed"}), Some(&token)).await.assert_status(200);
-    let changed = app.send(TestRequest::get().uri(&path).insert_header(("if-none-match", etag.as_str()))).await;
+    app.patch(&path, &json!({"text": "changed"}), Some(&token))
+        .await
+        .assert_status(200);
+    let changed = app
+        .send(
+            TestRequest::get()
+                .uri(&path)
+                .insert_header(("if-none-match", etag.as_str())),
+        )
+        .await;
     changed.assert_status(200);
     assert_ne!(changed.header("etag"), Some(etag.as_str()));
 }
@@ -126,7 +140,10 @@ async fn every_response_has_a_request_id(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let a = app.get("/health", None).await;
     let b = app.get("/nowhere", None).await;
-    let (a, b) = (a.header("x-request-id").unwrap(), b.header("x-request-id").unwrap());
+    let (a, b) = (
+        a.header("x-request-id").unwrap(),
+        b.header("x-request-id").unwrap(),
+    );
     assert_eq!(a.len(), 36);
     assert_ne!(a, b);
 }
@@ -134,30 +151,66 @@ async fn every_response_has_a_request_id(pool: PgPool) {
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn cors_is_off_by_default(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let res = app.send(TestRequest::get().uri("/post/").insert_header(("origin", "https://evil.example"))).await;
+    let res = app
+        .send(
+            TestRequest::get()
+                .uri("/post/")
+                .insert_header(("origin", "https://evil.example")),
+        )
+        .await;
     res.assert_status(200);
     assert!(res.header("access-control-allow-origin").is_none());
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn cors_allows_only_configured_origins_and_answers_preflight(pool: PgPool) {
-    let app = TestApp::with_settings(pool, &[("PAMPS_SERVER__CORS_ORIGINS", "https://app.example")]).await;
+    let app = TestApp::with_settings(
+        pool,
+        &[("PAMPS_SERVER__CORS_ORIGINS", "https://app.example")],
+    )
+    .await;
     let preflight = TestRequest::default()
         .method(actix_web::http::Method::OPTIONS)
         .uri("/post/")
         .insert_header(("origin", "https://app.example"))
         .insert_header(("access-control-request-method", "POST"))
-        .insert_header(("access-control-request-headers", "authorization, content-type"));
+        .insert_header((
+            "access-control-request-headers",
+            "authorization, content-type",
+        ));
     let res = app.send(preflight).await;
     assert!(res.status.is_success(), "{}", res.status);
-    assert_eq!(res.header("access-control-allow-origin"), Some("https://app.example"));
+    assert_eq!(
+        res.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
     assert!(res.header("access-control-allow-credentials").is_none());
 
-    let res = app.send(TestRequest::get().uri("/post/").insert_header(("origin", "https://app.example"))).await;
-    assert_eq!(res.header("access-control-allow-origin"), Some("https://app.example"));
-    assert!(res.header("access-control-expose-headers").unwrap().to_lowercase().contains("link"));
+    let res = app
+        .send(
+            TestRequest::get()
+                .uri("/post/")
+                .insert_header(("origin", "https://app.example")),
+        )
+        .await;
+    assert_eq!(
+        res.header("access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert!(
+        res.header("access-control-expose-headers")
+            .unwrap()
+            .to_lowercase()
+            .contains("link")
+    );
 
-    let res = app.send(TestRequest::get().uri("/post/").insert_header(("origin", "https://evil.example"))).await;
+    let res = app
+        .send(
+            TestRequest::get()
+                .uri("/post/")
+                .insert_header(("origin", "https://evil.example")),
+        )
+        .await;
     assert!(res.header("access-control-allow-origin").is_none());
 }
 
@@ -186,15 +239,95 @@ async fn passwords_and_tokens_never_reach_the_logs(pool: PgPool) {
 
     let app = TestApp::new(pool).await;
     let (_, token) = app.user("alice").await;
-    app.post("/post/", &json!({"text": "hi"}), Some(&token)).await.assert_status(201);
-    app.send(TestRequest::post().uri("/token").set_form([("username", "alice"), ("password", "wrong-password-99")]))
+    app.post("/post/", &json!({"text": "hi"}), Some(&token))
         .await
-        .assert_status(401);
+        .assert_status(201);
+    app.send(
+        TestRequest::post()
+            .uri("/token")
+            .set_form([("username", "alice"), ("password", "wrong-password-99")]),
+    )
+    .await
+    .assert_status(401);
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("\"route\":\"/post\""), "one line per request is logged: {text}");
-    assert!(text.contains("\"user_id\":1"), "authenticated requests log the user id");
-    for secret in [crate::helpers::PASSWORD, "wrong-password-99", token.as_str(), "test-secret-test-secret"] {
+    assert!(
+        text.contains("\"route\":\"/post\""),
+        "one line per request is logged: {text}"
+    );
+    assert!(
+        text.contains("\"user_id\":1"),
+        "authenticated requests log the user id"
+    );
+    for secret in [
+        crate::helpers::PASSWORD,
+        "wrong-password-99",
+        token.as_str(),
+        "test-secret-test-secret",
+    ] {
         assert!(!text.contains(secret), "{secret} leaked into the logs");
     }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn openapi_document_describes_every_route_with_both_security_schemes(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let res = app.get("/openapi.json", None).await;
+    res.assert_status(200);
+    let doc = res.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for path in [
+        "/token",
+        "/refresh_token",
+        "/logout",
+        "/user/",
+        "/user/me/",
+        "/user/me/password",
+        "/user/{username}/",
+        "/user/follow/{id}",
+        "/user/{username}/followers/",
+        "/user/{username}/following/",
+        "/user/timeline",
+        "/post/",
+        "/post/{id}/",
+        "/post/{id}/replies/",
+        "/post/user/{username}/",
+        "/post/{id}/like/",
+        "/post/likes/{username}/",
+        "/health",
+        "/ready",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} is missing from the document"
+        );
+    }
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer");
+    assert_eq!(schemes["oauth2"]["flows"]["password"]["tokenUrl"], "/token");
+    let create = &doc["paths"]["/post/"]["post"]["responses"];
+    for status in ["201", "401", "413", "415", "422", "429"] {
+        assert!(
+            create.get(status).is_some(),
+            "POST /post/ documents {status}"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn swagger_ui_is_served_from_the_binary(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let res = app.get("/docs/", None).await;
+    res.assert_status(200);
+    let html = String::from_utf8(res.body).unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(!html.contains("https://"), "no asset may come from a CDN");
+    let config = app.get("/docs/swagger-initializer.js", None).await;
+    config.assert_status(200);
+    assert!(
+        String::from_utf8(config.body)
+            .unwrap()
+            .contains("/openapi.json")
+    );
 }

@@ -38,8 +38,12 @@ pub struct TestResponse {
 impl TestResponse {
     /// The body as JSON (panics with the body when it is not JSON).
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     /// A header's value as text.
@@ -49,7 +53,10 @@ impl TestResponse {
 
     /// The `detail` string of an error body.
     pub fn detail(&self) -> String {
-        self.json()["detail"].as_str().unwrap_or_else(|| panic!("no string detail in {}", self.json())).to_owned()
+        self.json()["detail"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string detail in {}", self.json()))
+            .to_owned()
     }
 
     /// The `loc` lists of a 422 body.
@@ -58,7 +65,14 @@ impl TestResponse {
             .as_array()
             .unwrap_or_else(|| panic!("no detail list in {}", self.json()))
             .iter()
-            .map(|e| e["loc"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_owned()).collect())
+            .map(|e| {
+                e["loc"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap().to_owned())
+                    .collect()
+            })
             .collect()
     }
 
@@ -88,7 +102,10 @@ impl TestResponse {
 pub fn test_settings(overrides: &[(&str, &str)]) -> Settings {
     let mut vars: HashMap<String, String> = [
         ("PAMPS_ENV", "testing"),
-        ("PAMPS_SECURITY__SECRET_KEY", "test-secret-test-secret-test-secret-42"),
+        (
+            "PAMPS_SECURITY__SECRET_KEY",
+            "test-secret-test-secret-test-secret-42",
+        ),
         ("PAMPS_SECURITY__MAX_CONCURRENT_HASHES", "4"),
     ]
     .iter()
@@ -110,9 +127,9 @@ impl TestApp {
     pub async fn with_settings(pool: PgPool, overrides: &[(&str, &str)]) -> Self {
         let state = web::Data::new(AppState::new(pool.clone(), test_settings(overrides)));
         let service = actix_web::test::init_service(build_app(state)).await;
-        let service = actix_service::boxed::service(service.map(|res: ServiceResponse<_>| {
-            res.map_body(|_, body| body.boxed())
-        }));
+        let service = actix_service::boxed::service(
+            service.map(|res: ServiceResponse<_>| res.map_body(|_, body| body.boxed())),
+        );
         Self { pool, service }
     }
 
@@ -122,11 +139,22 @@ impl TestApp {
         if req.head().peer_addr.is_none() {
             req.head_mut().peer_addr = Some(PEER.parse().unwrap());
         }
-        let res = self.service.call(req).await.expect("the app answers every request");
+        let res = self
+            .service
+            .call(req)
+            .await
+            .expect("the app answers every request");
         let status = res.status();
         let headers = res.headers().clone();
-        let body = actix_web::body::to_bytes(res.into_body()).await.map(|b| b.to_vec()).unwrap_or_default();
-        TestResponse { status, headers, body }
+        let body = actix_web::body::to_bytes(res.into_body())
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
     }
 
     fn request(method: Method, path: &str, token: Option<&str>) -> TestRequest {
@@ -149,7 +177,8 @@ impl TestApp {
 
     /// POST with a JSON body, optionally with a bearer token.
     pub async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> TestResponse {
-        self.send(Self::request(Method::POST, path, token).set_json(body)).await
+        self.send(Self::request(Method::POST, path, token).set_json(body))
+            .await
     }
 
     /// POST without a body.
@@ -159,7 +188,8 @@ impl TestApp {
 
     /// PATCH with a JSON body.
     pub async fn patch(&self, path: &str, body: &Value, token: Option<&str>) -> TestResponse {
-        self.send(Self::request(Method::PATCH, path, token).set_json(body)).await
+        self.send(Self::request(Method::PATCH, path, token).set_json(body))
+            .await
     }
 
     /// Registers `username` (email `<username>@example.com`, password [`PASSWORD`]).
@@ -174,7 +204,11 @@ impl TestApp {
     /// Logs in with the form flow; returns the token pair as JSON.
     pub async fn login(&self, username: &str) -> Value {
         let res = self
-            .send(TestRequest::post().uri("/token").set_form([("username", username), ("password", PASSWORD)]))
+            .send(
+                TestRequest::post()
+                    .uri("/token")
+                    .set_form([("username", username), ("password", PASSWORD)]),
+            )
             .await;
         res.assert_status(200);
         res.json()
@@ -183,13 +217,22 @@ impl TestApp {
     /// Registers and logs in; returns (user id, access token).
     pub async fn user(&self, username: &str) -> (i64, String) {
         let id = self.register(username).await["id"].as_i64().unwrap();
-        let token = self.login(username).await["access_token"].as_str().unwrap().to_owned();
+        let token = self.login(username).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         (id, token)
     }
 
     /// Creates a post (or reply) and returns its id.
     pub async fn create_post(&self, token: &str, text: &str, parent_id: Option<i64>) -> i64 {
-        let res = self.post("/post/", &json!({"text": text, "parent_id": parent_id}), Some(token)).await;
+        let res = self
+            .post(
+                "/post/",
+                &json!({"text": text, "parent_id": parent_id}),
+                Some(token),
+            )
+            .await;
         res.assert_status(201);
         res.json()["id"].as_i64().unwrap()
     }
