@@ -42,30 +42,38 @@ pub async fn unfollow(db: &sqlx::PgPool, follower: i64, followee: i64) -> ApiRes
     Ok(())
 }
 
-/// Users following `user_id`, most recent follow first.
-pub async fn followers(db: impl PgExecutor<'_>, user_id: i64, page: Page) -> ApiResult<Vec<User>> {
-    Ok(sqlx::query_as(user_select!(
-        "f.id",
-        "JOIN follows f ON f.follower_id = u.id
-         WHERE f.followee_id = $1 AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
-    ))
-    .bind(user_id)
-    .bind(page.after_desc())
-    .bind(page.fetch_limit())
-    .fetch_all(db)
-    .await?)
+/// Which side of a user's follows a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The people following the user.
+    Followers,
+    /// The people the user follows.
+    Following,
 }
 
-/// Users `user_id` follows, most recent follow first.
-pub async fn following(db: impl PgExecutor<'_>, user_id: i64, page: Page) -> ApiResult<Vec<User>> {
-    Ok(sqlx::query_as(user_select!(
-        "f.id",
-        "JOIN follows f ON f.followee_id = u.id
-         WHERE f.follower_id = $1 AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
-    ))
-    .bind(user_id)
-    .bind(page.after_desc())
-    .bind(page.fetch_limit())
-    .fetch_all(db)
-    .await?)
+/// One side of `user_id`'s follows, most recent follow first.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    side: Side,
+    page: Page,
+) -> ApiResult<Vec<User>> {
+    let sql = match side {
+        Side::Followers => user_select!(
+            "f.id",
+            "JOIN follows f ON f.follower_id = u.id
+             WHERE f.followee_id = $1 AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
+        ),
+        Side::Following => user_select!(
+            "f.id",
+            "JOIN follows f ON f.followee_id = u.id
+             WHERE f.follower_id = $1 AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
+        ),
+    };
+    Ok(sqlx::query_as(sql)
+        .bind(user_id)
+        .bind(page.after_desc())
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?)
 }

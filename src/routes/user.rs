@@ -8,6 +8,7 @@ use crate::auth::session::{self, PasswordChange};
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, Query};
+use crate::models::follow::Side;
 use crate::models::user::{Profile, ProfileUpdate, RegisterRequest, User};
 use crate::models::{follow, post, user};
 use crate::openapi::{ErrorBody, ValidationBody};
@@ -185,13 +186,7 @@ pub async fn followers(
     _viewer: MaybeAuthUser,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    let page = q.page()?;
-    let id = user::id_by_username(&state.pool, &path).await?;
-    Ok(page_response(
-        &req,
-        page,
-        follow::followers(&state.pool, id, page).await?,
-    ))
+    follow_list(&req, &state, &path, &q, Side::Followers).await
 }
 
 /// Users someone follows, most recent follow first.
@@ -206,12 +201,22 @@ pub async fn following(
     _viewer: MaybeAuthUser,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
+    follow_list(&req, &state, &path, &q, Side::Following).await
+}
+
+async fn follow_list(
+    req: &HttpRequest,
+    state: &AppState,
+    username: &str,
+    q: &PageQuery,
+    side: Side,
+) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    let id = user::id_by_username(&state.pool, &path).await?;
+    let id = user::id_by_username(&state.pool, username).await?;
     Ok(page_response(
-        &req,
+        req,
         page,
-        follow::following(&state.pool, id, page).await?,
+        follow::list(&state.pool, id, side, page).await?,
     ))
 }
 
