@@ -2,8 +2,8 @@
 //!
 //! Shapes: followees are drawn Zipf-like from a popularity ranking, so a few
 //! accounts have most of the followers; popular accounts also post more; a
-//! third of the posts reply to an earlier post (half of those join an existing
-//! thread, which makes a few threads long); likes are Zipf-like over a ranking
+//! third of the posts reply to an earlier post (half of those join the thread
+//! of an earlier reply, which makes a few threads long); likes are Zipf-like over a ranking
 //! of posts by their author's popularity and some luck. Accounts join during
 //! the first tenth of the covered period and post during the rest; every
 //! timestamp grows with its row's id, as keyset pagination expects.
@@ -204,17 +204,21 @@ fn write_posts(
     let count = shape.posts as usize;
     let zipf = Zipf::new(accounts.len(), POSTING_SKEW);
     let mut posts: Vec<Post> = Vec::with_capacity(count);
+    let mut replies: Vec<u32> = Vec::new();
     for i in 0..count {
         let author = by_rank[zipf.sample(rng)];
-        let parent = (i > 0 && rng.random_bool(REPLY_SHARE)).then(|| pick_parent(rng, &posts));
+        let parent =
+            (i > 0 && rng.random_bool(REPLY_SHARE)).then(|| pick_parent(rng, &posts, &replies));
         if let Some(p) = parent {
             posts[p as usize].replies += 1;
+            replies.push(i as u32);
         }
         accounts[author as usize].posts += 1;
+        let date = spread(rng, from, shape.end, i, count);
         posts.push(Post {
             author,
             parent,
-            date: spread(rng, from, shape.end, i, count),
+            date,
             likes: 0,
             replies: 0,
         });
@@ -222,14 +226,18 @@ fn write_posts(
     posts
 }
 
-/// An earlier post to reply to: half the time the thread of a random earlier
-/// reply (so long threads grow longer), otherwise a post leaning recent.
-fn pick_parent(rng: &mut SmallRng, earlier: &[Post]) -> u32 {
-    let n = earlier.len();
-    match earlier[rng.random_range(0..n)].parent {
-        Some(thread) if rng.random_bool(0.5) => thread,
-        _ => (n - 1 - (n as f64 * rng.random::<f64>().powi(5)) as usize) as u32,
+/// An earlier post to reply to: half the time the parent of a random earlier
+/// reply (preferential attachment: busy threads get busier), otherwise a
+/// post leaning recent.
+fn pick_parent(rng: &mut SmallRng, earlier: &[Post], replies: &[u32]) -> u32 {
+    if !replies.is_empty() && rng.random_bool(0.5) {
+        let reply = replies[rng.random_range(0..replies.len())];
+        if let Some(thread) = earlier[reply as usize].parent {
+            return thread;
+        }
     }
+    let n = earlier.len();
+    (n - 1 - (n as f64 * rng.random::<f64>().powi(5)) as usize) as u32
 }
 
 /// Likes by random users, skewed toward posts of popular authors; each

@@ -11,4 +11,5 @@ mod follows;
 mod likes;
 mod limits;
 mod posts;
+mod seed;
 mod users;

@@ -1,0 +1,161 @@
+//! `pamps seed`'s logic at a tiny scale: row counts, the reply share, exact
+//! counters, and a schema that works as before afterwards.
+
+use actix_web::test::TestRequest;
+use pamps::seed::{self, SEED_PASSWORD, SeedError, SeedOptions};
+use sqlx::PgPool;
+
+use crate::helpers::TestApp;
+
+fn tiny(seed: u64) -> SeedOptions {
+    SeedOptions {
+        users: 60,
+        posts: 900,
+        follows_per_user: 6,
+        likes: 700,
+        seed,
+        force: false,
+    }
+}
+
+/// Users and posts whose counters differ from counts taken row by row.
+async fn wrong_counters(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM users u
+                  WHERE u.posts_count <> (SELECT count(*) FROM posts p WHERE p.user_id = u.id AND p.deleted_at IS NULL)
+                     OR u.followers_count <> (SELECT count(*) FROM follows f WHERE f.followee_id = u.id)
+                     OR u.following_count <> (SELECT count(*) FROM follows f WHERE f.follower_id = u.id))
+              + (SELECT count(*) FROM posts x
+                  WHERE x.like_count <> (SELECT count(*) FROM likes l WHERE l.post_id = x.id)
+                     OR x.reply_count <> (SELECT count(*) FROM posts r WHERE r.parent_id = x.id AND r.deleted_at IS NULL))",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Index, constraint and trigger names of the seeded tables.
+async fn schema_objects(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT name FROM (
+             SELECT indexname::text AS name FROM pg_indexes WHERE schemaname = 'public'
+             UNION ALL SELECT conname::text FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+             UNION ALL SELECT tgname::text || ':' || tgenabled::text FROM pg_trigger WHERE NOT tgisinternal
+         ) o ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn seed_writes_the_requested_rows_with_exact_counters(pool: PgPool) {
+    let schema_before = schema_objects(&pool).await;
+    let report = seed::seed(&pool, &tiny(1)).await.unwrap();
+
+    let app = TestApp::new(pool.clone()).await;
+    assert_eq!(
+        (
+            app.count("users").await,
+            app.count("posts").await,
+            app.count("likes").await
+        ),
+        (60, 900, 700)
+    );
+    assert_eq!(app.count("follows").await as u64, report.follows);
+    assert!(report.follows > 0);
+    let replies: i64 = sqlx::query_scalar("SELECT count(*) FROM posts WHERE parent_id IS NOT NULL")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(replies as u64, report.replies);
+    assert!(
+        (240..=360).contains(&replies),
+        "{replies} of 900 posts are replies"
+    );
+    let orphan_or_later_parent: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM posts r JOIN posts p ON p.id = r.parent_id WHERE p.id >= r.id OR p.date > r.date",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(orphan_or_later_parent, 0, "a reply comes after its parent");
+    assert_eq!(wrong_counters(&pool).await, 0);
+    assert_eq!(seed::counter_mismatches(&pool).await.unwrap(), 0);
+    assert_eq!(
+        schema_objects(&pool).await,
+        schema_before,
+        "indexes, constraints and triggers are back"
+    );
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn seeded_accounts_log_in_and_the_app_keeps_counting(pool: PgPool) {
+    seed::seed(&pool, &tiny(2)).await.unwrap();
+    let app = TestApp::new(pool.clone()).await;
+
+    let res = app
+        .send(
+            TestRequest::post()
+                .uri("/token")
+                .set_form([("username", "user7"), ("password", SEED_PASSWORD)]),
+        )
+        .await;
+    res.assert_status(200);
+    let token = res.json()["access_token"].as_str().unwrap().to_owned();
+    let before = app.profile("user7", None).await["posts_count"]
+        .as_i64()
+        .unwrap();
+    let parent_replies = app.post_row(1).await.4;
+
+    let id = app.create_post(&token, "after the seed", Some(1)).await;
+    assert_eq!(id, 901, "the identity continues after the seeded ids");
+    assert_eq!(app.post_row(1).await.4, parent_replies + 1);
+    assert_eq!(
+        app.profile("user7", None).await["posts_count"].as_i64(),
+        Some(before + 1)
+    );
+    let dangling = sqlx::query("INSERT INTO likes (user_id, post_id) VALUES (1, 123456)")
+        .execute(&pool)
+        .await;
+    assert!(dangling.is_err(), "foreign keys are enforced again");
+    assert_eq!(wrong_counters(&pool).await, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn seed_refuses_a_database_with_users_unless_forced(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    app.register("alice").await;
+
+    let refused = seed::seed(&pool, &tiny(3)).await;
+    assert!(matches!(refused, Err(SeedError::NotEmpty)), "{refused:?}");
+    assert_eq!(app.count("users").await, 1);
+
+    let forced = SeedOptions {
+        force: true,
+        ..tiny(3)
+    };
+    seed::seed(&pool, &forced).await.unwrap();
+    assert_eq!(app.count("users").await, 60);
+    let alice: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE username = 'alice'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(alice, 0);
+    assert_eq!(wrong_counters(&pool).await, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn seed_rejects_impossible_shapes(pool: PgPool) {
+    for (users, follows_per_user, likes) in [(0, 0, 0), (5, 5, 0), (2, 0, 901)] {
+        let options = SeedOptions {
+            users,
+            follows_per_user,
+            likes,
+            ..tiny(4)
+        };
+        let result = seed::seed(&pool, &options).await;
+        assert!(matches!(result, Err(SeedError::Invalid(_))), "{result:?}");
+    }
+    assert_eq!(TestApp::new(pool).await.count("users").await, 0);
+}
