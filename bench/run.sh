@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command HTTP benchmark of pamps on this machine (see bench/README.md):
-#   bench/run.sh            full run (10 s per measurement, about 12 minutes)
+#   bench/run.sh            full run (10 s per measurement, about 9 minutes)
 #   QUICK=1 bench/run.sh    3 s per measurement
 #
 # Environment (all optional):
@@ -199,6 +199,8 @@ bench_scale() {
   local reader_token
   reader_token=$(token_for "$reader")
   [[ -n $reader_token && $(grep -c . "$tokens") == "$WRITERS" ]] || die "logins failed"
+  local login_rss
+  login_rss=$(server_mib VmRSS)
 
   link=$(next_link "$BASE/post/?limit=100")
   for _ in $(seq 2 "$DEEP_PAGES"); do
@@ -274,7 +276,7 @@ bench_scale() {
 
   local peak
   peak=$(server_mib VmHWM)
-  NOTES+=("$scale: server RSS $idle_rss MiB idle; peak (VmHWM) $read_write_peak MiB after the read and write runs, $peak MiB after the POST /token runs")
+  NOTES+=("$scale: server RSS $idle_rss MiB idle, $login_rss MiB after the $((WRITERS + 1)) setup logins; peak (VmHWM) $read_write_peak MiB after the read and write runs, $peak MiB after the POST /token runs")
   stop_server
 }
 

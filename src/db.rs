@@ -32,14 +32,18 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
 }
 
-/// Parses `db.uri` into connect options (statement logging is left to tracing spans).
+/// Parses `db.uri` into connect options. JIT is switched off: it can only
+/// slow down pamps' short indexed queries (a generic plan with `LIMIT $n`
+/// looks costly enough to compile for 7–11 ms, see docs/performance.md).
 pub fn connect_options(settings: &DbSettings) -> Result<PgConnectOptions, DbError> {
     let options: PgConnectOptions = settings
         .uri
         .expose_secret()
         .parse()
         .map_err(DbError::BadUri)?;
-    Ok(options.disable_statement_logging())
+    Ok(options
+        .options([("jit", "off")])
+        .disable_statement_logging())
 }
 
 fn pool_options(settings: &DbSettings) -> PgPoolOptions {

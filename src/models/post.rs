@@ -216,11 +216,32 @@ pub async fn by_user(
 }
 
 /// Posts (replies included) by the users `viewer` follows, newest first.
+///
+/// Two phases, bounded by followees + limit index probes whatever the plan
+/// (docs/performance.md): the newest post of each followee; at least `limit`
+/// posts are at or above the `limit`-th newest of those heads, so the page is
+/// too, and only the followees owning those heads are read again, from that
+/// bound up. With fewer heads than `limit` there is no bound.
 pub async fn timeline(db: impl PgExecutor<'_>, viewer: i64, page: Page) -> ApiResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
         "p.id",
-        "JOIN follows f ON f.followee_id = p.user_id
-         WHERE f.follower_id = $1 AND p.deleted_at IS NULL AND p.id < $2
+        "WHERE p.id = ANY (ARRAY(
+             WITH heads AS (
+                  SELECT f.followee_id AS user_id, h.id FROM follows f
+                   CROSS JOIN LATERAL (
+                         SELECT x.id FROM posts x
+                          WHERE x.user_id = f.followee_id AND x.deleted_at IS NULL AND x.id < $2
+                          ORDER BY x.id DESC LIMIT 1) h
+                   WHERE f.follower_id = $1),
+             newest AS (SELECT user_id, id FROM heads ORDER BY id DESC LIMIT $3)
+             SELECT t.id FROM newest n
+              CROSS JOIN LATERAL (
+                    SELECT x.id FROM posts x
+                     WHERE x.user_id = n.user_id AND x.deleted_at IS NULL AND x.id < $2
+                       AND x.id >= (SELECT CASE WHEN count(*) < $3 THEN -9223372036854775808 ELSE min(id) END
+                                      FROM newest)
+                     ORDER BY x.id DESC LIMIT $3) t
+              ORDER BY t.id DESC LIMIT $3))
          ORDER BY p.id DESC LIMIT $3"
     ))
     .bind(viewer)
