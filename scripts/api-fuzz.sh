@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Spec fuzz: schemathesis runs every check against a live pamps (debug build) on
+# Spec fuzz: validates /openapi.json as OpenAPI 3.1, then schemathesis runs
+# every check against a live pamps (debug build) on
 # a throwaway database, authenticated with a real token. Called by test.sh;
 # needs DATABASE_URL (a server where it may create databases).
 #   FUZZ_EXAMPLES=40   examples per operation and phase
@@ -8,12 +9,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 : "${DATABASE_URL:?DATABASE_URL must point at a PostgreSQL server}"
 
-ST_VERSION=4.32.5
-VENV="${PAMPS_FUZZ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pamps/schemathesis-$ST_VERSION}"
-if [ ! -x "$VENV/bin/schemathesis" ]; then
-  echo "api-fuzz: installing schemathesis $ST_VERSION into $VENV"
+TOOLS=(schemathesis==4.32.5 openapi-spec-validator==0.9.0)
+VENV="${PAMPS_FUZZ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pamps/fuzz-tools-1}"
+if [ ! -x "$VENV/bin/schemathesis" ] || [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
+  echo "api-fuzz: installing ${TOOLS[*]} into $VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet "schemathesis==$ST_VERSION"
+  "$VENV/bin/pip" install --quiet "${TOOLS[@]}"
 fi
 
 cargo build --quiet --bin pamps
@@ -57,6 +58,13 @@ pair = json.load(urllib.request.urlopen(url + "/token", form, timeout=10))
 print(pair["access_token"])
 PY
 )
+
+# The document must be valid OpenAPI 3.1 before it is used to fuzz.
+spec="${TMPDIR:-/tmp}/pamps-openapi-$$.json"
+python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+  "$url/openapi.json" >"$spec"
+"$VENV/bin/openapi-spec-validator" "$spec"
+rm -f "$spec"
 
 "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$url/openapi.json" \
   --checks all \

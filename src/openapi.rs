@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document (`/openapi.json`) and the offline Swagger UI (`/docs`).
 
+use actix_web::http::StatusCode;
 use serde::Serialize;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
@@ -45,11 +47,44 @@ impl Modify for Security {
     }
 }
 
+/// OpenAPI requires a description on every response: the ones the handlers
+/// leave out get their status' reason phrase ("Payload Too Large").
+struct DescribeResponses;
+
+impl Modify for DescribeResponses {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in &mut operation.responses.responses {
+                    if let RefOr::T(response) = response
+                        && response.description.is_empty()
+                    {
+                        response.description = status
+                            .parse()
+                            .ok()
+                            .and_then(|code| StatusCode::from_u16(code).ok())
+                            .and_then(|code| code.canonical_reason())
+                            .unwrap_or("Response")
+                            .to_owned();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The API description, generated from the handlers' annotations.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "pamps", description = "A twitter-like blog API: posts, replies, likes, follows and timelines."),
-    modifiers(&Security),
+    modifiers(&Security, &DescribeResponses),
     paths(
         crate::routes::auth::login, crate::routes::auth::refresh, crate::routes::auth::logout,
         crate::routes::user::register, crate::routes::user::list, crate::routes::user::profile,

@@ -75,7 +75,7 @@ fn text_of(raw: &str) -> ApiResult<String> {
 }
 
 /// Top-level posts.
-#[utoipa::path(get, path = "/post/", tag = "posts", params(PostListQuery), security((), ("bearer" = [])),
+#[utoipa::path(get, path = "/post/", operation_id = "list_posts", tag = "posts", params(PostListQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody), (status = 422, body = ValidationBody)))]
 pub async fn list(
     req: HttpRequest,

@@ -61,7 +61,7 @@ pub async fn register(
 }
 
 /// Lists users, oldest first.
-#[utoipa::path(get, path = "/user/", tag = "users", params(PageQuery),
+#[utoipa::path(get, path = "/user/", operation_id = "list_users", tag = "users", params(PageQuery),
     responses((status = 200, body = Vec<User>), (status = 422, body = ValidationBody)))]
 pub async fn list(
     req: HttpRequest,

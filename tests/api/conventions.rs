@@ -306,6 +306,22 @@ async fn openapi_document_describes_every_route_with_both_security_schemes(pool:
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["oauth2"]["flows"]["password"]["tokenUrl"], "/token");
+    let mut operation_ids = std::collections::HashSet::new();
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(
+                operation_ids.insert(id.to_owned()),
+                "{method} {path}: operationId {id} repeats"
+            );
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let described = response["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.is_empty());
+                assert!(described, "{method} {path} {status} has no description");
+            }
+        }
+    }
     let create = &doc["paths"]["/post/"]["post"]["responses"];
     for status in ["201", "401", "413", "415", "422", "429"] {
         assert!(
