@@ -64,10 +64,10 @@ pub struct RegisterRequest {
     pub username: String,
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
-    /// An http(s) URL.
+    /// An http(s) URL ([`validation::AVATAR_PATTERN`]).
     #[schema(
         max_length = 2048,
-        pattern = "^https?://[A-Za-z][A-Za-z0-9-]*(\\.[A-Za-z][A-Za-z0-9-]*)*(/[!-~]*)?$"
+        pattern = "^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?(/[!-~]*)?$"
     )]
     pub avatar: Option<String>,
     #[schema(max_length = 500)]
@@ -139,7 +139,7 @@ pub struct ProfileUpdate {
     pub email: Option<String>,
     /// An http(s) URL; null removes it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^https?://[A-Za-z][A-Za-z0-9-]*(\\.[A-Za-z][A-Za-z0-9-]*)*(/[!-~]*)?$")]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?(/[!-~]*)?$")]
     pub avatar: Option<Option<String>>,
     /// Null or empty removes it.
     #[serde(default, deserialize_with = "present")]

@@ -322,6 +322,14 @@ async fn openapi_document_describes_every_route_with_both_security_schemes(pool:
             }
         }
     }
+    for schema in ["RegisterRequest", "ProfileUpdate"] {
+        let avatar = &doc["components"]["schemas"][schema]["properties"]["avatar"];
+        assert_eq!(
+            avatar["pattern"],
+            pamps::validation::AVATAR_PATTERN,
+            "{schema}.avatar"
+        );
+    }
     let create = &doc["paths"]["/post/"]["post"]["responses"];
     for status in ["201", "401", "413", "415", "422", "429"] {
         assert!(
