@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
-use crate::app::Application;
+use crate::server::Application;
 use crate::config::{AppEnv, Settings};
 use crate::error::ApiError;
 use crate::models::user::{self, RegisterRequest};

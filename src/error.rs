@@ -7,9 +7,10 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// One field-level validation failure, shaped as FastAPI reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     /// Where the bad value is, e.g. `["body", "text"]` or `["query", "limit"]`.
     pub loc: Vec<String>,
@@ -40,6 +41,27 @@ pub struct RateLimitInfo {
     pub limit: u32,
     pub window_secs: u64,
     pub retry_after_secs: u64,
+}
+
+/// An error: `{"detail": "Post not found"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub detail: String,
+}
+
+impl ErrorBody {
+    /// A body with this `detail`.
+    pub fn new(detail: impl Into<String>) -> Self {
+        Self {
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A validation error, in FastAPI's shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidationBody {
+    pub detail: Vec<FieldError>,
 }
 
 /// Everything a request can fail with.
@@ -88,16 +110,6 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
-    detail: &'a str,
-}
-
-#[derive(Serialize)]
-struct ValidationDetail<'a> {
-    detail: &'a [FieldError],
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -142,7 +154,9 @@ impl ResponseError for ApiError {
             _ => {}
         }
         match self {
-            Self::Validation(errors) => res.json(ValidationDetail { detail: errors }),
+            Self::Validation(errors) => res.json(ValidationBody {
+                detail: errors.clone(),
+            }),
             _ if status.is_server_error() => {
                 if !matches!(self, Self::Busy(_) | Self::Unavailable) {
                     tracing::error!(error = ?self, "request failed");
@@ -151,11 +165,9 @@ impl ResponseError for ApiError {
                     StatusCode::SERVICE_UNAVAILABLE => "Service temporarily unavailable",
                     _ => "Internal server error",
                 };
-                res.json(Detail { detail })
+                res.json(ErrorBody::new(detail))
             }
-            _ => res.json(Detail {
-                detail: &self.to_string(),
-            }),
+            _ => res.json(ErrorBody::new(self.to_string())),
         }
     }
 }

@@ -14,6 +14,8 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod routes;
 pub mod security;
+pub mod server;
 pub mod seed;
+pub mod state;
 pub mod telemetry;
 pub mod validation;

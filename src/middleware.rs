@@ -15,7 +15,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{MAX_BODY_BYTES, declared_body_too_large};
 
 /// Serves `/post/` and `/post` alike by trimming one trailing slash before
@@ -78,7 +78,7 @@ pub fn json_error_body<B: MessageBody + 'static>(
         }
     }
     let detail = status.canonical_reason().unwrap_or("Error");
-    let res = new.json(serde_json::json!({ "detail": detail }));
+    let res = new.json(ErrorBody::new(detail));
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, res).map_into_right_body(),
     ))
@@ -143,7 +143,7 @@ fn hex_prefix(bytes: &[u8], n: usize) -> String {
 }
 
 /// `If-None-Match` semantics: `*` or any listed tag, compared weakly.
-fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+pub(crate) fn etag_matches(if_none_match: &str, etag: &str) -> bool {
     if_none_match.split(',').map(str::trim).any(|candidate| {
         candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
     })

@@ -1,27 +1,12 @@
 //! The OpenAPI 3.1 document (`/openapi.json`) and the offline Swagger UI (`/docs`).
 
 use actix_web::http::StatusCode;
-use serde::Serialize;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
-
-use crate::error::FieldError;
-
-/// An error: `{"detail": "Post not found"}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub detail: String,
-}
-
-/// A validation error, in FastAPI's shape.
-#[derive(Serialize, ToSchema)]
-pub struct ValidationBody {
-    pub detail: Vec<FieldError>,
-}
 
 struct Security;
 

@@ -8,7 +8,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::tokens::Scope;
 use crate::error::ApiError;
 

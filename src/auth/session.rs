@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::AuthUser;
 use crate::auth::tokens::Scope;
 use crate::error::{ApiError, ApiResult};

@@ -2,11 +2,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::session::{self, LoginRequest, RefreshRequest, TokenPair};
 use crate::error::ApiResult;
 use crate::extract::{FormOrJson, JsonBody};
-use crate::openapi::{ErrorBody, ValidationBody};
+use crate::error::{ErrorBody, ValidationBody};
 
 /// Configures the token routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {

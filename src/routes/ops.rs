@@ -3,7 +3,8 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::error::ErrorBody;
+use crate::state::AppState;
 
 /// Configures `/health` and `/ready`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -22,7 +23,7 @@ pub async fn health() -> HttpResponse {
 #[utoipa::path(get, path = "/ready", tag = "operations",
     responses(
         (status = 200, description = "The database answers", body = Object, example = json!({"status": "ok"})),
-        (status = 503, description = "The database does not answer", body = crate::openapi::ErrorBody),
+        (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let probe = tokio::time::timeout(
@@ -32,6 +33,6 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     .await;
     match probe {
         Ok(Ok(_)) => HttpResponse::Ok().json(json!({"status": "ok"})),
-        _ => HttpResponse::ServiceUnavailable().json(json!({"detail": "Database unavailable"})),
+        _ => HttpResponse::ServiceUnavailable().json(ErrorBody::new("Database unavailable")),
     }
 }

@@ -5,13 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Query};
 use crate::models::post::{self, EMBEDDED_REPLIES, NewPost, Post, PostEdit, PostWithReplies};
 use crate::models::{like, user};
-use crate::openapi::{ErrorBody, ValidationBody};
+use crate::error::{ErrorBody, ValidationBody};
 use crate::pagination::{Order, Page, PageQuery, page_response};
 use crate::validation;
 

@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::auth::session::{self, PasswordChange};
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::ApiResult;
@@ -11,7 +11,7 @@ use crate::extract::{JsonBody, Query};
 use crate::models::follow::Side;
 use crate::models::user::{Profile, ProfileUpdate, RegisterRequest, User};
 use crate::models::{follow, post, user};
-use crate::openapi::{ErrorBody, ValidationBody};
+use crate::error::{ErrorBody, ValidationBody};
 use crate::pagination::{PageQuery, page_response};
 
 /// Configures the `/user` routes; fixed paths come before `{username}`.

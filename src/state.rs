@@ -1,0 +1,39 @@
+//! The state every handler can reach: pool, tokens, hasher, limits, settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use crate::auth::tokens::TokenService;
+use crate::config::Settings;
+use crate::rate_limit::Limits;
+use crate::security::Hasher;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub pool: PgPool,
+    pub tokens: TokenService,
+    pub hasher: Hasher,
+    pub limits: Limits,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// Builds the state from a pool and settings.
+    pub fn new(pool: PgPool, settings: Settings) -> Self {
+        Self {
+            tokens: TokenService::new(&settings.security),
+            hasher: Hasher::new(
+                settings.hash_concurrency(),
+                Duration::from_millis(settings.security.hash_wait_ms),
+            ),
+            limits: Limits::new(
+                &settings.rate_limit,
+                settings.trusted_proxies().unwrap_or_default(),
+            ),
+            pool,
+            settings: Arc::new(settings),
+        }
+    }
+}
