@@ -1,21 +1,35 @@
-//! The actix app: the route table and the middleware stack around it.
+//! The actix app: its surfaces and the middleware stack around each.
+//!
+//! Two surfaces with their own stacks, registered in this order (actix tries
+//! services in order, and the API scope catches every other path):
+//!
+//! 1. Static: the web client (`/`, `/static/…`) and the API docs (`/docs`,
+//!    `/openapi.json`). gzip where the client accepts it; their own caching
+//!    headers (long-lived for versioned assets), no JSON rewriting.
+//! 2. API: every JSON endpoint of `routes`. Outermost first:
+//!    CORS (answers preflights before anything else) → path normalisation
+//!    (trailing slash and HEAD, before routing) → the body-size guard (refuse
+//!    before reading) → conditional GET (hashes the final JSON body) → JSON
+//!    error bodies (innermost, so the ETag layer sees the final body).
+//!
+//! The request log wraps the whole app, so every surface gets a request id
+//! and one log line.
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName};
-use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
+use actix_web::middleware::{Compress, Condition, ErrorHandlers, from_fn};
 use actix_web::{App, web};
 
 use crate::error::ApiError;
 use crate::middleware::{
-    conditional_get, json_error_body, limit_body, request_log, trim_trailing_slash,
+    conditional_get, json_error_body, limit_body, no_route, normalize_path, request_log,
 };
 use crate::state::AppState;
 use crate::{openapi, routes};
 
-/// The actix app with every route and middleware; the server and the tests
-/// both build it here.
+/// The actix app with every surface; the server and the tests both build it here.
 pub fn build_app(
     state: web::Data<AppState>,
 ) -> App<
@@ -28,6 +42,21 @@ pub fn build_app(
     >,
 > {
     let cors = cors(&state.settings.server.cors_origins);
+    let api = web::scope("")
+        .configure(routes::configure)
+        .default_service(web::to(no_route))
+        .wrap(ErrorHandlers::new().default_handler(json_error_body))
+        .wrap(from_fn(conditional_get))
+        .wrap(from_fn(limit_body))
+        .wrap(from_fn(normalize_path))
+        .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()));
+    let statics = web::scope("")
+        .guard(actix_web::guard::fn_guard(|ctx| {
+            is_static(ctx.head().uri.path())
+        }))
+        .configure(crate::web::configure)
+        .configure(openapi::configure)
+        .wrap(Compress::default());
     App::new()
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(|err, _| {
@@ -37,17 +66,18 @@ pub fn build_app(
             )
             .into()
         }))
-        .configure(routes::configure)
-        .service(openapi::docs())
-        .default_service(web::to(|| async {
-            Err::<actix_web::HttpResponse, _>(ApiError::NotFound("Not Found"))
-        }))
-        .wrap(ErrorHandlers::new().default_handler(json_error_body))
-        .wrap(from_fn(conditional_get))
-        .wrap(from_fn(limit_body))
-        .wrap(from_fn(trim_trailing_slash))
-        .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
+        .service(statics)
+        .service(api)
         .wrap(from_fn(request_log))
+}
+
+/// Paths served by the static surface.
+fn is_static(path: &str) -> bool {
+    path == "/"
+        || path.starts_with("/static/")
+        || path == "/docs"
+        || path.starts_with("/docs/")
+        || path == "/openapi.json"
 }
 
 /// CORS for the configured origins; `None` (no CORS headers at all) when
@@ -61,11 +91,12 @@ fn cors(origins: &[String]) -> Option<Cors> {
         .iter()
         .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin));
     Some(
-        cors.allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        cors.allowed_methods(["GET", "HEAD", "POST", "PATCH", "DELETE"])
             .allowed_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
                 header::IF_NONE_MATCH,
+                header::HeaderName::from_static("last-event-id"),
             ])
             .expose_headers([
                 header::LINK,
@@ -81,4 +112,3 @@ fn cors(origins: &[String]) -> Option<Cors> {
             .max_age(3600),
     )
 }
-

@@ -1,15 +1,16 @@
-//! Middlewares: trailing-slash trimming, the body-size guard, JSON bodies for
+//! Middlewares: path normalisation (trailing slash, HEAD), the body-size guard, JSON bodies for
 //! errors raised outside handlers, conditional GET, and the request log.
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::uri::{PathAndQuery, Uri};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{ErrorHandlerResponse, Next};
-use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -17,20 +18,33 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{MAX_BODY_BYTES, declared_body_too_large};
+use crate::openapi;
 
-/// Serves `/post/` and `/post` alike by trimming one trailing slash before
-/// routing (no redirect). `/docs/` is left alone: Swagger UI needs it.
-pub async fn trim_trailing_slash(
+/// The API's route patterns in matching order, from the OpenAPI document.
+static PATTERNS: LazyLock<Vec<ResourceDef>> = LazyLock::new(|| {
+    openapi::DOCUMENT
+        .paths
+        .paths
+        .keys()
+        .map(|p| ResourceDef::new(p.as_str()))
+        .collect()
+});
+
+/// Before routing: serves `/post/` and `/post` alike (whichever form the
+/// route was declared with; the first route that matches either form wins,
+/// as the router would pick it; no redirect), and answers `HEAD` as `GET`
+/// (actix-http sends the headers without the body).
+pub async fn normalize_path(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let path = req.path();
-    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/docs/") {
-        let trimmed = path.trim_end_matches('/');
-        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    if let Some(path) = canonical_path(req.path()) {
         let path_and_query = match req.query_string() {
-            "" => trimmed.to_owned(),
-            q => format!("{trimmed}?{q}"),
+            "" => path,
+            q => format!("{path}?{q}"),
         };
         let mut parts = req.head().uri.clone().into_parts();
         if let Ok(pq) = PathAndQuery::try_from(path_and_query) {
@@ -42,6 +56,53 @@ pub async fn trim_trailing_slash(
         }
     }
     next.call(req).await
+}
+
+/// The other form of `path` when that is the one a route declares.
+fn canonical_path(path: &str) -> Option<String> {
+    if path.len() <= 1 {
+        return None;
+    }
+    let other = match path.strip_suffix('/') {
+        Some(trimmed) => trimmed.to_owned(),
+        None => format!("{path}/"),
+    };
+    for pattern in PATTERNS.iter() {
+        if pattern.is_match(path) {
+            return None;
+        }
+        if pattern.is_match(&other) {
+            return Some(other);
+        }
+    }
+    None
+}
+
+/// The API's default service: 405 with `Allow` when a route has this path
+/// (under another method), 404 otherwise.
+pub async fn no_route(req: HttpRequest) -> HttpResponse {
+    let path = req.path();
+    let methods: Vec<&str> = openapi::DOCUMENT
+        .paths
+        .paths
+        .iter()
+        .filter(|(pattern, _)| ResourceDef::new(pattern.as_str()).is_match(path))
+        .flat_map(|(_, item)| {
+            [
+                (item.get.is_some(), "GET, HEAD"),
+                (item.post.is_some(), "POST"),
+                (item.patch.is_some(), "PATCH"),
+                (item.delete.is_some(), "DELETE"),
+            ]
+        })
+        .filter_map(|(present, method)| present.then_some(method))
+        .collect();
+    if methods.is_empty() {
+        return ApiError::NotFound("Not Found").error_response();
+    }
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, methods.join(", ")))
+        .json(ErrorBody::new("Method Not Allowed"))
 }
 
 /// Refuses a declared body over 64 KiB with 413 before anything reads it.

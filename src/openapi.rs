@@ -1,12 +1,19 @@
-//! The OpenAPI 3.1 document (`/openapi.json`) and the offline Swagger UI (`/docs`).
+//! The OpenAPI 3.1 document (`/openapi.json`) and the offline Swagger UI
+//! (`/docs`). The paths come from the route table itself (see `routes`).
+
+use std::sync::{Arc, LazyLock};
 
 use actix_web::http::StatusCode;
+use actix_web::{App, HttpResponse, web};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
 use utoipa::{Modify, OpenApi};
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::routes;
 
 struct Security;
 
@@ -65,23 +72,11 @@ impl Modify for DescribeResponses {
     }
 }
 
-/// The API description, generated from the handlers' annotations.
+/// What the routes don't say: title, tags, security schemes.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "pamps", description = "A twitter-like blog API: posts, replies, likes, follows and timelines."),
-    modifiers(&Security, &DescribeResponses),
-    paths(
-        crate::routes::auth::login, crate::routes::auth::refresh, crate::routes::auth::logout,
-        crate::routes::user::register, crate::routes::user::list, crate::routes::user::profile,
-        crate::routes::user::me, crate::routes::user::update_me, crate::routes::user::change_password,
-        crate::routes::user::follow, crate::routes::user::unfollow,
-        crate::routes::user::followers, crate::routes::user::following, crate::routes::user::timeline,
-        crate::routes::post::list, crate::routes::post::create, crate::routes::post::get,
-        crate::routes::post::edit, crate::routes::post::delete, crate::routes::post::replies,
-        crate::routes::post::by_user, crate::routes::post::like, crate::routes::post::unlike,
-        crate::routes::post::liked_by,
-        crate::routes::ops::health, crate::routes::ops::ready,
-    ),
+    modifiers(&Security),
     tags(
         (name = "auth", description = "Tokens: login, refresh with rotation, logout"),
         (name = "users", description = "Registration and profiles"),
@@ -91,9 +86,43 @@ impl Modify for DescribeResponses {
         (name = "operations", description = "Probes"),
     )
 )]
-pub struct ApiDoc;
+struct ApiDoc;
 
-/// `/openapi.json` and the Swagger UI at `/docs/`, both served from the binary.
-pub fn docs() -> SwaggerUi {
-    SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi())
+/// The document: [`ApiDoc`] plus every path the route table registers.
+pub static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
+    let (_, mut doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::api)
+        .split_for_parts();
+    DescribeResponses.modify(&mut doc);
+    doc
+});
+
+const SPEC_URL: &str = "/openapi.json";
+
+/// `/openapi.json`, and Swagger UI at `/docs/` and `/docs`, from the binary.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let config = Arc::new(Config::from(SPEC_URL));
+    cfg.service(SwaggerUi::new("/docs/{_:.*}").url(SPEC_URL, DOCUMENT.clone()))
+        .app_data(web::Data::from(config))
+        .route("/docs", web::get().to(docs_without_slash));
+}
+
+/// Swagger UI's page at `/docs`: the same page as `/docs/`, with a base URL
+/// so that its relative asset links resolve under `/docs/` (no redirect).
+async fn docs_without_slash(config: web::Data<Config<'static>>) -> HttpResponse {
+    match utoipa_swagger_ui::serve("index.html", config.into_inner()) {
+        Ok(Some(file)) => {
+            let html = String::from_utf8_lossy(&file.bytes).replacen(
+                "<head>",
+                "<head><base href=\"/docs/\">",
+                1,
+            );
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .body(html)
+        }
+        _ => HttpResponse::NotFound().finish(),
+    }
 }

@@ -1,22 +1,22 @@
 //! `POST /token`, `POST /refresh_token`, `POST /logout`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 
-use crate::state::AppState;
+use utoipa_actix_web::service_config::ServiceConfig;
+
 use crate::auth::session::{self, LoginRequest, RefreshRequest, TokenPair};
 use crate::error::ApiResult;
-use crate::extract::{FormOrJson, JsonBody};
 use crate::error::{ErrorBody, ValidationBody};
+use crate::extract::{FormOrJson, JsonBody};
+use crate::state::AppState;
 
-/// Configures the token routes.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/token").route(web::post().to(login)));
-    cfg.service(web::resource("/refresh_token").route(web::post().to(refresh)));
-    cfg.service(web::resource("/logout").route(web::post().to(logout)));
+/// Registers the token routes.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(login).service(refresh).service(logout);
 }
 
 /// Logs in with username and password (OAuth2 password flow).
-#[utoipa::path(post, path = "/token", tag = "auth",
+#[utoipa::path(tag = "auth",
     request_body(content(
         (LoginRequest = "application/x-www-form-urlencoded"),
         (LoginRequest = "application/json"),
@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody),
         (status = 503, description = "Too many logins being checked", body = ErrorBody),
     ))]
+#[post("/token")]
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -38,12 +39,13 @@ pub async fn login(
 }
 
 /// Trades a refresh token for a new pair; the used one stops working.
-#[utoipa::path(post, path = "/refresh_token", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, body = TokenPair),
         (status = 401, description = "Invalid, expired, used or revoked refresh token", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
     ))]
+#[post("/refresh_token")]
 pub async fn refresh(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,
@@ -52,12 +54,13 @@ pub async fn refresh(
 }
 
 /// Revokes a refresh token and its rotation chain.
-#[utoipa::path(post, path = "/logout", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, description = "Invalid, expired, used or revoked refresh token", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
     ))]
+#[post("/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,

@@ -1,4 +1,8 @@
-//! HTTP handlers, one module per resource; each exposes `configure`.
+//! HTTP handlers, one module per resource. Each handler carries one
+//! declaration, `#[utoipa::path]` over an actix route macro: the route macro
+//! gives the path and method to both the router and the OpenAPI document,
+//! and each module's `configure` registers its handlers through
+//! `utoipa_actix_web`, which collects the documentation of whatever it routes.
 
 pub mod auth;
 pub mod ops;
@@ -6,12 +10,17 @@ pub mod post;
 pub mod user;
 
 use actix_web::web;
+use utoipa_actix_web::service_config::ServiceConfig;
 
-/// The whole route table. Paths are registered without a trailing slash; the
-/// app trims one before routing, so both forms are served without redirects.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// The whole API route table, in matching order.
+pub fn api(cfg: &mut ServiceConfig) {
     ops::configure(cfg);
     auth::configure(cfg);
     user::configure(cfg);
     post::configure(cfg);
+}
+
+/// The same table on a plain actix config (what the app mounts).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    api(&mut ServiceConfig::new(cfg));
 }

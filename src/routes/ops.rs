@@ -1,30 +1,33 @@
 //! Liveness and readiness probes.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use serde_json::json;
+
+use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ErrorBody;
 use crate::state::AppState;
 
-/// Configures `/health` and `/ready`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health").route(web::get().to(health)));
-    cfg.service(web::resource("/ready").route(web::get().to(ready)));
+/// Registers `/health` and `/ready`.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(health).service(ready);
 }
 
 /// 200 while the process is up.
-#[utoipa::path(get, path = "/health", tag = "operations",
+#[utoipa::path(tag = "operations",
     responses((status = 200, description = "The process is up", body = Object, example = json!({"status": "ok"}))))]
+#[get("/health")]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// 200 when the database answers, 503 otherwise.
-#[utoipa::path(get, path = "/ready", tag = "operations",
+#[utoipa::path(tag = "operations",
     responses(
         (status = 200, description = "The database answers", body = Object, example = json!({"status": "ok"})),
         (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
+#[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let probe = tokio::time::timeout(
         std::time::Duration::from_secs(2),

@@ -1,41 +1,34 @@
 //! `/post/…`: posts, threads, edits, deletes and likes.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::state::AppState;
+use utoipa_actix_web::service_config::ServiceConfig;
+
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::{ApiError, ApiResult};
+use crate::error::{ErrorBody, ValidationBody};
 use crate::extract::{JsonBody, Query};
 use crate::models::post::{self, EMBEDDED_REPLIES, NewPost, Post, PostEdit, PostWithReplies};
-use crate::models::{like, user};
-use crate::error::{ErrorBody, ValidationBody};
+use crate::models::{like as likes, user};
 use crate::pagination::{Order, Page, PageQuery, page_response};
+use crate::state::AppState;
 use crate::validation;
 
-/// Configures the `/post` routes; fixed paths come before `{id}`.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/post")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    );
-    cfg.service(web::resource("/post/user/{username}").route(web::get().to(by_user)));
-    cfg.service(web::resource("/post/likes/{username}").route(web::get().to(liked_by)));
-    cfg.service(
-        web::resource("/post/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(edit))
-            .route(web::delete().to(delete)),
-    );
-    cfg.service(web::resource("/post/{id}/replies").route(web::get().to(replies)));
-    cfg.service(
-        web::resource("/post/{id}/like")
-            .route(web::post().to(like))
-            .route(web::delete().to(unlike)),
-    );
+/// Registers the `/post` routes; fixed paths come before `{id}`.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list)
+        .service(create)
+        .service(by_user)
+        .service(liked_by)
+        .service(get)
+        .service(edit)
+        .service(delete)
+        .service(replies)
+        .service(like)
+        .service(unlike);
 }
 
 /// Query of `GET /post/`.
@@ -75,8 +68,9 @@ fn text_of(raw: &str) -> ApiResult<String> {
 }
 
 /// Top-level posts.
-#[utoipa::path(get, path = "/post/", operation_id = "list_posts", tag = "posts", params(PostListQuery), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "list_posts", tag = "posts", params(PostListQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody), (status = 422, body = ValidationBody)))]
+#[get("/post/")]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -90,13 +84,14 @@ pub async fn list(
 }
 
 /// Creates a post, or a reply with `parent_id`.
-#[utoipa::path(post, path = "/post/", tag = "posts", security(("bearer" = [])), request_body = NewPost,
+#[utoipa::path(tag = "posts", security(("bearer" = [])), request_body = NewPost,
     responses(
         (status = 201, body = Post, headers(("Location" = String, description = "/post/{id}/"))),
         (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, description = "Invalid text or unknown parent_id", body = ValidationBody),
         (status = 429, body = ErrorBody),
     ))]
+#[post("/post/")]
 pub async fn create(
     state: web::Data<AppState>,
     me: AuthUser,
@@ -111,9 +106,10 @@ pub async fn create(
 }
 
 /// A post with its first 100 direct replies.
-#[utoipa::path(get, path = "/post/{id}/", tag = "posts", params(("id" = i64, Path)), security((), ("bearer" = [])),
+#[utoipa::path(tag = "posts", params(("id" = i64, Path)), security((), ("bearer" = [])),
     responses((status = 200, body = PostWithReplies), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+#[get("/post/{id}/")]
 pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<i64>,
@@ -125,18 +121,22 @@ pub async fn get(
         limit: EMBEDDED_REPLIES,
         after: None,
     };
-    let mut replies = post::replies(&state.pool, id, first, viewer.id()).await?;
-    replies.truncate(first.limit as usize);
-    Ok(HttpResponse::Ok().json(PostWithReplies { post, replies }))
+    let mut first_replies = post::replies(&state.pool, id, first, viewer.id()).await?;
+    first_replies.truncate(first.limit as usize);
+    Ok(HttpResponse::Ok().json(PostWithReplies {
+        post,
+        replies: first_replies,
+    }))
 }
 
 /// Edits one's own post.
-#[utoipa::path(patch, path = "/post/{id}/", tag = "posts", params(("id" = i64, Path)), security(("bearer" = [])),
+#[utoipa::path(tag = "posts", params(("id" = i64, Path)), security(("bearer" = [])),
     request_body = PostEdit,
     responses((status = 200, body = Post), (status = 401, body = ErrorBody),
         (status = 403, description = "Not your post", body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
         (status = 429, body = ErrorBody)))]
+#[patch("/post/{id}/")]
 pub async fn edit(
     state: web::Data<AppState>,
     me: AuthUser,
@@ -151,10 +151,11 @@ pub async fn edit(
 }
 
 /// Deletes one's own post; its replies stay readable.
-#[utoipa::path(delete, path = "/post/{id}/", tag = "posts", params(("id" = i64, Path)), security(("bearer" = [])),
+#[utoipa::path(tag = "posts", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody),
         (status = 403, description = "Not your post", body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
+#[delete("/post/{id}/")]
 pub async fn delete(
     state: web::Data<AppState>,
     me: AuthUser,
@@ -166,10 +167,11 @@ pub async fn delete(
 }
 
 /// Direct replies of a post, oldest first.
-#[utoipa::path(get, path = "/post/{id}/replies/", tag = "posts", params(("id" = i64, Path), PageQuery),
+#[utoipa::path(tag = "posts", params(("id" = i64, Path), PageQuery),
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+#[get("/post/{id}/replies/")]
 pub async fn replies(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -190,10 +192,11 @@ pub async fn replies(
 }
 
 /// A user's posts.
-#[utoipa::path(get, path = "/post/user/{username}/", tag = "posts", params(("username" = String, Path), UserPostsQuery),
+#[utoipa::path(tag = "posts", params(("username" = String, Path), UserPostsQuery),
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+#[get("/post/user/{username}/")]
 pub async fn by_user(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -216,12 +219,13 @@ pub async fn by_user(
 }
 
 /// Likes a post: 201 the first time, 200 after.
-#[utoipa::path(post, path = "/post/{id}/like/", tag = "likes", params(("id" = i64, Path)), security(("bearer" = [])),
+#[utoipa::path(tag = "likes", params(("id" = i64, Path)), security(("bearer" = [])),
     responses(
         (status = 201, description = "Liked", body = Object, headers(("Location" = String))),
         (status = 200, description = "Already liked", body = Object),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
+#[post("/post/{id}/like/")]
 pub async fn like(
     state: web::Data<AppState>,
     me: AuthUser,
@@ -229,7 +233,7 @@ pub async fn like(
 ) -> ApiResult<HttpResponse> {
     state.limits.write(me.id)?;
     let id = id.into_inner();
-    let created = like::like(&state.pool, me.id, id).await?;
+    let created = likes::like(&state.pool, me.id, id).await?;
     let body = serde_json::json!({"post_id": id, "user_id": me.id, "liked": true});
     Ok(if created {
         HttpResponse::Created()
@@ -241,24 +245,26 @@ pub async fn like(
 }
 
 /// Removes one's like (204 also when not liked).
-#[utoipa::path(delete, path = "/post/{id}/like/", tag = "likes", params(("id" = i64, Path)), security(("bearer" = [])),
+#[utoipa::path(tag = "likes", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 204, description = "Not liked"), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
+#[delete("/post/{id}/like/")]
 pub async fn unlike(
     state: web::Data<AppState>,
     me: AuthUser,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     state.limits.write(me.id)?;
-    like::unlike(&state.pool, me.id, id.into_inner()).await?;
+    likes::unlike(&state.pool, me.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Posts a user liked, most recent like first.
-#[utoipa::path(get, path = "/post/likes/{username}/", tag = "likes", params(("username" = String, Path), PageQuery),
+#[utoipa::path(tag = "likes", params(("username" = String, Path), PageQuery),
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+#[get("/post/likes/{username}/")]
 pub async fn liked_by(
     req: HttpRequest,
     state: web::Data<AppState>,
