@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::tokens::TokenService;
 use crate::config::Settings;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub hasher: Hasher,
     pub limits: Limits,
     pub settings: Arc<Settings>,
+    /// Cancelled when the server begins to shut down.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -34,6 +37,7 @@ impl AppState {
             ),
             pool,
             settings: Arc::new(settings),
+            shutdown: CancellationToken::new(),
         }
     }
 }

@@ -11,5 +11,6 @@ mod follows;
 mod likes;
 mod limits;
 mod posts;
+mod routes;
 mod seed;
 mod users;
