@@ -131,6 +131,17 @@ pub struct RateLimitSettings {
     pub login_per_username_per_minute: u32,
     pub register_per_ip_per_half_hour: u32,
     pub writes_per_account_per_5_minutes: u32,
+    pub store: RateLimitStore,
+}
+
+/// Where rate-limit counters live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateLimitStore {
+    /// In this process: each instance counts alone.
+    Memory,
+    /// In PostgreSQL: shared by every instance.
+    Postgres,
 }
 
 /// Built-in defaults: the lowest layer, so pamps runs without any file.
@@ -157,6 +168,7 @@ rate_limit.login_per_ip_per_minute = 30
 rate_limit.login_per_username_per_minute = 5
 rate_limit.register_per_ip_per_half_hour = 6
 rate_limit.writes_per_account_per_5_minutes = 300
+rate_limit.store = "memory"
 
 [production]
 db.auto_migrate = false

@@ -96,7 +96,10 @@ impl Application {
         Hasher::warm_up();
         let state = web::Data::new(AppState::new(pool, settings));
         let shutdown = state.shutdown.clone();
-        let tasks = Tasks::default();
+        let mut tasks = Tasks::default();
+        if let Some(sweeper) = state.limits.sweeper() {
+            tasks.spawn("rate-limit sweep", sweeper.run(shutdown.clone()));
+        }
         let server = HttpServer::new(move || build_app(state.clone()))
             .workers(workers)
             .disable_signals()

@@ -34,6 +34,7 @@ impl AppState {
             limits: Limits::new(
                 &settings.rate_limit,
                 settings.trusted_proxies().unwrap_or_default(),
+                &pool,
             ),
             pool,
             settings: Arc::new(settings),

@@ -13,4 +13,5 @@ mod limits;
 mod posts;
 mod routes;
 mod seed;
+mod shared_limits;
 mod users;
