@@ -7,11 +7,11 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
-use crate::server::Application;
 use crate::config::{AppEnv, Settings};
 use crate::error::ApiError;
 use crate::models::user::{self, RegisterRequest};
 use crate::seed::{self, SeedOptions};
+use crate::server::Application;
 use crate::{db, security, telemetry};
 
 /// pamps: a twitter-like blog API over PostgreSQL.

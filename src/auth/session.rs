@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::state::AppState;
 use crate::auth::AuthUser;
 use crate::auth::tokens::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::models::{refresh_token, user};
+use crate::state::AppState;
 use crate::validation;
 
 const BAD_LOGIN: &str = "Incorrect username or password";
