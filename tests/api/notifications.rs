@@ -46,6 +46,9 @@ async fn rows(pool: &PgPool) -> Vec<(i64, i64, String, Option<i64>)> {
         .unwrap()
 }
 
+/// An event without its position: (type, post, notification, user, top level).
+type EventRow = (EventKind, Option<i64>, Option<i64>, i64, bool);
+
 fn page(limit: i64, after: Option<i64>) -> Page {
     Page { limit, after }
 }
@@ -440,7 +443,7 @@ async fn events_are_appended_in_order_with_type_user_and_top_level(pool: PgPool)
         .unwrap();
 
     let events = settled_events(&pool).await;
-    let seen: Vec<(EventKind, Option<i64>, Option<i64>, i64, bool)> = events
+    let seen: Vec<EventRow> = events
         .iter()
         .map(|e| (e.kind, e.post_id, e.notification_id, e.user_id, e.top_level))
         .collect();
