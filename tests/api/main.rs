@@ -10,6 +10,7 @@ mod conventions;
 mod follows;
 mod likes;
 mod limits;
+mod notifications;
 mod posts;
 mod routes;
 mod seed;
