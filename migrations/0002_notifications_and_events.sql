@@ -127,23 +127,24 @@ CREATE TRIGGER posts_notify AFTER INSERT OR UPDATE OF text ON posts
 -- One log of what the live stream sends: posts, edits, deletes and
 -- notifications. Rows carry ids only; readers load the payloads.
 --
--- Ordering without the commit-order gap. A sequence would number events in
--- the order they are written, but transactions commit in another order: a
--- reader that has seen event 11 (committed) can later find event 10 (its
+-- Ordering without the commit-order gap. A sequence numbers events in the
+-- order they are written, but transactions commit in another order: a reader
+-- that has seen event 11 (committed) can later find event 10 (its
 -- transaction committed after), and would skip it by reading `pos > 11`.
--- So `pos` is the writing transaction's id times 65536 plus a per-transaction
--- counter k (0, 1, 2, … in a transaction-local setting, pamps.event_seq), and
--- a reader only consumes events below the horizon
---     pg_snapshot_xmin(pg_current_snapshot()) * 65536:
--- every transaction whose id is below the snapshot's xmin has committed or
--- aborted, and every transaction that has not yet written anything will get
--- a larger id. The set of events below the horizon therefore never changes
--- again, and reading `pos > last AND pos < horizon ORDER BY pos` in one
--- statement never skips an event and never reorders. The price: any open
--- transaction that holds an id (in any database of the cluster) holds back
--- delivery until it ends; events are delayed, never lost.
+-- So an event gets its `pos` at COMMIT: a deferred constraint trigger takes
+-- the next number from the one-row events_counter, whose row lock it holds
+-- until the transaction ends. Event-writing transactions therefore commit in
+-- `pos` order, and a committed `pos` is visible only after every smaller one
+-- is: reading `pos > last ORDER BY pos` never skips and never reorders. The
+-- lock covers only the commit itself, which the NOTIFY of the same
+-- transaction serializes anyway (PostgreSQL holds a global lock from
+-- pre-commit until after commit for every notifying transaction). Unlike an
+-- xmin horizon, an unrelated long transaction (in any database of the
+-- cluster) never holds delivery back.
 CREATE TABLE events (
-    pos             bigint      NOT NULL,
+    id              bigint GENERATED ALWAYS AS IDENTITY,
+    -- Set at commit (see above); NULL only inside the writing transaction.
+    pos             bigint,
     type            text        NOT NULL,
     post_id         bigint,
     notification_id bigint,
@@ -152,9 +153,31 @@ CREATE TABLE events (
     -- For post events: the post is not a reply.
     top_level       boolean     NOT NULL DEFAULT false,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT events_pkey PRIMARY KEY (pos),
+    CONSTRAINT events_pkey PRIMARY KEY (id),
+    CONSTRAINT events_pos_key UNIQUE (pos),
     CONSTRAINT events_type_check CHECK (type IN ('post', 'post.update', 'post.delete', 'notification'))
 );
+
+CREATE TABLE events_counter (
+    id boolean NOT NULL DEFAULT true,
+    n  bigint  NOT NULL DEFAULT 0,
+    CONSTRAINT events_counter_pkey PRIMARY KEY (id),
+    CONSTRAINT events_counter_one_row CHECK (id)
+);
+INSERT INTO events_counter DEFAULT VALUES;
+
+CREATE FUNCTION events_number() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    next bigint;
+BEGIN
+    UPDATE events_counter SET n = n + 1 RETURNING n INTO next;
+    UPDATE events SET pos = next WHERE id = NEW.id;
+    RETURN NULL;
+END $$;
+
+CREATE CONSTRAINT TRIGGER events_number AFTER INSERT ON events
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION events_number();
+
 -- Pruning by age.
 CREATE INDEX events_created_idx ON events (created_at);
 
@@ -163,26 +186,23 @@ CREATE INDEX events_created_idx ON events (created_at);
 CREATE TABLE events_pruned (
     id    boolean NOT NULL DEFAULT true,
     up_to bigint  NOT NULL DEFAULT 0,
+    -- When an instance last claimed the pruning job (one per period, whoever
+    -- claims it first: see models::event::claim_prune).
+    pruned_at timestamptz NOT NULL DEFAULT '-infinity',
     CONSTRAINT events_pruned_pkey PRIMARY KEY (id),
     CONSTRAINT events_pruned_one_row CHECK (id)
 );
 INSERT INTO events_pruned DEFAULT VALUES;
 
--- Appends one event (see the ordering note above) and signals listeners on
+-- Appends one event (numbered at commit, see above) and signals listeners on
 -- channel pamps_events. PostgreSQL delivers identical notifications of one
 -- transaction once, so a transaction sends one signal however many events
 -- it appends; the payload is empty, listeners read the table.
 CREATE FUNCTION events_append(kind text, post bigint, notification bigint, recipient bigint, top boolean)
 RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    k bigint := coalesce(nullif(current_setting('pamps.event_seq', true), '')::bigint + 1, 0);
 BEGIN
-    IF k > 65535 THEN
-        RAISE EXCEPTION 'a transaction may append at most 65536 events';
-    END IF;
-    PERFORM set_config('pamps.event_seq', k::text, true);
-    INSERT INTO events (pos, type, post_id, notification_id, user_id, top_level)
-    VALUES (pg_current_xact_id()::text::bigint * 65536 + k, kind, post, notification, recipient, top);
+    INSERT INTO events (type, post_id, notification_id, user_id, top_level)
+    VALUES (kind, post, notification, recipient, top);
     PERFORM pg_notify('pamps_events', '');
 END $$;
 

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::build_app;
+use crate::bus;
 use crate::config::Settings;
 use crate::db::{self, DbError};
 use crate::security::Hasher;
@@ -25,6 +26,9 @@ use crate::state::AppState;
 
 /// How long in-flight requests may take to finish after a stop signal.
 pub const DRAIN: Duration = Duration::from_secs(10);
+
+/// How long the outbox keeps events for resuming streams.
+const RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +100,15 @@ impl Application {
         Hasher::warm_up();
         let state = web::Data::new(AppState::new(pool, settings));
         let shutdown = state.shutdown.clone();
-        let tasks = Tasks::default();
+        let mut tasks = Tasks::default();
+        tasks.spawn(
+            "event listener",
+            bus::listen(state.pool.clone(), state.hub.clone(), shutdown.clone()),
+        );
+        tasks.spawn(
+            "outbox pruning",
+            bus::prune(state.pool.clone(), RETENTION, shutdown.clone()),
+        );
         let server = HttpServer::new(move || build_app(state.clone()))
             .workers(workers)
             .disable_signals()

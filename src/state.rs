@@ -1,4 +1,5 @@
-//! The state every handler can reach: pool, tokens, hasher, limits, settings.
+//! The state every handler can reach: pool, tokens, hasher, limits, the
+//! live-stream hub, settings.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::tokens::TokenService;
+use crate::bus::Hub;
 use crate::config::Settings;
 use crate::rate_limit::Limits;
 use crate::security::Hasher;
@@ -17,6 +19,8 @@ pub struct AppState {
     pub tokens: TokenService,
     pub hasher: Hasher,
     pub limits: Limits,
+    /// This instance's live-stream subscribers.
+    pub hub: Arc<Hub>,
     pub settings: Arc<Settings>,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
@@ -35,6 +39,7 @@ impl AppState {
                 &settings.rate_limit,
                 settings.trusted_proxies().unwrap_or_default(),
             ),
+            hub: Arc::new(Hub::new(256, 20_000)),
             pool,
             settings: Arc::new(settings),
             shutdown: CancellationToken::new(),

@@ -2,11 +2,10 @@
 //!
 //! Triggers (migrations/0002) append an event in the same transaction as each
 //! new post, edit, delete and notification, and signal channel
-//! [`CHANNEL`] once per transaction. An event's `pos` is its writing
-//! transaction's id × 65536 + its rank in that transaction, and readers only
-//! take events below the *horizon* (the oldest still-running transaction's id
-//! × 65536): everything below it is settled, so reading `pos > last` in `pos`
-//! order never skips a late commit and never reorders.
+//! [`CHANNEL`] once per transaction. An event's `pos` is given at commit,
+//! under a lock held until the commit ends, so positions become visible in
+//! order: reading `pos > last` in `pos` order never skips a late commit and
+//! never reorders (the migration explains why).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -82,36 +81,29 @@ pub struct Event {
     pub top_level: bool,
 }
 
-/// The settled bound: every event below it is committed and no more will
-/// appear there. SQL, so other queries can compute it in their own snapshot.
-macro_rules! horizon_sql {
-    () => {
-        "(SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint * 65536)"
-    };
+/// The greatest committed position (0 for an empty log): a subscriber that
+/// starts now receives everything after it.
+pub async fn last(db: impl PgExecutor<'_>) -> ApiResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT coalesce(max(pos), 0) FROM events")
+            .fetch_one(db)
+            .await?,
+    )
 }
 
-/// The current horizon: events with `pos` below it are settled.
-pub async fn horizon(db: impl PgExecutor<'_>) -> ApiResult<i64> {
-    Ok(sqlx::query_scalar(concat!("SELECT ", horizon_sql!()))
-        .fetch_one(db)
-        .await?)
-}
-
-/// Settled events with `after_pos < pos` (and `pos <= up_to` when given), in
-/// order, at most `limit`. The horizon is taken in the same statement, so the
-/// result is exactly a prefix of what a later call would return.
+/// Events with `after_pos < pos` (and `pos <= up_to` when given), in order,
+/// at most `limit`.
 pub async fn after(
     db: impl PgExecutor<'_>,
     after_pos: i64,
     up_to: Option<i64>,
     limit: i64,
 ) -> ApiResult<Vec<Event>> {
-    Ok(sqlx::query_as(concat!(
+    Ok(sqlx::query_as(
         "SELECT pos, type, post_id, notification_id, user_id, top_level FROM events
-          WHERE pos > $1 AND pos <= coalesce($2, 9223372036854775807) AND pos < ",
-        horizon_sql!(),
-        " ORDER BY pos LIMIT $3"
-    ))
+          WHERE pos > $1 AND pos <= coalesce($2, 9223372036854775807)
+          ORDER BY pos LIMIT $3",
+    )
     .bind(after_pos)
     .bind(up_to)
     .bind(limit)
@@ -120,8 +112,7 @@ pub async fn after(
 }
 
 /// The greatest position ever written or pruned (0 for an empty log): no
-/// valid event id exceeds it. It may not be settled yet: a new subscriber
-/// starts from `horizon() - 1`, so it misses nothing that commits later.
+/// valid event id exceeds it.
 pub async fn head(db: impl PgExecutor<'_>) -> ApiResult<i64> {
     Ok(sqlx::query_scalar(
         "SELECT GREATEST((SELECT max(pos) FROM events), (SELECT up_to FROM events_pruned), 0)",
@@ -138,23 +129,34 @@ pub async fn pruned_up_to(db: impl PgExecutor<'_>) -> ApiResult<i64> {
         .await?)
 }
 
-/// Deletes settled events older than `older_than`, and every event before
+/// Claims this period's pruning for the caller: true for exactly one
+/// caller (across every instance) per `every`.
+pub async fn claim_prune(db: impl PgExecutor<'_>, every: std::time::Duration) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar::<_, bool>(
+        "UPDATE events_pruned SET pruned_at = now()
+          WHERE pruned_at < now() - $1 * interval '1 millisecond' RETURNING true",
+    )
+    .bind(every.as_millis() as i64)
+    .fetch_optional(db)
+    .await?
+    .is_some())
+}
+
+/// Deletes events older than `older_than`, and every event before
 /// them, so what remains is exactly `pos > pruned_up_to()`; records the new
 /// bound and sweeps expired stream tickets. Returns the events deleted.
 pub async fn prune(db: impl PgExecutor<'_>, older_than: chrono::Duration) -> ApiResult<u64> {
-    let deleted: i64 = sqlx::query_scalar(concat!(
+    let deleted: i64 = sqlx::query_scalar(
         "WITH bound AS (
              SELECT max(pos) AS up_to FROM events
-              WHERE created_at < now() - $1 * interval '1 millisecond' AND pos < ",
-        horizon_sql!(),
-        "),
+              WHERE created_at < now() - $1 * interval '1 millisecond'),
          gone AS (DELETE FROM events WHERE pos <= (SELECT up_to FROM bound) RETURNING 1),
          marked AS (
              UPDATE events_pruned SET up_to = GREATEST(up_to, (SELECT up_to FROM bound))
               WHERE (SELECT up_to FROM bound) IS NOT NULL),
          swept AS (DELETE FROM stream_tickets WHERE expires_at <= now())
-         SELECT count(*) FROM gone"
-    ))
+         SELECT count(*) FROM gone",
+    )
     .bind(older_than.num_milliseconds())
     .fetch_one(db)
     .await?;

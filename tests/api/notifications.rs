@@ -64,21 +64,8 @@ async fn unread(pool: &PgPool, user_id: i64) -> Unread {
     notification::unread(pool, user_id).await.unwrap()
 }
 
-/// Waits until every committed event is settled (other databases' open
-/// transactions hold the cluster-wide horizon back for a moment), then reads all.
+/// Every committed event, in order.
 async fn settled_events(pool: &PgPool) -> Vec<Event> {
-    let newest: Option<i64> = sqlx::query_scalar("SELECT max(pos) FROM events")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while newest.is_some_and(|n| n >= 0) {
-        if event::horizon(pool).await.unwrap() > newest.unwrap() {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "horizon stuck");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
     event::after(pool, 0, None, 100_000).await.unwrap()
 }
 
@@ -534,37 +521,6 @@ async fn next_signal(listener: &mut PgListener) -> Option<PgNotification> {
         .await
         .ok()
         .map(Result::unwrap)
-}
-
-#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
-async fn a_transaction_may_append_at_most_65536_events(pool: PgPool) {
-    let ana = add_user(&pool, "ana").await;
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SELECT set_config('pamps.event_seq', '65534', true)")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    add_post_in(&mut tx, ana, "the 65536th").await.unwrap();
-    let refused = add_post_in(&mut tx, ana, "one too many").await;
-    assert!(
-        refused
-            .unwrap_err()
-            .to_string()
-            .contains("at most 65536 events")
-    );
-}
-
-async fn add_post_in(
-    conn: &mut sqlx::PgConnection,
-    user_id: i64,
-    text: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO posts (user_id, text) VALUES ($1, $2)")
-        .bind(user_id)
-        .bind(text)
-        .execute(conn)
-        .await
-        .map(drop)
 }
 
 /// One writer: 50 rounds of a single post, or a transaction with a post and a
