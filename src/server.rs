@@ -89,6 +89,13 @@ impl Application {
         } else {
             db::connect_lazy(&settings.db)?
         };
+        Self::with_state(AppState::new(pool, settings))
+    }
+
+    /// Binds and prepares the server and tasks around a ready state (tests
+    /// start real servers on their own database this way).
+    pub fn with_state(state: AppState) -> Result<Self, StartupError> {
+        let settings = &state.settings;
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let bind_err = |source| StartupError::Bind {
             addr: addr.clone(),
@@ -98,7 +105,7 @@ impl Application {
         let port = listener.local_addr().map_err(bind_err)?.port();
         let workers = settings.worker_count();
         Hasher::warm_up();
-        let state = web::Data::new(AppState::new(pool, settings));
+        let state = web::Data::new(state);
         let shutdown = state.shutdown.clone();
         let mut tasks = Tasks::default();
         tasks.spawn(
@@ -129,7 +136,13 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM or SIGINT, then shuts everything down.
+    /// Cancelling this token stops the server as a stop signal would.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until SIGTERM, SIGINT or [`Application::shutdown_token`], then
+    /// shuts everything down.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             mut server,
@@ -140,16 +153,27 @@ impl Application {
         let handle = server.handle();
         let result = tokio::select! {
             result = &mut server => result,
-            () = stop_signal() => {
-                tracing::info!("stop signal received, draining");
+            () = stop_requested(&shutdown) => {
+                tracing::info!("stopping: draining requests, closing streams");
                 shutdown.cancel();
-                handle.stop(true).await;
-                server.await
+                // The server future carries out the stop, so it must keep
+                // being polled while the stop completes.
+                let stopped = handle.stop(true);
+                let result = server.await;
+                stopped.await;
+                result
             }
         };
         shutdown.cancel();
         tasks.join(Duration::from_secs(5)).await;
         result
+    }
+}
+
+async fn stop_requested(shutdown: &CancellationToken) {
+    tokio::select! {
+        () = stop_signal() => {}
+        () = shutdown.cancelled() => {}
     }
 }
 
