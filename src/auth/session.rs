@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::state::AppState;
 use crate::auth::AuthUser;
 use crate::auth::tokens::Scope;
 use crate::error::{ApiError, ApiResult};
 use crate::models::{refresh_token, user};
+use crate::state::AppState;
 use crate::validation;
 
 const BAD_LOGIN: &str = "Incorrect username or password";
@@ -52,7 +52,12 @@ pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair>
     let Ok(password) = validation::password(&form.password) else {
         return Err(ApiError::Unauthorized(BAD_LOGIN));
     };
-    let found = user::credentials_by_username(&state.pool, &form.username).await?;
+    // A name no account can have (non-ASCII, malformed) is not looked up,
+    // but still pays for the dummy verify below.
+    let found = match validation::username_key(&form.username) {
+        Some(key) => user::credentials_by_key(&state.pool, &key).await?,
+        None => None,
+    };
     let stored = found.as_ref().map(|c| c.password_hash.clone());
     let verified = state.hasher.verify(password, stored).await?;
     match found {

@@ -175,6 +175,29 @@ async fn login_username_is_case_insensitive(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn unicode_lookalikes_of_a_username_never_log_in(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    app.register("kim").await;
+
+    // PostgreSQL's lower() folds these to "alice"/"kim" (C.UTF-8), and they
+    // would count against another key of the per-username login limit.
+    for lookalike in [
+        "al\u{130}ce",
+        "AL\u{130}CE",
+        "al\u{131}ce",
+        "\u{212a}im",
+        "ali\u{307}ce",
+    ] {
+        let res = form_login(&app, lookalike, PASSWORD).await;
+
+        assert_401(&res, BAD_LOGIN);
+    }
+    assert_eq!(app.count("refresh_tokens").await, 0);
+    assert_token_pair(&app, &form_login(&app, "ALICE", PASSWORD).await, "alice").await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn wrong_password_and_unknown_user_return_identical_401s(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
