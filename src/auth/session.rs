@@ -8,7 +8,8 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::auth::tokens::Scope;
 use crate::error::{ApiError, ApiResult};
-use crate::models::{refresh_token, user};
+use crate::models::refresh_token::{self, NewToken};
+use crate::models::user;
 use crate::state::AppState;
 use crate::validation;
 
@@ -62,7 +63,14 @@ pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair>
     let verified = state.hasher.verify(password, stored).await?;
     match found {
         Some(creds) if verified => {
-            issue_pair(state, creds.id, &creds.username, true, Uuid::new_v4()).await
+            let (pair, token) = sign_pair(state, creds.id, &creds.username, true)?;
+            if refresh_token::start_family(&state.pool, token, creds.id, &creds.password_hash)
+                .await?
+            {
+                Ok(pair)
+            } else {
+                Err(ApiError::Unauthorized(BAD_LOGIN))
+            }
         }
         _ => Err(ApiError::Unauthorized(BAD_LOGIN)),
     }
@@ -71,8 +79,9 @@ pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair>
 /// Trades a live refresh token for a new pair; the old token stops working.
 pub async fn refresh(state: &AppState, token: &str) -> ApiResult<TokenPair> {
     let claims = state.tokens.verify(token, Scope::RefreshToken)?;
-    let family = refresh_token::consume(&state.pool, claims.jti, claims.uid).await?;
-    issue_pair(state, claims.uid, &claims.sub, false, family).await
+    let (pair, next) = sign_pair(state, claims.uid, &claims.sub, false)?;
+    refresh_token::rotate(&state.pool, claims.jti, claims.uid, next).await?;
+    Ok(pair)
 }
 
 /// Revokes a refresh token and the rotation chain it belongs to.
@@ -114,22 +123,28 @@ pub async fn change_password(
     Ok(())
 }
 
-async fn issue_pair(
+/// Signs a new pair; the refresh token is valid only once recorded.
+fn sign_pair(
     state: &AppState,
     uid: i64,
     username: &str,
     fresh: bool,
-    family: Uuid,
-) -> ApiResult<TokenPair> {
+) -> ApiResult<(TokenPair, NewToken)> {
     let access = state.tokens.issue_access(uid, username, fresh)?;
     let refresh = state.tokens.issue_refresh(uid, username, Uuid::new_v4())?;
     let expires_at = chrono::DateTime::from_timestamp(refresh.claims.exp, 0)
         .ok_or_else(|| ApiError::Internal("refresh expiry out of range".into()))?;
-    refresh_token::insert(&state.pool, refresh.claims.jti, family, uid, expires_at).await?;
-    Ok(TokenPair {
+    let pair = TokenPair {
         access_token: access.token,
         refresh_token: refresh.token,
         token_type: "bearer".into(),
         expires_in: state.tokens.access_ttl_secs(),
-    })
+    };
+    Ok((
+        pair,
+        NewToken {
+            jti: refresh.claims.jti,
+            expires_at,
+        },
+    ))
 }

@@ -11,5 +11,6 @@ mod follows;
 mod likes;
 mod limits;
 mod posts;
+mod races;
 mod seed;
 mod users;
