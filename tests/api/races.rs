@@ -203,3 +203,114 @@ async fn a_login_checked_before_a_concurrent_password_change_gets_no_surviving_t
         "a login's token outlived the password change in {survived} of {TRIALS} trials"
     );
 }
+
+/// Whether the tombstone of `post` was last written by the transaction that
+/// wrote row `id` of `table`: only a counter trigger that ran after the
+/// delete committed can do that.
+async fn written_after_delete(app: &TestApp, post: i64, table: &str, id: i64) -> bool {
+    let sql = match table {
+        "posts" => {
+            "SELECT p.xmin::text = r.xmin::text FROM posts p, posts r WHERE p.id = $1 AND r.id = $2"
+        }
+        "likes" => {
+            "SELECT p.xmin::text = r.xmin::text FROM posts p, likes r WHERE p.id = $1 AND r.id = $2"
+        }
+        other => panic!("unknown table {other}"),
+    };
+    sqlx::query_scalar(sql)
+        .bind(post)
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_reply_racing_the_delete_of_its_parent_lands_before_it_or_not_at_all(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, alice) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    let mut late = 0;
+    for trial in 0..TRIALS {
+        let post = app.create_post(&alice, "soon deleted", None).await;
+        let body = json!({"text": "a reply", "parent_id": post});
+        let path = format!("/post/{post}/");
+        let reply = app.post("/post/", &body, Some(&bob));
+        let delete = app.delete(&path, Some(&alice));
+        let (reply, delete) = if trial % 2 == 0 {
+            tokio::join!(reply, delete)
+        } else {
+            let (delete, reply) = tokio::join!(delete, reply);
+            (reply, delete)
+        };
+
+        delete.assert_status(204);
+        let replies: Vec<i64> = sqlx::query_scalar("SELECT id FROM posts WHERE parent_id = $1")
+            .bind(post)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+        if reply.status == 201 {
+            assert_eq!(replies, [reply.json()["id"].as_i64().unwrap()]);
+            late += usize::from(written_after_delete(&app, post, "posts", replies[0]).await);
+        } else {
+            reply.assert_status(422);
+            assert_eq!(reply.error_locs(), [["body", "parent_id"]]);
+            assert!(replies.is_empty(), "a refused reply left a row");
+        }
+        let (.., reply_count, deleted) = app.post_row(post).await;
+        assert!(deleted);
+        assert_eq!(reply_count as usize, replies.len());
+    }
+    assert_eq!(
+        late, 0,
+        "a reply was added after its parent's delete committed in {late} of {TRIALS} trials"
+    );
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_like_racing_the_delete_of_its_post_lands_before_it_or_not_at_all(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, alice) = app.user("alice").await;
+    let (bob_id, bob) = app.user("bob").await;
+    let mut late = 0;
+    for trial in 0..TRIALS {
+        let post = app.create_post(&alice, "soon deleted", None).await;
+        let like_path = format!("/post/{post}/like/");
+        let path = format!("/post/{post}/");
+        let like = app.post_empty(&like_path, Some(&bob));
+        let delete = app.delete(&path, Some(&alice));
+        let (like, delete) = if trial % 2 == 0 {
+            tokio::join!(like, delete)
+        } else {
+            let (delete, like) = tokio::join!(delete, like);
+            (like, delete)
+        };
+
+        delete.assert_status(204);
+        let likes: Vec<i64> = sqlx::query_scalar("SELECT id FROM likes WHERE post_id = $1")
+            .bind(post)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+        if like.status == 201 {
+            assert_eq!(
+                like.json(),
+                json!({"post_id": post, "user_id": bob_id, "liked": true})
+            );
+            assert_eq!(likes.len(), 1);
+            late += usize::from(written_after_delete(&app, post, "likes", likes[0]).await);
+        } else {
+            like.assert_status(404);
+            assert_eq!(like.detail(), "Post not found");
+            assert!(likes.is_empty(), "a refused like left a row");
+        }
+        let (_, _, _, like_count, _, deleted) = app.post_row(post).await;
+        assert!(deleted);
+        assert_eq!(like_count as usize, likes.len());
+    }
+    assert_eq!(
+        late, 0,
+        "a like was added after its post's delete committed in {late} of {TRIALS} trials"
+    );
+}
