@@ -118,7 +118,7 @@ pub async fn change_password(
     let hash = state.hasher.hash(new_password).await?;
     let mut tx = state.pool.begin().await?;
     user::set_password_hash(&mut *tx, user.id, &hash).await?;
-    refresh_token::revoke_all_for_user(&mut *tx, user.id).await?;
+    refresh_token::revoke_all_for_user(&mut tx, user.id).await?;
     tx.commit().await?;
     Ok(())
 }
