@@ -81,4 +81,3 @@ fn cors(origins: &[String]) -> Option<Cors> {
             .max_age(3600),
     )
 }
-

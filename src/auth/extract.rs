@@ -8,9 +8,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
-use crate::state::AppState;
 use crate::auth::tokens::Scope;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The user an access token was issued to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,11 +2,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::state::AppState;
 use crate::auth::session::{self, LoginRequest, RefreshRequest, TokenPair};
 use crate::error::ApiResult;
-use crate::extract::{FormOrJson, JsonBody};
 use crate::error::{ErrorBody, ValidationBody};
+use crate::extract::{FormOrJson, JsonBody};
+use crate::state::AppState;
 
 /// Configures the token routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {

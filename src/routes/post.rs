@@ -5,14 +5,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::state::AppState;
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::{ApiError, ApiResult};
+use crate::error::{ErrorBody, ValidationBody};
 use crate::extract::{JsonBody, Query};
 use crate::models::post::{self, EMBEDDED_REPLIES, NewPost, Post, PostEdit, PostWithReplies};
 use crate::models::{like, user};
-use crate::error::{ErrorBody, ValidationBody};
 use crate::pagination::{Order, Page, PageQuery, page_response};
+use crate::state::AppState;
 use crate::validation;
 
 /// Configures the `/post` routes; fixed paths come before `{id}`.

@@ -3,16 +3,16 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::state::AppState;
 use crate::auth::session::{self, PasswordChange};
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::ApiResult;
+use crate::error::{ErrorBody, ValidationBody};
 use crate::extract::{JsonBody, Query};
 use crate::models::follow::Side;
 use crate::models::user::{Profile, ProfileUpdate, RegisterRequest, User};
 use crate::models::{follow, post, user};
-use crate::error::{ErrorBody, ValidationBody};
 use crate::pagination::{PageQuery, page_response};
+use crate::state::AppState;
 
 /// Configures the `/user` routes; fixed paths come before `{username}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {

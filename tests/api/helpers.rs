@@ -11,8 +11,8 @@ use actix_web::http::{Method, StatusCode, header::HeaderMap};
 use actix_web::test::TestRequest;
 use actix_web::web;
 use pamps::app::build_app;
-use pamps::state::AppState;
 use pamps::config::Settings;
+use pamps::state::AppState;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
