@@ -3,17 +3,14 @@
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::{ConnectOptions, PgPool, Postgres};
 
 use crate::config::DbSettings;
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
-/// How long a request waits for a pooled connection before a 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A database problem worded for the person running pamps.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +23,13 @@ pub enum DbError {
          or point PAMPS_DB__URI / DATABASE_URL at a running server."
     )]
     Unreachable { target: String, source: sqlx::Error },
+    #[error(
+        "database {target} does not exist. Create it (`createdb`), let `pamps migrate` \
+         create it outside production, or point PAMPS_DB__URI / DATABASE_URL at another."
+    )]
+    Missing { target: String },
+    #[error("cannot create database {target}: {source}")]
+    Create { target: String, source: sqlx::Error },
     #[error("applying migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -49,7 +53,7 @@ pub fn connect_options(settings: &DbSettings) -> Result<PgConnectOptions, DbErro
 fn pool_options(settings: &DbSettings) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
 }
 
 /// "host:port/database" of the options, never the password.
@@ -70,6 +74,36 @@ pub async fn connect(settings: &DbSettings) -> Result<PgPool, DbError> {
         .connect_with(options)
         .await
         .map_err(|source| DbError::Unreachable { target, source })
+}
+
+/// Connects like [`connect`]; when the server answers that the database does
+/// not exist (SQLSTATE 3D000), creates it if `create` is true (through the
+/// server's `postgres` maintenance database, same credentials) and connects
+/// again, else fails with [`DbError::Missing`]. Callers pass
+/// `create = settings.env != AppEnv::Production`: production never creates.
+pub async fn connect_or_create(settings: &DbSettings, create: bool) -> Result<PgPool, DbError> {
+    match connect(settings).await {
+        Err(DbError::Unreachable { target, source }) if has_sqlstate(&source, "3D000") => {
+            if !create {
+                return Err(DbError::Missing { target });
+            }
+            match Postgres::create_database(settings.uri.expose_secret()).await {
+                Ok(()) => {}
+                // Created meanwhile by another process: just as good.
+                Err(e) if has_sqlstate(&e, "42P04") => {}
+                Err(source) => return Err(DbError::Create { target, source }),
+            }
+            tracing::info!(database = %target, "created the missing database");
+            connect(settings).await
+        }
+        other => other,
+    }
+}
+
+fn has_sqlstate(err: &sqlx::Error, code: &str) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|c| c == code)
 }
 
 /// A pool that connects on first use, so the server can start (and report

@@ -13,6 +13,7 @@ mod limits;
 mod live;
 mod notifications;
 mod posts;
+mod races;
 mod routes;
 mod seed;
 mod stream;
