@@ -65,6 +65,11 @@ async fn public_needs_no_token_and_carries_top_level_posts_edits_and_deletes(poo
     let mut ws = Ws::connect(&server, "/stream", None).await;
     let top = post(&server, &ana, "top level", None).await;
     post(&server, &ana, "a reply stays off public", Some(top)).await;
+    let created = ws.next_json().await;
+    assert_eq!(
+        (created["event"].as_str(), created["stream"].as_str()),
+        (Some("post"), Some("public"))
+    );
     let (status, _) = server
         .http(
             "PATCH",
@@ -74,18 +79,12 @@ async fn public_needs_no_token_and_carries_top_level_posts_edits_and_deletes(poo
         )
         .await;
     assert_eq!(status, 200);
-    server
-        .http("DELETE", &format!("/post/{top}/"), Some(&ana), None)
-        .await;
-
-    let created = ws.next_json().await;
-    assert_eq!(
-        (created["event"].as_str(), created["stream"].as_str()),
-        (Some("post"), Some("public"))
-    );
     let edited = ws.next_json().await;
     assert_eq!(edited["event"], "post.update");
     assert_eq!(edited["data"]["text"], "edited");
+    server
+        .http("DELETE", &format!("/post/{top}/"), Some(&ana), None)
+        .await;
     let deleted = ws.next_json().await;
     assert_eq!(deleted["event"], "post.delete");
     assert_eq!(deleted["data"], json!({"id": top}));
