@@ -1,5 +1,6 @@
 //! The connection pool and the embedded migrations.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
@@ -124,4 +125,88 @@ pub async fn reset(pool: &PgPool) -> Result<(), DbError> {
         .execute(pool)
         .await?;
     migrate(pool).await
+}
+
+/// Whether the database answered its last probe. While it did not, API
+/// requests fail at once with 503 instead of each waiting for a connection.
+#[derive(Debug)]
+pub struct Health {
+    up: AtomicBool,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            up: AtomicBool::new(true),
+        }
+    }
+}
+
+impl Health {
+    /// The last probe's answer (true until a probe says otherwise).
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Records a probe's answer; logs a change.
+    pub fn set(&self, up: bool) {
+        if self.up.swap(up, Ordering::Relaxed) != up {
+            if up {
+                tracing::info!("the database answers again");
+            } else {
+                tracing::warn!("the database does not answer; failing requests fast");
+            }
+        }
+    }
+}
+
+/// How often the database is probed, and how long a probe may take.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Probes the database every [`PROBE_EVERY`] until `stop` resolves.
+pub async fn watch(
+    pool: PgPool,
+    health: std::sync::Arc<Health>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        let answered = tokio::time::timeout(PROBE_EVERY, sqlx::query("SELECT 1").execute(&pool))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        health.set(answered);
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(PROBE_EVERY) => {}
+        }
+    }
+}
+
+/// What `/ready` reports.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// The database does not answer.
+    Unreachable,
+    /// The database answers, but lacks migrations this binary embeds.
+    NotMigrated,
+}
+
+/// Whether the database answers and has every embedded migration applied.
+pub async fn readiness(pool: &PgPool) -> Readiness {
+    let expected = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN 0
+                    ELSE (SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success) END",
+        )
+        .fetch_one(pool),
+    )
+    .await;
+    match applied {
+        Ok(Ok(Some(version))) if version >= expected => Readiness::Ready,
+        Ok(Ok(_)) => Readiness::NotMigrated,
+        _ => Readiness::Unreachable,
+    }
 }

@@ -5,18 +5,20 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_multipart::{Multipart, MultipartError};
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::Bytes;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
 use serde::de::value::{Error as DeError, MapDeserializer};
 use serde::de::{DeserializeOwned, Deserializer, Error as _, IntoDeserializer, Visitor};
 
 use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -63,23 +65,40 @@ fn body_kind(req: &HttpRequest) -> Option<BodyKind> {
 type BodyFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 /// Reads the body, refusing it as soon as it grows past [`MAX_BODY_BYTES`]
-/// (a declared oversize `Content-Length` is refused earlier, by middleware).
-fn read_body(payload: &mut Payload) -> impl Future<Output = Result<Bytes, ApiError>> + use<> {
+/// (a declared oversize `Content-Length` is refused earlier, by middleware),
+/// and with 408 when it has not arrived within `server.body_timeout_ms`: a
+/// body that never ends must not hold a connection forever.
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<Bytes, ApiError>> + use<> {
+    let deadline = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |s| {
+            Duration::from_millis(s.settings.server.body_timeout_ms)
+        });
     let mut payload = payload.take();
-    async move {
-        let mut body = actix_web::web::BytesMut::new();
+    let read = async move {
+        let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::BadRequest(format!("Could not read the request body: {e}"))
-            })?;
+            let chunk = chunk
+                .map_err(|_| ApiError::BadRequest("Could not read the request body".into()))?;
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
             }
             body.extend_from_slice(&chunk);
         }
         Ok(body.freeze())
+    };
+    async move {
+        tokio::time::timeout(deadline, read)
+            .await
+            .unwrap_or(Err(ApiError::RequestTimeout))
     }
 }
+
+/// [`read_body`]'s deadline when the app has no settings (unit tests).
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = ApiError;
@@ -89,7 +108,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         if body_kind(req) != Some(BodyKind::Json) {
             return Box::pin(async { Err(unsupported("Content-Type must be application/json")) });
         }
-        let body = read_body(payload);
+        let body = read_body(req, payload);
         Box::pin(async move { parse_json(&body.await?).map(JsonBody) })
     }
 }
@@ -107,7 +126,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for FormOrJson<T> {
                 ))
             });
         };
-        let body = read_body(payload);
+        let body = read_body(req, payload);
         let headers = req.headers().clone();
         Box::pin(async move {
             let bytes = body.await?;

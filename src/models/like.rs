@@ -1,7 +1,19 @@
 //! Likes: one per user and post, enforced by the primary key.
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use crate::error::{ApiError, ApiResult, ConstraintExt};
 use crate::models::post;
+
+/// The answer to a like: who likes what.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liked {
+    pub post_id: i64,
+    pub user_id: i64,
+    /// Always true.
+    pub liked: bool,
+}
 
 /// Likes a live post; true when the like is new. The post is locked in the
 /// same statement, so a like either commits before the post's delete or sees it.

@@ -51,6 +51,7 @@ pub struct PostWithReplies {
 
 /// `POST /post/` body. Other fields (`user_id`, `date`, counts) are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"text": "Hello, pamps!"}))]
 pub struct NewPost {
     /// 1–280 characters after trimming.
     #[schema(min_length = 1, max_length = 280, pattern = "\\S")]

@@ -254,7 +254,7 @@ struct Feed {
 
 impl Feed {
     fn new(state: Arc<AppState>, request: Request, subscription: Subscription) -> Self {
-        let ping_every = Duration::from_secs(30);
+        let ping_every = Duration::from_secs(state.settings.stream.ping_interval_secs);
         Self {
             expires_at: request.viewer.as_ref().map(|v| v.expires_at),
             sent: request.since.unwrap_or(subscription.registered_at),
