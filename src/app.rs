@@ -4,13 +4,13 @@
 //! services in order, and the API scope catches every other path):
 //!
 //! 1. Static: the web client (`/`, `/static/…`) and the API docs (`/docs`,
-//!    `/openapi.json`). gzip where the client accepts it; their own caching
-//!    headers (long-lived for versioned assets), no JSON rewriting.
+//!    `/openapi.json`). HEAD as GET, gzip where the client accepts it; their
+//!    own caching headers (long-lived for versioned assets), no JSON rewriting.
 //! 2. Stream: `GET /stream`, a WebSocket or an event stream that never ends,
 //!    so nothing may buffer or hash its body: no middleware of its own.
 //! 3. API: every JSON endpoint of `routes`. Outermost first:
-//!    CORS (answers preflights before anything else) → path normalisation
-//!    (trailing slash and HEAD, before routing) → 503 at once while the
+//!    CORS (answers preflights before anything else) → HEAD as GET and path
+//!    normalisation (Host check, trailing slash; both before routing) → 503 at once while the
 //!    database is known to be down → the body-size guard (refuse before
 //!    reading) → conditional GET (hashes the final JSON body) → JSON
 //!    error bodies (innermost, so the ETag layer sees the final body).
@@ -27,8 +27,8 @@ use actix_web::{App, web};
 
 use crate::error::ApiError;
 use crate::middleware::{
-    conditional_get, fail_fast_without_db, json_error_body, limit_body, no_route, normalize_path,
-    request_log,
+    conditional_get, fail_fast_without_db, head_as_get, json_error_body, limit_body, no_route,
+    normalize_path, request_log,
 };
 use crate::state::AppState;
 use crate::{openapi, routes};
@@ -54,6 +54,7 @@ pub fn build_app(
         .wrap(from_fn(limit_body))
         .wrap(from_fn(fail_fast_without_db))
         .wrap(from_fn(normalize_path))
+        .wrap(from_fn(head_as_get))
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()));
     let statics = web::scope("")
         .guard(actix_web::guard::fn_guard(|ctx| {
@@ -61,7 +62,8 @@ pub fn build_app(
         }))
         .configure(crate::web::configure)
         .configure(openapi::configure)
-        .wrap(Compress::default());
+        .wrap(Compress::default())
+        .wrap(from_fn(head_as_get));
     App::new()
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(|err, _| {

@@ -1,4 +1,4 @@
-//! Middlewares: path normalisation (trailing slash, HEAD), the body-size guard, JSON bodies for
+//! Middlewares: HEAD as GET, path normalisation (Host, trailing slash), the body-size guard, JSON bodies for
 //! errors raised outside handlers, conditional GET, and the request log.
 
 use std::sync::LazyLock;
@@ -31,11 +31,22 @@ static PATTERNS: LazyLock<Vec<ResourceDef>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Answers `HEAD` as `GET`, before routing (actix-http then sends the
+/// headers without the body).
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    next.call(req).await
+}
+
 /// Before routing: refuses a malformed `Host` (400; it would end up in
-/// links), serves `/post/` and `/post` alike (whichever form the
-/// route was declared with; the first route that matches either form wins,
-/// as the router would pick it; no redirect), and answers `HEAD` as `GET`
-/// (actix-http sends the headers without the body).
+/// links), and serves `/post/` and `/post` alike (whichever form the route
+/// was declared with; the first route that matches either form wins, as
+/// the router would pick it; no redirect).
 pub async fn normalize_path(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -47,9 +58,6 @@ pub async fn normalize_path(
     if host.is_some_and(|h| !proxy::valid_host(h)) {
         let res = ApiError::BadRequest("Malformed Host header".into()).error_response();
         return Ok(req.into_response(res).map_into_right_body());
-    }
-    if req.method() == Method::HEAD {
-        req.head_mut().method = Method::GET;
     }
     if let Some(path) = canonical_path(req.path()) {
         let path_and_query = match req.query_string() {

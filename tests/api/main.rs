@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod conventions;
 mod follows;
+mod hardening;
 mod likes;
 mod limits;
 mod live;
