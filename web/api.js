@@ -83,7 +83,8 @@ export function refresh() {
       body: JSON.stringify({ refresh_token: token }),
     });
     if (!res.ok) {
-      if (res.status === 401 && localStorage.getItem(RT_KEY) === token) clearSession();
+      // Revoked or expired: forget it (the caller decides what the user sees).
+      if (res.status === 401 && localStorage.getItem(RT_KEY) === token) localStorage.removeItem(RT_KEY);
       access = null;
       return res.status === 401 ? false : Promise.reject(new ApiError(res.status, null, res.headers));
     }
@@ -140,7 +141,8 @@ export async function api(path, { method = "GET", body, auth, retry = true } = {
   return { data, status: res.status, next: nextLink(res.headers) };
 }
 
-function sessionGone() {
+/** Ends a session that can't be refreshed: the app shows the login form. */
+export function sessionGone() {
   const had = !!session.user;
   clearSession();
   if (had) expiredHandler();

@@ -5,7 +5,7 @@
 // Reconnects with backoff and `since=<last event id>`, so nothing is missed.
 // When the server has no stream (404), the client simply has no live updates.
 
-import { api, refresh } from "./api.js";
+import { api, refresh, sessionGone } from "./api.js";
 
 /** Dispatches "post", "post.update", "post.delete", "notification", "reset" and "state". */
 export const live = new EventTarget();
@@ -97,7 +97,10 @@ async function connect() {
       setState("reconnecting");
       const ok = await refresh().catch(() => true);
       if (ok) connect();
-      else stopLive();
+      else {
+        stopLive();
+        sessionGone();
+      }
     } else if (e.code === 4008) {
       connect(); // too slow: resume right away from the last event seen
     } else retry();
