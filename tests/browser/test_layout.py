@@ -58,7 +58,22 @@ class LayoutTest(BrowserTest):
         self.find(d, "[aria-invalid=true]")
         self.no_horizontal_overflow(d)
         self.screenshot(d, f"{label}-signup-errors.png")
+        self.assert_accessible_controls(d)
         return d
+
+    def assert_accessible_controls(self, d):
+        unlabelled = d.execute_script(
+            """
+            return [...document.querySelectorAll('input, textarea, select')]
+              .filter(el => el.type !== 'hidden' && !el.labels.length && !el.getAttribute('aria-label'))
+              .map(el => el.outerHTML);
+            """
+        )
+        self.assertEqual(unlabelled, [], "inputs without a label")
+        nameless = d.execute_script(
+            "return [...document.querySelectorAll('button, a[href]')].filter(el => !el.textContent.trim() && !el.getAttribute('aria-label')).map(el => el.outerHTML)"
+        )
+        self.assertEqual(nameless, [], "buttons or links without a name")
 
     def test_phone_390x844(self):
         d = self.check(390, 844, True, "phone")
@@ -67,3 +82,37 @@ class LayoutTest(BrowserTest):
     def test_desktop_1280x800(self):
         d = self.check(1280, 800, False, "desktop")
         self.assertEqual(d.execute_script("return innerWidth"), 1280)
+        # The dark theme, from prefers-color-scheme.
+        d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        d.execute_script("location.hash = '#/public'")
+        self.find(d, "article.post")
+        bg = d.execute_script("return getComputedStyle(document.body).backgroundColor")
+        self.assertEqual(bg, "rgb(17, 20, 24)")
+        self.screenshot(d, "desktop-public-dark.png")
+
+    def test_keyboard_only_sign_in_and_post(self):
+        """Skip link, visible focus, and a whole login + post done with keys."""
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+        d = self.driver()
+        d.get(BASE + "/#/login")
+        self.find(d, "form.card-form")
+        keys = ActionChains(d)
+        keys.send_keys(Keys.TAB).perform()
+        active = d.switch_to.active_element
+        self.assertEqual(active.text, "Skip to content")
+        self.assertTrue(active.is_displayed())
+        keys.send_keys(Keys.ENTER).perform()
+        self.assertEqual(d.switch_to.active_element.get_attribute("id"), "main")
+        ActionChains(d).send_keys(Keys.TAB).perform()
+        self.assertEqual(d.switch_to.active_element.get_attribute("name"), "username")
+        outline = d.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
+        self.assertNotEqual(outline, "none", "no visible focus on inputs")
+        ActionChains(d).send_keys(self.me["username"], Keys.TAB, "correct-horse-42", Keys.ENTER).perform()
+        self.wait_hash(d, "#/")
+        box = self.find(d, "form.composer textarea")
+        # Tab from the heading reaches the composer first.
+        ActionChains(d).send_keys(Keys.TAB).perform()
+        self.assertEqual(d.switch_to.active_element, box)
+        ActionChains(d).send_keys("Typed without a mouse").key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
+        self.wait_text(d, "article.post .text", "Typed without a mouse")

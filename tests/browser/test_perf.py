@@ -38,6 +38,15 @@ class FirstLoadTest(BrowserTest):
         self.assertLessEqual(total, BUDGET_BYTES, f"first load transferred {total} bytes")
         self.assertIsNotNone(m["fcp"], "no first-contentful-paint entry")
         self.assertLess(m["fcp"], 3000)
+        # More pages load as the list scrolls (IntersectionObserver), and the
+        # "Load more" button does the same from the keyboard.
+        more = d.find_element(By.CSS_SELECTOR, "section.list button.more")
+        self.assertTrue(more.is_displayed())
+        d.execute_script("arguments[0].scrollIntoView()", more)
+        self.wait(d).until(lambda _: len(d.find_elements(By.CSS_SELECTOR, "article.post")) > 20)
+        ids = d.execute_script("return [...document.querySelectorAll('article.post')].map(a => Number(a.dataset.postId))")
+        self.assertEqual(ids, sorted(ids, reverse=True), "pages repeat or skip posts")
+        self.assertEqual(len(ids), len(set(ids)))
         # Scripts and styles really came gzipped.
         for name, transfer, encoded, decoded in m["resources"]:
             if name.endswith((".js", ".css")) and decoded > 2048:
