@@ -1,12 +1,14 @@
 //! The actix app: its surfaces and the middleware stack around each.
 //!
-//! Two surfaces with their own stacks, registered in this order (actix tries
+//! Three surfaces with their own stacks, registered in this order (actix tries
 //! services in order, and the API scope catches every other path):
 //!
 //! 1. Static: the web client (`/`, `/static/…`) and the API docs (`/docs`,
 //!    `/openapi.json`). gzip where the client accepts it; their own caching
 //!    headers (long-lived for versioned assets), no JSON rewriting.
-//! 2. API: every JSON endpoint of `routes`. Outermost first:
+//! 2. Stream: `GET /stream`, a WebSocket or an event stream that never ends,
+//!    so nothing may buffer or hash its body: no middleware of its own.
+//! 3. API: every JSON endpoint of `routes`. Outermost first:
 //!    CORS (answers preflights before anything else) → path normalisation
 //!    (trailing slash and HEAD, before routing) → the body-size guard (refuse
 //!    before reading) → conditional GET (hashes the final JSON body) → JSON
@@ -67,6 +69,7 @@ pub fn build_app(
             .into()
         }))
         .service(statics)
+        .service(web::resource(["/stream", "/stream/"]).get(routes::stream::stream))
         .service(api)
         .wrap(from_fn(request_log))
 }

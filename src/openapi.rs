@@ -83,6 +83,8 @@ impl Modify for DescribeResponses {
         (name = "follows", description = "Following people"),
         (name = "posts", description = "Posts, threads and timelines"),
         (name = "likes", description = "Likes"),
+        (name = "notifications", description = "Likes, replies, follows and mentions of me"),
+        (name = "stream", description = "The live stream (GET /stream: WebSocket or Server-Sent Events; see docs/API.md)"),
         (name = "operations", description = "Probes"),
     )
 )]

@@ -1,6 +1,7 @@
 //! Abuse limits: logins per client address and per username, registrations
-//! per client address, writes per account. Each limit is a GCRA bucket
-//! (`governor`): `limit` requests per window in a burst, refilled evenly.
+//! per client address, writes per account. Each limit is a GCRA bucket:
+//! `limit` requests per window in a burst, refilled evenly. The buckets live
+//! in a [`Store`]; callers only see [`Limits`].
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -69,14 +70,74 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> Limit<K, C> {
     }
 }
 
+/// The kinds of limited action, each with its own buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    LoginPerIp,
+    LoginPerUsername,
+    RegisterPerIp,
+    WritesPerAccount,
+}
+
+impl Kind {
+    /// Every kind, in the order of [`Limits::rules`].
+    pub const ALL: [Kind; 4] = [
+        Kind::LoginPerIp,
+        Kind::LoginPerUsername,
+        Kind::RegisterPerIp,
+        Kind::WritesPerAccount,
+    ];
+
+    /// A short name, the prefix of this kind's keys in a shared store.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::LoginPerIp => "login_ip",
+            Kind::LoginPerUsername => "login_user",
+            Kind::RegisterPerIp => "register_ip",
+            Kind::WritesPerAccount => "write_user",
+        }
+    }
+}
+
+/// `limit` requests per `window` for each key of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub kind: Kind,
+    pub limit: u32,
+    pub window: Duration,
+}
+
+/// Where the buckets live. Every check goes through [`Store::check`], so a
+/// store can be added without touching the callers.
+pub enum Store {
+    /// This process's memory: exact for one instance.
+    Memory(Vec<Limit<String>>),
+}
+
+impl Store {
+    fn memory(rules: &[Rule]) -> Self {
+        Store::Memory(
+            rules
+                .iter()
+                .map(|rule| Limit::new(rule.limit, rule.window))
+                .collect(),
+        )
+    }
+
+    /// Counts one request of `rule`'s kind for `key`.
+    pub async fn check(&self, rule: &Rule, key: &str) -> ApiResult<()> {
+        match self {
+            Store::Memory(limits) => limits[rule.kind as usize].check(&key.to_owned()),
+        }
+    }
+}
+
 /// Every limit of the API, or none when `rate_limit.enabled` is false.
 pub struct Limits {
     enabled: bool,
     trusted_proxies: Vec<IpAddr>,
-    login_per_ip: Limit<IpAddr>,
-    login_per_username: Limit<String>,
-    register_per_ip: Limit<IpAddr>,
-    writes_per_account: Limit<i64>,
+    rules: [Rule; 4],
+    store: Store,
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -84,42 +145,67 @@ const MINUTE: Duration = Duration::from_secs(60);
 impl Limits {
     /// Builds the limits from settings and the trusted proxy addresses.
     pub fn new(settings: &RateLimitSettings, trusted_proxies: Vec<IpAddr>) -> Self {
+        let rule = |kind, limit, window| Rule {
+            kind,
+            limit,
+            window,
+        };
+        let rules = [
+            rule(Kind::LoginPerIp, settings.login_per_ip_per_minute, MINUTE),
+            rule(
+                Kind::LoginPerUsername,
+                settings.login_per_username_per_minute,
+                MINUTE,
+            ),
+            rule(
+                Kind::RegisterPerIp,
+                settings.register_per_ip_per_half_hour,
+                30 * MINUTE,
+            ),
+            rule(
+                Kind::WritesPerAccount,
+                settings.writes_per_account_per_5_minutes,
+                5 * MINUTE,
+            ),
+        ];
         Self {
             enabled: settings.enabled,
             trusted_proxies,
-            login_per_ip: Limit::new(settings.login_per_ip_per_minute, MINUTE),
-            login_per_username: Limit::new(settings.login_per_username_per_minute, MINUTE),
-            register_per_ip: Limit::new(settings.register_per_ip_per_half_hour, 30 * MINUTE),
-            writes_per_account: Limit::new(settings.writes_per_account_per_5_minutes, 5 * MINUTE),
+            store: Store::memory(&rules),
+            rules,
         }
     }
 
-    /// A login attempt from this client for `username`.
-    pub fn login(&self, req: &HttpRequest, username: &str) -> ApiResult<()> {
+    async fn check(&self, kind: Kind, key: impl std::fmt::Display) -> ApiResult<()> {
         if !self.enabled {
             return Ok(());
         }
+        let rule = &self.rules[kind as usize];
+        self.store
+            .check(rule, &format!("{}:{key}", kind.name()))
+            .await
+    }
+
+    /// A login attempt from this client for `username`.
+    pub async fn login(&self, req: &HttpRequest, username: &str) -> ApiResult<()> {
         if let Some(ip) = self.client_ip(req) {
-            self.login_per_ip.check(&ip)?;
+            self.check(Kind::LoginPerIp, ip).await?;
         }
-        self.login_per_username.check(&username.to_lowercase())
+        self.check(Kind::LoginPerUsername, username.to_lowercase())
+            .await
     }
 
     /// A registration from this client.
-    pub fn register(&self, req: &HttpRequest) -> ApiResult<()> {
+    pub async fn register(&self, req: &HttpRequest) -> ApiResult<()> {
         match self.client_ip(req) {
-            Some(ip) if self.enabled => self.register_per_ip.check(&ip),
-            _ => Ok(()),
+            Some(ip) => self.check(Kind::RegisterPerIp, ip).await,
+            None => Ok(()),
         }
     }
 
-    /// A write (post, edit, delete, like, follow) by an account.
-    pub fn write(&self, user_id: i64) -> ApiResult<()> {
-        if self.enabled {
-            self.writes_per_account.check(&user_id)
-        } else {
-            Ok(())
-        }
+    /// A write by an account.
+    pub async fn write(&self, user_id: i64) -> ApiResult<()> {
+        self.check(Kind::WritesPerAccount, user_id).await
     }
 
     /// The client's address: the peer's, or, when the peer is a trusted

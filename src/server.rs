@@ -1,15 +1,34 @@
-//! Startup: connect, bind, and run the server.
+//! Startup: connect, bind, and run the server together with the background
+//! tasks that live as long as it does.
+//!
+//! [`Application::build`] prepares everything; [`Application::run_until_stopped`]
+//! serves until SIGTERM or SIGINT, then shuts down in one order: the shared
+//! [`CancellationToken`] is cancelled (background tasks stop, live streams
+//! send "going away"), the listener stops accepting, in-flight requests get
+//! [`DRAIN`] to finish, and the tasks are awaited. Tests build the app with
+//! [`crate::app::build_app`] and need none of this.
 
+use std::future::Future;
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::app::build_app;
+use crate::bus;
 use crate::config::Settings;
 use crate::db::{self, DbError};
 use crate::security::Hasher;
 use crate::state::AppState;
+
+/// How long in-flight requests may take to finish after a stop signal.
+pub const DRAIN: Duration = Duration::from_secs(10);
+
+/// How long the outbox keeps events for resuming streams.
+const RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -23,15 +42,45 @@ pub enum StartupError {
     },
 }
 
-/// A bound, not yet running server.
+/// Background tasks that start with the server and stop with it.
+#[derive(Default)]
+pub struct Tasks {
+    handles: Vec<(&'static str, JoinHandle<()>)>,
+}
+
+impl Tasks {
+    /// Spawns `task`, which must return soon after `shutdown` is cancelled.
+    pub fn spawn<F>(&mut self, name: &'static str, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.handles.push((name, tokio::spawn(task)));
+    }
+
+    /// Waits for every task, at most `limit` in all; logs the ones left behind.
+    async fn join(self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        for (name, handle) in self.handles {
+            match tokio::time::timeout_at(deadline, handle).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::error!(task = name, error = %err, "task failed"),
+                Err(_) => tracing::warn!(task = name, "task did not stop in time"),
+            }
+        }
+    }
+}
+
+/// A bound, not yet running server and its background tasks.
 pub struct Application {
     server: Server,
     port: u16,
+    tasks: Tasks,
+    shutdown: CancellationToken,
 }
 
 impl Application {
     /// Connects to the database (migrating when `db.auto_migrate`), binds the
-    /// listener (port 0 picks a free one) and prepares the server.
+    /// listener (port 0 picks a free one) and prepares the server and tasks.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let pool = if settings.db.auto_migrate {
             let pool = db::connect(&settings.db).await?;
@@ -50,12 +99,29 @@ impl Application {
         let workers = settings.worker_count();
         Hasher::warm_up();
         let state = web::Data::new(AppState::new(pool, settings));
+        let shutdown = state.shutdown.clone();
+        let mut tasks = Tasks::default();
+        tasks.spawn(
+            "event listener",
+            bus::listen(state.pool.clone(), state.hub.clone(), shutdown.clone()),
+        );
+        tasks.spawn(
+            "outbox pruning",
+            bus::prune(state.pool.clone(), RETENTION, shutdown.clone()),
+        );
         let server = HttpServer::new(move || build_app(state.clone()))
             .workers(workers)
+            .disable_signals()
+            .shutdown_timeout(DRAIN.as_secs())
             .listen(listener)
             .map_err(bind_err)?
             .run();
-        Ok(Self { server, port })
+        Ok(Self {
+            server,
+            port,
+            tasks,
+            shutdown,
+        })
     }
 
     /// The port the server listens on.
@@ -63,8 +129,48 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains in-flight requests.
+    /// Serves until SIGTERM or SIGINT, then shuts everything down.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Self {
+            mut server,
+            tasks,
+            shutdown,
+            ..
+        } = self;
+        let handle = server.handle();
+        let result = tokio::select! {
+            result = &mut server => result,
+            () = stop_signal() => {
+                tracing::info!("stop signal received, draining");
+                shutdown.cancel();
+                handle.stop(true).await;
+                server.await
+            }
+        };
+        shutdown.cancel();
+        tasks.join(Duration::from_secs(5)).await;
+        result
     }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    () = ctrl_c => {}
+                }
+            }
+            Err(_) => ctrl_c.await,
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await;
 }

@@ -1,11 +1,14 @@
-//! The state every handler can reach: pool, tokens, hasher, limits, settings.
+//! The state every handler can reach: pool, tokens, hasher, limits, the
+//! live-stream hub, settings.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::tokens::TokenService;
+use crate::bus::Hub;
 use crate::config::Settings;
 use crate::rate_limit::Limits;
 use crate::security::Hasher;
@@ -16,7 +19,11 @@ pub struct AppState {
     pub tokens: TokenService,
     pub hasher: Hasher,
     pub limits: Limits,
+    /// This instance's live-stream subscribers.
+    pub hub: Arc<Hub>,
     pub settings: Arc<Settings>,
+    /// Cancelled when the server begins to shut down.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -32,8 +39,10 @@ impl AppState {
                 &settings.rate_limit,
                 settings.trusted_proxies().unwrap_or_default(),
             ),
+            hub: Arc::new(Hub::new(256, 20_000)),
             pool,
             settings: Arc::new(settings),
+            shutdown: CancellationToken::new(),
         }
     }
 }

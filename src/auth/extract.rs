@@ -1,8 +1,11 @@
 //! Extractors: [`AuthUser`] requires a valid access token, [`MaybeAuthUser`]
-//! allows none. A present but invalid token is always a 401, never ignored.
-//! Both decode the JWT only; no database round trip.
+//! allows none, [`Writer`] is an [`AuthUser`] within the per-account write
+//! limit. A present but invalid token is always a 401, never ignored.
 
 use std::future::{Ready, ready};
+use std::ops::Deref;
+
+use futures_util::future::LocalBoxFuture;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -19,6 +22,8 @@ pub struct AuthUser {
     pub username: String,
     /// True when the token came straight from a password login.
     pub fresh: bool,
+    /// When the token expires (Unix seconds).
+    pub expires_at: i64,
 }
 
 /// An [`AuthUser`] when the request carries a token, nobody otherwise.
@@ -60,6 +65,7 @@ fn authenticate(req: &HttpRequest) -> Result<Option<AuthUser>, ApiError> {
         id: claims.uid,
         username: claims.sub,
         fresh: claims.fresh,
+        expires_at: claims.exp,
     };
     req.extensions_mut().insert(user.clone());
     Ok(Some(user))
@@ -80,5 +86,37 @@ impl FromRequest for MaybeAuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(authenticate(req).map(MaybeAuthUser))
+    }
+}
+
+/// An [`AuthUser`] whose write is within the per-account write limit. Every
+/// handler that writes takes one (tests check each write route), so the limit
+/// is applied in this one place; it runs before the body is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer(pub AuthUser);
+
+impl Deref for Writer {
+    type Target = AuthUser;
+
+    fn deref(&self) -> &AuthUser {
+        &self.0
+    }
+}
+
+impl FromRequest for Writer {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let user =
+            authenticate(req).and_then(|u| u.ok_or(ApiError::Unauthorized("Not authenticated")));
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let user = user?;
+            if let Some(state) = state {
+                state.limits.write(user.id).await?;
+            }
+            Ok(Writer(user))
+        })
     }
 }

@@ -5,4 +5,4 @@ pub mod extract;
 pub mod session;
 pub mod tokens;
 
-pub use extract::{AuthUser, MaybeAuthUser};
+pub use extract::{AuthUser, MaybeAuthUser, Writer};

@@ -81,6 +81,7 @@ macro_rules! post_select {
         )
     };
 }
+pub(crate) use post_select;
 
 /// Creates a post or reply by `user_id`. An unknown or deleted parent is a 422;
 /// an author who no longer exists is a 401.

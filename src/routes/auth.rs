@@ -34,7 +34,7 @@ pub async fn login(
     state: web::Data<AppState>,
     FormOrJson(form): FormOrJson<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    state.limits.login(&req, &form.username)?;
+    state.limits.login(&req, &form.username).await?;
     Ok(HttpResponse::Ok().json(session::login(&state, form).await?))
 }
 

@@ -7,7 +7,7 @@ use utoipa::IntoParams;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::{AuthUser, MaybeAuthUser};
+use crate::auth::{MaybeAuthUser, Writer};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ErrorBody, ValidationBody};
 use crate::extract::{JsonBody, Query};
@@ -94,10 +94,9 @@ pub async fn list(
 #[post("/post/")]
 pub async fn create(
     state: web::Data<AppState>,
-    me: AuthUser,
+    me: Writer,
     JsonBody(body): JsonBody<NewPost>,
 ) -> ApiResult<HttpResponse> {
-    state.limits.write(me.id)?;
     let text = text_of(&body.text)?;
     let created = post::create(&state.pool, me.id, &text, body.parent_id).await?;
     Ok(HttpResponse::Created()
@@ -139,11 +138,10 @@ pub async fn get(
 #[patch("/post/{id}/")]
 pub async fn edit(
     state: web::Data<AppState>,
-    me: AuthUser,
+    me: Writer,
     id: web::Path<i64>,
     JsonBody(body): JsonBody<PostEdit>,
 ) -> ApiResult<HttpResponse> {
-    state.limits.write(me.id)?;
     let id = id.into_inner();
     let text = text_of(&body.text)?;
     post::edit(&state.pool, id, me.id, &text).await?;
@@ -158,10 +156,9 @@ pub async fn edit(
 #[delete("/post/{id}/")]
 pub async fn delete(
     state: web::Data<AppState>,
-    me: AuthUser,
+    me: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    state.limits.write(me.id)?;
     post::delete(&state.pool, id.into_inner(), me.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -228,10 +225,9 @@ pub async fn by_user(
 #[post("/post/{id}/like/")]
 pub async fn like(
     state: web::Data<AppState>,
-    me: AuthUser,
+    me: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    state.limits.write(me.id)?;
     let id = id.into_inner();
     let created = likes::like(&state.pool, me.id, id).await?;
     let body = serde_json::json!({"post_id": id, "user_id": me.id, "liked": true});
@@ -251,10 +247,9 @@ pub async fn like(
 #[delete("/post/{id}/like/")]
 pub async fn unlike(
     state: web::Data<AppState>,
-    me: AuthUser,
+    me: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    state.limits.write(me.id)?;
     likes::unlike(&state.pool, me.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::session::{self, PasswordChange};
-use crate::auth::{AuthUser, MaybeAuthUser};
+use crate::auth::{AuthUser, MaybeAuthUser, Writer};
 use crate::error::ApiResult;
 use crate::error::{ErrorBody, ValidationBody};
 use crate::extract::{JsonBody, Query};
@@ -45,7 +45,7 @@ pub async fn register(
     state: web::Data<AppState>,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
-    state.limits.register(&req)?;
+    state.limits.register(&req).await?;
     let new_user = body.validate()?;
     let hash = state.hasher.hash(new_user.password.clone()).await?;
     let created = user::insert(&state.pool, &new_user, &hash).await?;
@@ -102,7 +102,7 @@ pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<HttpR
 #[patch("/user/me/")]
 pub async fn update_me(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Writer,
     JsonBody(body): JsonBody<ProfileUpdate>,
 ) -> ApiResult<HttpResponse> {
     let update = body.validate()?;
@@ -140,10 +140,9 @@ pub async fn change_password(
 #[post("/user/follow/{id}")]
 pub async fn follow(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    state.limits.write(caller.id)?;
     let id = id.into_inner();
     let created = follows::follow(&state.pool, caller.id, id).await?;
     let body = serde_json::json!({"follower_id": caller.id, "followee_id": id, "following": true});
@@ -167,10 +166,9 @@ pub async fn follow(
 #[delete("/user/follow/{id}")]
 pub async fn unfollow(
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    state.limits.write(caller.id)?;
     follows::unfollow(&state.pool, caller.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,21 +11,6 @@ use crate::helpers::TestApp;
 
 const SECRET: &str = "test-secret-test-secret-test-secret-42";
 
-/// A digest of every table's rows: equal digests mean nothing was written.
-async fn fingerprint(pool: &PgPool) -> String {
-    sqlx::query_scalar(
-        "SELECT md5(concat_ws('|',
-            (SELECT string_agg(u::text, ',' ORDER BY id) FROM users u),
-            (SELECT string_agg(p::text, ',' ORDER BY id) FROM posts p),
-            (SELECT string_agg(f::text, ',' ORDER BY id) FROM follows f),
-            (SELECT string_agg(l::text, ',' ORDER BY id) FROM likes l),
-            (SELECT string_agg(r::text, ',' ORDER BY jti) FROM refresh_tokens r)))",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap()
-}
-
 fn claims(uid: i64, scope: &str, exp_offset: Option<i64>) -> Value {
     let now = Utc::now().timestamp();
     let mut c = json!({"sub": "alice", "uid": uid, "iat": now, "scope": scope, "fresh": true,
@@ -127,7 +112,7 @@ async fn hostile_requests_get_their_status_and_change_nothing(pool: PgPool) {
         ("self-follow", bearer(TestRequest::post().uri(&format!("/user/follow/{alice_id}")), &alice), 422),
     ];
 
-    let before = fingerprint(&app.pool).await;
+    let before = app.fingerprint().await;
     for (name, req, expected) in table {
         let res = app.send(req).await;
         assert_eq!(
@@ -141,7 +126,7 @@ async fn hostile_requests_get_their_status_and_change_nothing(pool: PgPool) {
             assert!(detail.is_string() || detail.is_array(), "{name}: no detail");
         }
         assert_eq!(
-            fingerprint(&app.pool).await,
+            app.fingerprint().await,
             before,
             "{name} changed the database"
         );

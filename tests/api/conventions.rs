@@ -252,7 +252,7 @@ async fn passwords_and_tokens_never_reach_the_logs(pool: PgPool) {
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(
-        text.contains("\"route\":\"/post\""),
+        text.contains("\"route\":\"/post/\""),
         "one line per request is logged: {text}"
     );
     assert!(

@@ -103,24 +103,6 @@ async fn follow_with_a_non_integer_id_returns_422(pool: PgPool) {
     assert_eq!(app.count("follows").await, 0);
 }
 
-#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
-async fn follow_without_a_valid_access_token_returns_401_and_writes_nothing(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let bob = app.register("bob").await["id"].as_i64().unwrap();
-    let refresh = app.login("bob").await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-
-    for token in [None, Some("garbage"), Some(refresh.as_str())] {
-        let res = app.post_empty(&format!("/user/follow/{bob}"), token).await;
-        res.assert_status(401);
-        assert_eq!(res.header("www-authenticate"), Some("Bearer"));
-        assert!(!res.detail().is_empty());
-    }
-    assert_eq!(app.count("follows").await, 0);
-}
-
 // ---------------------------------------------------------------- unfollow
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -184,21 +166,6 @@ async fn unfollow_an_unknown_user_returns_404(pool: PgPool) {
 
     res.assert_status(404);
     assert_eq!(res.json(), json!({"detail": "User not found"}));
-}
-
-#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
-async fn unfollow_without_token_returns_401_and_changes_nothing(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let (_, token) = app.user("alice").await;
-    let bob = app.register("bob").await["id"].as_i64().unwrap();
-    app.follow(&token, bob).await;
-
-    let res = app.delete(&format!("/user/follow/{bob}"), None).await;
-
-    res.assert_status(401);
-    assert_eq!(res.header("www-authenticate"), Some("Bearer"));
-    assert!(!res.detail().is_empty());
-    assert_eq!(app.count("follows").await, 1);
 }
 
 // ---------------------------------------------------------------- lists
@@ -457,23 +424,6 @@ async fn concurrent_mutual_follows_and_unfollows_succeed_and_keep_counts_exact(p
 }
 
 // ---------------------------------------------------------------- timeline
-
-#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
-async fn timeline_without_a_valid_access_token_returns_401(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    app.register("alice").await;
-    let refresh = app.login("alice").await["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-
-    for token in [None, Some("garbage"), Some(refresh.as_str())] {
-        let res = app.get("/user/timeline", token).await;
-        res.assert_status(401);
-        assert_eq!(res.header("www-authenticate"), Some("Bearer"));
-        assert!(!res.detail().is_empty());
-    }
-}
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn timeline_shows_posts_and_replies_of_followed_users_newest_first(pool: PgPool) {

@@ -11,8 +11,8 @@ use actix_web::http::{Method, StatusCode, header::HeaderMap};
 use actix_web::test::TestRequest;
 use actix_web::web;
 use pamps::app::build_app;
-use pamps::state::AppState;
 use pamps::config::Settings;
+use pamps::state::AppState;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -191,6 +191,21 @@ impl TestApp {
     pub async fn patch(&self, path: &str, body: &Value, token: Option<&str>) -> TestResponse {
         self.send(Self::request(Method::PATCH, path, token).set_json(body))
             .await
+    }
+
+    /// A digest of every table's rows: equal digests mean nothing was written.
+    pub async fn fingerprint(&self) -> String {
+        sqlx::query_scalar(
+            "SELECT md5(concat_ws('|',
+                (SELECT string_agg(u::text, ',' ORDER BY id) FROM users u),
+                (SELECT string_agg(p::text, ',' ORDER BY id) FROM posts p),
+                (SELECT string_agg(f::text, ',' ORDER BY id) FROM follows f),
+                (SELECT string_agg(l::text, ',' ORDER BY id) FROM likes l),
+                (SELECT string_agg(r::text, ',' ORDER BY jti) FROM refresh_tokens r)))",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
     }
 
     /// Registers `username` (email `<username>@example.com`, password [`PASSWORD`]).

@@ -10,6 +10,8 @@ mod conventions;
 mod follows;
 mod likes;
 mod limits;
+mod notifications;
 mod posts;
+mod routes;
 mod seed;
 mod users;

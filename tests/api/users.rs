@@ -552,16 +552,6 @@ async fn me_returns_my_profile_with_email(pool: PgPool) {
     }
 }
 
-#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
-async fn me_without_token_returns_401(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    app.register("alice").await;
-
-    let res = app.get("/user/me/", None).await;
-
-    assert_401(&res, "Not authenticated");
-}
-
 // --- PATCH /user/me/ -------------------------------------------------------------
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -719,17 +709,6 @@ async fn update_me_with_invalid_values_returns_422(pool: PgPool) {
     );
 }
 
-#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
-async fn update_me_without_token_returns_401(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let id = app.register("alice").await["id"].as_i64().unwrap();
-
-    let res = app.patch("/user/me/", &json!({"bio": "hi"}), None).await;
-
-    assert_401(&res, "Not authenticated");
-    assert_eq!(editable_columns(&app, id).await.2, None);
-}
-
 // --- POST /user/me/password ------------------------------------------------------
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -838,18 +817,5 @@ async fn change_password_to_an_invalid_one_returns_422(pool: PgPool) {
         .await;
     res.assert_status(422);
     assert_eq!(res.error_locs(), [["body", "current_password"]]);
-    assert_eq!(password_hash(&app, "alice").await, before);
-}
-
-#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
-async fn change_password_without_token_returns_401(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    app.register("alice").await;
-    let before = password_hash(&app, "alice").await;
-
-    let body = json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD});
-    let res = app.post("/user/me/password", &body, None).await;
-
-    assert_401(&res, "Not authenticated");
     assert_eq!(password_hash(&app, "alice").await, before);
 }
