@@ -56,8 +56,14 @@ SERVER_PID=""
 
 cleanup() {
   local rc=$?
-  if [[ -n "$SERVER_PID" ]]; then
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID" 2>/dev/null || true
+    # pamps drains for at most ~15 s; don't hang the suite if it doesn't stop.
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "warning: pamps did not stop within 20 s of SIGTERM; killing it" >&2
+      kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
     wait "$SERVER_PID" 2>/dev/null || true
   fi
   psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 || true
@@ -84,7 +90,7 @@ SERVER_PID=$!
 
 URL="http://127.0.0.1:$PORT"
 for _ in $(seq 1 150); do
-  if curl -fsS "$URL/ready" >/dev/null 2>&1; then break; fi
+  if curl -fsS --max-time 2 "$URL/ready" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "pamps exited; its log:" >&2
     cat "$BROWSER_ARTIFACTS/server.log" >&2
@@ -92,7 +98,7 @@ for _ in $(seq 1 150); do
   fi
   sleep 0.2
 done
-curl -fsS "$URL/ready" >/dev/null
+curl -fsS --max-time 5 "$URL/ready" >/dev/null
 
 # --- tests ------------------------------------------------------------------------------
 log "running browser tests against $URL"

@@ -85,7 +85,9 @@ async function connect() {
       console.warn("pamps stream:", msg.error);
       return;
     }
-    if (msg.id != null) lastId = msg.id;
+    // A reset (the resume point is gone) carries no id: start afresh, since
+    // the app reloads its lists over REST.
+    lastId = msg.id != null ? msg.id : msg.event === "reset" ? null : lastId;
     if (msg.event) live.dispatchEvent(new CustomEvent(msg.event, { detail: msg }));
   };
   s.onclose = async (e) => {

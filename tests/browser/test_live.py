@@ -48,6 +48,7 @@ class TwoPeopleLiveTest(BrowserTest):
         self.post(a, text)
         more = self.find(b, "button.new-posts")
         self.assertEqual(more.text, "Show 1 new post")
+        self.screenshot(b, "live-new-posts-button.png")
         self.assertEqual(b.find_elements(By.CSS_SELECTOR, "article.post"), [])
         self.wait(b).until(lambda d: "1 new post" in d.find_element(By.ID, "announce").get_attribute("textContent"))
         more.click()
@@ -73,6 +74,7 @@ class TwoPeopleLiveTest(BrowserTest):
         self.wait_text(b, "section.list", reply)
         self.wait_text(b, "article.main-post a.reply .count", "1")
         self.wait(a).until(lambda d: badge(d) == 3)
+        self.screenshot(a, "live-badge.png")
 
         # A opens notifications: three, newest first; the badge clears.
         a.find_element(By.CSS_SELECTOR, "#nav a[href='#/notifications']").click()
@@ -83,6 +85,7 @@ class TwoPeopleLiveTest(BrowserTest):
         self.assertIn(f"@{b_name} liked your post", items[1])
         self.assertIn(f"@{b_name} followed you", items[2])
         self.wait(a).until(lambda d: badge(d) == 0)
+        self.screenshot(a, "live-notifications.png")
 
         # A opens the thread from the reply notification and deletes the post.
         a.find_element(By.CSS_SELECTOR, "article.notification .snippet a").click()
