@@ -10,8 +10,9 @@
 //!    so nothing may buffer or hash its body: no middleware of its own.
 //! 3. API: every JSON endpoint of `routes`. Outermost first:
 //!    CORS (answers preflights before anything else) → path normalisation
-//!    (trailing slash and HEAD, before routing) → the body-size guard (refuse
-//!    before reading) → conditional GET (hashes the final JSON body) → JSON
+//!    (trailing slash and HEAD, before routing) → 503 at once while the
+//!    database is known to be down → the body-size guard (refuse before
+//!    reading) → conditional GET (hashes the final JSON body) → JSON
 //!    error bodies (innermost, so the ETag layer sees the final body).
 //!
 //! The request log wraps the whole app, so every surface gets a request id
@@ -26,7 +27,8 @@ use actix_web::{App, web};
 
 use crate::error::ApiError;
 use crate::middleware::{
-    conditional_get, json_error_body, limit_body, no_route, normalize_path, request_log,
+    conditional_get, fail_fast_without_db, json_error_body, limit_body, no_route, normalize_path,
+    request_log,
 };
 use crate::state::AppState;
 use crate::{openapi, routes};
@@ -50,6 +52,7 @@ pub fn build_app(
         .wrap(ErrorHandlers::new().default_handler(json_error_body))
         .wrap(from_fn(conditional_get))
         .wrap(from_fn(limit_body))
+        .wrap(from_fn(fail_fast_without_db))
         .wrap(from_fn(normalize_path))
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()));
     let statics = web::scope("")

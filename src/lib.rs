@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod models;
 pub mod openapi;
 pub mod pagination;
+pub mod proxy;
 pub mod rate_limit;
 pub mod routes;
 pub mod security;

@@ -219,6 +219,7 @@ pub async fn stream(
         });
         Ok(HttpResponse::Ok()
             .content_type("text/event-stream")
+            .force_close()
             .insert_header((header::CACHE_CONTROL, "no-cache"))
             .insert_header(("X-Accel-Buffering", "no"))
             .streaming(body))
@@ -253,7 +254,7 @@ struct Feed {
 
 impl Feed {
     fn new(state: Arc<AppState>, request: Request, subscription: Subscription) -> Self {
-        let ping_every = Duration::from_secs(30);
+        let ping_every = Duration::from_secs(state.settings.stream.ping_interval_secs);
         Self {
             expires_at: request.viewer.as_ref().map(|v| v.expires_at),
             sent: request.since.unwrap_or(subscription.registered_at),
@@ -275,8 +276,10 @@ impl Feed {
         };
         let pool = &self.state.pool;
         let up_to = self.subscription.registered_at;
-        if since < event::pruned_up_to(pool).await? || since > event::head(pool).await?.max(up_to) {
-            self.sent = up_to;
+        let head = event::head(pool).await?.max(up_to);
+        if since < event::pruned_up_to(pool).await? || since > head {
+            // The client reloads over REST, which shows everything up to now.
+            self.sent = head;
             return Ok(Some(Next::Notice(r#"{"event":"reset"}"#)));
         }
         if since < up_to {
@@ -448,7 +451,12 @@ async fn send<E>(write: impl std::future::Future<Output = Result<(), E>>) -> boo
 async fn server_sent_events(mut feed: Feed, tx: mpsc::Sender<Bytes>) {
     let _ = tx.send(Bytes::from_static(b"retry: 2000\n\n")).await;
     loop {
-        let chunk = match feed.next().await {
+        let next = tokio::select! {
+            next = feed.next() => next,
+            // The client went away: unsubscribe now, not at the next ping.
+            () = tx.closed() => return,
+        };
+        let chunk = match next {
             Next::Event(frame) => format!(
                 "id: {}\nevent: {}\ndata: {}\n\n",
                 frame.pos, frame.kind, frame.json
