@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The project's one test command (CI runs it through .ci/run):
-#   ./test.sh [ARGS...]   lint, static compose checks, the spec fuzz, then
-#                         `cargo test --all-targets ARGS...`
+#   ./test.sh [ARGS...]   lint, static compose checks, the spec fuzz, the web
+#                         client in headless Chromium, the multi-instance
+#                         checks through nginx, then `cargo test --all-targets ARGS...`
 #                         e.g. ./test.sh create_post   or   ./test.sh -- --nocapture
 #
 # Environment:
 #   SKIP_LINT=1          skip cargo fmt/clippy, for quick local iterations.
 #   SKIP_FUZZ=1          skip the schemathesis spec fuzz (scripts/api-fuzz.sh).
+#   SKIP_BROWSER=1       skip the browser tests (scripts/browser-tests.sh).
+#   SKIP_CLUSTER=1       skip the 3-instance checks behind nginx (scripts/cluster.sh check).
 #   DATABASE_URL         a PostgreSQL server to use, if reachable; tests need
 #                        CREATEDB rights (#[sqlx::test] makes a database per test).
 #   PAMPS_TEST_PG=auto   where PostgreSQL comes from (first that works for auto):
@@ -198,6 +201,18 @@ main() {
     step "spec fuzz skipped (SKIP_FUZZ=1)"
   else
     run_api_fuzz
+  fi
+  if [[ ${SKIP_BROWSER:-} == 1 ]]; then
+    step "browser tests skipped (SKIP_BROWSER=1)"
+  else
+    step "web client in headless Chromium (scripts/browser-tests.sh)"
+    bash scripts/browser-tests.sh
+  fi
+  if [[ ${SKIP_CLUSTER:-} == 1 ]]; then
+    step "cluster checks skipped (SKIP_CLUSTER=1)"
+  elif [[ -f scripts/cluster.sh ]]; then
+    step "three instances behind nginx (scripts/cluster.sh check)"
+    bash scripts/cluster.sh check
   fi
   # Last, so its summary closes the output.
   step "cargo test --all-targets $*"

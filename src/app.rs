@@ -1,15 +1,18 @@
 //! The actix app: its surfaces and the middleware stack around each.
 //!
-//! Two surfaces with their own stacks, registered in this order (actix tries
+//! Three surfaces with their own stacks, registered in this order (actix tries
 //! services in order, and the API scope catches every other path):
 //!
 //! 1. Static: the web client (`/`, `/static/…`) and the API docs (`/docs`,
-//!    `/openapi.json`). gzip where the client accepts it; their own caching
-//!    headers (long-lived for versioned assets), no JSON rewriting.
-//! 2. API: every JSON endpoint of `routes`. Outermost first:
-//!    CORS (answers preflights before anything else) → path normalisation
-//!    (trailing slash and HEAD, before routing) → the body-size guard (refuse
-//!    before reading) → conditional GET (hashes the final JSON body) → JSON
+//!    `/openapi.json`). HEAD as GET, gzip where the client accepts it; their
+//!    own caching headers (long-lived for versioned assets), no JSON rewriting.
+//! 2. Stream: `GET /stream`, a WebSocket or an event stream that never ends,
+//!    so nothing may buffer or hash its body: no middleware of its own.
+//! 3. API: every JSON endpoint of `routes`. Outermost first:
+//!    CORS (answers preflights before anything else) → HEAD as GET and path
+//!    normalisation (Host check, trailing slash; both before routing) → 503 at once while the
+//!    database is known to be down → the body-size guard (refuse before
+//!    reading) → conditional GET (hashes the final JSON body) → JSON
 //!    error bodies (innermost, so the ETag layer sees the final body).
 //!
 //! The request log wraps the whole app, so every surface gets a request id
@@ -24,7 +27,8 @@ use actix_web::{App, web};
 
 use crate::error::ApiError;
 use crate::middleware::{
-    conditional_get, json_error_body, limit_body, no_route, normalize_path, request_log,
+    conditional_get, fail_fast_without_db, head_as_get, json_error_body, limit_body, no_route,
+    normalize_path, request_log,
 };
 use crate::state::AppState;
 use crate::{openapi, routes};
@@ -48,7 +52,9 @@ pub fn build_app(
         .wrap(ErrorHandlers::new().default_handler(json_error_body))
         .wrap(from_fn(conditional_get))
         .wrap(from_fn(limit_body))
+        .wrap(from_fn(fail_fast_without_db))
         .wrap(from_fn(normalize_path))
+        .wrap(from_fn(head_as_get))
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()));
     let statics = web::scope("")
         .guard(actix_web::guard::fn_guard(|ctx| {
@@ -56,7 +62,8 @@ pub fn build_app(
         }))
         .configure(crate::web::configure)
         .configure(openapi::configure)
-        .wrap(Compress::default());
+        .wrap(Compress::default())
+        .wrap(from_fn(head_as_get));
     App::new()
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(|err, _| {
@@ -67,6 +74,7 @@ pub fn build_app(
             .into()
         }))
         .service(statics)
+        .service(web::resource(["/stream", "/stream/"]).get(routes::stream::stream))
         .service(api)
         .wrap(from_fn(request_log))
 }

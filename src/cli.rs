@@ -1,4 +1,5 @@
-//! The `pamps` command line: serve, migrate, adduser, user-list, reset-db, seed.
+//! The `pamps` command line: serve, migrate, adduser, user-list, reset-db,
+//! seed; one function per subcommand.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use crate::error::ApiError;
 use crate::models::user::{self, RegisterRequest};
 use crate::seed::{self, SeedOptions};
 use crate::server::Application;
-use crate::{db, security, telemetry};
+use crate::{db, security, telemetry, validation};
 
 /// pamps: a twitter-like blog API over PostgreSQL.
 #[derive(Debug, Parser)]
@@ -36,11 +37,16 @@ pub enum Command {
     },
     /// Apply the embedded database migrations.
     Migrate,
-    /// Create a user. Without --password, prompts for it (or reads one line from stdin).
-    #[command(alias = "create-user")]
+    /// Create a user. Without a password, prompts for it (or reads it from stdin).
+    #[command(visible_alias = "create-user")]
     Adduser {
         email: String,
         username: String,
+        /// The password, as the original pamps took it (visible to other
+        /// local users in the process list: prefer the prompt).
+        #[arg(value_name = "PASSWORD", conflicts_with = "password")]
+        password_arg: Option<String>,
+        /// Same as the positional PASSWORD.
         #[arg(long)]
         password: Option<String>,
         #[arg(long)]
@@ -77,111 +83,153 @@ pub fn run() -> ExitCode {
     }
 }
 
+async fn execute(command: Command) -> Result<(), String> {
+    let settings = Settings::load().map_err(|e| e.to_string())?;
+    if !matches!(command, Command::Serve { .. }) {
+        for warning in &settings.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    match command {
+        Command::Serve { host, port } => serve(settings, host, port).await,
+        Command::Migrate => migrate(&settings).await,
+        Command::Adduser {
+            email,
+            username,
+            password_arg,
+            password,
+            bio,
+            avatar,
+        } => {
+            let request = RegisterRequest {
+                email,
+                username,
+                password: String::new(),
+                avatar,
+                bio,
+            };
+            adduser(&settings, request, password.or(password_arg)).await
+        }
+        Command::UserList => user_list(&settings).await,
+        Command::ResetDb { force } => reset_db(&settings, force).await,
+        Command::Seed(options) => seed(&settings, &options).await,
+    }
+}
+
+/// Connects, creating a missing database outside production, and migrates
+/// when `db.auto_migrate`.
 async fn connect(settings: &Settings) -> Result<PgPool, String> {
-    let pool = db::connect(&settings.db).await.map_err(|e| e.to_string())?;
+    let pool = connect_or_create(settings).await?;
     if settings.db.auto_migrate {
         db::migrate(&pool).await.map_err(|e| e.to_string())?;
     }
     Ok(pool)
 }
 
-async fn execute(command: Command) -> Result<(), String> {
-    let mut settings = Settings::load().map_err(|e| e.to_string())?;
-    match command {
-        Command::Serve { host, port } => {
-            settings.server.host = host.unwrap_or(settings.server.host);
-            settings.server.port = port.unwrap_or(settings.server.port);
-            telemetry::init(settings.server.log_format, &settings.server.log_level);
-            let env = settings.env;
-            let app = Application::build(settings)
-                .await
-                .map_err(|e| e.to_string())?;
-            tracing::info!(port = app.port(), %env, "pamps listening");
-            app.run_until_stopped().await.map_err(|e| e.to_string())
-        }
-        Command::Migrate => {
-            let pool = db::connect(&settings.db).await.map_err(|e| e.to_string())?;
-            db::migrate(&pool).await.map_err(|e| e.to_string())?;
-            println!("migrations applied");
-            Ok(())
-        }
-        Command::Adduser {
-            email,
-            username,
-            password,
-            bio,
-            avatar,
-        } => {
-            let password = match password {
-                Some(p) => p,
-                None => read_password()?,
-            };
-            let request = RegisterRequest {
-                email,
-                username,
-                password,
-                avatar,
-                bio,
-            };
-            let new_user = request.validate().map_err(describe_api_error)?;
-            let pool = connect(&settings).await?;
-            let secret = new_user.password.clone();
-            let hash = tokio::task::spawn_blocking(move || {
-                security::hash_password_blocking(secret.expose_secret())
-            })
-            .await
-            .map_err(|e| e.to_string())??;
-            let created = user::insert(&pool, &new_user, &hash)
-                .await
-                .map_err(describe_api_error)?;
-            println!("created user {} (id {})", created.username, created.id);
-            Ok(())
-        }
-        Command::UserList => {
-            let pool = connect(&settings).await?;
-            let rows = user::admin_list(&pool).await.map_err(describe_api_error)?;
-            println!("{:>6}  {:<32}  {:<40}  created", "id", "username", "email");
-            for r in rows {
-                println!(
-                    "{:>6}  {:<32}  {:<40}  {}",
-                    r.id,
-                    r.username,
-                    r.email,
-                    r.created_at.format("%Y-%m-%d %H:%M:%S UTC")
-                );
-            }
-            Ok(())
-        }
-        Command::ResetDb { force } => {
-            if settings.env == AppEnv::Production {
-                return Err("reset-db is refused in production".into());
-            }
-            let options = db::connect_options(&settings.db).map_err(|e| e.to_string())?;
-            let target = db::describe(&options);
-            if !force
-                && !confirm(&format!(
-                    "Drop every table of {target}? Type 'yes' to continue: "
-                ))?
-            {
-                return Err("aborted, nothing was changed".into());
-            }
-            let pool = db::connect(&settings.db).await.map_err(|e| e.to_string())?;
-            db::reset(&pool).await.map_err(|e| e.to_string())?;
-            println!("database {target} reset");
-            Ok(())
-        }
-        Command::Seed(options) => {
-            if settings.env == AppEnv::Production {
-                return Err("seed is refused in production".into());
-            }
-            let pool = connect(&settings).await?;
-            let report = seed::seed(&pool, &options)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("{report}");
-            Ok(())
-        }
+async fn connect_or_create(settings: &Settings) -> Result<PgPool, String> {
+    db::connect_or_create(&settings.db, settings.env != AppEnv::Production)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn serve(
+    mut settings: Settings,
+    host: Option<String>,
+    port: Option<u16>,
+) -> Result<(), String> {
+    settings.server.host = host.unwrap_or(settings.server.host);
+    settings.server.port = port.unwrap_or(settings.server.port);
+    telemetry::init(settings.server.log_format, &settings.server.log_level);
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
     }
+    let env = settings.env;
+    let app = Application::build(settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(port = app.port(), %env, "pamps listening");
+    app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn migrate(settings: &Settings) -> Result<(), String> {
+    let pool = connect_or_create(settings).await?;
+    db::migrate(&pool).await.map_err(|e| e.to_string())?;
+    println!("migrations applied");
+    Ok(())
+}
+
+/// Creates a user with `password`, or one asked for when it is None.
+async fn adduser(
+    settings: &Settings,
+    mut request: RegisterRequest,
+    password: Option<String>,
+) -> Result<(), String> {
+    request.password = match password {
+        Some(password) => {
+            eprintln!(
+                "warning: a password on the command line is visible in the process list \
+                 and shell history; leave it out to be prompted"
+            );
+            password
+        }
+        None => read_password()?,
+    };
+    let new_user = request.validate().map_err(describe_api_error)?;
+    let pool = connect(settings).await?;
+    let secret = new_user.password.clone();
+    let hash = tokio::task::spawn_blocking(move || {
+        security::hash_password_blocking(secret.expose_secret())
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let created = user::insert(&pool, &new_user, &hash)
+        .await
+        .map_err(describe_api_error)?;
+    println!("created user {} (id {})", created.username, created.id);
+    Ok(())
+}
+
+async fn user_list(settings: &Settings) -> Result<(), String> {
+    let pool = connect(settings).await?;
+    let rows = user::admin_list(&pool).await.map_err(describe_api_error)?;
+    println!("{:>6}  {:<32}  {:<40}  created", "id", "username", "email");
+    for r in rows {
+        println!(
+            "{:>6}  {:<32}  {:<40}  {}",
+            r.id,
+            r.username,
+            r.email,
+            r.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    Ok(())
+}
+
+async fn reset_db(settings: &Settings, force: bool) -> Result<(), String> {
+    if settings.env == AppEnv::Production {
+        return Err("reset-db is refused in production".into());
+    }
+    let options = db::connect_options(&settings.db).map_err(|e| e.to_string())?;
+    let target = db::describe(&options);
+    if !force && !confirm(&format!("Drop every table of {target}? [y/N] "))? {
+        return Err("aborted, nothing was changed".into());
+    }
+    let pool = connect_or_create(settings).await?;
+    db::reset(&pool).await.map_err(|e| e.to_string())?;
+    println!("database {target} reset");
+    Ok(())
+}
+
+async fn seed(settings: &Settings, options: &SeedOptions) -> Result<(), String> {
+    if settings.env == AppEnv::Production {
+        return Err("seed is refused in production".into());
+    }
+    let pool = connect(settings).await?;
+    let report = seed::seed(&pool, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{report}");
+    Ok(())
 }
 
 /// One line for an API error (validation lists every field).
@@ -197,34 +245,58 @@ fn describe_api_error(err: ApiError) -> String {
     }
 }
 
-/// Prompts without echo on a terminal; otherwise reads one line from stdin.
+/// How many times a refused password is asked again.
+const PASSWORD_ATTEMPTS: usize = 3;
+
+/// Asks for a password until its length is acceptable, then (on a terminal,
+/// without echo) for the same again. Piped, each attempt is one line of
+/// stdin and nothing is repeated, so `echo $PW | pamps adduser …` works.
 fn read_password() -> Result<String, String> {
-    if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
-        let again = rpassword::prompt_password("Repeat password: ").map_err(|e| e.to_string())?;
-        if first != again {
+    let terminal = std::io::stdin().is_terminal();
+    let mut lines = std::io::stdin().lock().lines();
+    let mut ask = |prompt: &str| -> Result<Option<String>, String> {
+        if terminal {
+            rpassword::prompt_password(prompt).map(Some)
+        } else {
+            lines
+                .next()
+                .transpose()
+                .map(|line| line.map(|l| l.trim_end_matches('\r').to_owned()))
+        }
+        .map_err(|e| e.to_string())
+    };
+    let mut refusal = String::from("no password given");
+    for _ in 0..PASSWORD_ATTEMPTS {
+        let Some(password) = ask("Password: ")? else {
+            break;
+        };
+        if let Err(msg) = validation::password(&password) {
+            eprintln!("{msg}, try again");
+            refusal = msg;
+            continue;
+        }
+        if terminal && ask("Repeat password: ")?.as_deref() != Some(password.as_str()) {
             return Err("passwords do not match".into());
         }
-        Ok(first)
-    } else {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        return Ok(password);
     }
+    Err(refusal)
 }
 
+/// Asks a yes/no question on stdout; `y` or `yes` (any case) is yes.
 fn confirm(question: &str) -> Result<bool, String> {
-    if !std::io::stdin().is_terminal() {
-        return Err("refusing to reset without a terminal to confirm; pass -f".into());
-    }
     print!("{question}");
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     let mut answer = String::new();
-    std::io::stdin()
+    let read = std::io::stdin()
         .read_line(&mut answer)
         .map_err(|e| e.to_string())?;
-    Ok(answer.trim().eq_ignore_ascii_case("yes"))
+    if read == 0 {
+        println!();
+        return Err("no answer to confirm the reset; pass -f to reset without asking".into());
+    }
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

@@ -1,19 +1,17 @@
 //! The connection pool and the embedded migrations.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::{ConnectOptions, PgPool, Postgres};
 
 use crate::config::DbSettings;
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
-/// How long a request waits for a pooled connection before a 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A database problem worded for the person running pamps.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +24,13 @@ pub enum DbError {
          or point PAMPS_DB__URI / DATABASE_URL at a running server."
     )]
     Unreachable { target: String, source: sqlx::Error },
+    #[error(
+        "database {target} does not exist. Create it (`createdb`), let `pamps migrate` \
+         create it outside production, or point PAMPS_DB__URI / DATABASE_URL at another."
+    )]
+    Missing { target: String },
+    #[error("cannot create database {target}: {source}")]
+    Create { target: String, source: sqlx::Error },
     #[error("applying migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -49,7 +54,7 @@ pub fn connect_options(settings: &DbSettings) -> Result<PgConnectOptions, DbErro
 fn pool_options(settings: &DbSettings) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
 }
 
 /// "host:port/database" of the options, never the password.
@@ -72,6 +77,36 @@ pub async fn connect(settings: &DbSettings) -> Result<PgPool, DbError> {
         .map_err(|source| DbError::Unreachable { target, source })
 }
 
+/// Connects like [`connect`]; when the server answers that the database does
+/// not exist (SQLSTATE 3D000), creates it if `create` is true (through the
+/// server's `postgres` maintenance database, same credentials) and connects
+/// again, else fails with [`DbError::Missing`]. Callers pass
+/// `create = settings.env != AppEnv::Production`: production never creates.
+pub async fn connect_or_create(settings: &DbSettings, create: bool) -> Result<PgPool, DbError> {
+    match connect(settings).await {
+        Err(DbError::Unreachable { target, source }) if has_sqlstate(&source, "3D000") => {
+            if !create {
+                return Err(DbError::Missing { target });
+            }
+            match Postgres::create_database(settings.uri.expose_secret()).await {
+                Ok(()) => {}
+                // Created meanwhile by another process: just as good.
+                Err(e) if has_sqlstate(&e, "42P04") => {}
+                Err(source) => return Err(DbError::Create { target, source }),
+            }
+            tracing::info!(database = %target, "created the missing database");
+            connect(settings).await
+        }
+        other => other,
+    }
+}
+
+fn has_sqlstate(err: &sqlx::Error, code: &str) -> bool {
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|c| c == code)
+}
+
 /// A pool that connects on first use, so the server can start (and report
 /// not-ready) while the database is down.
 pub fn connect_lazy(settings: &DbSettings) -> Result<PgPool, DbError> {
@@ -90,4 +125,88 @@ pub async fn reset(pool: &PgPool) -> Result<(), DbError> {
         .execute(pool)
         .await?;
     migrate(pool).await
+}
+
+/// Whether the database answered its last probe. While it did not, API
+/// requests fail at once with 503 instead of each waiting for a connection.
+#[derive(Debug)]
+pub struct Health {
+    up: AtomicBool,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            up: AtomicBool::new(true),
+        }
+    }
+}
+
+impl Health {
+    /// The last probe's answer (true until a probe says otherwise).
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Records a probe's answer; logs a change.
+    pub fn set(&self, up: bool) {
+        if self.up.swap(up, Ordering::Relaxed) != up {
+            if up {
+                tracing::info!("the database answers again");
+            } else {
+                tracing::warn!("the database does not answer; failing requests fast");
+            }
+        }
+    }
+}
+
+/// How often the database is probed, and how long a probe may take.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Probes the database every [`PROBE_EVERY`] until `stop` resolves.
+pub async fn watch(
+    pool: PgPool,
+    health: std::sync::Arc<Health>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    loop {
+        let answered = tokio::time::timeout(PROBE_EVERY, sqlx::query("SELECT 1").execute(&pool))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        health.set(answered);
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(PROBE_EVERY) => {}
+        }
+    }
+}
+
+/// What `/ready` reports.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// The database does not answer.
+    Unreachable,
+    /// The database answers, but lacks migrations this binary embeds.
+    NotMigrated,
+}
+
+/// Whether the database answers and has every embedded migration applied.
+pub async fn readiness(pool: &PgPool) -> Readiness {
+    let expected = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let applied = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN 0
+                    ELSE (SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success) END",
+        )
+        .fetch_one(pool),
+    )
+    .await;
+    match applied {
+        Ok(Ok(Some(version))) if version >= expected => Readiness::Ready,
+        Ok(Ok(_)) => Readiness::NotMigrated,
+        _ => Readiness::Unreachable,
+    }
 }

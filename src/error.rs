@@ -89,6 +89,8 @@ pub enum ApiError {
     Busy(u64),
     #[error("Service unavailable")]
     Unavailable,
+    #[error("The request body did not arrive in time")]
+    RequestTimeout,
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -122,8 +124,9 @@ impl ResponseError for ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Busy(_) | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(e) if is_pool_exhausted(e) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -148,8 +151,14 @@ impl ResponseError for ApiError {
             Self::Busy(secs) => {
                 res.insert_header((header::RETRY_AFTER, *secs));
             }
-            Self::Database(e) if is_pool_exhausted(e) => {
+            Self::Unavailable => {
                 res.insert_header((header::RETRY_AFTER, 1));
+            }
+            Self::Database(e) if is_unavailable(e) => {
+                res.insert_header((header::RETRY_AFTER, 1));
+            }
+            Self::RequestTimeout => {
+                res.force_close();
             }
             _ => {}
         }
@@ -158,8 +167,12 @@ impl ResponseError for ApiError {
                 detail: errors.clone(),
             }),
             _ if status.is_server_error() => {
-                if !matches!(self, Self::Busy(_) | Self::Unavailable) {
-                    tracing::error!(error = ?self, "request failed");
+                match self {
+                    Self::Busy(_) | Self::Unavailable => {}
+                    Self::Database(e) if is_unavailable(e) => {
+                        tracing::warn!(error = %e, "the database is unavailable");
+                    }
+                    _ => tracing::error!(error = ?self, "request failed"),
                 }
                 let detail = match status {
                     StatusCode::SERVICE_UNAVAILABLE => "Service temporarily unavailable",
@@ -172,8 +185,22 @@ impl ResponseError for ApiError {
     }
 }
 
-fn is_pool_exhausted(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::PoolTimedOut)
+/// The database could not be reached, or went away mid-query (a server
+/// shutting down, a lost connection): a 503 worth retrying, not a 500.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // Class 08: connection exception; 57P01–03: the server is shutting
+        // down or starting up.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
 }
 
 /// Maps named constraint violations to API errors, so uniqueness and

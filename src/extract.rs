@@ -2,17 +2,23 @@
 //! form bodies (size-limited, content-type checked) and query strings, with
 //! FastAPI-style field locations on every validation error.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
+use actix_multipart::{Multipart, MultipartError};
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::error::PayloadError;
+use actix_web::http::header::{self, HeaderMap};
 use actix_web::web::Bytes;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::StreamExt;
-use serde::de::DeserializeOwned;
+use serde::de::value::{Error as DeError, MapDeserializer};
+use serde::de::{DeserializeOwned, Deserializer, Error as _, IntoDeserializer, Visitor};
 
 use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -21,7 +27,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
 
-/// A body given either as a form (`application/x-www-form-urlencoded`) or as JSON.
+/// A body given as a form (`application/x-www-form-urlencoded` or
+/// `multipart/form-data`, as FastAPI's forms) or as JSON.
 #[derive(Debug)]
 pub struct FormOrJson<T>(pub T);
 
@@ -33,9 +40,14 @@ pub struct Query<T>(pub T);
 enum BodyKind {
     Json,
     Form,
+    Multipart,
 }
 
 fn body_kind(req: &HttpRequest) -> Option<BodyKind> {
+    // FastAPI 0.87 read a body sent without any Content-Type as JSON.
+    if !req.headers().contains_key(header::CONTENT_TYPE) {
+        return Some(BodyKind::Json);
+    }
     let mime = req.mime_type().ok()??;
     match (
         mime.type_().as_str(),
@@ -45,6 +57,7 @@ fn body_kind(req: &HttpRequest) -> Option<BodyKind> {
         ("application", "json", _) => Some(BodyKind::Json),
         ("application", _, Some(suffix)) if suffix == "json" => Some(BodyKind::Json),
         ("application", "x-www-form-urlencoded", _) => Some(BodyKind::Form),
+        ("multipart", "form-data", _) => Some(BodyKind::Multipart),
         _ => None,
     }
 }
@@ -52,23 +65,40 @@ fn body_kind(req: &HttpRequest) -> Option<BodyKind> {
 type BodyFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 /// Reads the body, refusing it as soon as it grows past [`MAX_BODY_BYTES`]
-/// (a declared oversize `Content-Length` is refused earlier, by middleware).
-fn read_body(payload: &mut Payload) -> impl Future<Output = Result<Bytes, ApiError>> + use<> {
+/// (a declared oversize `Content-Length` is refused earlier, by middleware),
+/// and with 408 when it has not arrived within `server.body_timeout_ms`: a
+/// body that never ends must not hold a connection forever.
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<Bytes, ApiError>> + use<> {
+    let deadline = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |s| {
+            Duration::from_millis(s.settings.server.body_timeout_ms)
+        });
     let mut payload = payload.take();
-    async move {
-        let mut body = actix_web::web::BytesMut::new();
+    let read = async move {
+        let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::BadRequest(format!("Could not read the request body: {e}"))
-            })?;
+            let chunk = chunk
+                .map_err(|_| ApiError::BadRequest("Could not read the request body".into()))?;
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
             }
             body.extend_from_slice(&chunk);
         }
         Ok(body.freeze())
+    };
+    async move {
+        tokio::time::timeout(deadline, read)
+            .await
+            .unwrap_or(Err(ApiError::RequestTimeout))
     }
 }
+
+/// [`read_body`]'s deadline when the app has no settings (unit tests).
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = ApiError;
@@ -78,7 +108,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         if body_kind(req) != Some(BodyKind::Json) {
             return Box::pin(async { Err(unsupported("Content-Type must be application/json")) });
         }
-        let body = read_body(payload);
+        let body = read_body(req, payload);
         Box::pin(async move { parse_json(&body.await?).map(JsonBody) })
     }
 }
@@ -91,16 +121,19 @@ impl<T: DeserializeOwned + 'static> FromRequest for FormOrJson<T> {
         let Some(kind) = body_kind(req) else {
             return Box::pin(async {
                 Err(unsupported(
-                    "Content-Type must be application/x-www-form-urlencoded or application/json",
+                    "Content-Type must be application/x-www-form-urlencoded, \
+                     multipart/form-data or application/json",
                 ))
             });
         };
-        let body = read_body(payload);
+        let body = read_body(req, payload);
+        let headers = req.headers().clone();
         Box::pin(async move {
             let bytes = body.await?;
             match kind {
                 BodyKind::Json => parse_json(&bytes),
                 BodyKind::Form => parse_urlencoded(&bytes, "body"),
+                BodyKind::Multipart => parse_multipart(&headers, bytes).await,
             }
             .map(FormOrJson)
         })
@@ -160,9 +193,131 @@ pub fn parse_urlencoded<T: DeserializeOwned>(
     bytes: &[u8],
     place: &'static str,
 ) -> Result<T, ApiError> {
-    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
+    parse_pairs(form_urlencoded::parse(bytes), place)
+}
+
+/// Parses the text fields of a `multipart/form-data` body into `T`, like a
+/// form. A body that is not valid multipart is a 400; a file or non-UTF-8
+/// value where text is expected is a 422.
+async fn parse_multipart<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<T, ApiError> {
+    let malformed = |e: MultipartError| {
+        ApiError::BadRequest(format!("Malformed multipart/form-data body: {e}"))
+    };
+    let body = futures_util::stream::once(std::future::ready(Ok::<_, PayloadError>(body)));
+    let mut multipart = Multipart::new(headers, body);
+    let mut pairs = Vec::new();
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(malformed)?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let is_file = field
+            .content_disposition()
+            .is_some_and(|cd| cd.get_filename().is_some());
+        let mut value = Vec::new();
+        while let Some(chunk) = field.next().await {
+            value.extend_from_slice(&chunk.map_err(malformed)?);
+        }
+        let value = String::from_utf8(value)
+            .ok()
+            .filter(|_| !is_file)
+            .ok_or_else(|| ApiError::invalid(&["body", &name], "Input should be a valid string"))?;
+        pairs.push((Cow::Owned(name), Cow::Owned(value)));
+    }
+    parse_pairs(pairs.into_iter(), "body")
+}
+
+fn parse_pairs<'a, T: DeserializeOwned>(
+    pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+    place: &'static str,
+) -> Result<T, ApiError> {
+    let de = MapDeserializer::<_, DeError>::new(pairs.map(|(k, v)| (k, FieldValue(v))));
     serde_path_to_error::deserialize(de)
         .map_err(|err| field_error(place, &err.path().to_string(), &err.inner().to_string()))
+}
+
+/// Boolean spellings pydantic (so FastAPI) accepts, in any case.
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "on" | "1" => Some(true),
+        "false" | "f" | "no" | "n" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// One query or form value, read as the target field's type asks.
+struct FieldValue<'a>(Cow<'a, str>);
+
+impl<'de> IntoDeserializer<'de, DeError> for FieldValue<'_> {
+    type Deserializer = Self;
+
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+macro_rules! parse_number {
+    ($($method:ident => $visit:ident),*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+            visitor.$visit(self.0.parse().map_err(DeError::custom)?)
+        }
+    )*};
+}
+
+impl<'de> Deserializer<'de> for FieldValue<'_> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.0 {
+            Cow::Borrowed(s) => visitor.visit_str(s),
+            Cow::Owned(s) => visitor.visit_string(s),
+        }
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match parse_bool(&self.0) {
+            Some(b) => visitor.visit_bool(b),
+            None => Err(DeError::custom(
+                "Input should be a valid boolean, unable to interpret input",
+            )),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        IntoDeserializer::<DeError>::into_deserializer(self.0)
+            .deserialize_enum(name, variants, visitor)
+    }
+
+    parse_number! {
+        deserialize_i8 => visit_i8, deserialize_i16 => visit_i16,
+        deserialize_i32 => visit_i32, deserialize_i64 => visit_i64,
+        deserialize_u8 => visit_u8, deserialize_u16 => visit_u16,
+        deserialize_u32 => visit_u32, deserialize_u64 => visit_u64,
+        deserialize_f32 => visit_f32, deserialize_f64 => visit_f64
+    }
+
+    serde::forward_to_deserialize_any! {
+        i128 u128 char str string bytes byte_buf unit unit_struct seq tuple
+        tuple_struct map struct identifier ignored_any
+    }
 }
 
 /// Turns a serde message into a 422 entry with a FastAPI `loc`.
@@ -257,5 +412,27 @@ mod tests {
         }
         let errs = locs(parse_urlencoded::<Q>(b"limit=abc", "query").unwrap_err());
         assert_eq!(errs[0].loc, ["query", "limit"]);
+    }
+
+    #[test]
+    fn query_booleans_accept_what_fastapi_accepts() {
+        #[derive(Debug, Deserialize)]
+        struct Q {
+            flag: Option<bool>,
+        }
+        let flag = |q: &str| parse_urlencoded::<Q>(q.as_bytes(), "query").map(|q| q.flag);
+        for yes in [
+            "true", "True", "TRUE", "1", "yes", "Yes", "on", "ON", "t", "y",
+        ] {
+            assert_eq!(flag(&format!("flag={yes}")).unwrap(), Some(true), "{yes}");
+        }
+        for no in ["false", "False", "0", "no", "NO", "off", "Off", "f", "n"] {
+            assert_eq!(flag(&format!("flag={no}")).unwrap(), Some(false), "{no}");
+        }
+        assert_eq!(flag("").unwrap(), None);
+        for bad in ["flag=", "flag=2", "flag=yess", "flag=%20true", "flag=nope"] {
+            let errs = locs(flag(bad).unwrap_err());
+            assert_eq!(errs[0].loc, ["query", "flag"], "{bad}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -11,6 +12,7 @@ pub mod middleware;
 pub mod models;
 pub mod openapi;
 pub mod pagination;
+pub mod proxy;
 pub mod rate_limit;
 pub mod routes;
 pub mod security;

@@ -1,4 +1,4 @@
-//! Middlewares: path normalisation (trailing slash, HEAD), the body-size guard, JSON bodies for
+//! Middlewares: HEAD as GET, path normalisation (Host, trailing slash), the body-size guard, JSON bodies for
 //! errors raised outside handlers, conditional GET, and the request log.
 
 use std::sync::LazyLock;
@@ -10,7 +10,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::uri::{PathAndQuery, Uri};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{ErrorHandlerResponse, Next};
-use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 use sha2::{Digest, Sha256};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -18,7 +18,8 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{MAX_BODY_BYTES, declared_body_too_large};
-use crate::openapi;
+use crate::state::AppState;
+use crate::{openapi, proxy};
 
 /// The API's route patterns in matching order, from the OpenAPI document.
 static PATTERNS: LazyLock<Vec<ResourceDef>> = LazyLock::new(|| {
@@ -30,16 +31,33 @@ static PATTERNS: LazyLock<Vec<ResourceDef>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Before routing: serves `/post/` and `/post` alike (whichever form the
-/// route was declared with; the first route that matches either form wins,
-/// as the router would pick it; no redirect), and answers `HEAD` as `GET`
-/// (actix-http sends the headers without the body).
-pub async fn normalize_path(
+/// Answers `HEAD` as `GET`, before routing (actix-http then sends the
+/// headers without the body).
+pub async fn head_as_get(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     if req.method() == Method::HEAD {
         req.head_mut().method = Method::GET;
+    }
+    next.call(req).await
+}
+
+/// Before routing: refuses a malformed `Host` (400; it would end up in
+/// links), and serves `/post/` and `/post` alike (whichever form the route
+/// was declared with; the first route that matches either form wins, as
+/// the router would pick it; no redirect).
+pub async fn normalize_path(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .map(|h| h.to_str().unwrap_or(""));
+    if host.is_some_and(|h| !proxy::valid_host(h)) {
+        let res = ApiError::BadRequest("Malformed Host header".into()).error_response();
+        return Ok(req.into_response(res).map_into_right_body());
     }
     if let Some(path) = canonical_path(req.path()) {
         let path_and_query = match req.query_string() {
@@ -55,7 +73,9 @@ pub async fn normalize_path(
             }
         }
     }
-    next.call(req).await
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// The other form of `path` when that is the one a route declares.
@@ -103,6 +123,25 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
     HttpResponse::MethodNotAllowed()
         .insert_header((header::ALLOW, methods.join(", ")))
         .json(ErrorBody::new("Method Not Allowed"))
+}
+
+/// While the database probe says the database is down, answers every API
+/// request but the probes at once with 503 and `Retry-After`, instead of
+/// letting each wait for a connection that will not come.
+pub async fn fail_fast_without_db(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
+    let down = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| !state.db_health.is_up());
+    if down && !matches!(req.path(), "/health" | "/ready") {
+        let res = ApiError::Unavailable.error_response();
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 /// Refuses a declared body over 64 KiB with 413 before anything reads it.
@@ -210,7 +249,8 @@ pub(crate) fn etag_matches(if_none_match: &str, etag: &str) -> bool {
     })
 }
 
-/// Gives each request an id (returned as `X-Request-Id`) and logs one line
+/// Gives each request an id (returned as `X-Request-Id`; a trusted proxy's
+/// own id is kept, so one id follows a request through the balancer) and logs one line
 /// when it completes: method, route, status, latency and the user id when
 /// authenticated. Bodies and headers are never logged.
 pub async fn request_log(
@@ -218,7 +258,10 @@ pub async fn request_log(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let request_id = Uuid::new_v4();
+    let request_id = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| proxy::forwarded_request_id(req.request(), &s.trusted_proxies))
+        .unwrap_or_else(|| Uuid::new_v4().to_string());
     let method = req.method().clone();
     let span = tracing::info_span!("request", %request_id);
     let result = next.call(req).instrument(span.clone()).await;
@@ -233,8 +276,7 @@ pub async fn request_log(
             let user_id = res.request().extensions().get::<AuthUser>().map(|u| u.id);
             let status = res.status().as_u16();
             tracing::info!(%method, %route, status, latency_ms, user_id, "request");
-            let id =
-                HeaderValue::from_str(&request_id.to_string()).expect("a uuid is a valid header");
+            let id = HeaderValue::from_str(&request_id).expect("request ids are valid headers");
             res.headers_mut()
                 .insert(HeaderName::from_static("x-request-id"), id);
             Ok(res)

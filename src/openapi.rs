@@ -6,8 +6,11 @@ use std::sync::{Arc, LazyLock};
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, web};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::header::Header;
+use utoipa::openapi::schema::{Object, Schema, Type};
 use utoipa::openapi::security::{
-    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
+    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
+    SecurityScheme,
 };
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
@@ -39,11 +42,15 @@ impl Modify for Security {
     }
 }
 
-/// OpenAPI requires a description on every response: the ones the handlers
-/// leave out get their status' reason phrase ("Payload Too Large").
-struct DescribeResponses;
+/// What every operation gets without each handler repeating it:
+/// - a description on every response (OpenAPI requires one): the status'
+///   reason phrase ("Payload Too Large") where the handler gives none;
+/// - the OAuth2 password flow beside every `bearer` requirement, so Swagger
+///   UI's "Authorize" sends its token and generated clients accept either;
+/// - the `Link` header on every list (a 200 whose body is an array).
+struct Complete;
 
-impl Modify for DescribeResponses {
+impl Modify for Complete {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         for item in doc.paths.paths.values_mut() {
             let operations = [
@@ -54,10 +61,21 @@ impl Modify for DescribeResponses {
                 &mut item.delete,
             ];
             for operation in operations.into_iter().flatten() {
-                for (status, response) in &mut operation.responses.responses {
-                    if let RefOr::T(response) = response
-                        && response.description.is_empty()
+                if let Some(requirements) = operation.security.as_mut() {
+                    let named = |r: &SecurityRequirement, name: &str| {
+                        serde_json::to_value(r).is_ok_and(|v| v.get(name).is_some())
+                    };
+                    if requirements.iter().any(|r| named(r, "bearer"))
+                        && !requirements.iter().any(|r| named(r, "oauth2"))
                     {
+                        requirements.push(SecurityRequirement::new("oauth2", Vec::<String>::new()));
+                    }
+                }
+                for (status, response) in &mut operation.responses.responses {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if response.description.is_empty() {
                         response.description = status
                             .parse()
                             .ok()
@@ -65,6 +83,16 @@ impl Modify for DescribeResponses {
                             .and_then(|code| code.canonical_reason())
                             .unwrap_or("Response")
                             .to_owned();
+                    }
+                    let is_list = response.content.get("application/json").is_some_and(|c| {
+                        matches!(c, RefOr::T(c) if matches!(c.schema, Some(RefOr::T(Schema::Array(_)))))
+                    });
+                    if status == "200" && is_list {
+                        let mut link = Header::new(Object::with_type(Type::String));
+                        link.description = Some(
+                            "`<URL>; rel=\"next\"` (RFC 8288) when more items exist".to_owned(),
+                        );
+                        response.headers.insert("Link".to_owned(), RefOr::T(link));
                     }
                 }
             }
@@ -83,6 +111,8 @@ impl Modify for DescribeResponses {
         (name = "follows", description = "Following people"),
         (name = "posts", description = "Posts, threads and timelines"),
         (name = "likes", description = "Likes"),
+        (name = "notifications", description = "Likes, replies, follows and mentions of me"),
+        (name = "stream", description = "The live stream (GET /stream: WebSocket or Server-Sent Events; see docs/API.md)"),
         (name = "operations", description = "Probes"),
     )
 )]
@@ -95,7 +125,7 @@ pub static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
         .openapi(ApiDoc::openapi())
         .configure(routes::api)
         .split_for_parts();
-    DescribeResponses.modify(&mut doc);
+    Complete.modify(&mut doc);
     doc
 });
 

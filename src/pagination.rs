@@ -6,7 +6,7 @@
 //! `Link: <…>; rel="next"` header carries the next page's absolute URL.
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use base64::Engine;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
+use crate::proxy;
+use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -143,11 +145,8 @@ fn add_next_link(res: &mut HttpResponseBuilder, req: &HttpRequest, key: i64) {
         .extend_pairs(pairs)
         .finish();
     let origin = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-        .map(|host| format!("{}://{host}", req.connection_info().scheme()))
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| proxy::origin(req, s.settings.public_url(), &s.trusted_proxies))
         .unwrap_or_default();
     let link = format!("<{origin}{}?{query}>; rel=\"next\"", req.path());
     res.insert_header((header::LINK, link));

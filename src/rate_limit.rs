@@ -24,6 +24,8 @@ use sqlx::PgPool;
 
 use crate::config::{RateLimitSettings, RateLimitStore};
 use crate::error::{ApiError, ApiResult, RateLimitInfo};
+use crate::proxy::client_ip;
+use crate::validation;
 
 /// Forget idle keys every this many checks, so memory stays bounded.
 const SWEEP_EVERY: u64 = 4096;
@@ -84,15 +86,17 @@ pub enum Kind {
     LoginPerUsername,
     RegisterPerIp,
     WritesPerAccount,
+    PasswordPerAccount,
 }
 
 impl Kind {
     /// Every kind, in the order of [`Limits::rules`].
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::LoginPerIp,
         Kind::LoginPerUsername,
         Kind::RegisterPerIp,
         Kind::WritesPerAccount,
+        Kind::PasswordPerAccount,
     ];
 
     /// A short name, the prefix of this kind's keys in a shared store.
@@ -102,6 +106,7 @@ impl Kind {
             Kind::LoginPerUsername => "login_user",
             Kind::RegisterPerIp => "register_ip",
             Kind::WritesPerAccount => "write_user",
+            Kind::PasswordPerAccount => "password_user",
         }
     }
 }
@@ -147,7 +152,7 @@ impl Store {
 pub struct Limits {
     enabled: bool,
     trusted_proxies: Vec<IpAddr>,
-    rules: [Rule; 4],
+    rules: [Rule; 5],
     store: Store,
 }
 
@@ -178,6 +183,11 @@ impl Limits {
                 Kind::WritesPerAccount,
                 settings.writes_per_account_per_5_minutes,
                 5 * MINUTE,
+            ),
+            rule(
+                Kind::PasswordPerAccount,
+                settings.password_per_account_per_15_minutes,
+                15 * MINUTE,
             ),
         ];
         Self {
@@ -210,13 +220,26 @@ impl Limits {
             .await
     }
 
-    /// A login attempt from this client for `username`.
+    /// A login attempt from this client for `username`. The username is
+    /// keyed as the lookup finds it ([`validation::username_key`]); names no
+    /// account can have share one bucket.
     pub async fn login(&self, req: &HttpRequest, username: &str) -> ApiResult<()> {
         if let Some(ip) = self.client_ip(req) {
             self.check(Kind::LoginPerIp, ip).await?;
         }
-        self.check(Kind::LoginPerUsername, username.to_lowercase())
+        let key = validation::username_key(username);
+        self.check(Kind::LoginPerUsername, key.as_deref().unwrap_or("?"))
             .await
+    }
+
+    /// A check of an account's current password (a password change): the
+    /// same oracle as a login, so limited per address like logins and per
+    /// account on its own.
+    pub async fn password_check(&self, req: &HttpRequest, user_id: i64) -> ApiResult<()> {
+        if let Some(ip) = self.client_ip(req) {
+            self.check(Kind::LoginPerIp, ip).await?;
+        }
+        self.check(Kind::PasswordPerAccount, user_id).await
     }
 
     /// A registration from this client.
@@ -239,32 +262,9 @@ impl Limits {
     }
 }
 
-/// See [`Limits::client_ip`].
-pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
-    let peer = req.peer_addr()?.ip();
-    if !trusted_proxies.contains(&peer) {
-        return Some(peer);
-    }
-    let forwarded: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .collect();
-    for hop in forwarded.iter().rev() {
-        match hop.trim().parse::<IpAddr>() {
-            Ok(ip) if trusted_proxies.contains(&ip) => continue,
-            Ok(ip) => return Some(ip),
-            Err(_) => break,
-        }
-    }
-    Some(peer)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
     use governor::clock::FakeRelativeClock;
 
     fn retry_after(result: ApiResult<()>) -> u64 {
@@ -297,28 +297,5 @@ mod tests {
                 .check(&"k")
                 .expect("the whole burst is back after a window");
         }
-    }
-
-    #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let req = |peer: &str, xff: &str| {
-            TestRequest::default()
-                .peer_addr(peer.parse().unwrap())
-                .insert_header(("X-Forwarded-For", xff))
-                .to_http_request()
-        };
-        let untrusted = req("203.0.113.5:1000", "198.51.100.7");
-        assert_eq!(
-            client_ip(&untrusted, &[proxy]),
-            Some("203.0.113.5".parse().unwrap())
-        );
-        let trusted = req("10.0.0.1:1000", "1.2.3.4, 198.51.100.7");
-        assert_eq!(
-            client_ip(&trusted, &[proxy]),
-            Some("198.51.100.7".parse().unwrap())
-        );
-        let garbage = req("10.0.0.1:1000", "not-an-ip");
-        assert_eq!(client_ip(&garbage, &[proxy]), Some(proxy));
     }
 }

@@ -2,12 +2,15 @@
 //!
 //! Rows are generated in memory ([`data`]) and streamed with binary `COPY`.
 //! The load runs in ONE transaction that first drops the indexes, keys and
-//! foreign keys of posts, follows and likes and disables their counter
-//! triggers (row-at-a-time checks and trigger updates would dominate), then
-//! rebuilds the indexes, re-adds (and so re-validates) keys and foreign keys,
-//! re-enables the triggers and recomputes every counter with set-based
-//! updates. Other sessions never see the intermediate state, and any failure
-//! rolls all of it back. A `VACUUM (ANALYZE)` after the commit leaves the
+//! foreign keys of posts, follows, likes and notifications and disables their
+//! triggers (row-at-a-time checks and trigger work would dominate), derives
+//! the notifications from the loaded rows with one set-based insert (dated
+//! like their likes, follows and posts; nothing goes to the event outbox, the
+//! live stream has nothing to say about the past), then rebuilds the indexes,
+//! re-adds (and so re-validates) keys and foreign keys, re-enables the
+//! triggers and recomputes every counter with set-based updates. Other
+//! sessions never see the intermediate state, and any failure rolls all of it
+//! back. A `VACUUM (ANALYZE)` after the commit leaves the
 //! tables as a long-running database has them: statistics and visibility map.
 
 mod copy;
@@ -75,6 +78,7 @@ pub struct SeedReport {
     pub replies: u64,
     pub follows: u64,
     pub likes: u64,
+    pub notifications: u64,
     /// Rows whose counters the set-based recount had to change (0: the generator's were exact).
     pub counters_fixed: u64,
     pub elapsed: Duration,
@@ -84,13 +88,14 @@ impl fmt::Display for SeedReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seeded {} users, {} posts ({} replies), {} follows, {} likes in {:.1}s; \
-             counters verified; password for every account: {SEED_PASSWORD}",
+            "seeded {} users, {} posts ({} replies), {} follows, {} likes, {} notifications \
+             in {:.1}s; counters verified; password for every account: {SEED_PASSWORD}",
             self.users,
             self.posts,
             self.replies,
             self.follows,
             self.likes,
+            self.notifications,
             self.elapsed.as_secs_f64()
         )
     }
@@ -143,8 +148,12 @@ pub async fn seed(pool: &PgPool, options: &SeedOptions) -> Result<SeedReport, Se
 
     let mut tx = pool.begin().await?;
     if options.force {
-        sqlx::query(
-            "TRUNCATE users, posts, follows, likes, refresh_tokens RESTART IDENTITY CASCADE",
+        // Emptying the outbox counts as pruning it, so streams resuming from
+        // an old event id learn that they missed events.
+        sqlx::raw_sql(
+            "UPDATE events_pruned SET up_to = GREATEST(up_to, (SELECT max(pos) FROM events));
+             TRUNCATE events;
+             TRUNCATE users, posts, follows, likes, refresh_tokens RESTART IDENTITY CASCADE;",
         )
         .execute(&mut *tx)
         .await?;
@@ -153,6 +162,13 @@ pub async fn seed(pool: &PgPool, options: &SeedOptions) -> Result<SeedReport, Se
     }
     sqlx::raw_sql(DEFER).execute(&mut *tx).await?;
     copy_all(&mut tx, &data, &hash, options.seed, &progress).await?;
+
+    let step = progress.step("notifications", 0);
+    let notifications = sqlx::raw_sql(NOTIFICATIONS)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    step.finish("derived");
 
     let step = progress.step("indexes and constraints", 0);
     sqlx::raw_sql(RESTORE).execute(&mut *tx).await?;
@@ -170,7 +186,7 @@ pub async fn seed(pool: &PgPool, options: &SeedOptions) -> Result<SeedReport, Se
     // VACUUM also sets the visibility map, so index-only scans (the
     // timeline's per-followee probes) work from the first request.
     let step = progress.step("vacuum analyze", 0);
-    sqlx::raw_sql("VACUUM (ANALYZE) users, posts, follows, likes")
+    sqlx::raw_sql("VACUUM (ANALYZE) users, posts, follows, likes, notifications")
         .execute(pool)
         .await?;
     step.finish("done");
@@ -180,6 +196,7 @@ pub async fn seed(pool: &PgPool, options: &SeedOptions) -> Result<SeedReport, Se
         replies: data.posts.iter().filter(|p| p.parent.is_some()).count() as u64,
         follows: data.follows.len() as u64,
         likes: data.likes.len() as u64,
+        notifications,
         counters_fixed,
         elapsed: started.elapsed(),
     })
@@ -299,7 +316,7 @@ CREATE TEMP TABLE seed_deferred ON COMMIT DROP AS
 SELECT 0 AS step, format('DROP INDEX %s', i.indexrelid::regclass) AS undo,
        pg_get_indexdef(i.indexrelid) AS redo
   FROM pg_index i
- WHERE i.indrelid = ANY ('{posts,follows,likes}'::regclass[])
+ WHERE i.indrelid = ANY ('{posts,follows,likes,notifications}'::regclass[])
    AND NOT EXISTS (SELECT 1 FROM pg_constraint k
                     WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x'))
 UNION ALL
@@ -308,15 +325,15 @@ SELECT CASE c.contype WHEN 'f' THEN 2 ELSE 1 END,
        format('ALTER TABLE %s ADD CONSTRAINT %I %s', c.conrelid::regclass, c.conname,
               pg_get_constraintdef(c.oid))
   FROM pg_constraint c
- WHERE (c.contype IN ('p', 'u', 'x') AND c.conrelid = ANY ('{posts,follows,likes}'::regclass[]))
-    OR (c.contype = 'f' AND (c.conrelid = ANY ('{posts,follows,likes}'::regclass[])
-                             OR c.confrelid = ANY ('{posts,follows,likes}'::regclass[])))
+ WHERE (c.contype IN ('p', 'u', 'x') AND c.conrelid = ANY ('{posts,follows,likes,notifications}'::regclass[]))
+    OR (c.contype = 'f' AND (c.conrelid = ANY ('{posts,follows,likes,notifications}'::regclass[])
+                             OR c.confrelid = ANY ('{posts,follows,likes,notifications}'::regclass[])))
 UNION ALL
 SELECT 3, format('ALTER TABLE %s DISABLE TRIGGER %I', t.tgrelid::regclass, t.tgname),
        format('ALTER TABLE %s ENABLE TRIGGER %I', t.tgrelid::regclass, t.tgname)
   FROM pg_trigger t
  WHERE NOT t.tgisinternal AND t.tgenabled = 'O'
-   AND t.tgrelid = ANY ('{posts,follows,likes}'::regclass[]);
+   AND t.tgrelid = ANY ('{posts,follows,likes,notifications}'::regclass[]);
 DO $$
 DECLARE r record;
 BEGIN
@@ -324,6 +341,34 @@ BEGIN
         EXECUTE r.undo;
     END LOOP;
 END $$;
+"#;
+
+/// The notifications the triggers would have written for the seeded likes,
+/// follows, replies and mentions (migrations/0002 has the rules; mentions use
+/// its `post_mentions`), dated like their source rows and numbered in date
+/// order, so `GET /notifications` lists them newest first.
+const NOTIFICATIONS: &str = r#"
+ANALYZE posts, follows, likes;
+INSERT INTO notifications (id, user_id, actor_id, type, post_id, created_at) OVERRIDING SYSTEM VALUE
+SELECT row_number() OVER (ORDER BY s.created_at, s.type, s.source),
+       s.user_id, s.actor_id, s.type, s.post_id, s.created_at
+  FROM (SELECT p.user_id, l.user_id AS actor_id, 'like' AS type, l.post_id, l.created_at, l.id AS source
+          FROM likes l JOIN posts p ON p.id = l.post_id
+         WHERE p.user_id <> l.user_id
+        UNION ALL
+        SELECT f.followee_id, f.follower_id, 'follow', NULL, f.created_at, f.id
+          FROM follows f
+        UNION ALL
+        SELECT q.user_id, r.user_id, 'reply', r.id, r.date, r.id
+          FROM posts r JOIN posts q ON q.id = r.parent_id
+         WHERE q.user_id <> r.user_id
+        UNION ALL
+        SELECT m.user_id, p.user_id, 'mention', p.id, p.date, p.id
+          FROM posts p
+          LEFT JOIN posts q ON q.id = p.parent_id
+         CROSS JOIN LATERAL (SELECT x.user_id FROM post_mentions(p.text, p.user_id, q.user_id) x
+                              ORDER BY x.ord LIMIT 10) m
+         WHERE strpos(p.text, '@') > 0) s
 "#;
 
 /// Rebuilds what [`DEFER`] dropped (indexes, keys, foreign keys, then triggers)
@@ -340,6 +385,7 @@ SELECT setval(pg_get_serial_sequence('users', 'id'), coalesce(max(id), 0) + 1, f
 SELECT setval(pg_get_serial_sequence('posts', 'id'), coalesce(max(id), 0) + 1, false) FROM posts;
 SELECT setval(pg_get_serial_sequence('follows', 'id'), coalesce(max(id), 0) + 1, false) FROM follows;
 SELECT setval(pg_get_serial_sequence('likes', 'id'), coalesce(max(id), 0) + 1, false) FROM likes;
+SELECT setval(pg_get_serial_sequence('notifications', 'id'), coalesce(max(id), 0) + 1, false) FROM notifications;
 "#;
 
 /// Each user's stored and true counters, true as the triggers define them.

@@ -18,7 +18,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::build_app;
-use crate::config::Settings;
+use crate::bus;
+use crate::config::{AppEnv, Settings};
 use crate::db::{self, DbError};
 use crate::security::Hasher;
 use crate::state::AppState;
@@ -79,12 +80,20 @@ impl Application {
     /// listener (port 0 picks a free one) and prepares the server and tasks.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let pool = if settings.db.auto_migrate {
-            let pool = db::connect(&settings.db).await?;
+            let create = settings.env != AppEnv::Production;
+            let pool = db::connect_or_create(&settings.db, create).await?;
             db::migrate(&pool).await?;
             pool
         } else {
             db::connect_lazy(&settings.db)?
         };
+        Self::with_state(AppState::new(pool, settings))
+    }
+
+    /// Binds and prepares the server and tasks around a ready state (tests
+    /// start real servers on their own database this way).
+    pub fn with_state(state: AppState) -> Result<Self, StartupError> {
+        let settings = &state.settings;
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let bind_err = |source| StartupError::Bind {
             addr: addr.clone(),
@@ -94,9 +103,30 @@ impl Application {
         let port = listener.local_addr().map_err(bind_err)?.port();
         let workers = settings.worker_count();
         Hasher::warm_up();
-        let state = web::Data::new(AppState::new(pool, settings));
+        raise_open_file_limit();
+        let state = web::Data::new(state);
         let shutdown = state.shutdown.clone();
         let mut tasks = Tasks::default();
+        tasks.spawn(
+            "event listener",
+            bus::listen(state.pool.clone(), state.hub.clone(), shutdown.clone()),
+        );
+        tasks.spawn(
+            "outbox pruning",
+            bus::prune(
+                state.pool.clone(),
+                Duration::from_secs(state.settings.stream.retention_hours * 3600),
+                shutdown.clone(),
+            ),
+        );
+        tasks.spawn(
+            "database probe",
+            db::watch(
+                state.pool.clone(),
+                state.db_health.clone(),
+                shutdown.clone().cancelled_owned(),
+            ),
+        );
         if let Some(sweeper) = state.limits.sweeper() {
             tasks.spawn("rate-limit sweep", sweeper.run(shutdown.clone()));
         }
@@ -120,7 +150,13 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM or SIGINT, then shuts everything down.
+    /// Cancelling this token stops the server as a stop signal would.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until SIGTERM, SIGINT or [`Application::shutdown_token`], then
+    /// shuts everything down.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             mut server,
@@ -131,16 +167,27 @@ impl Application {
         let handle = server.handle();
         let result = tokio::select! {
             result = &mut server => result,
-            () = stop_signal() => {
-                tracing::info!("stop signal received, draining");
+            () = stop_requested(&shutdown) => {
+                tracing::info!("stopping: draining requests, closing streams");
                 shutdown.cancel();
-                handle.stop(true).await;
-                server.await
+                // The server future carries out the stop, so it must keep
+                // being polled while the stop completes.
+                let stopped = handle.stop(true);
+                let result = server.await;
+                stopped.await;
+                result
             }
         };
         shutdown.cancel();
         tasks.join(Duration::from_secs(5)).await;
         result
+    }
+}
+
+async fn stop_requested(shutdown: &CancellationToken) {
+    tokio::select! {
+        () = stop_signal() => {}
+        () = shutdown.cancelled() => {}
     }
 }
 
@@ -164,4 +211,12 @@ async fn stop_signal() {
     }
     #[cfg(not(unix))]
     ctrl_c.await;
+}
+
+/// Every socket is a file descriptor: raise the soft limit to the hard one.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open file limit"),
+        Err(err) => tracing::warn!(error = %err, "cannot raise the open file limit"),
+    }
 }

@@ -1,5 +1,7 @@
-//! The state every handler can reach: pool, tokens, hasher, limits, settings.
+//! The state every handler can reach: pool, tokens, hasher, limits, the
+//! live-stream hub, settings.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,7 +9,9 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::tokens::TokenService;
+use crate::bus::Hub;
 use crate::config::Settings;
+use crate::db::Health;
 use crate::rate_limit::Limits;
 use crate::security::Hasher;
 
@@ -17,7 +21,13 @@ pub struct AppState {
     pub tokens: TokenService,
     pub hasher: Hasher,
     pub limits: Limits,
+    /// This instance's live-stream subscribers.
+    pub hub: Arc<Hub>,
+    /// The database's last known state (probed by a background task).
+    pub db_health: Arc<Health>,
     pub settings: Arc<Settings>,
+    /// `server.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<IpAddr>,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
 }
@@ -25,17 +35,20 @@ pub struct AppState {
 impl AppState {
     /// Builds the state from a pool and settings.
     pub fn new(pool: PgPool, settings: Settings) -> Self {
+        let trusted_proxies = settings.trusted_proxies().unwrap_or_default();
         Self {
             tokens: TokenService::new(&settings.security),
             hasher: Hasher::new(
                 settings.hash_concurrency(),
                 Duration::from_millis(settings.security.hash_wait_ms),
             ),
-            limits: Limits::new(
-                &settings.rate_limit,
-                settings.trusted_proxies().unwrap_or_default(),
-                &pool,
-            ),
+            limits: Limits::new(&settings.rate_limit, trusted_proxies.clone(), &pool),
+            trusted_proxies,
+            hub: Arc::new(Hub::new(
+                settings.stream.queue_capacity,
+                settings.stream.max_sockets,
+            )),
+            db_health: Arc::default(),
             pool,
             settings: Arc::new(settings),
             shutdown: CancellationToken::new(),

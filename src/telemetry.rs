@@ -4,9 +4,14 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// actix-http logs every malformed request (which it answers with 400 itself)
+/// as an ERROR: a client's mistake, which anyone could use to flood the log.
+const QUIET_CLIENT_ERRORS: &str = "actix_http::h1::dispatcher=off";
+
 /// Installs the global subscriber; `RUST_LOG` overrides `level`.
 pub fn init(format: LogFormat, level: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},{QUIET_CLIENT_ERRORS}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -12,22 +12,28 @@ pub const EMAIL_MAX_CHARS: usize = 254;
 pub const PASSWORD_MIN_CHARS: usize = 8;
 pub const PASSWORD_MAX_CHARS: usize = 128;
 
-/// 3–32 characters of `[A-Za-z0-9_]` starting with a letter, not reserved.
+/// The key a username is unique, looked up and rate limited under: the
+/// ASCII-lowercased name when `raw` has the username syntax (3–32 characters
+/// of `[A-Za-z0-9_]` starting with a letter), else None. Never Unicode case
+/// folding: `İ` (U+0130) lowercases to `i̇`, and a name with it must not
+/// reach, or count against, the account `...i...`.
+pub fn username_key(raw: &str) -> Option<String> {
+    let mut bytes = raw.bytes();
+    let well_formed = (3..=32).contains(&raw.len())
+        && bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    well_formed.then(|| raw.to_ascii_lowercase())
+}
+
+/// A [`username_key`]-valid username that is not reserved, kept as typed.
 pub fn username(value: &str) -> Result<String, String> {
-    let mut chars = value.chars();
-    let well_formed = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && (3..=32).contains(&value.len());
-    if !well_formed {
+    let Some(key) = username_key(value) else {
         return Err(
             "username must be 3 to 32 characters of letters, digits and _, starting with a letter"
                 .into(),
         );
-    }
-    if RESERVED_USERNAMES
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case(value))
-    {
+    };
+    if RESERVED_USERNAMES.contains(&key.as_str()) {
         return Err(format!("username {value:?} is reserved"));
     }
     Ok(value.to_owned())
@@ -168,6 +174,26 @@ mod tests {
             &"a".repeat(33),
         ] {
             assert!(username(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn username_keys_are_ascii_lowercase_or_none() {
+        assert_eq!(username_key("Alice").as_deref(), Some("alice"));
+        assert_eq!(username_key("ALICE"), username_key("alice"));
+        assert_eq!(username_key("Bob_99").as_deref(), Some("bob_99"));
+        for bad in [
+            "al\u{130}ce",
+            "\u{130}alice",
+            "alice\u{307}",
+            "\u{212a}elvin",
+            "ab",
+            "1abc",
+            "a b",
+            "",
+            &"a".repeat(33),
+        ] {
+            assert_eq!(username_key(bad), None, "{bad:?}");
         }
     }
 

@@ -22,6 +22,8 @@ pub struct AuthUser {
     pub username: String,
     /// True when the token came straight from a password login.
     pub fresh: bool,
+    /// When the token expires (Unix seconds).
+    pub expires_at: i64,
 }
 
 /// An [`AuthUser`] when the request carries a token, nobody otherwise.
@@ -63,6 +65,7 @@ fn authenticate(req: &HttpRequest) -> Result<Option<AuthUser>, ApiError> {
         id: claims.uid,
         username: claims.sub,
         fresh: claims.fresh,
+        expires_at: claims.exp,
     };
     req.extensions_mut().insert(user.clone());
     Ok(Some(user))

@@ -8,7 +8,8 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::auth::tokens::Scope;
 use crate::error::{ApiError, ApiResult};
-use crate::models::{refresh_token, user};
+use crate::models::refresh_token::{self, NewToken};
+use crate::models::user;
 use crate::state::AppState;
 use crate::validation;
 
@@ -52,12 +53,24 @@ pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair>
     let Ok(password) = validation::password(&form.password) else {
         return Err(ApiError::Unauthorized(BAD_LOGIN));
     };
-    let found = user::credentials_by_username(&state.pool, &form.username).await?;
+    // A name no account can have (non-ASCII, malformed) is not looked up,
+    // but still pays for the dummy verify below.
+    let found = match validation::username_key(&form.username) {
+        Some(key) => user::credentials_by_key(&state.pool, &key).await?,
+        None => None,
+    };
     let stored = found.as_ref().map(|c| c.password_hash.clone());
     let verified = state.hasher.verify(password, stored).await?;
     match found {
         Some(creds) if verified => {
-            issue_pair(state, creds.id, &creds.username, true, Uuid::new_v4()).await
+            let (pair, token) = sign_pair(state, creds.id, &creds.username, true)?;
+            if refresh_token::start_family(&state.pool, token, creds.id, &creds.password_hash)
+                .await?
+            {
+                Ok(pair)
+            } else {
+                Err(ApiError::Unauthorized(BAD_LOGIN))
+            }
         }
         _ => Err(ApiError::Unauthorized(BAD_LOGIN)),
     }
@@ -66,8 +79,9 @@ pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair>
 /// Trades a live refresh token for a new pair; the old token stops working.
 pub async fn refresh(state: &AppState, token: &str) -> ApiResult<TokenPair> {
     let claims = state.tokens.verify(token, Scope::RefreshToken)?;
-    let family = refresh_token::consume(&state.pool, claims.jti, claims.uid).await?;
-    issue_pair(state, claims.uid, &claims.sub, false, family).await
+    let (pair, next) = sign_pair(state, claims.uid, &claims.sub, false)?;
+    refresh_token::rotate(&state.pool, claims.jti, claims.uid, next).await?;
+    Ok(pair)
 }
 
 /// Revokes a refresh token and the rotation chain it belongs to.
@@ -104,27 +118,33 @@ pub async fn change_password(
     let hash = state.hasher.hash(new_password).await?;
     let mut tx = state.pool.begin().await?;
     user::set_password_hash(&mut *tx, user.id, &hash).await?;
-    refresh_token::revoke_all_for_user(&mut *tx, user.id).await?;
+    refresh_token::revoke_all_for_user(&mut tx, user.id).await?;
     tx.commit().await?;
     Ok(())
 }
 
-async fn issue_pair(
+/// Signs a new pair; the refresh token is valid only once recorded.
+fn sign_pair(
     state: &AppState,
     uid: i64,
     username: &str,
     fresh: bool,
-    family: Uuid,
-) -> ApiResult<TokenPair> {
+) -> ApiResult<(TokenPair, NewToken)> {
     let access = state.tokens.issue_access(uid, username, fresh)?;
     let refresh = state.tokens.issue_refresh(uid, username, Uuid::new_v4())?;
     let expires_at = chrono::DateTime::from_timestamp(refresh.claims.exp, 0)
         .ok_or_else(|| ApiError::Internal("refresh expiry out of range".into()))?;
-    refresh_token::insert(&state.pool, refresh.claims.jti, family, uid, expires_at).await?;
-    Ok(TokenPair {
+    let pair = TokenPair {
         access_token: access.token,
         refresh_token: refresh.token,
         token_type: "bearer".into(),
         expires_in: state.tokens.access_ttl_secs(),
-    })
+    };
+    Ok((
+        pair,
+        NewToken {
+            jti: refresh.claims.jti,
+            expires_at,
+        },
+    ))
 }

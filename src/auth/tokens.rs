@@ -148,7 +148,6 @@ mod tests {
     fn service(secret: &str) -> TokenService {
         TokenService::new(&SecuritySettings {
             secret_key: SecretString::from(secret.to_owned()),
-            algorithm: "HS256".into(),
             access_token_expire_minutes: 30,
             refresh_token_expire_minutes: 600,
             max_concurrent_hashes: 1,

@@ -1,10 +1,21 @@
 //! Follows between users: idempotent follow and unfollow, and both lists.
 
+use serde::Serialize;
 use sqlx::PgExecutor;
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ConstraintExt};
 use crate::models::user::{self, User, user_select};
 use crate::pagination::Page;
+
+/// The answer to a follow: who follows whom.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Following {
+    pub follower_id: i64,
+    pub followee_id: i64,
+    /// Always true.
+    pub following: bool,
+}
 
 /// Makes `follower` follow `followee`; true when the follow is new.
 pub async fn follow(db: impl PgExecutor<'_>, follower: i64, followee: i64) -> ApiResult<bool> {

@@ -1,24 +1,41 @@
 //! Likes: one per user and post, enforced by the primary key.
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use crate::error::{ApiError, ApiResult, ConstraintExt};
 use crate::models::post;
 
-/// Likes a live post; true when the like is new.
+/// The answer to a like: who likes what.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liked {
+    pub post_id: i64,
+    pub user_id: i64,
+    /// Always true.
+    pub liked: bool,
+}
+
+/// Likes a live post; true when the like is new. The post is locked in the
+/// same statement, so a like either commits before the post's delete or sees it.
 pub async fn like(db: &sqlx::PgPool, user_id: i64, post_id: i64) -> ApiResult<bool> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO likes (user_id, post_id)
-         SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM posts WHERE id = $2 AND deleted_at IS NULL)
-         ON CONFLICT ON CONSTRAINT likes_pkey DO NOTHING RETURNING id",
-    )
+    let (live, created): (bool, bool) = sqlx::query_as(concat!(
+        "WITH post AS (",
+        post::lock_live_post!("$2"),
+        "), new AS (
+             INSERT INTO likes (user_id, post_id) SELECT $1, id FROM post
+             ON CONFLICT ON CONSTRAINT likes_pkey DO NOTHING RETURNING id
+         )
+         SELECT EXISTS (SELECT 1 FROM post), EXISTS (SELECT 1 FROM new)"
+    ))
     .bind(user_id)
     .bind(post_id)
-    .fetch_optional(db)
+    .fetch_one(db)
     .await
     .on_constraint("likes_user_id_fkey", ApiError::bad_credentials)?;
-    if id.is_none() && !post::exists(db, post_id).await? {
+    if !live {
         return Err(ApiError::NotFound("Post not found"));
     }
-    Ok(id.is_some())
+    Ok(created)
 }
 
 /// Removes a like from a live post (a no-op when not liked).

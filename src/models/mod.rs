@@ -1,7 +1,9 @@
 //! Row and response types, and the SQL that fills them.
 
+pub mod event;
 pub mod follow;
 pub mod like;
+pub mod notification;
 pub mod post;
 pub mod refresh_token;
 pub mod user;

@@ -51,6 +51,7 @@ pub struct PostWithReplies {
 
 /// `POST /post/` body. Other fields (`user_id`, `date`, counts) are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"text": "Hello, pamps!"}))]
 pub struct NewPost {
     /// 1–280 characters after trimming.
     #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
@@ -81,27 +82,47 @@ macro_rules! post_select {
         )
     };
 }
+pub(crate) use post_select;
+
+/// Locks a live post against a concurrent delete until the statement's
+/// transaction ends; a post deleted meanwhile is skipped. `FOR NO KEY UPDATE`
+/// because the soft delete is a non-key UPDATE, which `FOR KEY SHARE` (what a
+/// foreign key check takes) does not wait for; and not `FOR SHARE`, which two
+/// concurrent replies or likes would both hold and then deadlock upgrading,
+/// as each one's counter trigger updates the same row.
+macro_rules! lock_live_post {
+    ($id:literal) => {
+        concat!(
+            "SELECT id FROM posts WHERE id = ",
+            $id,
+            " AND deleted_at IS NULL FOR NO KEY UPDATE"
+        )
+    };
+}
+pub(crate) use lock_live_post;
 
 /// Creates a post or reply by `user_id`. An unknown or deleted parent is a 422;
-/// an author who no longer exists is a 401.
+/// an author who no longer exists is a 401. The parent is locked in the same
+/// statement, so a reply either commits before the parent's delete or sees it.
 pub async fn create(
     db: impl PgExecutor<'_>,
     user_id: i64,
     text: &str,
     parent_id: Option<i64>,
 ) -> ApiResult<Post> {
-    sqlx::query_as(
-        "WITH new AS (
+    sqlx::query_as(concat!(
+        "WITH parent AS (",
+        lock_live_post!("$3"),
+        "), new AS (
              INSERT INTO posts (user_id, text, parent_id)
              SELECT $1, $2, $3
-              WHERE $3::bigint IS NULL
-                 OR EXISTS (SELECT 1 FROM posts WHERE id = $3 AND deleted_at IS NULL)
+              WHERE $3::bigint IS NULL OR EXISTS (SELECT 1 FROM parent)
              RETURNING *
          )
          SELECT new.id, new.text, new.date, new.user_id, u.username, new.parent_id,
                 new.like_count, new.reply_count, new.edited_at, false AS liked, new.id AS cursor
            FROM new JOIN users u ON u.id = new.user_id",
-    )
+    ))
     .bind(user_id)
     .bind(text)
     .bind(parent_id)

@@ -350,20 +350,17 @@ pub struct Credentials {
     pub password_hash: String,
 }
 
-/// Credentials by username (case-insensitive).
-pub async fn credentials_by_username(
+/// Credentials by username key (see [`validation::username_key`]).
+pub async fn credentials_by_key(
     db: impl PgExecutor<'_>,
-    username: &str,
+    key: &str,
 ) -> ApiResult<Option<Credentials>> {
-    if !storable(username) {
-        return Ok(None);
-    }
-    Ok(sqlx::query_as(
-        "SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1)",
+    Ok(
+        sqlx::query_as("SELECT id, username, password_hash FROM users WHERE lower(username) = $1")
+            .bind(key)
+            .fetch_optional(db)
+            .await?,
     )
-    .bind(username)
-    .fetch_optional(db)
-    .await?)
 }
 
 /// Credentials by id.

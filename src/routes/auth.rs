@@ -17,10 +17,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// Logs in with username and password (OAuth2 password flow).
 #[utoipa::path(tag = "auth",
-    request_body(content(
-        (LoginRequest = "application/x-www-form-urlencoded"),
-        (LoginRequest = "application/json"),
-    )),
+    request_body(content((LoginRequest = "application/x-www-form-urlencoded")),
+        description = "Also accepted as multipart/form-data and as JSON (documented once: some client generators fail on one schema under several content types)"),
     responses(
         (status = 200, body = TokenPair),
         (status = 401, description = "Incorrect username or password", body = ErrorBody),

@@ -5,8 +5,10 @@
 //! `utoipa_actix_web`, which collects the documentation of whatever it routes.
 
 pub mod auth;
+pub mod notification;
 pub mod ops;
 pub mod post;
+pub mod stream;
 pub mod user;
 
 use actix_web::web;
@@ -18,6 +20,8 @@ pub fn api(cfg: &mut ServiceConfig) {
     auth::configure(cfg);
     user::configure(cfg);
     post::configure(cfg);
+    notification::configure(cfg);
+    stream::configure(cfg);
 }
 
 /// The same table on a plain actix config (what the app mounts).

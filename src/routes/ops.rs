@@ -1,10 +1,13 @@
 //! Liveness and readiness probes.
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::db::{self, Readiness};
 use crate::error::ErrorBody;
 use crate::state::AppState;
 
@@ -13,29 +16,39 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health).service(ready);
 }
 
-/// 200 while the process is up.
-#[utoipa::path(tag = "operations",
-    responses((status = 200, description = "The process is up", body = Object, example = json!({"status": "ok"}))))]
-#[get("/health")]
-pub async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+/// `{"status": "ok"}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    /// Always `ok`.
+    pub status: &'static str,
 }
 
-/// 200 when the database answers, 503 otherwise.
+impl Status {
+    const OK: Status = Status { status: "ok" };
+}
+
+/// 200 while the process is up.
+#[utoipa::path(tag = "operations",
+    responses((status = 200, description = "The process is up", body = Status)))]
+#[get("/health")]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(Status::OK)
+}
+
+/// 200 when the database answers and has every migration, 503 otherwise.
 #[utoipa::path(tag = "operations",
     responses(
-        (status = 200, description = "The database answers", body = Object, example = json!({"status": "ok"})),
-        (status = 503, description = "The database does not answer", body = ErrorBody),
+        (status = 200, description = "The database answers", body = Status),
+        (status = 503, description = "The database does not answer, or lacks migrations", body = ErrorBody),
     ))]
 #[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let probe = tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        sqlx::query("SELECT 1").execute(&state.pool),
-    )
-    .await;
-    match probe {
-        Ok(Ok(_)) => HttpResponse::Ok().json(json!({"status": "ok"})),
-        _ => HttpResponse::ServiceUnavailable().json(ErrorBody::new("Database unavailable")),
-    }
+    let detail = match db::readiness(&state.pool).await {
+        Readiness::Ready => return HttpResponse::Ok().json(Status::OK),
+        Readiness::Unreachable => "Database unavailable",
+        Readiness::NotMigrated => "Database schema is not up to date: run `pamps migrate`",
+    };
+    HttpResponse::ServiceUnavailable()
+        .insert_header((header::RETRY_AFTER, 1))
+        .json(ErrorBody::new(detail))
 }

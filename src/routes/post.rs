@@ -11,6 +11,7 @@ use crate::auth::{MaybeAuthUser, Writer};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ErrorBody, ValidationBody};
 use crate::extract::{JsonBody, Query};
+use crate::models::like::Liked;
 use crate::models::post::{self, EMBEDDED_REPLIES, NewPost, Post, PostEdit, PostWithReplies};
 use crate::models::{like as likes, user};
 use crate::pagination::{Order, Page, PageQuery, page_response};
@@ -218,8 +219,8 @@ pub async fn by_user(
 /// Likes a post: 201 the first time, 200 after.
 #[utoipa::path(tag = "likes", params(("id" = i64, Path)), security(("bearer" = [])),
     responses(
-        (status = 201, description = "Liked", body = Object, headers(("Location" = String))),
-        (status = 200, description = "Already liked", body = Object),
+        (status = 201, description = "Liked", body = Liked, headers(("Location" = String))),
+        (status = 200, description = "Already liked", body = Liked),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
 #[post("/post/{id}/like/")]
@@ -230,7 +231,11 @@ pub async fn like(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let created = likes::like(&state.pool, me.id, id).await?;
-    let body = serde_json::json!({"post_id": id, "user_id": me.id, "liked": true});
+    let body = Liked {
+        post_id: id,
+        user_id: me.id,
+        liked: true,
+    };
     Ok(if created {
         HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/post/likes/{}/", me.username)))

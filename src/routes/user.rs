@@ -10,7 +10,7 @@ use crate::auth::{AuthUser, MaybeAuthUser, Writer};
 use crate::error::ApiResult;
 use crate::error::{ErrorBody, ValidationBody};
 use crate::extract::{JsonBody, Query};
-use crate::models::follow::Side;
+use crate::models::follow::{Following, Side};
 use crate::models::user::{Profile, ProfileUpdate, RegisterRequest, User};
 use crate::models::{follow as follows, post, user};
 use crate::pagination::{PageQuery, page_response};
@@ -116,14 +116,16 @@ pub async fn update_me(
         (status = 204, description = "Changed"),
         (status = 401, description = "Token not fresh, or wrong current password", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ValidationBody),
-        (status = 503, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody),
     ))]
 #[post("/user/me/password")]
 pub async fn change_password(
+    req: HttpRequest,
     state: web::Data<AppState>,
     caller: AuthUser,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> ApiResult<HttpResponse> {
+    state.limits.password_check(&req, caller.id).await?;
     session::change_password(&state, &caller, body).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -132,8 +134,8 @@ pub async fn change_password(
 #[utoipa::path(tag = "follows", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The user to follow")),
     responses(
-        (status = 201, description = "Now following", body = Object, headers(("Location" = String))),
-        (status = 200, description = "Already following", body = Object),
+        (status = 201, description = "Now following", body = Following, headers(("Location" = String))),
+        (status = 200, description = "Already following", body = Following),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, description = "Following oneself", body = ValidationBody), (status = 429, body = ErrorBody),
     ))]
@@ -145,7 +147,11 @@ pub async fn follow(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let created = follows::follow(&state.pool, caller.id, id).await?;
-    let body = serde_json::json!({"follower_id": caller.id, "followee_id": id, "following": true});
+    let body = Following {
+        follower_id: caller.id,
+        followee_id: id,
+        following: true,
+    };
     Ok(if created {
         HttpResponse::Created()
             .insert_header((

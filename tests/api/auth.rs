@@ -164,6 +164,135 @@ async fn login_with_json_returns_a_token_pair(pool: PgPool) {
     assert_eq!(app.count("refresh_tokens").await, 1);
 }
 
+/// A `multipart/form-data` body as browsers' `FormData` sends it.
+fn multipart_body(boundary: &str, fields: &[(&str, &str)]) -> String {
+    let mut body = String::new();
+    for (name, value) in fields {
+        body += &format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        );
+    }
+    body + &format!("--{boundary}--\r\n")
+}
+
+async fn multipart_login(app: &TestApp, content_type: &str, body: Vec<u8>) -> TestResponse {
+    app.send(
+        TestRequest::post()
+            .uri("/token")
+            .insert_header(("Content-Type", content_type.to_owned()))
+            .set_payload(body),
+    )
+    .await
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn login_with_multipart_form_data_returns_a_token_pair(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    let boundary = "----WebKitFormBoundary7MA4YWxkTrZu0gW";
+    let body = multipart_body(boundary, &[("username", "alice"), ("password", PASSWORD)]);
+
+    let res = multipart_login(
+        &app,
+        &format!("multipart/form-data; boundary={boundary}"),
+        body.into_bytes(),
+    )
+    .await;
+
+    assert_token_pair(&app, &res, "alice").await;
+    assert_eq!(app.count("refresh_tokens").await, 1);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn login_with_malformed_multipart_is_a_4xx_with_detail_never_500(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    let ct = "multipart/form-data; boundary=XyZ";
+    let good = multipart_body("XyZ", &[("username", "alice"), ("password", PASSWORD)]);
+    let file_part = "--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n\
+        --XyZ\r\nContent-Disposition: form-data; name=\"password\"; filename=\"p.txt\"\r\n\
+        Content-Type: text/plain\r\n\r\ncorrect-horse-42\r\n--XyZ--\r\n";
+    let mut non_utf8 = good.clone().into_bytes();
+    let at = good.find("alice").unwrap();
+    non_utf8[at + 2] = 0xff;
+    let cases = [
+        (
+            "no boundary",
+            "multipart/form-data",
+            good.clone().into_bytes(),
+            400,
+        ),
+        (
+            "other boundary",
+            "multipart/form-data; boundary=Other",
+            good.clone().into_bytes(),
+            400,
+        ),
+        ("garbage", ct, b"this is not multipart".to_vec(), 400),
+        (
+            "truncated",
+            ct,
+            good.as_bytes()[..good.len() - 12].to_vec(),
+            400,
+        ),
+        (
+            "no part headers",
+            ct,
+            b"--XyZ\r\n\r\n\r\n--XyZ--\r\n".to_vec(),
+            400,
+        ),
+        ("empty", ct, Vec::new(), 400),
+        ("non-UTF-8 value", ct, non_utf8, 422),
+        (
+            "missing field",
+            ct,
+            multipart_body("XyZ", &[("username", "alice")]).into_bytes(),
+            422,
+        ),
+        ("a file as password", ct, file_part.as_bytes().to_vec(), 422),
+    ];
+    for (case, content_type, body, status) in cases {
+        let res = multipart_login(&app, content_type, body).await;
+
+        assert_eq!(
+            res.status,
+            status,
+            "{case}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
+        let detail = &res.json()["detail"];
+        if status == 400 {
+            assert!(
+                detail
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Malformed multipart/form-data body: "),
+                "{case}: {detail}"
+            );
+        } else {
+            assert_eq!(detail[0]["loc"][0], "body", "{case}: {detail}");
+        }
+    }
+    assert_eq!(app.count("refresh_tokens").await, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn login_with_a_json_body_and_no_content_type_works(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+
+    let res = app
+        .send(
+            TestRequest::post()
+                .uri("/token")
+                .set_payload(json!({"username": "alice", "password": PASSWORD}).to_string()),
+        )
+        .await;
+
+    assert_token_pair(&app, &res, "alice").await;
+    assert_eq!(app.count("refresh_tokens").await, 1);
+}
+
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn login_username_is_case_insensitive(pool: PgPool) {
     let app = TestApp::new(pool).await;
@@ -172,6 +301,29 @@ async fn login_username_is_case_insensitive(pool: PgPool) {
     let res = form_login(&app, "aLICE", PASSWORD).await;
 
     assert_token_pair(&app, &res, "Alice").await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn unicode_lookalikes_of_a_username_never_log_in(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.register("alice").await;
+    app.register("kim").await;
+
+    // PostgreSQL's lower() folds these to "alice"/"kim" (C.UTF-8), and they
+    // would count against another key of the per-username login limit.
+    for lookalike in [
+        "al\u{130}ce",
+        "AL\u{130}CE",
+        "al\u{131}ce",
+        "\u{212a}im",
+        "ali\u{307}ce",
+    ] {
+        let res = form_login(&app, lookalike, PASSWORD).await;
+
+        assert_401(&res, BAD_LOGIN);
+    }
+    assert_eq!(app.count("refresh_tokens").await, 0);
+    assert_token_pair(&app, &form_login(&app, "ALICE", PASSWORD).await, "alice").await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]

@@ -23,12 +23,19 @@ fn database_uri(pool: &PgPool) -> String {
 /// Runs `pamps ARGS` on the test database, from an empty directory so no
 /// settings file applies, feeding `stdin` (or none at all).
 fn pamps(pool: &PgPool, args: &[&str], stdin: Option<&str>) -> Output {
+    pamps_on(&database_uri(pool), &[], args, stdin)
+}
+
+/// Runs `pamps ARGS` on the database at `uri`, in the testing environment
+/// unless `env` says otherwise.
+fn pamps_on(uri: &str, env: &[(&str, &str)], args: &[&str], stdin: Option<&str>) -> Output {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pamps"))
         .args(args)
         .current_dir(dir.path())
         .env("PAMPS_ENV", "testing")
-        .env("PAMPS_DB__URI", database_uri(pool))
+        .env("PAMPS_DB__URI", uri)
+        .envs(env.iter().copied())
         .env_remove("RUST_LOG")
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -68,7 +75,8 @@ fn assert_success(out: &Output) {
     );
 }
 
-/// Asserts a failure reported as exactly one `error: …` line; returns it.
+/// Asserts a failure reported as exactly one `error: …` line, the last one
+/// on stderr (notes such as warnings may come before it); returns it.
 #[track_caller]
 fn assert_one_error_line(out: &Output) -> String {
     assert!(
@@ -77,10 +85,10 @@ fn assert_one_error_line(out: &Output) -> String {
         stdout(out)
     );
     let err = stderr(out);
-    let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 1, "one line on stderr: {err:?}");
-    assert!(lines[0].starts_with("error: "), "{err:?}");
-    lines[0].to_owned()
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "one error line on stderr: {err:?}");
+    assert_eq!(err.lines().last(), Some(errors[0]), "{err:?}");
+    errors[0].to_owned()
 }
 
 #[test]
@@ -95,6 +103,67 @@ fn help_lists_every_command() {
     for command in ["serve", "migrate", "adduser", "user-list", "reset-db"] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
+    assert!(help.contains("[alias: create-user]"), "{help}");
+}
+
+const CLI_PASSWORD_WARNING: &str =
+    "warning: a password on the command line is visible in the process list";
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn create_user_takes_the_password_positionally_as_pamps_did_and_warns(pool: PgPool) {
+    let out = pamps(
+        &pool,
+        &["create-user", "carol@example.com", "carol", PASSWORD],
+        None,
+    );
+
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("created user carol"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains(CLI_PASSWORD_WARNING),
+        "{}",
+        stderr(&out)
+    );
+    let app = TestApp::new(pool).await;
+    app.login("carol").await;
+    assert_eq!(app.count("users").await, 1);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn adduser_asks_again_right_after_a_too_short_password(pool: PgPool) {
+    let out = pamps(
+        &pool,
+        &["adduser", "dave@example.com", "dave"],
+        Some(&format!("short\n{PASSWORD}\n")),
+    );
+
+    assert_success(&out);
+    assert!(
+        stderr(&out).contains("password must be 8 to 128 characters, try again"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let app = TestApp::new(pool).await;
+    app.login("dave").await;
+    assert_eq!(app.count("users").await, 1);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn adduser_gives_up_after_three_refused_passwords(pool: PgPool) {
+    let line = assert_one_error_line(&pamps(
+        &pool,
+        &["adduser", "erin@example.com", "erin"],
+        Some("a\nb\nc\nnever-read-42\n"),
+    ));
+
+    assert_eq!(line, "error: password must be 8 to 128 characters");
+    let app = TestApp::new(pool).await;
+    assert_eq!(app.count("users").await, 0);
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -256,6 +325,108 @@ async fn reset_db_without_force_and_without_a_terminal_refuses(pool: PgPool) {
 
     assert!(line.contains("-f"), "{line}");
     assert_eq!(app.count("users").await, 1);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn reset_db_asks_and_accepts_y_or_yes_in_any_case(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    for answer in ["y", "Y", "yes", "YES", " Yes "] {
+        app.register("alice").await;
+
+        let out = pamps(&pool, &["reset-db"], Some(&format!("{answer}\n")));
+
+        assert_success(&out);
+        assert!(stdout(&out).contains("[y/N]"), "{}", stdout(&out));
+        assert_eq!(app.count("users").await, 0, "{answer:?}");
+    }
+    app.register("alice").await;
+    for answer in ["n", "", "yep", "no"] {
+        let line =
+            assert_one_error_line(&pamps(&pool, &["reset-db"], Some(&format!("{answer}\n"))));
+        assert_eq!(line, "error: aborted, nothing was changed", "{answer:?}");
+    }
+    assert_eq!(app.count("users").await, 1);
+}
+
+/// A database name no test uses, on the `DATABASE_URL` server, and its URI.
+fn fresh_database() -> (String, String) {
+    let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set");
+    let mut url = url::Url::parse(&server).unwrap();
+    let name = format!("pamps_cli_{}", uuid::Uuid::new_v4().simple());
+    url.set_path(&name);
+    (name, url.to_string())
+}
+
+#[tokio::test]
+async fn migrate_creates_a_missing_database_outside_production() {
+    let (name, uri) = fresh_database();
+
+    let out = pamps_on(&uri, &[], &["migrate"], None);
+
+    let created = sqlx::PgPool::connect(&uri).await;
+    let users: Option<i64> = match &created {
+        Ok(pool) => sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(pool)
+            .await
+            .ok(),
+        Err(_) => None,
+    };
+    if let Ok(pool) = created {
+        pool.close().await;
+    }
+    let _ = <sqlx::Postgres as sqlx::migrate::MigrateDatabase>::drop_database(&uri).await;
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("migrations applied"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(users, Some(0), "database {name} created and migrated");
+}
+
+#[tokio::test]
+async fn migrate_in_production_says_the_database_is_missing_and_creates_nothing() {
+    let (name, uri) = fresh_database();
+    let env = [
+        ("PAMPS_ENV", "production"),
+        (
+            "PAMPS_SECURITY__SECRET_KEY",
+            "3f9a0c2e7b14d85f6a0e9c3b72d1f48a5e6c0b9d2f7a13e8c4b60d5f9a2e71c3",
+        ),
+    ];
+
+    let line = assert_one_error_line(&pamps_on(&uri, &env, &["migrate"], None));
+
+    assert!(line.contains(&format!("/{name} does not exist")), "{line}");
+    assert!(!line.contains("cannot reach"), "{line}");
+    let exists = <sqlx::Postgres as sqlx::migrate::MigrateDatabase>::database_exists(&uri)
+        .await
+        .unwrap();
+    assert!(!exists, "production never creates a database");
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn legacy_settings_are_ignored_with_a_warning(pool: PgPool) {
+    let out = pamps_on(
+        &database_uri(&pool),
+        &[
+            ("PAMPS_SECURITY__ALGORITHM", "HS256"),
+            ("PAMPS_DB__connect_args", "{}"),
+        ],
+        &["user-list"],
+        None,
+    );
+
+    assert_success(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: environment variable PAMPS_SECURITY__ALGORITHM is ignored"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: environment variable PAMPS_DB__connect_args is ignored"),
+        "{err}"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]

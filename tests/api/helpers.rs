@@ -126,7 +126,13 @@ impl TestApp {
 
     /// The app with test settings and `overrides` (e.g. `("PAMPS_RATE_LIMIT__ENABLED", "true")`).
     pub async fn with_settings(pool: PgPool, overrides: &[(&str, &str)]) -> Self {
-        let state = web::Data::new(AppState::new(pool.clone(), test_settings(overrides)));
+        Self::with_state(AppState::new(pool, test_settings(overrides))).await
+    }
+
+    /// The app around a prepared state.
+    pub async fn with_state(state: AppState) -> Self {
+        let pool = state.pool.clone();
+        let state = web::Data::new(state);
         let service = actix_web::test::init_service(build_app(state)).await;
         let service = actix_service::boxed::service(
             service.map(|res: ServiceResponse<_>| res.map_body(|_, body| body.boxed())),

@@ -790,6 +790,62 @@ async fn user_posts_of_an_unknown_user_returns_404(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn include_replies_accepts_the_booleans_fastapi_accepts(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+    let post = app.create_post(&token, "a post", None).await;
+    let reply = app.create_post(&token, "a reply", Some(post)).await;
+
+    for yes in ["True", "TRUE", "1", "yes", "Yes", "on", "ON"] {
+        let res = app
+            .get(&format!("/post/user/alice/?include_replies={yes}"), None)
+            .await;
+        res.assert_status(200);
+        assert_eq!(body_ids(&res), [post, reply], "{yes}");
+    }
+    for no in ["False", "0", "no", "OFF"] {
+        let res = app
+            .get(&format!("/post/user/alice/?include_replies={no}"), None)
+            .await;
+        res.assert_status(200);
+        assert_eq!(body_ids(&res), [post], "{no}");
+    }
+    for bad in ["2", "yess", "", "truee"] {
+        let res = app
+            .get(&format!("/post/user/alice/?include_replies={bad}"), None)
+            .await;
+        res.assert_status(422);
+        assert_eq!(
+            res.json(),
+            json!({"detail": [{"loc": ["query", "include_replies"], "type": "type_error",
+                "msg": "Input should be a valid boolean, unable to interpret input"}]}),
+            "{bad:?}"
+        );
+    }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_json_body_without_any_content_type_is_read_as_json(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+
+    let res = app
+        .send(
+            actix_web::test::TestRequest::post()
+                .uri("/post/")
+                .insert_header(("authorization", format!("Bearer {token}")))
+                .set_payload(r#"{"text": "no content type"}"#),
+        )
+        .await;
+
+    res.assert_status(201);
+    assert_eq!(res.json()["text"], "no content type");
+    let id = res.json()["id"].as_i64().unwrap();
+    assert_eq!(app.post_row(id).await.0, "no content type");
+    assert_eq!(app.count("posts").await, 1);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn user_posts_with_invalid_query_returns_422(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;

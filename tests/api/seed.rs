@@ -1,5 +1,6 @@
 //! `pamps seed`'s logic at a tiny scale: row counts, the reply share, exact
-//! counters, and a schema that works as before afterwards.
+//! counters, the notifications the triggers would have written, and a schema
+//! that works as before afterwards.
 
 use actix_web::test::TestRequest;
 use pamps::seed::{self, SEED_PASSWORD, SeedError, SeedOptions};
@@ -32,6 +33,46 @@ async fn wrong_counters(pool: &PgPool) -> i64 {
     .fetch_one(pool)
     .await
     .unwrap()
+}
+
+/// Likes, follows and replies without their notification (same actor,
+/// recipient, post and time), plus mention notifications whose recipient is
+/// not `@named` in the post or is its author.
+async fn missing_notifications(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM likes l JOIN posts p ON p.id = l.post_id
+                  WHERE p.user_id <> l.user_id AND NOT EXISTS (
+                        SELECT 1 FROM notifications n
+                         WHERE n.type = 'like' AND n.actor_id = l.user_id AND n.post_id = l.post_id
+                           AND n.user_id = p.user_id AND n.created_at = l.created_at))
+              + (SELECT count(*) FROM follows f
+                  WHERE NOT EXISTS (
+                        SELECT 1 FROM notifications n
+                         WHERE n.type = 'follow' AND n.actor_id = f.follower_id AND n.post_id IS NULL
+                           AND n.user_id = f.followee_id AND n.created_at = f.created_at))
+              + (SELECT count(*) FROM posts r JOIN posts q ON q.id = r.parent_id
+                  WHERE q.user_id <> r.user_id AND NOT EXISTS (
+                        SELECT 1 FROM notifications n
+                         WHERE n.type = 'reply' AND n.actor_id = r.user_id AND n.post_id = r.id
+                           AND n.user_id = q.user_id AND n.created_at = r.date))
+              + (SELECT count(*) FROM notifications n
+                   JOIN posts p ON p.id = n.post_id JOIN users u ON u.id = n.user_id
+                  WHERE n.type = 'mention'
+                    AND (strpos(lower(p.text), '@' || lower(u.username)) = 0
+                         OR n.actor_id <> p.user_id OR n.user_id = p.user_id
+                         OR n.created_at <> p.date))",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Notifications per type, in type order.
+async fn notification_counts(pool: &PgPool) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT type, count(*) FROM notifications GROUP BY type ORDER BY type")
+        .fetch_all(pool)
+        .await
+        .unwrap()
 }
 
 /// Index, constraint and trigger names of the seeded tables.
@@ -82,6 +123,45 @@ async fn seed_writes_the_requested_rows_with_exact_counters(pool: PgPool) {
     assert_eq!(orphan_or_later_parent, 0, "a reply comes after its parent");
     assert_eq!(wrong_counters(&pool).await, 0);
     assert_eq!(seed::counter_mismatches(&pool).await.unwrap(), 0);
+
+    assert_eq!(missing_notifications(&pool).await, 0);
+    let counts = notification_counts(&pool).await;
+    let kinds: Vec<&str> = counts.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["follow", "like", "mention", "reply"]);
+    assert_eq!(
+        counts.iter().map(|c| c.1).sum::<i64>() as u64,
+        report.notifications
+    );
+    assert_eq!(counts[0].1 as u64, report.follows);
+    let (self_likes, self_replies, capped_mentions): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM likes l JOIN posts p ON p.id = l.post_id WHERE p.user_id = l.user_id),
+                (SELECT count(*) FROM posts r JOIN posts q ON q.id = r.parent_id WHERE q.user_id = r.user_id),
+                (SELECT count(*) FROM posts p LEFT JOIN posts q ON q.id = p.parent_id
+                  CROSS JOIN LATERAL (SELECT 1 FROM post_mentions(p.text, p.user_id, q.user_id) LIMIT 10) m)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(counts[1].1, 700 - self_likes);
+    assert_eq!(counts[2].1, capped_mentions);
+    assert_eq!(counts[3].1, replies - self_replies);
+    let out_of_date_order: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT created_at < lag(created_at) OVER (ORDER BY id) AS back
+                                 FROM notifications) x WHERE back",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        out_of_date_order, 0,
+        "ids follow dates: newest first is by id"
+    );
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 0, "seeding writes no events");
+
     assert_eq!(
         schema_objects(&pool).await,
         schema_before,
@@ -108,6 +188,10 @@ async fn seeded_accounts_log_in_and_the_app_keeps_counting(pool: PgPool) {
         .unwrap();
     let parent_replies = app.post_row(1).await.4;
 
+    let newest: i64 = sqlx::query_scalar("SELECT max(id) FROM notifications")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     let id = app.create_post(&token, "after the seed", Some(1)).await;
     assert_eq!(id, 901, "the identity continues after the seeded ids");
     assert_eq!(app.post_row(1).await.4, parent_replies + 1);
@@ -115,6 +199,24 @@ async fn seeded_accounts_log_in_and_the_app_keeps_counting(pool: PgPool) {
         app.profile("user7", None).await["posts_count"].as_i64(),
         Some(before + 1)
     );
+    let (author, notified): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT p.user_id, (SELECT max(id) FROM notifications WHERE type = 'reply' AND post_id = $1)
+           FROM posts p WHERE p.id = 1",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    if author == 7 {
+        assert_eq!(notified, None, "no reply notification to oneself");
+    } else {
+        assert!(
+            notified.unwrap() > newest,
+            "the identity continues after the seeded notifications"
+        );
+    }
+    assert_eq!(missing_notifications(&pool).await, 0);
+
     let dangling = sqlx::query("INSERT INTO likes (user_id, post_id) VALUES (1, 123456)")
         .execute(&pool)
         .await;
@@ -125,7 +227,12 @@ async fn seeded_accounts_log_in_and_the_app_keeps_counting(pool: PgPool) {
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn seed_refuses_a_database_with_users_unless_forced(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
-    app.register("alice").await;
+    let (_, token) = app.user("alice").await;
+    app.create_post(&token, "before the seed", None).await;
+    let old_event: i64 = sqlx::query_scalar("SELECT max(pos) FROM events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
 
     let refused = seed::seed(&pool, &tiny(3)).await;
     assert!(matches!(refused, Err(SeedError::NotEmpty)), "{refused:?}");
@@ -143,6 +250,17 @@ async fn seed_refuses_a_database_with_users_unless_forced(pool: PgPool) {
         .unwrap();
     assert_eq!(alice, 0);
     assert_eq!(wrong_counters(&pool).await, 0);
+    assert_eq!(missing_notifications(&pool).await, 0);
+    let (events, pruned_up_to): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM events), (SELECT up_to FROM events_pruned)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (events, pruned_up_to),
+        (0, old_event),
+        "the old outbox is gone and counted as pruned"
+    );
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]

@@ -187,7 +187,7 @@ async fn memory_and_postgres_stores_make_the_same_decisions(pool: PgPool) {
             ..rule(1, 2)
         },
     ];
-    let mut by_kind = [rule(1, 1); 4];
+    let mut by_kind = [rule(1, 1); Kind::ALL.len()];
     for r in rules {
         by_kind[r.kind as usize] = r;
     }
@@ -276,7 +276,7 @@ async fn one_sweeper_per_database_deletes_only_expired_buckets(pool: PgPool) {
 async fn measure_check_latency_memory_vs_postgres(pool: PgPool) {
     const N: usize = 2000;
     let rule = rule(1_000_000, 60);
-    let memory = Store::memory(&[rule, rule, rule, rule]);
+    let memory = Store::memory(&[rule; Kind::ALL.len()]);
     let shared = Store::Postgres(pool);
     for (name, store) in [("memory", &memory), ("postgres", &shared)] {
         let mut micros = Vec::with_capacity(N);

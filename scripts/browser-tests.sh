@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# End-to-end tests of the web client in headless Chromium (tests/browser/).
+#
+# Installs what is missing (chromium + chromedriver from apt, selenium in a
+# cached venv), builds pamps, serves it on a free loopback port against a
+# throwaway database, runs the tests, then stops the server and drops the
+# database. SKIP_BROWSER=1 skips. Screenshots go to $BROWSER_ARTIFACTS
+# (default target/browser). Extra arguments go to unittest (test names).
+set -euo pipefail
+
+if [[ "${SKIP_BROWSER:-}" == 1 ]]; then
+  echo "browser tests skipped (SKIP_BROWSER=1)"
+  exit 0
+fi
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SELENIUM_VERSION=4.38.0
+VENV="${XDG_CACHE_HOME:-$HOME/.cache}/pamps/browser-venv"
+export BROWSER_ARTIFACTS="${BROWSER_ARTIFACTS:-$ROOT/target/browser}"
+mkdir -p "$BROWSER_ARTIFACTS"
+
+log() { printf '\033[1m== %s\033[0m\n' "$*"; }
+
+# --- chromium and chromedriver ------------------------------------------------
+CHROME=${CHROME_BIN:-$(command -v chromium || command -v chromium-browser || true)}
+DRIVER=${CHROMEDRIVER:-$(command -v chromedriver || true)}
+if [[ -z "$CHROME" || -z "$DRIVER" ]]; then
+  log "installing chromium and chromium-driver"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  CHROME=$(command -v chromium)
+  DRIVER=$(command -v chromedriver)
+fi
+export CHROME_BIN=$CHROME CHROMEDRIVER=$DRIVER
+
+# --- selenium in a venv ---------------------------------------------------------
+if ! "$VENV/bin/python" -c "import selenium, sys; sys.exit(selenium.__version__ != '$SELENIUM_VERSION')" 2>/dev/null; then
+  log "creating $VENV (selenium $SELENIUM_VERSION)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "selenium==$SELENIUM_VERSION"
+fi
+
+# --- build ------------------------------------------------------------------------
+log "building pamps"
+cargo build --quiet --bin pamps
+BIN="$ROOT/target/debug/pamps"
+
+# --- throwaway database --------------------------------------------------------------
+ADMIN_URL=${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
+DB="pamps_browser_$$_$RANDOM"
+SERVER_BASE=${ADMIN_URL%/*}
+DB_URL="$SERVER_BASE/$DB"
+SERVER_PID=""
+
+cleanup() {
+  local rc=$?
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    # pamps drains for at most ~15 s; don't hang the suite if it doesn't stop.
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+      echo "warning: pamps did not stop within 20 s of SIGTERM; killing it" >&2
+      kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  psql -q "$ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 || true
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+psql -q -v ON_ERROR_STOP=1 "$ADMIN_URL" -c "CREATE DATABASE \"$DB\"" >/dev/null
+
+# --- server ---------------------------------------------------------------------------
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
+log "starting pamps on 127.0.0.1:$PORT (database $DB)"
+PAMPS_ENV=testing \
+  PAMPS_DB__URI="$DB_URL" \
+  PAMPS_DB__AUTO_MIGRATE=true \
+  PAMPS_SERVER__HOST=127.0.0.1 \
+  PAMPS_SERVER__PORT="$PORT" \
+  PAMPS_SECURITY__SECRET_KEY="$SECRET" \
+  PAMPS_RATE_LIMIT__ENABLED=false \
+  PAMPS_SERVER__LOG_LEVEL=info \
+  "$BIN" serve >"$BROWSER_ARTIFACTS/server.log" 2>&1 &
+SERVER_PID=$!
+
+URL="http://127.0.0.1:$PORT"
+for _ in $(seq 1 150); do
+  if curl -fsS --max-time 2 "$URL/ready" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "pamps exited; its log:" >&2
+    cat "$BROWSER_ARTIFACTS/server.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+curl -fsS --max-time 5 "$URL/ready" >/dev/null
+
+# --- tests ------------------------------------------------------------------------------
+log "running browser tests against $URL"
+export PAMPS_URL=$URL
+cd "$ROOT/tests/browser"
+"$VENV/bin/python" -m unittest -v "$@"

@@ -1,0 +1,254 @@
+//! The event outbox behind the live stream, and one-time stream tickets.
+//!
+//! Triggers (migrations/0002) append an event in the same transaction as each
+//! new post, edit, delete and notification, and signal channel
+//! [`CHANNEL`] once per transaction. An event's `pos` is given at commit,
+//! under a lock held until the commit ends, so positions become visible in
+//! order: reading `pos > last` in `pos` order never skips a late commit and
+//! never reorders (the migration explains why).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{FromRow, PgExecutor};
+
+use crate::error::ApiResult;
+use crate::models::post::{Post, post_select};
+
+/// The `LISTEN` channel: one empty notification per transaction that appended events.
+pub const CHANNEL: &str = "pamps_events";
+
+/// What an event announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum EventKind {
+    /// A new post or reply.
+    #[serde(rename = "post")]
+    Post,
+    /// A live post's text was edited.
+    #[serde(rename = "post.update")]
+    PostUpdate,
+    /// A post was deleted.
+    #[serde(rename = "post.delete")]
+    PostDelete,
+    /// A new notification.
+    #[serde(rename = "notification")]
+    Notification,
+}
+
+impl EventKind {
+    /// The name on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Post => "post",
+            EventKind::PostUpdate => "post.update",
+            EventKind::PostDelete => "post.delete",
+            EventKind::Notification => "notification",
+        }
+    }
+}
+
+impl TryFrom<String> for EventKind {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        [
+            EventKind::Post,
+            EventKind::PostUpdate,
+            EventKind::PostDelete,
+            EventKind::Notification,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+        .ok_or_else(|| format!("unknown event type {name:?}"))
+    }
+}
+
+/// One row of the outbox: ids only, payloads are loaded when sent.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Event {
+    /// The position in the log (the event id clients resume from).
+    pub pos: i64,
+    #[sqlx(rename = "type", try_from = "String")]
+    pub kind: EventKind,
+    /// The post (post events), or the notification's post (null for a follow).
+    pub post_id: Option<i64>,
+    pub notification_id: Option<i64>,
+    /// The post's author, or the notification's recipient.
+    pub user_id: i64,
+    /// For post events: the post is not a reply (the `public` stream).
+    pub top_level: bool,
+}
+
+/// The greatest committed position (0 for an empty log): a subscriber that
+/// starts now receives everything after it.
+pub async fn last(db: impl PgExecutor<'_>) -> ApiResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT coalesce(max(pos), 0) FROM events")
+            .fetch_one(db)
+            .await?,
+    )
+}
+
+/// Events with `after_pos < pos` (and `pos <= up_to` when given), in order,
+/// at most `limit`.
+pub async fn after(
+    db: impl PgExecutor<'_>,
+    after_pos: i64,
+    up_to: Option<i64>,
+    limit: i64,
+) -> ApiResult<Vec<Event>> {
+    Ok(sqlx::query_as(
+        "SELECT pos, type, post_id, notification_id, user_id, top_level FROM events
+          WHERE pos > $1 AND pos <= coalesce($2, 9223372036854775807)
+          ORDER BY pos LIMIT $3",
+    )
+    .bind(after_pos)
+    .bind(up_to)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// The greatest position ever written or pruned (0 for an empty log): no
+/// valid event id exceeds it.
+pub async fn head(db: impl PgExecutor<'_>) -> ApiResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT GREATEST((SELECT max(pos) FROM events), (SELECT up_to FROM events_pruned), 0)",
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+/// Events at or below this position were pruned: a client resuming from
+/// below it has missed events.
+pub async fn pruned_up_to(db: impl PgExecutor<'_>) -> ApiResult<i64> {
+    Ok(sqlx::query_scalar("SELECT up_to FROM events_pruned")
+        .fetch_one(db)
+        .await?)
+}
+
+/// Claims this period's pruning for the caller: true for exactly one
+/// caller (across every instance) per `every`.
+pub async fn claim_prune(db: impl PgExecutor<'_>, every: std::time::Duration) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar::<_, bool>(
+        "UPDATE events_pruned SET pruned_at = now()
+          WHERE pruned_at < now() - $1 * interval '1 millisecond' RETURNING true",
+    )
+    .bind(every.as_millis() as i64)
+    .fetch_optional(db)
+    .await?
+    .is_some())
+}
+
+/// Deletes events older than `older_than`, and every event before
+/// them, so what remains is exactly `pos > pruned_up_to()`; records the new
+/// bound and sweeps expired stream tickets. Returns the events deleted.
+pub async fn prune(db: impl PgExecutor<'_>, older_than: chrono::Duration) -> ApiResult<u64> {
+    let deleted: i64 = sqlx::query_scalar(
+        "WITH bound AS (
+             SELECT max(pos) AS up_to FROM events
+              WHERE created_at < now() - $1 * interval '1 millisecond'),
+         gone AS (DELETE FROM events WHERE pos <= (SELECT up_to FROM bound) RETURNING 1),
+         marked AS (
+             UPDATE events_pruned SET up_to = GREATEST(up_to, (SELECT up_to FROM bound))
+              WHERE (SELECT up_to FROM bound) IS NOT NULL),
+         swept AS (DELETE FROM stream_tickets WHERE expires_at <= now())
+         SELECT count(*) FROM gone",
+    )
+    .bind(older_than.num_milliseconds())
+    .fetch_one(db)
+    .await?;
+    Ok(deleted as u64)
+}
+
+/// Live posts by id, in id order, without viewer fields (`liked` is absent):
+/// the payloads of post events, shared by every recipient.
+pub async fn posts_by_ids(db: impl PgExecutor<'_>, ids: &[i64]) -> ApiResult<Vec<Post>> {
+    Ok(sqlx::query_as(post_select!(
+        "p.id",
+        "WHERE p.id = ANY ($2) AND p.deleted_at IS NULL ORDER BY p.id"
+    ))
+    .bind(None::<i64>)
+    .bind(ids)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Who a redeemed stream ticket authenticates.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Ticket {
+    pub user_id: i64,
+    pub username: String,
+    /// When the access token the ticket was issued for expires: the stream
+    /// closes then.
+    pub access_expires_at: DateTime<Utc>,
+}
+
+fn ticket_hash(ticket: &str) -> Vec<u8> {
+    Sha256::digest(ticket.as_bytes()).to_vec()
+}
+
+/// Issues a one-time ticket valid for `ttl_secs`: 32 random bytes, URL-safe
+/// base64. Only its SHA-256 is stored.
+pub async fn ticket_create(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    username: &str,
+    access_expires_at: DateTime<Utc>,
+    ttl_secs: i64,
+) -> ApiResult<String> {
+    // Two v4 UUIDs: 244 bits from the operating system's CSPRNG.
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    let ticket = URL_SAFE_NO_PAD.encode(bytes);
+    sqlx::query(
+        "INSERT INTO stream_tickets (ticket_hash, user_id, username, access_expires_at, expires_at)
+         VALUES ($1, $2, $3, $4, now() + $5 * interval '1 second')",
+    )
+    .bind(ticket_hash(&ticket))
+    .bind(user_id)
+    .bind(username)
+    .bind(access_expires_at)
+    .bind(ttl_secs)
+    .execute(db)
+    .await?;
+    Ok(ticket)
+}
+
+/// Redeems a ticket: the first use within its lifetime gets its user, any
+/// other use (again, expired, unknown) gets None. One statement, so two
+/// instances racing for the same ticket cannot both win.
+pub async fn ticket_redeem(db: impl PgExecutor<'_>, ticket: &str) -> ApiResult<Option<Ticket>> {
+    Ok(sqlx::query_as(
+        "DELETE FROM stream_tickets WHERE ticket_hash = $1 AND expires_at > now()
+         RETURNING user_id, username, access_expires_at",
+    )
+    .bind(ticket_hash(ticket))
+    .fetch_optional(db)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_kinds_round_trip_their_names() {
+        for kind in [
+            EventKind::Post,
+            EventKind::PostUpdate,
+            EventKind::PostDelete,
+            EventKind::Notification,
+        ] {
+            assert_eq!(EventKind::try_from(kind.as_str().to_owned()), Ok(kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::json!(kind.as_str())
+            );
+        }
+        assert!(EventKind::try_from("like".to_owned()).is_err());
+    }
+}

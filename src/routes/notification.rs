@@ -1,0 +1,87 @@
+//! `/notifications`: the list, the unread count, and the read marker.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::{AuthUser, Writer};
+use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
+use crate::extract::{JsonBody, Query};
+use crate::models::notification::{self, Kind, Notification, Unread};
+use crate::pagination::{Page, page_response};
+use crate::state::AppState;
+
+/// Registers the `/notifications` routes.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list).service(unread).service(read);
+}
+
+/// Query of `GET /notifications`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NotificationQuery {
+    /// Items per page, 1 to 100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<i64>,
+    /// Opaque position from the previous page's `Link` header.
+    #[param(pattern = "^([A-Za-z0-9_-]{11})?$")]
+    pub cursor: Option<String>,
+    /// Comma-separated types to keep: `like`, `reply`, `follow`, `mention`.
+    #[param(pattern = "^((like|reply|follow|mention)(,(like|reply|follow|mention))*)?$")]
+    pub types: Option<String>,
+}
+
+/// `POST /notifications/read` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReadMarker {
+    /// Everything up to this notification id counts as read.
+    #[schema(minimum = 1)]
+    pub up_to_id: i64,
+}
+
+/// My notifications, newest first.
+#[utoipa::path(tag = "notifications", params(NotificationQuery), security(("bearer" = []), ("oauth2" = [])),
+    responses((status = 200, body = Vec<Notification>), (status = 401, body = ErrorBody),
+        (status = 422, body = ValidationBody)))]
+#[get("/notifications")]
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    me: AuthUser,
+    Query(q): Query<NotificationQuery>,
+) -> ApiResult<HttpResponse> {
+    let page = Page::parse(q.limit, q.cursor.as_deref())?;
+    let types = Kind::parse_list(q.types.as_deref().unwrap_or(""))?;
+    let rows = notification::list(&state.pool, me.id, &types, page).await?;
+    Ok(page_response(&req, page, rows))
+}
+
+/// How many of my notifications are unread, and the read marker.
+#[utoipa::path(tag = "notifications", security(("bearer" = []), ("oauth2" = [])),
+    responses((status = 200, body = Unread), (status = 401, body = ErrorBody)))]
+#[get("/notifications/unread")]
+pub async fn unread(state: web::Data<AppState>, me: AuthUser) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(notification::unread(&state.pool, me.id).await?))
+}
+
+/// Marks my notifications up to `up_to_id` read (the marker only moves forward).
+#[utoipa::path(tag = "notifications", security(("bearer" = []), ("oauth2" = [])), request_body = ReadMarker,
+    responses((status = 204, description = "Marked"), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
+#[post("/notifications/read")]
+pub async fn read(
+    state: web::Data<AppState>,
+    me: Writer,
+    JsonBody(body): JsonBody<ReadMarker>,
+) -> ApiResult<HttpResponse> {
+    if body.up_to_id < 1 {
+        return Err(ApiError::invalid(
+            &["body", "up_to_id"],
+            "up_to_id must be a notification id (at least 1)",
+        ));
+    }
+    notification::mark_read(&state.pool, me.id, body.up_to_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,476 @@
+//! `GET /stream` (WebSocket or Server-Sent Events) and `POST /stream/ticket`.
+//!
+//! Both transports run the same [`Feed`]: authenticate and parse the query
+//! before the upgrade (401/422/503 as JSON), subscribe to the hub, replay
+//! `(since, subscribed-at]` from the outbox when resuming, then forward live
+//! events. The socket ends with a defined close code: 1001 when the server
+//! shuts down, 4001 when the access token expires, 4008 when the client
+//! reads too slowly for its bounded queue, 1009 for an oversized frame.
+//! `/stream` is not in the OpenAPI document: it never ends, which would
+//! hang generated clients and fuzzers; `/stream/ticket` is.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::auth::Writer;
+use crate::auth::extract::bearer_token;
+use crate::auth::tokens::Scope;
+use crate::bus::{Backfill, Frame, StreamName, Streams, Subscription};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::Query;
+use crate::models::event;
+use crate::state::AppState;
+
+/// How long a ticket works, in seconds.
+pub const TICKET_TTL_SECS: i64 = 30;
+
+/// The largest frame a client may send.
+const MAX_CLIENT_FRAME: usize = 4096;
+
+/// How long one write to a client may take before it counts as too slow.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Close code: the access token behind the stream expired.
+const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// Close code: the client read too slowly and its queue overflowed.
+const CLOSE_TOO_SLOW: u16 = 4008;
+
+/// Registers `POST /stream/ticket` (the stream itself is mounted by the app).
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(ticket);
+}
+
+/// `POST /stream/ticket` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketResponse {
+    /// Use once, as `GET /stream?ticket=…`.
+    pub ticket: String,
+    /// Seconds the ticket stays valid.
+    pub expires_in: i64,
+}
+
+/// A one-time ticket that authenticates `GET /stream` (browsers cannot set
+/// headers on a WebSocket, and access tokens never go in URLs).
+#[utoipa::path(tag = "stream", security(("bearer" = []), ("oauth2" = [])),
+    responses((status = 200, body = TicketResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+#[post("/stream/ticket")]
+pub async fn ticket(state: web::Data<AppState>, me: Writer) -> ApiResult<HttpResponse> {
+    let access_expires_at = chrono::DateTime::from_timestamp(me.expires_at, 0)
+        .ok_or_else(|| ApiError::Internal("token expiry out of range".into()))?;
+    let ticket = event::ticket_create(
+        &state.pool,
+        me.id,
+        &me.username,
+        access_expires_at,
+        TICKET_TTL_SECS,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(TicketResponse {
+        ticket,
+        expires_in: TICKET_TTL_SECS,
+    }))
+}
+
+/// `GET /stream` query.
+#[derive(Debug, Deserialize)]
+pub struct StreamQuery {
+    streams: Option<String>,
+    since: Option<String>,
+    ticket: Option<String>,
+}
+
+/// Who is listening, and until when.
+struct Viewer {
+    id: i64,
+    expires_at: Instant,
+}
+
+/// Everything checked before the upgrade.
+struct Request {
+    viewer: Option<Viewer>,
+    streams: Streams,
+    since: Option<i64>,
+}
+
+fn parse_streams(raw: &str) -> ApiResult<Streams> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|name| {
+            StreamName::parse(name).ok_or_else(|| {
+                ApiError::invalid(&["query", "streams"], format!("unknown stream: {name:.40}"))
+            })
+        })
+        .collect()
+}
+
+fn parse_since(raw: &str) -> ApiResult<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0 && raw.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                &["query", "since"],
+                "since must be an event id from this stream",
+            )
+        })
+}
+
+fn expiry_instant(unix: i64) -> Instant {
+    let left = unix - chrono::Utc::now().timestamp();
+    Instant::now() + Duration::from_secs(left.max(0) as u64)
+}
+
+async fn authorize(req: &HttpRequest, state: &AppState, q: &StreamQuery) -> ApiResult<Request> {
+    let viewer = if let Some(token) = bearer_token(req)? {
+        let claims = state.tokens.verify(token, Scope::AccessToken)?;
+        Some(Viewer {
+            id: claims.uid,
+            expires_at: expiry_instant(claims.exp),
+        })
+    } else if let Some(raw) = &q.ticket {
+        let redeemed = event::ticket_redeem(&state.pool, raw)
+            .await?
+            .ok_or(ApiError::Unauthorized("Invalid, used or expired ticket"))?;
+        Some(Viewer {
+            id: redeemed.user_id,
+            expires_at: expiry_instant(redeemed.access_expires_at.timestamp()),
+        })
+    } else {
+        None
+    };
+    let streams = match q.streams.as_deref() {
+        Some(raw) => parse_streams(raw)?,
+        None if viewer.is_some() => [StreamName::Home, StreamName::Notifications]
+            .into_iter()
+            .collect(),
+        None => Streams::default().with(StreamName::Public),
+    };
+    if viewer.is_none()
+        && StreamName::ALL
+            .iter()
+            .any(|s| s.needs_user() && streams.has(*s))
+    {
+        return Err(ApiError::Unauthorized("Not authenticated"));
+    }
+    let last_event_id = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok());
+    let since = match q.since.as_deref().or(last_event_id) {
+        Some(raw) => Some(parse_since(raw)?),
+        None => None,
+    };
+    Ok(Request {
+        viewer,
+        streams,
+        since,
+    })
+}
+
+/// `GET /stream`: a WebSocket when the request asks to upgrade, otherwise
+/// Server-Sent Events.
+pub async fn stream(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    Query(query): Query<StreamQuery>,
+) -> ApiResult<HttpResponse> {
+    let is_websocket = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    // A bad handshake is refused before a ticket is spent.
+    let websocket_parts = if is_websocket {
+        Some(
+            actix_ws::handle(&req, body)
+                .map_err(|e| ApiError::BadRequest(format!("WebSocket handshake failed: {e}")))?,
+        )
+    } else {
+        None
+    };
+    let request = authorize(&req, &state, &query).await?;
+    let viewer_id = request.viewer.as_ref().map(|v| v.id);
+    let subscription = state.hub.subscribe(viewer_id, request.streams)?;
+    let feed = Feed::new(state.into_inner(), request, subscription);
+    if let Some((res, session, messages)) = websocket_parts {
+        let messages = messages
+            .max_frame_size(MAX_CLIENT_FRAME)
+            .aggregate_continuations()
+            .max_continuation_size(MAX_CLIENT_FRAME);
+        actix_web::rt::spawn(websocket(feed, session, messages));
+        Ok(res)
+    } else {
+        let (tx, rx) = mpsc::channel::<Bytes>(8);
+        actix_web::rt::spawn(server_sent_events(feed, tx));
+        let body = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
+        });
+        Ok(HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .force_close()
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header(("X-Accel-Buffering", "no"))
+            .streaming(body))
+    }
+}
+
+/// What the feed gives a transport next.
+enum Next {
+    /// One event.
+    Event(Arc<Frame>),
+    /// A message that is not an event (`{"event": "reset"}`).
+    Notice(&'static str),
+    /// Time for a heartbeat.
+    Ping,
+    /// The end, with a close code and reason.
+    Close(u16, &'static str),
+}
+
+/// One subscriber's events: the resume first, then live.
+struct Feed {
+    state: Arc<AppState>,
+    subscription: Subscription,
+    expires_at: Option<Instant>,
+    backfill: Option<Backfill>,
+    since: Option<i64>,
+    pending: std::collections::VecDeque<Arc<Frame>>,
+    /// The greatest position sent, so the live queue never repeats the resume.
+    sent: i64,
+    next_ping: Instant,
+    ping_every: Duration,
+}
+
+impl Feed {
+    fn new(state: Arc<AppState>, request: Request, subscription: Subscription) -> Self {
+        let ping_every = Duration::from_secs(state.settings.stream.ping_interval_secs);
+        Self {
+            expires_at: request.viewer.as_ref().map(|v| v.expires_at),
+            sent: request.since.unwrap_or(subscription.registered_at),
+            since: request.since,
+            backfill: None,
+            pending: Default::default(),
+            subscription,
+            state,
+            next_ping: Instant::now() + ping_every,
+            ping_every,
+        }
+    }
+
+    /// Starts a resume, or says it cannot: a `since` older than the outbox
+    /// keeps, or newer than any event, gets `reset` (reload over REST).
+    async fn resume(&mut self) -> ApiResult<Option<Next>> {
+        let Some(since) = self.since.take() else {
+            return Ok(None);
+        };
+        let pool = &self.state.pool;
+        let up_to = self.subscription.registered_at;
+        let head = event::head(pool).await?.max(up_to);
+        if since < event::pruned_up_to(pool).await? || since > head {
+            // The client reloads over REST, which shows everything up to now.
+            self.sent = head;
+            return Ok(Some(Next::Notice(r#"{"event":"reset"}"#)));
+        }
+        if since < up_to {
+            let (viewer, streams) = (self.subscription.user(), self.subscription.streams());
+            self.backfill = Some(Backfill::new(pool, viewer, streams, since, up_to).await?);
+        }
+        Ok(None)
+    }
+
+    /// The next thing to send.
+    async fn next(&mut self) -> Next {
+        match self.resume().await {
+            Ok(Some(notice)) => return notice,
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "stream resume failed");
+                return Next::Close(1011, "resume failed");
+            }
+        }
+        loop {
+            if let Some(frame) = self.pending.pop_front() {
+                if frame.pos > self.sent {
+                    self.sent = frame.pos;
+                    return Next::Event(frame);
+                }
+                continue;
+            }
+            if let Some(backfill) = self.backfill.as_mut() {
+                match backfill.next_page(&self.state.pool).await {
+                    Ok(page) if page.is_empty() => self.backfill = None,
+                    Ok(page) => self.pending.extend(page),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "stream resume failed");
+                        return Next::Close(1011, "resume failed");
+                    }
+                }
+                continue;
+            }
+            let expiry = self.expires_at;
+            tokio::select! {
+                frame = self.subscription.rx.recv() => match frame {
+                    Some(frame) => self.pending.push_back(frame),
+                    None if self.subscription.overflowed() => {
+                        return Next::Close(CLOSE_TOO_SLOW, "too slow: events were dropped")
+                    }
+                    None => return Next::Close(1001, "going away"),
+                },
+                () = self.state.shutdown.cancelled() => return Next::Close(1001, "going away"),
+                () = sleep_until(expiry.unwrap_or_else(far_future)), if expiry.is_some() => {
+                    return Next::Close(CLOSE_TOKEN_EXPIRED, "access token expired")
+                }
+                () = sleep_until(self.next_ping) => {
+                    self.next_ping = Instant::now() + self.ping_every;
+                    return Next::Ping;
+                }
+            }
+        }
+    }
+
+    /// Applies `{"type": "subscribe" | "unsubscribe", "stream": …}`; the
+    /// error message to send back, if any.
+    fn command(&mut self, text: &str) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Command {
+            #[serde(rename = "type")]
+            kind: String,
+            stream: String,
+        }
+        let Ok(command) = serde_json::from_str::<Command>(text) else {
+            return Some(error_message(
+                r#"expected {"type": "subscribe" | "unsubscribe", "stream": "home" | "notifications" | "public"}"#,
+            ));
+        };
+        let Some(stream) = StreamName::parse(&command.stream) else {
+            return Some(error_message(&format!(
+                "unknown stream: {:.40}",
+                command.stream
+            )));
+        };
+        let streams = self.subscription.streams();
+        let streams = match command.kind.as_str() {
+            "subscribe" if stream.needs_user() && self.subscription.user().is_none() => {
+                return Some(error_message(&format!(
+                    "the {} stream needs authentication",
+                    stream.as_str()
+                )));
+            }
+            "subscribe" => streams.with(stream),
+            "unsubscribe" => streams.without(stream),
+            other => return Some(error_message(&format!("unknown type: {other:.40}"))),
+        };
+        self.subscription.set_streams(streams);
+        None
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
+fn error_message(text: &str) -> String {
+    serde_json::json!({ "error": text }).to_string()
+}
+
+async fn websocket(
+    mut feed: Feed,
+    mut session: actix_ws::Session,
+    mut messages: actix_ws::AggregatedMessageStream,
+) {
+    let mut last_heard = Instant::now();
+    let close = loop {
+        tokio::select! {
+            next = feed.next() => {
+                let sent = match next {
+                    Next::Event(frame) => send(session.text(frame.json.clone())).await,
+                    Next::Notice(text) => send(session.text(text)).await,
+                    Next::Ping => {
+                        if last_heard.elapsed() > feed.ping_every * 2 {
+                            break None;
+                        }
+                        send(session.ping(b"")).await
+                    }
+                    Next::Close(code, reason) => break Some((code, reason)),
+                };
+                if !sent {
+                    break Some((CLOSE_TOO_SLOW, "too slow"));
+                }
+            }
+            message = messages.recv() => {
+                last_heard = Instant::now();
+                let reply = match message {
+                    Some(Ok(AggregatedMessage::Text(text))) => feed.command(&text),
+                    Some(Ok(AggregatedMessage::Binary(_))) => {
+                        Some(error_message("binary frames are not supported"))
+                    }
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        let _ = session.pong(&bytes).await;
+                        None
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => None,
+                    Some(Ok(AggregatedMessage::Close(_))) | None => break Some((1000, "bye")),
+                    Some(Err(actix_ws::ProtocolError::Overflow)) => {
+                        break Some((1009, "frames are limited to 4096 bytes"))
+                    }
+                    Some(Err(_)) => break Some((1002, "protocol error")),
+                };
+                if let Some(reply) = reply
+                    && !send(session.text(reply)).await
+                {
+                    break None;
+                }
+            }
+        }
+    };
+    if let Some((code, reason)) = close {
+        let reason = CloseReason {
+            code: CloseCode::from(code),
+            description: Some(reason.to_owned()),
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), session.close(Some(reason))).await;
+    }
+}
+
+/// One write to a client; false when it failed or took longer than [`SEND_TIMEOUT`].
+async fn send<E>(write: impl std::future::Future<Output = Result<(), E>>) -> bool {
+    matches!(tokio::time::timeout(SEND_TIMEOUT, write).await, Ok(Ok(())))
+}
+
+async fn server_sent_events(mut feed: Feed, tx: mpsc::Sender<Bytes>) {
+    let _ = tx.send(Bytes::from_static(b"retry: 2000\n\n")).await;
+    loop {
+        let next = tokio::select! {
+            next = feed.next() => next,
+            // The client went away: unsubscribe now, not at the next ping.
+            () = tx.closed() => return,
+        };
+        let chunk = match next {
+            Next::Event(frame) => format!(
+                "id: {}\nevent: {}\ndata: {}\n\n",
+                frame.pos, frame.kind, frame.json
+            ),
+            Next::Notice(text) => format!("event: reset\ndata: {text}\n\n"),
+            Next::Ping => ": ping\n\n".to_owned(),
+            Next::Close(code, reason) => {
+                let data = serde_json::json!({"event": "close", "code": code, "reason": reason});
+                let _ = send(tx.send(Bytes::from(format!("event: close\ndata: {data}\n\n")))).await;
+                return;
+            }
+        };
+        if !send(tx.send(Bytes::from(chunk))).await {
+            return;
+        }
+    }
+}
