@@ -24,6 +24,7 @@
 #   INSTANCES=3     how many pamps instances
 #   PROFILE=debug   debug or release build of pamps
 #   SKIP_BUILD=1    use the binary already built
+#   KEEP_WORK=1     keep the temporary directory (logs, nginx.conf) afterwards
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -78,7 +79,11 @@ cleanup() {
   if [[ -n $DB ]]; then
     psql "$PG_URL/postgres" -XqAt -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
   fi
-  [[ -n $WORK ]] && rm -rf "$WORK"
+  if [[ -n $WORK && ${KEEP_WORK:-0} == 1 ]]; then
+    say "logs kept in $WORK"
+  elif [[ -n $WORK ]]; then
+    rm -rf "$WORK"
+  fi
   return 0
 }
 trap cleanup EXIT
