@@ -9,9 +9,10 @@
 # The checks (scripts/cluster/cluster.py, Python standard library only): the
 # registration limit holds across instances; the live stream carries a post
 # written on another instance; SIGKILL of an instance under write load loses
-# no acknowledged write; a rolling restart (SIGTERM, restart, /ready, next)
-# under load gives no 5xx. Each prints PASS/FAIL/SKIP with figures, then
-# "N passed, M failed".
+# no acknowledged write; a rolling restart under load (each instance taken
+# out of nginx, SIGTERM, restarted, /ready, put back) gives no 5xx. Each
+# prints PASS/FAIL/SKIP with figures, then "N passed, M failed". The same
+# restart without telling nginx is measured too and reported as INFO.
 #
 # Needs cargo, psql and python3; nginx is installed with apt-get when missing
 # (as root). Everything it starts (instances, its own nginx with its own

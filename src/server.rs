@@ -7,21 +7,12 @@
 //! send "going away"), the listener stops accepting, in-flight requests get
 //! [`DRAIN`] to finish, and the tasks are awaited. Tests build the app with
 //! [`crate::app::build_app`] and need none of this.
-//!
-//! Behind a balancer (`server.trusted_proxies` set) the listener stays open
-//! for [`LAME_DUCK`] first, while every response carries `Connection: close`
-//! ([`close_when_draining`]): the balancer's pooled keep-alive connections
-//! end cleanly, so no request is sent on a connection pamps is closing (nginx
-//! answers such a request with a 502 when it is a POST, which it never retries).
 
 use std::future::Future;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::ConnectionType;
-use actix_web::middleware::{Next, from_fn};
+use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -35,11 +26,6 @@ use crate::state::AppState;
 
 /// How long in-flight requests may take to finish after a stop signal.
 pub const DRAIN: Duration = Duration::from_secs(10);
-
-/// Behind a balancer, how long pamps keeps serving (with `Connection: close`)
-/// after a stop signal before it stops accepting. Longer than the balancer
-/// keeps an idle upstream connection (deploy/nginx: `keepalive_timeout 1s`).
-pub const LAME_DUCK: Duration = Duration::from_secs(2);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -87,8 +73,6 @@ pub struct Application {
     port: u16,
     tasks: Tasks,
     shutdown: CancellationToken,
-    /// [`LAME_DUCK`] behind a balancer, else zero.
-    lame_duck: Duration,
 }
 
 impl Application {
@@ -118,11 +102,6 @@ impl Application {
         let listener = TcpListener::bind(&addr).map_err(bind_err)?;
         let port = listener.local_addr().map_err(bind_err)?.port();
         let workers = settings.worker_count();
-        let lame_duck = if settings.server.trusted_proxies.is_empty() {
-            Duration::ZERO
-        } else {
-            LAME_DUCK
-        };
         Hasher::warm_up();
         raise_open_file_limit();
         let state = web::Data::new(state);
@@ -151,20 +130,18 @@ impl Application {
         if let Some(sweeper) = state.limits.sweeper() {
             tasks.spawn("rate-limit sweep", sweeper.run(shutdown.clone()));
         }
-        let server =
-            HttpServer::new(move || build_app(state.clone()).wrap(from_fn(close_when_draining)))
-                .workers(workers)
-                .disable_signals()
-                .shutdown_timeout(DRAIN.as_secs())
-                .listen(listener)
-                .map_err(bind_err)?
-                .run();
+        let server = HttpServer::new(move || build_app(state.clone()))
+            .workers(workers)
+            .disable_signals()
+            .shutdown_timeout(DRAIN.as_secs())
+            .listen(listener)
+            .map_err(bind_err)?
+            .run();
         Ok(Self {
             server,
             port,
             tasks,
             shutdown,
-            lame_duck,
         })
     }
 
@@ -185,7 +162,6 @@ impl Application {
             mut server,
             tasks,
             shutdown,
-            lame_duck,
             ..
         } = self;
         let handle = server.handle();
@@ -194,9 +170,6 @@ impl Application {
             () = stop_requested(&shutdown) => {
                 tracing::info!("stopping: draining requests, closing streams");
                 shutdown.cancel();
-                if !lame_duck.is_zero() {
-                    tokio::time::sleep(lame_duck).await;
-                }
                 // The server future carries out the stop, so it must keep
                 // being polled while the stop completes.
                 let stopped = handle.stop(true);
@@ -209,23 +182,6 @@ impl Application {
         tasks.join(Duration::from_secs(5)).await;
         result
     }
-}
-
-/// Once the shutdown token is cancelled, answers with `Connection: close`.
-async fn close_when_draining(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let shutdown = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.shutdown.clone());
-    let mut res = next.call(req).await?;
-    if shutdown.is_some_and(|token| token.is_cancelled()) {
-        res.response_mut()
-            .head_mut()
-            .set_connection_type(ConnectionType::Close);
-    }
-    Ok(res)
 }
 
 async fn stop_requested(shutdown: &CancellationToken) {
