@@ -12,6 +12,7 @@ mod hardening;
 mod likes;
 mod limits;
 mod live;
+mod notification_routes;
 mod notifications;
 mod posts;
 mod races;
