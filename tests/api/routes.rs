@@ -238,7 +238,7 @@ async fn every_write_operation_is_limited_per_account(pool: PgPool) {
                 .method(op.method.clone())
                 .uri(&uri)
                 .insert_header(("authorization", format!("Bearer {token}")))
-                .set_json(json!({"text": "x"}))
+                .set_json(json!({"text": "x", "up_to_id": 1}))
         };
         let first = app.send(request()).await;
         assert_ne!(first.status.as_u16(), 429, "{} {}", op.method, op.path);
@@ -252,4 +252,57 @@ async fn every_write_operation_is_limited_per_account(pool: PgPool) {
         );
         assert!(second.header("retry-after").is_some());
     }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_token_whose_user_no_longer_exists_is_a_401_on_every_route_that_takes_one(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let (alice, alice_token) = app.user("alice").await;
+    let (gone, gone_token) = app.user("gone").await;
+    let post = app.create_post(&alice_token, "hello", None).await;
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(gone)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let before = app.fingerprint().await;
+    let mut checked = 0;
+    for op in operations(&app).await {
+        let doc = app.get("/openapi.json", None).await.json();
+        let security = &doc["paths"][&op.path][op.method.as_str().to_lowercase()]["security"];
+        if !security.to_string().contains("bearer") {
+            continue;
+        }
+        let uri = op.concrete(
+            if op.path.contains("follow") {
+                alice
+            } else {
+                post
+            },
+            "alice",
+        );
+        let res = app
+            .send(
+                TestRequest::default()
+                    .method(op.method.clone())
+                    .uri(&uri)
+                    .insert_header(("authorization", format!("Bearer {gone_token}")))
+                    .set_json(json!({"text": "x", "current_password": "x", "new_password": "y", "up_to_id": 1})),
+            )
+            .await;
+        assert_eq!(
+            res.status.as_u16(),
+            401,
+            "{} {}: {}",
+            op.method,
+            op.path,
+            String::from_utf8_lossy(&res.body)
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 20,
+        "protected and optional-auth operations: {checked}"
+    );
+    assert_eq!(app.fingerprint().await, before, "nothing was written");
 }
