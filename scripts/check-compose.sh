@@ -2,7 +2,11 @@
 # Static checks of the container setup (no Docker engine needed; test.sh runs this):
 #  1. docker-compose.yaml is valid for `docker-compose config` (Debian's 1.29,
 #     installed here when missing and we are root, as in CI);
-#  2. every PAMPS_<SECTION>__<KEY> named in docker-compose.yaml or Dockerfile.dev
+#  2. the same with the `cluster` profile (api-2, api-3 and nginx), when the
+#     installed docker-compose knows profiles (1.28+; Debian's 1.29 does);
+#  3. nginx accepts deploy/nginx/nginx.conf (`nginx -t`), rendered with the
+#     compose service names replaced by loopback addresses so they resolve;
+#  4. every PAMPS_<SECTION>__<KEY> named in docker-compose.yaml or Dockerfile.dev
 #     is a real configuration key, so a typo cannot silently fall back to a default.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,8 +35,59 @@ if ((${#compose[@]})); then
     echo "check-compose: FAIL: '${compose[*]} config' rejects docker-compose.yaml"
     status=1
   fi
+  if ! "${compose[@]}" --help 2>/dev/null | grep -q -- '--profile'; then
+    echo "check-compose: SKIP the cluster profile: ${compose[*]} has no --profile (needs 1.28+)"
+  elif services=$("${compose[@]}" -f docker-compose.yaml --profile cluster config --services) \
+    && "${compose[@]}" -f docker-compose.yaml --profile cluster config -q; then
+    for service in api api-2 api-3 lb; do
+      grep -qx "$service" <<<"$services" \
+        || { echo "check-compose: FAIL: the cluster profile has no service $service"; status=1; }
+    done
+    echo "check-compose: docker-compose.yaml --profile cluster is valid ($(echo $services))"
+  else
+    echo "check-compose: FAIL: '${compose[*]} --profile cluster config' rejects docker-compose.yaml"
+    status=1
+  fi
 else
   echo "check-compose: SKIP compose validation: install docker-compose (apt-get install docker-compose)"
+fi
+
+# nginx -t on the compose nginx config: service names become loopback
+# addresses (nothing needs to listen there), the include and pid paths
+# become temporary ones.
+nginx_bin=$(command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || true)
+if [[ -z $nginx_bin && $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  echo "check-compose: installing nginx (apt log: /tmp/pamps-apt.log)"
+  made_policy=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then   # never start the system service
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >>/tmp/pamps-apt.log 2>&1 \
+    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx; } >>/tmp/pamps-apt.log 2>&1 || true
+  [[ $made_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d
+  nginx_bin=$(command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || true)
+fi
+if [[ -n $nginx_bin ]]; then
+  nginx_dir=$(mktemp -d)
+  sed -e 's/server api:8000/server 127.0.0.1:18001/' \
+      -e 's/server api-2:8000/server 127.0.0.1:18002/' \
+      -e 's/server api-3:8000/server 127.0.0.1:18003/' \
+      -e "s#/etc/nginx/pamps-proxy.conf#$PWD/deploy/nginx/pamps-proxy.conf#" \
+      -e "s#^pid .*#pid $nginx_dir/nginx.pid;#" \
+      deploy/nginx/nginx.conf >"$nginx_dir/nginx.conf"
+  if grep -qE 'server (api|api-2|api-3):' "$nginx_dir/nginx.conf"; then
+    echo "check-compose: FAIL: deploy/nginx/nginx.conf names an upstream this check does not know"
+    status=1
+  elif out=$("$nginx_bin" -t -p "$nginx_dir" -c "$nginx_dir/nginx.conf" -e "$nginx_dir/error.log" 2>&1); then
+    echo "check-compose: nginx -t accepts deploy/nginx/nginx.conf"
+  else
+    echo "$out"
+    echo "check-compose: FAIL: nginx -t rejects deploy/nginx/nginx.conf"
+    status=1
+  fi
+  rm -rf "$nginx_dir"
+else
+  echo "check-compose: SKIP nginx -t: install nginx (apt-get install nginx)"
 fi
 
 python3 - docker-compose.yaml Dockerfile.dev <<'EOF' || status=1

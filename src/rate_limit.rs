@@ -2,6 +2,12 @@
 //! per client address, writes per account. Each limit is a GCRA bucket:
 //! `limit` requests per window in a burst, refilled evenly. The buckets live
 //! in a [`Store`]; callers only see [`Limits`].
+//!
+//! `rate_limit.store` picks the store: `memory` (this process; exact for one
+//! instance, but N instances behind a balancer would allow N times the limit)
+//! or `postgres` (one table shared by every instance, see [`postgres`]).
+
+pub mod postgres;
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -14,8 +20,9 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
+use sqlx::PgPool;
 
-use crate::config::RateLimitSettings;
+use crate::config::{RateLimitSettings, RateLimitStore};
 use crate::error::{ApiError, ApiResult, RateLimitInfo};
 use crate::proxy::client_ip;
 use crate::validation;
@@ -117,10 +124,13 @@ pub struct Rule {
 pub enum Store {
     /// This process's memory: exact for one instance.
     Memory(Vec<Limit<String>>),
+    /// The `rate_limits` table: exact for any number of instances on one database.
+    Postgres(PgPool),
 }
 
 impl Store {
-    fn memory(rules: &[Rule]) -> Self {
+    /// In-memory buckets for `rules` (indexed by [`Kind`]).
+    pub fn memory(rules: &[Rule]) -> Self {
         Store::Memory(
             rules
                 .iter()
@@ -133,6 +143,7 @@ impl Store {
     pub async fn check(&self, rule: &Rule, key: &str) -> ApiResult<()> {
         match self {
             Store::Memory(limits) => limits[rule.kind as usize].check(&key.to_owned()),
+            Store::Postgres(pool) => postgres::check(pool, rule, key).await,
         }
     }
 }
@@ -148,8 +159,9 @@ pub struct Limits {
 const MINUTE: Duration = Duration::from_secs(60);
 
 impl Limits {
-    /// Builds the limits from settings and the trusted proxy addresses.
-    pub fn new(settings: &RateLimitSettings, trusted_proxies: Vec<IpAddr>) -> Self {
+    /// Builds the limits from settings and the trusted proxy addresses; the
+    /// postgres store uses `pool`.
+    pub fn new(settings: &RateLimitSettings, trusted_proxies: Vec<IpAddr>, pool: &PgPool) -> Self {
         let rule = |kind, limit, window| Rule {
             kind,
             limit,
@@ -181,8 +193,20 @@ impl Limits {
         Self {
             enabled: settings.enabled,
             trusted_proxies,
-            store: Store::memory(&rules),
+            store: match settings.store {
+                RateLimitStore::Memory => Store::memory(&rules),
+                RateLimitStore::Postgres => Store::Postgres(pool.clone()),
+            },
             rules,
+        }
+    }
+
+    /// The background task that deletes expired shared buckets, when the
+    /// limits are on and live in PostgreSQL.
+    pub fn sweeper(&self) -> Option<postgres::Sweeper> {
+        match &self.store {
+            Store::Postgres(pool) if self.enabled => Some(postgres::Sweeper::new(pool)),
+            _ => None,
         }
     }
 

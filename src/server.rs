@@ -127,6 +127,9 @@ impl Application {
                 shutdown.clone().cancelled_owned(),
             ),
         );
+        if let Some(sweeper) = state.limits.sweeper() {
+            tasks.spawn("rate-limit sweep", sweeper.run(shutdown.clone()));
+        }
         let server = HttpServer::new(move || build_app(state.clone()))
             .workers(workers)
             .disable_signals()

@@ -46,7 +46,7 @@ impl AppState {
                 settings.hash_concurrency(),
                 Duration::from_millis(settings.security.hash_wait_ms),
             ),
-            limits: Limits::new(&settings.rate_limit, trusted_proxies.clone()),
+            limits: Limits::new(&settings.rate_limit, trusted_proxies.clone(), &pool),
             forwarding: Arc::new(Forwarding {
                 public_url: settings.public_url().map(str::to_owned),
                 trusted_proxies,

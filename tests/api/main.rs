@@ -24,4 +24,5 @@ mod races;
 mod registration;
 mod routes;
 mod seed;
+mod shared_limits;
 mod stream;
