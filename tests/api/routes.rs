@@ -20,6 +20,18 @@ struct Operation {
 }
 
 impl Operation {
+    /// The path aimed at `user` (follows) or `post` (everything else with an id), and `alice`.
+    fn aimed_at(&self, user: i64, post: i64) -> String {
+        self.concrete(
+            if self.path.contains("follow") {
+                user
+            } else {
+                post
+            },
+            "alice",
+        )
+    }
+
     /// The path with its parameters filled in: ids point at `id`, usernames at `username`.
     fn concrete(&self, id: i64, username: &str) -> String {
         self.path
@@ -157,14 +169,7 @@ async fn every_protected_operation_refuses_missing_garbage_wrong_kind_and_expire
     let before = app.fingerprint().await;
     let mut checked = 0;
     for op in operations(&app).await.iter().filter(|op| op.protected) {
-        let uri = op.concrete(
-            if op.path.contains("follow") {
-                alice
-            } else {
-                post
-            },
-            "alice",
-        );
+        let uri = op.aimed_at(alice, post);
         for (what, token) in &tokens {
             let mut req = TestRequest::default()
                 .method(op.method.clone())
@@ -225,14 +230,7 @@ async fn every_write_operation_is_limited_per_account(pool: PgPool) {
     );
     for (n, op) in writes.iter().enumerate() {
         let (_, token) = app.user(&format!("writer{n}")).await;
-        let uri = op.concrete(
-            if op.path.contains("follow") {
-                alice
-            } else {
-                post
-            },
-            "alice",
-        );
+        let uri = op.aimed_at(alice, post);
         let request = || {
             TestRequest::default()
                 .method(op.method.clone())
@@ -273,14 +271,7 @@ async fn a_token_whose_user_no_longer_exists_is_a_401_on_every_route_that_takes_
         if !security.to_string().contains("bearer") {
             continue;
         }
-        let uri = op.concrete(
-            if op.path.contains("follow") {
-                alice
-            } else {
-                post
-            },
-            "alice",
-        );
+        let uri = op.aimed_at(alice, post);
         let res = app
             .send(
                 TestRequest::default()
