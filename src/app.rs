@@ -65,6 +65,7 @@ pub fn build_app(
         .wrap(Compress::default())
         .wrap(from_fn(head_as_get));
     App::new()
+        .app_data(web::Data::from(state.forwarding.clone()))
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(|err, _| {
             ApiError::invalid(

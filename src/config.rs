@@ -11,6 +11,8 @@ use config::{Config, Environment as EnvSource, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::validation::is_hostname;
+
 /// The development secret shipped in the built-in defaults and `.secrets.toml`.
 const DEV_SECRET_PREFIX: &str = "dev-only-insecure-secret";
 /// A production secret needs at least 32 bytes (256 bits for HS256) ...
@@ -465,18 +467,6 @@ fn origin_tail(value: &str) -> Result<&str, &'static str> {
         return Err("has an invalid port");
     }
     Ok(tail)
-}
-
-/// Dot-separated labels of letters, digits and inner hyphens.
-fn is_hostname(host: &str) -> bool {
-    host.split('.').all(|label| {
-        !label.is_empty()
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    })
 }
 
 /// An allowed CORS origin: exactly what browsers send in `Origin`.

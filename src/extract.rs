@@ -153,6 +153,19 @@ fn unsupported(expected: &'static str) -> ApiError {
     ApiError::UnsupportedMediaType(expected)
 }
 
+/// Deserializes an integer that JSON may spell `747` or `747.0` (both are
+/// integers to JSON Schema, and so to generated clients).
+pub fn integer<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    match <serde_json::Number as serde::Deserialize>::deserialize(d)? {
+        n if n.is_i64() => Ok(n.as_i64().unwrap_or_default()),
+        n => n
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+            .ok_or_else(|| D::Error::custom(format!("expected an integer, got {n}"))),
+    }
+}
+
 /// Parses a JSON object, reporting where a value was missing or of the wrong type.
 /// Other JSON values are refused even where serde would map them (an array
 /// onto a struct's fields in order).

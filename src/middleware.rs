@@ -18,8 +18,9 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{MAX_BODY_BYTES, declared_body_too_large};
+use crate::openapi;
+use crate::proxy::{self, Forwarding};
 use crate::state::AppState;
-use crate::{openapi, proxy};
 
 /// The API's route patterns in matching order, from the OpenAPI document.
 static PATTERNS: LazyLock<Vec<ResourceDef>> = LazyLock::new(|| {
@@ -259,8 +260,8 @@ pub async fn request_log(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let request_id = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| proxy::forwarded_request_id(req.request(), &s.trusted_proxies))
+        .app_data::<web::Data<Forwarding>>()
+        .and_then(|f| f.request_id(req.request()))
         .unwrap_or_else(|| Uuid::new_v4().to_string());
     let method = req.method().clone();
     let span = tracing::info_span!("request", %request_id);

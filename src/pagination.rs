@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult};
-use crate::proxy;
-use crate::state::AppState;
+use crate::proxy::Forwarding;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -145,8 +144,8 @@ fn add_next_link(res: &mut HttpResponseBuilder, req: &HttpRequest, key: i64) {
         .extend_pairs(pairs)
         .finish();
     let origin = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| proxy::origin(req, s.settings.public_url(), &s.trusted_proxies))
+        .app_data::<web::Data<Forwarding>>()
+        .and_then(|f| f.origin(req))
         .unwrap_or_default();
     let link = format!("<{origin}{}?{query}>; rel=\"next\"", req.path());
     res.insert_header((header::LINK, link));

@@ -8,6 +8,28 @@ use std::net::IpAddr;
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
+/// How far forwarding headers are believed, and the public origin if fixed:
+/// what links and request ids need (registered as app data).
+#[derive(Debug, Clone, Default)]
+pub struct Forwarding {
+    /// `server.public_url`, without a trailing slash.
+    pub public_url: Option<String>,
+    /// `server.trusted_proxies`.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl Forwarding {
+    /// The `scheme://host` for links in a response to `req` (see [`origin`]).
+    pub fn origin(&self, req: &HttpRequest) -> Option<String> {
+        origin(req, self.public_url.as_deref(), &self.trusted_proxies)
+    }
+
+    /// The balancer's request id, if it sent one (see [`forwarded_request_id`]).
+    pub fn request_id(&self, req: &HttpRequest) -> Option<String> {
+        forwarded_request_id(req, &self.trusted_proxies)
+    }
+}
+
 /// The client's address: the peer's, or, when the peer is a trusted proxy,
 /// the nearest untrusted address in `X-Forwarded-For`.
 pub fn client_ip(req: &HttpRequest, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {

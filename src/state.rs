@@ -1,17 +1,18 @@
 //! The state every handler can reach: pool, tokens, hasher, limits, the
 //! live-stream hub, settings.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::known::KnownUsers;
 use crate::auth::tokens::TokenService;
 use crate::bus::Hub;
 use crate::config::Settings;
 use crate::db::Health;
+use crate::proxy::Forwarding;
 use crate::rate_limit::Limits;
 use crate::security::Hasher;
 
@@ -19,6 +20,8 @@ use crate::security::Hasher;
 pub struct AppState {
     pub pool: PgPool,
     pub tokens: TokenService,
+    /// Users recently found to exist (see [`KnownUsers`]).
+    pub known_users: KnownUsers,
     pub hasher: Hasher,
     pub limits: Limits,
     /// This instance's live-stream subscribers.
@@ -26,8 +29,8 @@ pub struct AppState {
     /// The database's last known state (probed by a background task).
     pub db_health: Arc<Health>,
     pub settings: Arc<Settings>,
-    /// `server.trusted_proxies`, parsed.
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Trusted proxies and the public URL (also app data of its own).
+    pub forwarding: Arc<Forwarding>,
     /// Cancelled when the server begins to shut down.
     pub shutdown: CancellationToken,
 }
@@ -38,12 +41,16 @@ impl AppState {
         let trusted_proxies = settings.trusted_proxies().unwrap_or_default();
         Self {
             tokens: TokenService::new(&settings.security),
+            known_users: KnownUsers::default(),
             hasher: Hasher::new(
                 settings.hash_concurrency(),
                 Duration::from_millis(settings.security.hash_wait_ms),
             ),
             limits: Limits::new(&settings.rate_limit, trusted_proxies.clone(), &pool),
-            trusted_proxies,
+            forwarding: Arc::new(Forwarding {
+                public_url: settings.public_url().map(str::to_owned),
+                trusted_proxies,
+            }),
             hub: Arc::new(Hub::new(
                 settings.stream.queue_capacity,
                 settings.stream.max_sockets,

@@ -91,6 +91,18 @@ pub fn bio(value: &str) -> Result<Option<String>, String> {
 /// accepts exactly what the schema describes.
 pub const AVATAR_PATTERN: &str = "^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?(/[!-~]*)?$";
 
+/// Dot-separated labels of letters, digits and inner hyphens.
+pub fn is_hostname(host: &str) -> bool {
+    host.split('.').all(|label| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
 fn is_avatar_url(value: &str) -> bool {
     let Some(rest) = value
         .strip_prefix("https://")
@@ -103,15 +115,7 @@ fn is_avatar_url(value: &str) -> bool {
         Some((host, port)) => (host, Some(port)),
         None => (authority, None),
     };
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    };
-    host.split('.').all(label_ok)
+    is_hostname(host)
         && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
         && path.bytes().all(|b| (b'!'..=b'~').contains(&b))
 }

@@ -1,8 +1,9 @@
 //! Extractors: [`AuthUser`] requires a valid access token, [`MaybeAuthUser`]
 //! allows none, [`Writer`] is an [`AuthUser`] within the per-account write
-//! limit. A present but invalid token is always a 401, never ignored.
+//! limit. A present but invalid token, or one whose user no longer exists,
+//! is always a 401, never ignored.
 
-use std::future::{Ready, ready};
+use std::future::ready;
 use std::ops::Deref;
 
 use futures_util::future::LocalBoxFuture;
@@ -12,7 +13,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::auth::tokens::Scope;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The user an access token was issued to.
@@ -53,39 +54,56 @@ pub fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Option<AuthUser>, ApiError> {
-    let Some(token) = bearer_token(req)? else {
-        return Ok(None);
-    };
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+/// The user behind an access token, if the token is valid and the user exists.
+pub async fn user_of(state: &AppState, token: &str) -> ApiResult<AuthUser> {
     let claims = state.tokens.verify(token, Scope::AccessToken)?;
-    let user = AuthUser {
+    state.known_users.check(&state.pool, claims.uid).await?;
+    Ok(AuthUser {
         id: claims.uid,
         username: claims.sub,
         fresh: claims.fresh,
         expires_at: claims.exp,
+    })
+}
+
+/// The request's user: `Ok(None)` without an Authorization header.
+fn authenticate(req: &HttpRequest) -> LocalBoxFuture<'static, ApiResult<Option<AuthUser>>> {
+    let token = match bearer_token(req) {
+        Ok(Some(token)) => token.to_owned(),
+        Ok(None) => return Box::pin(ready(Ok(None))),
+        Err(err) => return Box::pin(ready(Err(err))),
     };
-    req.extensions_mut().insert(user.clone());
-    Ok(Some(user))
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let req = req.clone();
+    Box::pin(async move {
+        let state = state.ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+        let user = user_of(&state, &token).await?;
+        req.extensions_mut().insert(user.clone());
+        Ok(Some(user))
+    })
+}
+
+fn required(user: Option<AuthUser>) -> ApiResult<AuthUser> {
+    user.ok_or(ApiError::Unauthorized("Not authenticated"))
 }
 
 impl FromRequest for AuthUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).and_then(|u| u.ok_or(ApiError::Unauthorized("Not authenticated"))))
+        let user = authenticate(req);
+        Box::pin(async move { required(user.await?) })
     }
 }
 
 impl FromRequest for MaybeAuthUser {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).map(MaybeAuthUser))
+        let user = authenticate(req);
+        Box::pin(async move { user.await.map(MaybeAuthUser) })
     }
 }
 
@@ -108,11 +126,10 @@ impl FromRequest for Writer {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let user =
-            authenticate(req).and_then(|u| u.ok_or(ApiError::Unauthorized("Not authenticated")));
+        let user = authenticate(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let user = user?;
+            let user = required(user.await?)?;
             if let Some(state) = state {
                 state.limits.write(user.id).await?;
             }

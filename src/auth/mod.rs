@@ -2,6 +2,7 @@
 //! login, refresh, logout and password-change flows ([`session`]).
 
 pub mod extract;
+pub mod known;
 pub mod session;
 pub mod tokens;
 

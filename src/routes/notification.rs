@@ -37,6 +37,7 @@ pub struct NotificationQuery {
 pub struct ReadMarker {
     /// Everything up to this notification id counts as read.
     #[schema(minimum = 1)]
+    #[serde(deserialize_with = "crate::extract::integer")]
     pub up_to_id: i64,
 }
 

@@ -23,8 +23,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::Writer;
-use crate::auth::extract::bearer_token;
-use crate::auth::tokens::Scope;
+use crate::auth::extract::{bearer_token, user_of};
 use crate::bus::{Backfill, Frame, StreamName, Streams, Subscription};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Query;
@@ -133,10 +132,10 @@ fn expiry_instant(unix: i64) -> Instant {
 
 async fn authorize(req: &HttpRequest, state: &AppState, q: &StreamQuery) -> ApiResult<Request> {
     let viewer = if let Some(token) = bearer_token(req)? {
-        let claims = state.tokens.verify(token, Scope::AccessToken)?;
+        let user = user_of(state, token).await?;
         Some(Viewer {
-            id: claims.uid,
-            expires_at: expiry_instant(claims.exp),
+            id: user.id,
+            expires_at: expiry_instant(user.expires_at),
         })
     } else if let Some(raw) = &q.ticket {
         let redeemed = event::ticket_redeem(&state.pool, raw)

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, TestResponse, test_settings};
+use crate::helpers::{PASSWORD, TestApp, TestResponse, assert_401, login_with, test_settings};
 
 const BAD_LOGIN: &str = "Incorrect username or password";
 const BAD_TOKEN: &str = "Could not validate credentials";
@@ -45,15 +45,6 @@ fn claims(uid: i64, scope: Scope, exp_in: i64) -> Value {
     .unwrap()
 }
 
-async fn form_login(app: &TestApp, username: &str, password: &str) -> TestResponse {
-    app.send(
-        TestRequest::post()
-            .uri("/token")
-            .set_form([("username", username), ("password", password)]),
-    )
-    .await
-}
-
 async fn refresh(app: &TestApp, refresh_token: &str) -> TestResponse {
     app.post(
         "/refresh_token",
@@ -72,14 +63,6 @@ fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key]
         .as_str()
         .unwrap_or_else(|| panic!("no string {key} in {v}"))
-}
-
-/// Asserts a 401 with `detail` and the `WWW-Authenticate: Bearer` header.
-#[track_caller]
-fn assert_401(res: &TestResponse, detail: &str) {
-    res.assert_status(401);
-    assert_eq!(res.json(), json!({"detail": detail}));
-    assert_eq!(res.header("www-authenticate"), Some("Bearer"));
 }
 
 /// Asserts a token pair body, and that its access token works on `/user/me`.
@@ -121,7 +104,7 @@ async fn login_with_form_returns_a_token_pair(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
 
-    let res = form_login(&app, "alice", PASSWORD).await;
+    let res = login_with(&app, "alice", PASSWORD).await;
 
     assert_token_pair(&app, &res, "alice").await;
     assert_eq!(app.count("refresh_tokens").await, 1);
@@ -298,7 +281,7 @@ async fn login_username_is_case_insensitive(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("Alice").await;
 
-    let res = form_login(&app, "aLICE", PASSWORD).await;
+    let res = login_with(&app, "aLICE", PASSWORD).await;
 
     assert_token_pair(&app, &res, "Alice").await;
 }
@@ -318,12 +301,12 @@ async fn unicode_lookalikes_of_a_username_never_log_in(pool: PgPool) {
         "\u{212a}im",
         "ali\u{307}ce",
     ] {
-        let res = form_login(&app, lookalike, PASSWORD).await;
+        let res = login_with(&app, lookalike, PASSWORD).await;
 
         assert_401(&res, BAD_LOGIN);
     }
     assert_eq!(app.count("refresh_tokens").await, 0);
-    assert_token_pair(&app, &form_login(&app, "ALICE", PASSWORD).await, "alice").await;
+    assert_token_pair(&app, &login_with(&app, "ALICE", PASSWORD).await, "alice").await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -340,7 +323,7 @@ async fn wrong_password_and_unknown_user_return_identical_401s(pool: PgPool) {
     ];
     let mut bodies = Vec::new();
     for (username, password, case) in cases {
-        let res = form_login(&app, username, password).await;
+        let res = login_with(&app, username, password).await;
         assert_eq!(res.status, 401, "{case}");
         assert_eq!(res.header("www-authenticate"), Some("Bearer"), "{case}");
         bodies.push(res.body);

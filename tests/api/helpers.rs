@@ -336,3 +336,78 @@ impl TestApp {
         res.json()
     }
 }
+
+// --- shared by the post and user test files ---------------------------------------
+
+/// The keys of every post in a response with a token.
+pub const POST_KEYS: [&str; 10] = [
+    "date",
+    "edited_at",
+    "id",
+    "like_count",
+    "liked",
+    "parent_id",
+    "reply_count",
+    "text",
+    "user_id",
+    "username",
+];
+
+/// The public keys of a user.
+pub const USER_KEYS: [&str; 5] = ["avatar", "bio", "created_at", "id", "username"];
+
+/// The sorted keys of a JSON object.
+pub fn keys(v: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+/// The text of every post row (deleted ones too), by id.
+pub async fn post_texts(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar("SELECT text FROM posts ORDER BY id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// Logs in with the form flow and any password; returns the response as is.
+pub async fn login_with(app: &TestApp, username: &str, password: &str) -> TestResponse {
+    app.send(
+        TestRequest::post()
+            .uri("/token")
+            .set_form([("username", username), ("password", password)]),
+    )
+    .await
+}
+
+/// The stored password hash of `username`.
+pub async fn password_hash(app: &TestApp, username: &str) -> String {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// (email, avatar, bio) of a user's row.
+pub async fn editable_columns(app: &TestApp, id: i64) -> (String, Option<String>, Option<String>) {
+    sqlx::query_as("SELECT email, avatar, bio FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// Asserts a 401 with `detail` and the `WWW-Authenticate: Bearer` header.
+#[track_caller]
+pub fn assert_401(res: &TestResponse, detail: &str) {
+    res.assert_status(401);
+    assert_eq!(res.json(), json!({"detail": detail}));
+    assert_eq!(res.header("www-authenticate"), Some("Bearer"));
+}

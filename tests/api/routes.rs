@@ -20,6 +20,18 @@ struct Operation {
 }
 
 impl Operation {
+    /// The path aimed at `user` (follows) or `post` (everything else with an id), and `alice`.
+    fn aimed_at(&self, user: i64, post: i64) -> String {
+        self.concrete(
+            if self.path.contains("follow") {
+                user
+            } else {
+                post
+            },
+            "alice",
+        )
+    }
+
     /// The path with its parameters filled in: ids point at `id`, usernames at `username`.
     fn concrete(&self, id: i64, username: &str) -> String {
         self.path
@@ -157,14 +169,7 @@ async fn every_protected_operation_refuses_missing_garbage_wrong_kind_and_expire
     let before = app.fingerprint().await;
     let mut checked = 0;
     for op in operations(&app).await.iter().filter(|op| op.protected) {
-        let uri = op.concrete(
-            if op.path.contains("follow") {
-                alice
-            } else {
-                post
-            },
-            "alice",
-        );
+        let uri = op.aimed_at(alice, post);
         for (what, token) in &tokens {
             let mut req = TestRequest::default()
                 .method(op.method.clone())
@@ -225,20 +230,13 @@ async fn every_write_operation_is_limited_per_account(pool: PgPool) {
     );
     for (n, op) in writes.iter().enumerate() {
         let (_, token) = app.user(&format!("writer{n}")).await;
-        let uri = op.concrete(
-            if op.path.contains("follow") {
-                alice
-            } else {
-                post
-            },
-            "alice",
-        );
+        let uri = op.aimed_at(alice, post);
         let request = || {
             TestRequest::default()
                 .method(op.method.clone())
                 .uri(&uri)
                 .insert_header(("authorization", format!("Bearer {token}")))
-                .set_json(json!({"text": "x"}))
+                .set_json(json!({"text": "x", "up_to_id": 1}))
         };
         let first = app.send(request()).await;
         assert_ne!(first.status.as_u16(), 429, "{} {}", op.method, op.path);
@@ -252,4 +250,50 @@ async fn every_write_operation_is_limited_per_account(pool: PgPool) {
         );
         assert!(second.header("retry-after").is_some());
     }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_token_whose_user_no_longer_exists_is_a_401_on_every_route_that_takes_one(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let (alice, alice_token) = app.user("alice").await;
+    let (gone, gone_token) = app.user("gone").await;
+    let post = app.create_post(&alice_token, "hello", None).await;
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(gone)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let before = app.fingerprint().await;
+    let mut checked = 0;
+    for op in operations(&app).await {
+        let doc = app.get("/openapi.json", None).await.json();
+        let security = &doc["paths"][&op.path][op.method.as_str().to_lowercase()]["security"];
+        if !security.to_string().contains("bearer") {
+            continue;
+        }
+        let uri = op.aimed_at(alice, post);
+        let res = app
+            .send(
+                TestRequest::default()
+                    .method(op.method.clone())
+                    .uri(&uri)
+                    .insert_header(("authorization", format!("Bearer {gone_token}")))
+                    .set_json(json!({"text": "x", "current_password": "x", "new_password": "y", "up_to_id": 1})),
+            )
+            .await;
+        assert_eq!(
+            res.status.as_u16(),
+            401,
+            "{} {}: {}",
+            op.method,
+            op.path,
+            String::from_utf8_lossy(&res.body)
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 20,
+        "protected and optional-auth operations: {checked}"
+    );
+    assert_eq!(app.fingerprint().await, before, "nothing was written");
 }
