@@ -35,7 +35,9 @@ if ((${#compose[@]})); then
     echo "check-compose: FAIL: '${compose[*]} config' rejects docker-compose.yaml"
     status=1
   fi
-  if ! "${compose[@]}" --help 2>/dev/null | grep -q -- '--profile'; then
+  # Read whole first: `grep -q` on a pipe would end the pipeline early (pipefail).
+  compose_help=$("${compose[@]}" --help 2>/dev/null || true)
+  if [[ $compose_help != *--profile* ]]; then
     echo "check-compose: SKIP the cluster profile: ${compose[*]} has no --profile (needs 1.28+)"
   elif services=$("${compose[@]}" -f docker-compose.yaml --profile cluster config --services) \
     && "${compose[@]}" -f docker-compose.yaml --profile cluster config -q; then
