@@ -143,19 +143,18 @@ CREATE TRIGGER posts_notify AFTER INSERT OR UPDATE OF text ON posts
 -- order they are written, but transactions commit in another order: a reader
 -- that has seen event 11 (committed) can later find event 10 (its
 -- transaction committed after), and would skip it by reading `pos > 11`.
--- So an event gets its `pos` at COMMIT: a deferred constraint trigger takes
--- the next number from the one-row events_counter, whose row lock it holds
--- until the transaction ends. Event-writing transactions therefore commit in
--- `pos` order, and a committed `pos` is visible only after every smaller one
--- is: reading `pos > last ORDER BY pos` never skips and never reorders. The
--- lock covers only the commit itself, which the NOTIFY of the same
--- transaction serializes anyway (PostgreSQL holds a global lock from
--- pre-commit until after commit for every notifying transaction). Unlike an
--- xmin horizon, an unrelated long transaction (in any database of the
--- cluster) never holds delivery back.
+-- So writers only append (`pos` NULL), taking no lock and sending no signal,
+-- and events are numbered after they commit: a numbering transaction holds
+-- an advisory lock (one numberer in the whole deployment at a time), gives
+-- every committed unnumbered event the next `pos` in `id` order, signals
+-- channel pamps_events once and commits. Numbering transactions follow one
+-- another, so a committed `pos` is visible only after every smaller one:
+-- reading `pos > last ORDER BY pos` never skips and never reorders. Writers
+-- never wait for each other (a lock or a NOTIFY in every writing
+-- transaction would make their commits take turns: models::event::number).
 CREATE TABLE events (
     id              bigint GENERATED ALWAYS AS IDENTITY,
-    -- Set at commit (see above); NULL only inside the writing transaction.
+    -- Given after commit (see above); NULL until then.
     pos             bigint,
     type            text        NOT NULL,
     post_id         bigint,
@@ -169,26 +168,9 @@ CREATE TABLE events (
     CONSTRAINT events_pos_key UNIQUE (pos),
     CONSTRAINT events_type_check CHECK (type IN ('post', 'post.update', 'post.delete', 'notification'))
 );
-
-CREATE TABLE events_counter (
-    id boolean NOT NULL DEFAULT true,
-    n  bigint  NOT NULL DEFAULT 0,
-    CONSTRAINT events_counter_pkey PRIMARY KEY (id),
-    CONSTRAINT events_counter_one_row CHECK (id)
-);
-INSERT INTO events_counter DEFAULT VALUES;
-
-CREATE FUNCTION events_number() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    next bigint;
-BEGIN
-    UPDATE events_counter SET n = n + 1 RETURNING n INTO next;
-    UPDATE events SET pos = next WHERE id = NEW.id;
-    RETURN NULL;
-END $$;
-
-CREATE CONSTRAINT TRIGGER events_number AFTER INSERT ON events
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION events_number();
+-- What the numberer looks for.
+CREATE INDEX events_unnumbered_idx ON events (id) WHERE pos IS NULL;
+CREATE SEQUENCE events_pos_seq;
 
 -- Pruning by age.
 CREATE INDEX events_created_idx ON events (created_at);
@@ -206,16 +188,12 @@ CREATE TABLE events_pruned (
 );
 INSERT INTO events_pruned DEFAULT VALUES;
 
--- Appends one event (numbered at commit, see above) and signals listeners on
--- channel pamps_events. PostgreSQL delivers identical notifications of one
--- transaction once, so a transaction sends one signal however many events
--- it appends; the payload is empty, listeners read the table.
+-- Appends one event; it is numbered after the transaction commits (above).
 CREATE FUNCTION events_append(kind text, post bigint, notification bigint, recipient bigint, top boolean)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO events (type, post_id, notification_id, user_id, top_level)
     VALUES (kind, post, notification, recipient, top);
-    PERFORM pg_notify('pamps_events', '');
 END $$;
 
 -- A new post, an edit of a live post, a soft delete.

@@ -1,17 +1,18 @@
 //! The event bus: every change a live stream shows is a row of the `events`
 //! outbox, written by triggers in the transaction that made the change. Each
-//! instance runs one [`listen`] task: it `LISTEN`s on `pamps_events`, reads
-//! the committed events in order (see `models::event` for why the order has
-//! no gaps), loads their payloads once per batch, and hands every event to the
+//! instance runs one [`listen`] task: it numbers committed events (one
+//! instance at a time does; see `models::event` for why the order then has no
+//! gaps), `LISTEN`s on `pamps_events` for batches numbered anywhere, reads
+//! them in order, loads their payloads once per batch, and hands every event to the
 //! [`Hub`], which fans it out to this instance's subscribers. A reconnect of
 //! the `LISTEN` connection loses notifications, so after one the task reads
-//! everything past the last position it delivered, and a slow poll covers a
-//! lost notification.
+//! everything past the last position it delivered, and the numbering poll
+//! covers a lost notification.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
@@ -25,8 +26,15 @@ use crate::models::notification;
 /// Events read from the outbox per query.
 const BATCH: i64 = 500;
 
-/// How often the listener reads the outbox with no notification at all.
-const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How often the listener looks for events to number: soon after it found
+/// some, backing off to the slowest while the outbox is quiet. Writers send
+/// no signal (a NOTIFY would make their commits take turns), so this poll is
+/// how new events are found; the numberer's own NOTIFY wakes every instance.
+const NUMBER_POLL_MIN: Duration = Duration::from_millis(1);
+const NUMBER_POLL_MAX: Duration = Duration::from_millis(8);
+
+/// The outbox is read at least this often, signal or not.
+const SAFETY_DRAIN: Duration = Duration::from_secs(1);
 
 /// A stream a subscriber can receive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -497,15 +505,26 @@ async fn listen_once(pool: &PgPool, hub: &Hub, shutdown: &CancellationToken) -> 
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(event::CHANNEL).await?;
     // Whatever was announced while nobody listened is in the outbox.
+    let (mut idle, mut woken, mut drained) = (NUMBER_POLL_MIN, true, Instant::now());
     loop {
-        drain(pool, hub).await?;
-        tokio::select! {
+        // Any instance may number; one at a time does (see models::event).
+        let numbered = event::number(pool).await?;
+        idle = if numbered > 0 {
+            NUMBER_POLL_MIN
+        } else {
+            (idle * 2).min(NUMBER_POLL_MAX)
+        };
+        if numbered > 0 || woken || drained.elapsed() >= SAFETY_DRAIN {
+            drain(pool, hub).await?;
+            drained = Instant::now();
+        }
+        woken = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
             // `None`: the connection was lost and is re-established on the
-            // next call; the drain above catches up either way.
-            received = listener.try_recv() => { received?; }
-            () = tokio::time::sleep(IDLE_POLL) => {}
-        }
+            // next call; the drain that follows catches up either way.
+            received = listener.try_recv() => { received?; true }
+            () = tokio::time::sleep(idle) => false,
+        };
     }
 }
 

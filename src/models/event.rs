@@ -1,23 +1,23 @@
 //! The event outbox behind the live stream, and one-time stream tickets.
 //!
 //! Triggers (migrations/0002) append an event in the same transaction as each
-//! new post, edit, delete and notification, and signal channel
-//! [`CHANNEL`] once per transaction. An event's `pos` is given at commit,
-//! under a lock held until the commit ends, so positions become visible in
-//! order: reading `pos > last` in `pos` order never skips a late commit and
-//! never reorders (the migration explains why).
+//! new post, edit, delete and notification. [`number`] then gives committed
+//! events their `pos`, one numberer at a time, and signals channel
+//! [`CHANNEL`] once per batch, so positions become visible in order: reading
+//! `pos > last` in `pos` order never skips a late commit and never reorders
+//! (the migration explains why).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::error::ApiResult;
 use crate::models::post::{Post, post_select};
 
-/// The `LISTEN` channel: one empty notification per transaction that appended events.
+/// The `LISTEN` channel: one empty notification per numbering batch.
 pub const CHANNEL: &str = "pamps_events";
 
 /// What an event announces.
@@ -79,6 +79,52 @@ pub struct Event {
     pub user_id: i64,
     /// For post events: the post is not a reply (the `public` stream).
     pub top_level: bool,
+}
+
+/// The advisory lock that makes numbering one transaction at a time.
+const NUMBERING_LOCK: i64 = 0x7061_6d70_735f_6576;
+
+/// Events numbered per transaction at most.
+const NUMBERING_BATCH: i64 = 5_000;
+
+/// Numbers committed, unnumbered events in `id` order and signals
+/// [`CHANNEL`] once; the count numbered. 0 when there is nothing to number or
+/// another numberer (on any instance) holds the lock right now.
+pub async fn number(pool: &PgPool) -> ApiResult<u64> {
+    let pending: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)")
+            .fetch_one(pool)
+            .await?;
+    if !pending {
+        return Ok(0);
+    }
+    let mut tx = pool.begin().await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(NUMBERING_LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !locked {
+        return Ok(0);
+    }
+    let numbered: i64 = sqlx::query_scalar(
+        "WITH next AS (
+             SELECT id, nextval('events_pos_seq') AS pos
+               FROM (SELECT id FROM events WHERE pos IS NULL ORDER BY id LIMIT $1) unnumbered
+         ),
+         done AS (UPDATE events e SET pos = next.pos FROM next WHERE e.id = next.id RETURNING 1)
+         SELECT count(*) FROM done",
+    )
+    .bind(NUMBERING_BATCH)
+    .fetch_one(&mut *tx)
+    .await?;
+    if numbered > 0 {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(numbered as u64)
 }
 
 /// The greatest committed position (0 for an empty log): a subscriber that

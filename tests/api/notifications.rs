@@ -64,8 +64,14 @@ async fn unread(pool: &PgPool, user_id: i64) -> Unread {
     notification::unread(pool, user_id).await.unwrap()
 }
 
-/// Every committed event, in order.
+/// Numbers every committed event, as a server's listener would.
+async fn number_all(pool: &PgPool) {
+    while event::number(pool).await.unwrap() > 0 {}
+}
+
+/// Every committed event, numbered, in order.
 async fn settled_events(pool: &PgPool) -> Vec<Event> {
+    number_all(pool).await;
     event::after(pool, 0, None, 100_000).await.unwrap()
 }
 
@@ -479,7 +485,7 @@ async fn events_are_appended_in_order_with_type_user_and_top_level(pool: PgPool)
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
-async fn a_transaction_signals_listeners_once_however_many_events_it_appends(pool: PgPool) {
+async fn writers_send_no_signal_and_each_numbering_batch_sends_one(pool: PgPool) {
     let ana = add_user(&pool, "ana").await;
     let bob = add_user(&pool, "bob").await;
     let mut listener = PgListener::connect_with(&pool).await.unwrap();
@@ -501,16 +507,30 @@ async fn a_transaction_signals_listeners_once_however_many_events_it_appends(poo
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(settled_events(&pool).await.len(), 6);
-
+    assert!(
+        next_signal(&mut listener).await.is_none(),
+        "writers never signal (a NOTIFY would serialize their commits)"
+    );
+    assert_eq!(event::number(&pool).await.unwrap(), 6);
     let first = next_signal(&mut listener).await.expect("one signal");
     assert_eq!((first.channel(), first.payload()), (event::CHANNEL, ""));
     assert!(
         next_signal(&mut listener).await.is_none(),
         "only one signal"
     );
+    assert_eq!(settled_events(&pool).await.len(), 6);
+    assert_eq!(
+        event::number(&pool).await.unwrap(),
+        0,
+        "nothing left to number"
+    );
+    assert!(
+        next_signal(&mut listener).await.is_none(),
+        "no signal for nothing"
+    );
 
     add_post(&pool, ana, "another transaction", None).await;
+    assert_eq!(event::number(&pool).await.unwrap(), 1);
     assert!(next_signal(&mut listener).await.is_some());
     assert!(next_signal(&mut listener).await.is_none());
 }
@@ -582,7 +602,18 @@ async fn concurrent_writers_never_make_a_reader_skip_or_repeat_an_event(pool: Pg
         }
     };
     let last = |seen: &[i64]| seen.last().copied().unwrap_or(0);
+    // A second numberer races the reader's own: one at a time numbers.
+    let numberer = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            for _ in 0..2_000 {
+                event::number(&pool).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
     while !writers.iter().all(|w| w.is_finished()) {
+        event::number(&pool).await.unwrap();
         let batch = event::after(&pool, last(&seen), None, 37).await.unwrap();
         read(batch, &mut seen);
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -590,6 +621,8 @@ async fn concurrent_writers_never_make_a_reader_skip_or_repeat_an_event(pool: Pg
     for w in writers {
         w.await.unwrap();
     }
+    numberer.abort();
+    number_all(&pool).await;
     let all: Vec<i64> = sqlx::query_scalar("SELECT pos FROM events ORDER BY pos")
         .fetch_all(&pool)
         .await

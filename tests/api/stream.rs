@@ -466,6 +466,19 @@ async fn concurrent_writers_reach_every_subscriber_exactly_once_in_order(pool: P
     for writer in writers {
         writer.await.unwrap();
     }
+    // The server numbers committed events within milliseconds.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events left unnumbered"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let expected: Vec<i64> =
         sqlx::query_scalar("SELECT pos FROM events WHERE type = 'post' ORDER BY pos")
             .fetch_all(&pool)
