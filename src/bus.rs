@@ -30,8 +30,8 @@ const BATCH: i64 = 500;
 /// some, backing off to the slowest while the outbox is quiet. Writers send
 /// no signal (a NOTIFY would make their commits take turns), so this poll is
 /// how new events are found; the numberer's own NOTIFY wakes every instance.
-const NUMBER_POLL_MIN: Duration = Duration::from_millis(1);
-const NUMBER_POLL_MAX: Duration = Duration::from_millis(8);
+const NUMBER_POLL_MIN: Duration = Duration::from_millis(2);
+const NUMBER_POLL_MAX: Duration = Duration::from_millis(16);
 
 /// The outbox is read at least this often, signal or not.
 const SAFETY_DRAIN: Duration = Duration::from_secs(1);
