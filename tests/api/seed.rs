@@ -229,6 +229,7 @@ async fn seed_refuses_a_database_with_users_unless_forced(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
     let (_, token) = app.user("alice").await;
     app.create_post(&token, "before the seed", None).await;
+    pamps::models::event::number(&pool).await.unwrap();
     let old_event: i64 = sqlx::query_scalar("SELECT max(pos) FROM events")
         .fetch_one(&pool)
         .await

@@ -17,6 +17,22 @@ use crate::live::{Ended, LiveServer, PATIENCE, Sse, Ws, post, token, user};
 
 const QUIET: Duration = Duration::from_millis(400);
 
+/// Waits until the server has numbered every committed event (milliseconds).
+async fn wait_until_numbered(pool: &PgPool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events left unnumbered"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 fn ids(events: &[Value]) -> Vec<i64> {
     events
         .iter()
@@ -225,6 +241,7 @@ async fn a_resume_from_before_the_retention_or_from_the_future_gets_reset(pool: 
     let (_, ana) = user(&server, "ana").await;
     post(&server, &ana, "one", None).await;
     post(&server, &ana, "two", None).await;
+    wait_until_numbered(&pool).await;
     sqlx::query("UPDATE events_pruned SET up_to = 1")
         .execute(&pool)
         .await
