@@ -1,0 +1,328 @@
+//! This instance's subscribers: who listens to which streams, each with a
+//! bounded queue, and the fan-out of one batch of events to them.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::mpsc;
+
+use super::Loaded;
+use crate::error::{ApiError, ApiResult};
+use crate::models::event::EventKind;
+
+/// A stream a subscriber can receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamName {
+    /// Posts and edits by the people I follow, and my own.
+    Home,
+    /// My notifications.
+    Notifications,
+    /// Top-level posts by anyone.
+    Public,
+}
+
+impl StreamName {
+    /// Every stream.
+    pub const ALL: [StreamName; 3] = [Self::Home, Self::Notifications, Self::Public];
+
+    /// The name clients use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Home => "home",
+            Self::Notifications => "notifications",
+            Self::Public => "public",
+        }
+    }
+
+    /// Parses a name; `None` for an unknown one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether only an authenticated subscriber may receive it.
+    pub fn needs_user(self) -> bool {
+        self != Self::Public
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// A set of [`StreamName`]s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Streams(u8);
+
+impl Streams {
+    /// Whether `s` is in the set.
+    pub fn has(self, s: StreamName) -> bool {
+        self.0 & s.bit() != 0
+    }
+
+    /// The set with `s` added.
+    pub fn with(self, s: StreamName) -> Self {
+        Self(self.0 | s.bit())
+    }
+
+    /// The set without `s`.
+    pub fn without(self, s: StreamName) -> Self {
+        Self(self.0 & !s.bit())
+    }
+}
+
+impl FromIterator<StreamName> for Streams {
+    fn from_iter<I: IntoIterator<Item = StreamName>>(iter: I) -> Self {
+        iter.into_iter().fold(Self::default(), Self::with)
+    }
+}
+
+/// One event as a subscriber receives it: its position and the JSON message.
+#[derive(Debug)]
+pub struct Frame {
+    pub pos: i64,
+    pub kind: &'static str,
+    pub json: String,
+}
+
+struct Subscriber {
+    user: Option<i64>,
+    streams: Streams,
+    tx: mpsc::Sender<Arc<Frame>>,
+    overflowed: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// False until the listener has read its starting position.
+    started: bool,
+    /// The greatest position handed to subscribers (or skipped at startup).
+    delivered: i64,
+    next_id: u64,
+    subscribers: HashMap<u64, Subscriber>,
+    by_user: HashMap<i64, HashSet<u64>>,
+}
+
+/// This instance's subscribers, and the position the bus has reached.
+pub struct Hub {
+    inner: Mutex<Inner>,
+    queue_capacity: usize,
+    max_subscribers: usize,
+}
+
+/// A subscriber's end: events arrive on `rx`; dropping it unsubscribes.
+pub struct Subscription {
+    id: u64,
+    hub: Arc<Hub>,
+    /// Live events past [`Subscription::registered_at`], in order.
+    pub rx: mpsc::Receiver<Arc<Frame>>,
+    /// The bus position when the subscription started: a resume reads
+    /// `(since, registered_at]` from the outbox, then continues on `rx`.
+    pub registered_at: i64,
+    overflowed: Arc<AtomicBool>,
+    user: Option<i64>,
+    streams: Streams,
+}
+
+impl Subscription {
+    /// The subscriber's user id, when authenticated.
+    pub fn user(&self) -> Option<i64> {
+        self.user
+    }
+
+    /// The streams subscribed to.
+    pub fn streams(&self) -> Streams {
+        self.streams
+    }
+
+    /// True when the hub dropped this subscriber for reading too slowly.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Acquire)
+    }
+
+    /// Replaces the set of streams.
+    pub fn set_streams(&mut self, streams: Streams) {
+        self.streams = streams;
+        if let Some(sub) = self.hub.lock().subscribers.get_mut(&self.id) {
+            sub.streams = streams;
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.lock().remove(self.id);
+    }
+}
+
+impl Inner {
+    fn remove(&mut self, id: u64) {
+        if let Some(sub) = self.subscribers.remove(&id)
+            && let Some(user) = sub.user
+            && let Some(ids) = self.by_user.get_mut(&user)
+        {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.by_user.remove(&user);
+            }
+        }
+    }
+
+    /// Queues `frame` for subscriber `id`; a full queue drops the subscriber.
+    fn send(&mut self, id: u64, frame: &Arc<Frame>) {
+        let Some(sub) = self.subscribers.get(&id) else {
+            return;
+        };
+        match sub.tx.try_send(frame.clone()) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                sub.overflowed.store(true, Ordering::Release);
+                self.remove(id);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => self.remove(id),
+        }
+    }
+}
+
+impl Hub {
+    /// A hub whose subscribers may each have `queue_capacity` events waiting.
+    pub fn new(queue_capacity: usize, max_subscribers: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            queue_capacity: queue_capacity.max(1),
+            max_subscribers,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many subscribers are connected to this instance.
+    pub fn len(&self) -> usize {
+        self.lock().subscribers.len()
+    }
+
+    /// True when nobody is subscribed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Registers a subscriber; `Busy` when this instance holds its maximum.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        user: Option<i64>,
+        streams: Streams,
+    ) -> ApiResult<Subscription> {
+        let (tx, rx) = mpsc::channel(self.queue_capacity);
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let mut inner = self.lock();
+        if !inner.started || inner.subscribers.len() >= self.max_subscribers {
+            return Err(ApiError::Busy(1));
+        }
+        inner.next_id += 1;
+        let id = inner.next_id;
+        inner.subscribers.insert(
+            id,
+            Subscriber {
+                user,
+                streams,
+                tx,
+                overflowed: overflowed.clone(),
+            },
+        );
+        if let Some(user) = user {
+            inner.by_user.entry(user).or_default().insert(id);
+        }
+        Ok(Subscription {
+            id,
+            hub: self.clone(),
+            rx,
+            registered_at: inner.delivered,
+            overflowed,
+            user,
+            streams,
+        })
+    }
+
+    /// The greatest position handed to subscribers.
+    pub(super) fn delivered(&self) -> i64 {
+        self.lock().delivered
+    }
+
+    pub(super) fn start(&self, position: i64) {
+        let mut inner = self.lock();
+        inner.delivered = position;
+        inner.started = true;
+    }
+
+    pub(super) fn connected_users(&self) -> Vec<i64> {
+        self.lock().by_user.keys().copied().collect()
+    }
+
+    /// Hands a batch to the subscribers. `followers` maps an author to the
+    /// connected users following them.
+    pub(super) fn dispatch(
+        &self,
+        batch: &[Loaded],
+        followers: &HashMap<i64, Vec<i64>>,
+        up_to: i64,
+    ) {
+        let mut inner = self.lock();
+        for loaded in batch {
+            let e = &loaded.event;
+            if e.pos <= inner.delivered {
+                continue;
+            }
+            let mut reached = HashSet::new();
+            if e.kind == EventKind::Notification {
+                let frame = loaded.frame(StreamName::Notifications);
+                for id in inner.by_user.get(&e.user_id).cloned().unwrap_or_default() {
+                    let wants = inner.subscribers.get(&id);
+                    if wants.is_some_and(|s| s.streams.has(StreamName::Notifications)) {
+                        inner.send(id, &frame);
+                    }
+                }
+            } else {
+                let frame = loaded.frame(StreamName::Home);
+                let audience = std::iter::once(e.user_id)
+                    .chain(followers.get(&e.user_id).into_iter().flatten().copied());
+                let ids: Vec<u64> = audience
+                    .flat_map(|user| inner.by_user.get(&user).cloned().unwrap_or_default())
+                    .collect();
+                for id in ids {
+                    if inner
+                        .subscribers
+                        .get(&id)
+                        .is_some_and(|s| s.streams.has(StreamName::Home))
+                        && reached.insert(id)
+                    {
+                        inner.send(id, &frame);
+                    }
+                }
+                if e.top_level {
+                    let frame = loaded.frame(StreamName::Public);
+                    let ids: Vec<u64> = inner
+                        .subscribers
+                        .iter()
+                        .filter(|(id, s)| {
+                            s.streams.has(StreamName::Public) && !reached.contains(*id)
+                        })
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in ids {
+                        inner.send(id, &frame);
+                    }
+                }
+            }
+        }
+        inner.delivered = inner.delivered.max(up_to);
+    }
+
+    /// Drops every subscriber (their streams then end).
+    pub(super) fn close_all(&self) {
+        let mut inner = self.lock();
+        inner.subscribers.clear();
+        inner.by_user.clear();
+    }
+}
