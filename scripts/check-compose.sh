@@ -7,7 +7,9 @@
 #  3. nginx accepts deploy/nginx/nginx.conf (`nginx -t`), rendered with the
 #     compose service names replaced by loopback addresses so they resolve;
 #  4. every PAMPS_<SECTION>__<KEY> named in docker-compose.yaml or Dockerfile.dev
-#     is a real configuration key, so a typo cannot silently fall back to a default.
+#     is a real configuration key, so a typo cannot silently fall back to a default;
+#  5. Dockerfile.dev copies every target Cargo.toml names and every folder the
+#     binary embeds (web/), so the image builds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -143,6 +145,39 @@ for path in sys.argv[1:]:
 if problems:
     sys.exit(1)
 print(f"check-compose: PAMPS_* variables in {', '.join(sys.argv[1:])} name real keys")
+EOF
+
+python3 - Dockerfile.dev <<'EOF' || status=1
+"""The image builds what Cargo.toml names and embeds the folders the binary
+embeds: each must be COPYed into the builder and not .dockerignored."""
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+copied = []
+for line in Path(sys.argv[1]).read_text().splitlines():
+    parts = line.split()
+    if parts[:1] == ["COPY"] and not any(p.startswith("--from") for p in parts):
+        copied += [p.rstrip("/") for p in parts[1:-1]]
+ignored = [l.strip().rstrip("/") for l in Path(".dockerignore").read_text().splitlines()
+           if l.strip() and not l.startswith("#")]
+manifest = tomllib.loads(Path("Cargo.toml").read_text())
+needed = {t["path"] for kind in ("bin", "example", "test", "bench")
+          for t in manifest.get(kind, []) if "path" in t}
+needed |= {"src", "migrations"}
+sources = "".join(p.read_text() for p in Path("src").rglob("*.rs"))
+needed |= {f.rstrip("/") for f in re.findall(r'#\[folder = "([^"]+)"\]', sources)}
+problems = 0
+for path in sorted(needed):
+    inside = any(path == c or path.startswith(c + "/") for c in copied)
+    hidden = any(path == i or path.startswith(i + "/") for i in ignored)
+    if not inside or hidden or not Path(path).exists():
+        print(f"check-compose: FAIL: Dockerfile.dev does not copy {path} into the build")
+        problems += 1
+if problems:
+    sys.exit(1)
+print(f"check-compose: Dockerfile.dev copies what the build needs ({', '.join(sorted(needed))})")
 EOF
 
 exit "$status"
