@@ -18,6 +18,8 @@
 //! The request log wraps the whole app, so every surface gets a request id
 //! and one log line.
 
+use std::time::Duration;
+
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -26,6 +28,7 @@ use actix_web::middleware::{Compress, Condition, ErrorHandlers, from_fn};
 use actix_web::{App, web};
 
 use crate::error::ApiError;
+use crate::extract::BodyTimeout;
 use crate::middleware::{
     conditional_get, fail_fast_without_db, head_as_get, json_error_body, limit_body, no_route,
     normalize_path, request_log,
@@ -64,7 +67,9 @@ pub fn build_app(
         .configure(openapi::configure)
         .wrap(Compress::default())
         .wrap(from_fn(head_as_get));
+    let body_timeout = Duration::from_millis(state.settings.server.body_timeout_ms);
     App::new()
+        .app_data(BodyTimeout(body_timeout))
         .app_data(web::Data::from(state.forwarding.clone()))
         .app_data(state)
         .app_data(web::PathConfig::default().error_handler(|err, _| {

@@ -18,7 +18,6 @@ use serde::de::value::{Error as DeError, MapDeserializer};
 use serde::de::{DeserializeOwned, Deserializer, Error as _, IntoDeserializer, Visitor};
 
 use crate::error::{ApiError, FieldError};
-use crate::state::AppState;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -73,10 +72,8 @@ fn read_body(
     payload: &mut Payload,
 ) -> impl Future<Output = Result<Bytes, ApiError>> + use<> {
     let deadline = req
-        .app_data::<web::Data<AppState>>()
-        .map_or(DEFAULT_BODY_TIMEOUT, |s| {
-            Duration::from_millis(s.settings.server.body_timeout_ms)
-        });
+        .app_data::<BodyTimeout>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0);
     let mut payload = payload.take();
     let read = async move {
         let mut body = web::BytesMut::new();
@@ -97,7 +94,12 @@ fn read_body(
     }
 }
 
-/// [`read_body`]'s deadline when the app has no settings (unit tests).
+/// How long a request body may take to arrive (`server.body_timeout_ms`),
+/// registered as app data.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
+/// [`read_body`]'s deadline when the app registers none (unit tests).
 const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {

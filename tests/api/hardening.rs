@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::helpers::{PASSWORD, TestApp, test_settings};
-use crate::live::LiveServer;
+use crate::live::{Endpoint, LiveServer};
 
 /// Sends the head of a request and part of its body, then stalls; the raw answer.
 async fn stalled_upload(base: &str) -> (String, Duration) {
@@ -249,7 +249,7 @@ async fn a_server_whose_database_is_gone_answers_503_in_milliseconds_once_probed
     let running = tokio::spawn(app.run_until_stopped());
     tokio::time::sleep(pamps::db::PROBE_EVERY * 3).await;
     let server = LiveServer {
-        base,
+        endpoint: Endpoint { base },
         shutdown,
         stopped: running,
     };

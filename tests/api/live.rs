@@ -23,9 +23,23 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 
 /// A `pamps serve` in this process: HTTP server plus background tasks.
 pub struct LiveServer {
-    pub base: String,
+    pub endpoint: Endpoint,
     pub shutdown: CancellationToken,
     pub stopped: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Where a live server listens; what its clients need (cheap to clone into tasks).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub base: String,
+}
+
+impl std::ops::Deref for LiveServer {
+    type Target = Endpoint;
+
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
 }
 
 impl LiveServer {
@@ -43,7 +57,9 @@ impl LiveServer {
         let shutdown = app.shutdown_token();
         let stopped = tokio::spawn(app.run_until_stopped());
         let server = Self {
-            base: format!("127.0.0.1:{port}"),
+            endpoint: Endpoint {
+                base: format!("127.0.0.1:{port}"),
+            },
             shutdown,
             stopped,
         };
@@ -66,7 +82,9 @@ impl LiveServer {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
 
+impl Endpoint {
     /// `ws://…` for `path_and_query`.
     pub fn ws_url(&self, path_and_query: &str) -> String {
         format!("ws://{}{}", self.base, path_and_query)
@@ -116,7 +134,7 @@ pub enum Ended {
 
 impl Ws {
     /// Connects to `path_and_query`, with a bearer token when given.
-    pub async fn connect(server: &LiveServer, path_and_query: &str, token: Option<&str>) -> Self {
+    pub async fn connect(server: &Endpoint, path_and_query: &str, token: Option<&str>) -> Self {
         Self::try_connect(server, path_and_query, token)
             .await
             .unwrap_or_else(|(status, body)| panic!("upgrade refused: {status} {body}"))
@@ -124,7 +142,7 @@ impl Ws {
 
     /// Connects, or gives the refusal's status and body.
     pub async fn try_connect(
-        server: &LiveServer,
+        server: &Endpoint,
         path_and_query: &str,
         token: Option<&str>,
     ) -> Result<Self, (u16, String)> {
@@ -218,7 +236,7 @@ pub struct SseEvent {
 impl Sse {
     /// Opens `path_and_query` with extra headers; the status, and the client when 200.
     pub async fn open(
-        server: &LiveServer,
+        server: &Endpoint,
         path_and_query: &str,
         headers: &[(&str, &str)],
     ) -> (u16, Option<Self>) {
@@ -284,7 +302,7 @@ impl Sse {
 }
 
 /// Logs `username` in against a live server; the access token.
-pub async fn token(server: &LiveServer, username: &str) -> String {
+pub async fn token(server: &Endpoint, username: &str) -> String {
     let (status, body) = server
         .http(
             "POST",
@@ -298,7 +316,7 @@ pub async fn token(server: &LiveServer, username: &str) -> String {
 }
 
 /// Registers `username` and logs in; the id and access token.
-pub async fn user(server: &LiveServer, username: &str) -> (i64, String) {
+pub async fn user(server: &Endpoint, username: &str) -> (i64, String) {
     let (status, body) = server
         .http(
             "POST",
@@ -312,7 +330,7 @@ pub async fn user(server: &LiveServer, username: &str) -> (i64, String) {
 }
 
 /// Creates a post; its id.
-pub async fn post(server: &LiveServer, token: &str, text: &str, parent: Option<i64>) -> i64 {
+pub async fn post(server: &Endpoint, token: &str, text: &str, parent: Option<i64>) -> i64 {
     let (status, body) = server
         .http(
             "POST",

@@ -467,13 +467,8 @@ async fn concurrent_writers_reach_every_subscriber_exactly_once_in_order(pool: P
     let writers: Vec<_> = tokens
         .into_iter()
         .map(|token| {
-            let base = server.base.clone();
+            let server = server.endpoint.clone();
             tokio::spawn(async move {
-                let server = LiveServer {
-                    base,
-                    shutdown: Default::default(),
-                    stopped: tokio::spawn(async { Ok(()) }),
-                };
                 for n in 0..per_writer {
                     post(&server, &token, &format!("burst {n}"), None).await;
                 }
