@@ -12,7 +12,7 @@
 //!    CORS (answers preflights before anything else) → HEAD as GET and path
 //!    normalisation (Host check, trailing slash; both before routing) → 503 at once while the
 //!    database is known to be down → the body-size guard (refuse before
-//!    reading) → conditional GET (hashes the final JSON body) → JSON
+//!    reading) → gzip/brotli for bodies of 1 KiB and more → conditional GET (hashes the final JSON body) → JSON
 //!    error bodies (innermost, so the ETag layer sees the final body).
 //!
 //! The request log wraps the whole app, so every surface gets a request id
@@ -34,7 +34,7 @@ use crate::middleware::{
     normalize_path, request_log,
 };
 use crate::state::AppState;
-use crate::{openapi, routes};
+use crate::{compression, openapi, routes};
 
 /// The actix app with every surface; the server and the tests both build it here.
 pub fn build_app(
@@ -54,6 +54,9 @@ pub fn build_app(
         .default_service(web::to(no_route))
         .wrap(ErrorHandlers::new().default_handler(json_error_body))
         .wrap(from_fn(conditional_get))
+        .wrap(from_fn(compression::mark_small))
+        .wrap(Compress::default())
+        .wrap(from_fn(compression::finish))
         .wrap(from_fn(limit_body))
         .wrap(from_fn(fail_fast_without_db))
         .wrap(from_fn(normalize_path))

@@ -6,7 +6,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool, Postgres};
+use sqlx::{ConnectOptions, Connection, PgPool, Postgres};
 
 use crate::config::DbSettings;
 
@@ -51,10 +51,26 @@ pub fn connect_options(settings: &DbSettings) -> Result<PgConnectOptions, DbErro
         .disable_statement_logging())
 }
 
+/// A connection idle for longer than this is pinged before it is handed out.
+const PING_IF_IDLE: Duration = Duration::from_secs(30);
+
+/// sqlx pings every connection as it returns to the pool; a second ping on
+/// every acquire would make a one-query read three round trips. Only a
+/// connection that sat idle long enough to have been dropped by a server
+/// or a middlebox is pinged again before use.
 fn pool_options(settings: &DbSettings) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// "host:port/database" of the options, never the password.

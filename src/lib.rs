@@ -4,6 +4,7 @@ pub mod app;
 pub mod auth;
 pub mod bus;
 pub mod cli;
+pub mod compression;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -6,6 +6,7 @@ mod helpers;
 mod attacks;
 mod auth;
 mod cli;
+mod compression;
 mod conventions;
 mod follows;
 mod hardening;
