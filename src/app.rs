@@ -68,6 +68,7 @@ pub fn build_app(
         .wrap(Compress::default())
         .wrap(from_fn(head_as_get));
     let body_timeout = Duration::from_millis(state.settings.server.body_timeout_ms);
+    let state_metrics = state.settings.metrics.enabled;
     App::new()
         .app_data(BodyTimeout(body_timeout))
         .app_data(web::Data::from(state.forwarding.clone()))
@@ -83,6 +84,10 @@ pub fn build_app(
         .service(web::resource(["/stream", "/stream/"]).get(routes::stream::stream))
         .service(api)
         .wrap(from_fn(request_log))
+        .wrap(Condition::new(
+            state_metrics,
+            from_fn(crate::metrics::http::track),
+        ))
 }
 
 /// Paths served by the static surface.
