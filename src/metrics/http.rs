@@ -33,7 +33,10 @@ pub async fn track(
             res.status().as_u16(),
         ),
         // An error that escaped every handler becomes a 500 in actix.
-        Err(err) => (UNMATCHED.into(), err.as_response_error().status_code().as_u16()),
+        Err(err) => (
+            UNMATCHED.into(),
+            err.as_response_error().status_code().as_u16(),
+        ),
     };
     let labels = [("method", method.to_owned()), ("route", route)];
     histogram!("pamps_http_request_duration_seconds", &labels).record(elapsed);

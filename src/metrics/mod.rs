@@ -41,13 +41,12 @@ pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Suffix("_seconds".into()),
-                    &LATENCY_BUCKETS,
-                )
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
                 .expect("the bucket list is not empty")
                 .install_recorder()
                 .expect("pamps installs the only metrics recorder");
+            describe();
+            start_at_zero();
             gauge!(
                 "pamps_build_info",
                 "version" => env!("CARGO_PKG_VERSION"),
@@ -57,6 +56,129 @@ pub fn install() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// The help text of every metric (Prometheus shows it; promtool wants it).
+fn describe() {
+    use metrics::Unit::{Count, Seconds};
+    for (name, unit, help) in [
+        (
+            "pamps_build_info",
+            Count,
+            "Always 1; the labels say which build runs.",
+        ),
+        (
+            "pamps_http_requests_total",
+            Count,
+            "HTTP requests by method, route template and status.",
+        ),
+        (
+            "pamps_http_request_duration_seconds",
+            Seconds,
+            "Time to the response head, by method and route template.",
+        ),
+        (
+            "pamps_db_pool_max_connections",
+            Count,
+            "The pool's maximum size (db.max_connections).",
+        ),
+        (
+            "pamps_db_pool_connections",
+            Count,
+            "Open pool connections, idle or in use.",
+        ),
+        (
+            "pamps_db_pool_acquire_seconds",
+            Seconds,
+            "Time to get a pooled connection, probed at each scrape.",
+        ),
+        (
+            "pamps_stream_connections",
+            Count,
+            "Open live streams by transport.",
+        ),
+        (
+            "pamps_stream_subscriptions",
+            Count,
+            "Open live streams subscribed to each stream.",
+        ),
+        (
+            "pamps_stream_slow_reader_disconnects_total",
+            Count,
+            "Streams dropped because their queue was full.",
+        ),
+        (
+            "pamps_events_unnumbered",
+            Count,
+            "Committed events not yet numbered.",
+        ),
+        (
+            "pamps_events_unnumbered_age_seconds",
+            Seconds,
+            "Age of the oldest committed, unnumbered event (commit -> numbered lag).",
+        ),
+        (
+            "pamps_events_numbered_position",
+            Count,
+            "The greatest numbered event position.",
+        ),
+        (
+            "pamps_events_delivered_position",
+            Count,
+            "The greatest position this instance handed to its streams.",
+        ),
+        (
+            "pamps_events_undelivered",
+            Count,
+            "Numbered events this instance has not delivered yet.",
+        ),
+        (
+            "pamps_events_undelivered_age_seconds",
+            Seconds,
+            "Age of the oldest numbered, undelivered event (numbered -> delivered lag).",
+        ),
+        (
+            "pamps_rate_limit_rejections_total",
+            Count,
+            "Requests refused with 429, by limit.",
+        ),
+        (
+            "pamps_hash_slots",
+            Count,
+            "Password hashes allowed at once.",
+        ),
+        ("pamps_hash_slots_busy", Count, "Password hashes running."),
+        (
+            "pamps_hash_waiting",
+            Count,
+            "Password hashes waiting for a slot.",
+        ),
+    ] {
+        if name.ends_with("_total") {
+            metrics::describe_counter!(name, unit, help);
+        } else if name.ends_with("_duration_seconds") {
+            metrics::describe_histogram!(name, unit, help);
+        } else {
+            metrics::describe_gauge!(name, unit, help);
+        }
+    }
+}
+
+/// Series that exist before their first event, so rates and alerts see a 0
+/// rather than nothing.
+fn start_at_zero() {
+    for kind in crate::rate_limit::Kind::ALL {
+        counter!("pamps_rate_limit_rejections_total", "kind" => kind.name()).increment(0);
+    }
+    counter!("pamps_stream_slow_reader_disconnects_total").increment(0);
+    for transport in TRANSPORTS {
+        gauge!("pamps_stream_connections", "transport" => transport).increment(0.0);
+    }
+    for stream in StreamName::ALL {
+        gauge!("pamps_stream_subscriptions", "stream" => stream.as_str()).increment(0.0);
+    }
+    gauge!("pamps_hash_slots_busy").increment(0.0);
+    gauge!("pamps_hash_waiting").increment(0.0);
 }
 
 /// Folds histogram samples every [`UPKEEP_EVERY`] until `shutdown`.
@@ -87,7 +209,10 @@ impl Drop for Held {
     }
 }
 
-/// One open live stream on `transport` (`websocket` or `sse`).
+/// The live stream's transports.
+pub const TRANSPORTS: [&str; 2] = ["websocket", "sse"];
+
+/// One open live stream on `transport` (one of [`TRANSPORTS`]).
 pub fn stream_open(transport: &'static str) -> Held {
     Held::new(gauge!("pamps_stream_connections", "transport" => transport))
 }
@@ -96,7 +221,8 @@ pub fn stream_open(transport: &'static str) -> Held {
 /// before: it started; after: it ended).
 pub fn streams_changed(before: Streams, after: Streams) {
     for stream in StreamName::ALL {
-        let delta = f64::from(u8::from(after.has(stream))) - f64::from(u8::from(before.has(stream)));
+        let delta =
+            f64::from(u8::from(after.has(stream))) - f64::from(u8::from(before.has(stream)));
         if delta != 0.0 {
             gauge!("pamps_stream_subscriptions", "stream" => stream.as_str()).increment(delta);
         }
