@@ -62,11 +62,13 @@ async fn sample(sources: &Sources) {
     let delivered = sources.hub.delivered();
     gauge!("pamps_events_delivered_position").set(delivered as f64);
     let started = Instant::now();
-    let Ok(Ok(mut conn)) = tokio::time::timeout(SAMPLE_TIMEOUT, pool.acquire()).await else {
-        tracing::warn!("metrics: no database connection to sample the pool and event lag");
+    let acquired = tokio::time::timeout(SAMPLE_TIMEOUT, pool.acquire()).await;
+    // A failed or timed-out probe still shows how long it waited.
+    gauge!("pamps_db_pool_acquire_seconds").set(started.elapsed().as_secs_f64());
+    let Ok(Ok(mut conn)) = acquired else {
+        tracing::warn!("metrics: no database connection to sample the event lag");
         return;
     };
-    gauge!("pamps_db_pool_acquire_seconds").set(started.elapsed().as_secs_f64());
     let lag = sqlx::query_as::<_, (i64, f64, i64, f64)>(
         "SELECT (SELECT count(*) FROM events WHERE pos IS NULL),
                 (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
