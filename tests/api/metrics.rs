@@ -191,8 +191,9 @@ async fn scrapes_show_requests_by_route_template_streams_limits_and_event_lag(po
     assert_eq!(post_json(&server, "/user/", None, user).await, 201);
     let again = json!({"username": "bob", "email": "bob@example.com", "password": PASSWORD});
     assert_eq!(post_json(&server, "/user/", None, again).await, 429);
-    // The public port never serves the metrics.
+    // The public port never serves the metrics, the metrics port nothing else.
     assert_eq!(get(&server.api.base, "/metrics").await.0, 404);
+    assert_eq!(get(&server.metrics, "/post/").await.0, 404);
 
     let mut ws = Ws::connect(&server.api, "/stream?streams=public", None).await;
     let (status, sse) = Sse::open(&server.api, "/stream?streams=public", &[]).await;
@@ -318,6 +319,52 @@ async fn a_slow_reader_dropped_by_the_hub_is_counted(pool: PgPool) {
         1.0,
         "{scrape}"
     );
+}
+
+#[sqlx::test]
+async fn hashing_slots_show_logins_running_and_waiting(pool: PgPool) {
+    let server = serve(&pool, &[("PAMPS_SECURITY__MAX_CONCURRENT_HASHES", "1")]).await;
+    let user = json!({"username": "ana", "email": "ana@example.com", "password": PASSWORD});
+    assert_eq!(post_json(&server, "/user/", None, user).await, 201);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let flood: Vec<_> = (0..6)
+        .map(|_| {
+            let (api, stop) = (server.api.clone(), stop.clone());
+            tokio::spawn(async move {
+                let login = json!({"username": "ana", "password": PASSWORD});
+                while !stop.is_cancelled() {
+                    api.http("POST", "/token", None, Some(&login)).await;
+                }
+            })
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let seen = loop {
+        let scrape = server.scrape().await;
+        let (busy, waiting) = (
+            must(&scrape, "pamps_hash_slots_busy"),
+            must(&scrape, "pamps_hash_waiting"),
+        );
+        assert!(busy <= 1.0, "one slot, {busy} busy");
+        if busy == 1.0 && waiting >= 1.0 {
+            break true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    stop.cancel();
+    for task in flood {
+        task.await.unwrap();
+    }
+    assert!(
+        seen,
+        "six logins in a loop never showed one hashing and others waiting"
+    );
+    let after = server.scrape().await;
+    assert_eq!(must(&after, "pamps_hash_slots_busy"), 0.0);
+    assert_eq!(must(&after, "pamps_hash_waiting"), 0.0);
 }
 
 #[sqlx::test]
