@@ -16,7 +16,8 @@
 //!    error bodies (innermost, so the ETag layer sees the final body).
 //!
 //! The request log wraps the whole app, so every surface gets a request id
-//! and one log line.
+//! and one log line; around it, when `metrics.enabled`, the metrics
+//! middleware counts and times every request by route template.
 
 use std::time::Duration;
 
@@ -71,6 +72,7 @@ pub fn build_app(
         .wrap(Compress::default())
         .wrap(from_fn(head_as_get));
     let body_timeout = Duration::from_millis(state.settings.server.body_timeout_ms);
+    let metrics_on = state.settings.metrics.enabled;
     App::new()
         .app_data(BodyTimeout(body_timeout))
         .app_data(web::Data::from(state.forwarding.clone()))
@@ -86,6 +88,10 @@ pub fn build_app(
         .service(web::resource(["/stream", "/stream/"]).get(routes::stream::stream))
         .service(api)
         .wrap(from_fn(request_log))
+        .wrap(Condition::new(
+            metrics_on,
+            from_fn(crate::metrics::http::track),
+        ))
 }
 
 /// Paths served by the static surface.

@@ -218,6 +218,7 @@ impl Limits {
         self.store
             .check(rule, &format!("{}:{key}", kind.name()))
             .await
+            .inspect_err(|err| crate::metrics::rate_limited(kind.name(), err))
     }
 
     /// A login attempt from this client for `username`. The username is

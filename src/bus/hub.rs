@@ -142,6 +142,7 @@ impl Subscription {
 
     /// Replaces the set of streams.
     pub fn set_streams(&mut self, streams: Streams) {
+        crate::metrics::streams_changed(self.streams, streams);
         self.streams = streams;
         if let Some(sub) = self.hub.lock().subscribers.get_mut(&self.id) {
             sub.streams = streams;
@@ -151,6 +152,7 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        crate::metrics::streams_changed(self.streams, Streams::default());
         self.hub.lock().remove(self.id);
     }
 }
@@ -177,6 +179,7 @@ impl Inner {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 sub.overflowed.store(true, Ordering::Release);
+                crate::metrics::slow_reader_dropped();
                 self.remove(id);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => self.remove(id),
@@ -234,6 +237,7 @@ impl Hub {
         if let Some(user) = user {
             inner.by_user.entry(user).or_default().insert(id);
         }
+        crate::metrics::streams_changed(Streams::default(), streams);
         Ok(Subscription {
             id,
             hub: self.clone(),
@@ -246,7 +250,7 @@ impl Hub {
     }
 
     /// The greatest position handed to subscribers.
-    pub(super) fn delivered(&self) -> i64 {
+    pub fn delivered(&self) -> i64 {
         self.lock().delivered
     }
 

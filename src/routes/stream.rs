@@ -388,6 +388,7 @@ async fn websocket(
     mut session: actix_ws::Session,
     mut messages: actix_ws::AggregatedMessageStream,
 ) {
+    let _open = crate::metrics::stream_open("websocket");
     let mut last_heard = Instant::now();
     let close = loop {
         tokio::select! {
@@ -448,6 +449,7 @@ async fn send<E>(write: impl std::future::Future<Output = Result<(), E>>) -> boo
 }
 
 async fn server_sent_events(mut feed: Feed, tx: mpsc::Sender<Bytes>) {
+    let _open = crate::metrics::stream_open("sse");
     let _ = tx.send(Bytes::from_static(b"retry: 2000\n\n")).await;
     loop {
         let next = tokio::select! {
