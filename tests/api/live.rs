@@ -354,3 +354,27 @@ impl LiveServer {
             .unwrap();
     }
 }
+
+/// Waits until the server has numbered every committed event (milliseconds).
+pub async fn wait_until_numbered(pool: &PgPool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events left unnumbered"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The event ids of stream messages.
+pub fn ids(events: &[Value]) -> Vec<i64> {
+    events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
