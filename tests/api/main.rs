@@ -26,4 +26,5 @@ mod routes;
 mod seed;
 mod shared_limits;
 mod stream;
+mod stream_outages;
 mod stream_resume;
