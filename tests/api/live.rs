@@ -269,15 +269,19 @@ impl Sse {
         (status, client)
     }
 
-    /// The next event (comments and `retry:` skipped), or None after `wait` or at the end.
+    /// The next event (comments and `retry:` skipped), or None when `wait`
+    /// passes first. The stream ending or failing is not a quiet stream: it
+    /// panics (a test expecting the end reads the `close` event).
     pub async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + wait;
         let (mut id, mut event, mut data) = (None, None, None);
         loop {
-            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
-                .await
-                .ok()?
-                .ok()??;
+            let line = match tokio::time::timeout_at(deadline, self.lines.next_line()).await {
+                Err(_) => return None,
+                Ok(Ok(Some(line))) => line,
+                Ok(Ok(None)) => panic!("the event stream ended"),
+                Ok(Err(e)) => panic!("reading the event stream failed: {e}"),
+            };
             // Chunked transfer encoding: chunk sizes arrive as their own lines.
             if let Some(value) = line.strip_prefix("id: ") {
                 id = Some(value.to_owned());

@@ -24,6 +24,7 @@ mod races;
 mod registration;
 mod routes;
 mod seed;
+mod serve_process;
 mod shared_limits;
 mod stream;
 mod stream_outages;
