@@ -104,4 +104,11 @@ curl -fsS --max-time 5 "$URL/ready" >/dev/null
 log "running browser tests against $URL"
 export PAMPS_URL=$URL
 cd "$ROOT/tests/browser"
-"$VENV/bin/python" -m unittest -v "$@"
+rc=0
+"$VENV/bin/python" -m unittest -v "$@" || rc=$?
+# A 500 during a flow is a failure even when the page coped with it.
+if grep -E '\bERROR\b|"level":"ERROR"' "$BROWSER_ARTIFACTS/server.log" >&2; then
+  echo "the server logged errors during the browser tests (above; $BROWSER_ARTIFACTS/server.log)" >&2
+  rc=1
+fi
+exit $rc

@@ -11,7 +11,7 @@
 # written on another instance; SIGKILL of an instance under write load loses
 # no acknowledged write; a rolling restart under load (each instance taken
 # out of nginx, SIGTERM, restarted, /ready, put back) gives no 5xx. Each
-# prints PASS/FAIL/SKIP with figures, then "N passed, M failed". The same
+# prints PASS/FAIL with figures, then "N passed, M failed". The same
 # restart without telling nginx is measured too and reported as INFO.
 #
 # Needs cargo, psql and python3; nginx is installed with apt-get when missing
