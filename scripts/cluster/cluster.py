@@ -27,6 +27,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from stream_checks import check_sigterm_with_streams, check_stream
+
 ROOT = Path(__file__).resolve().parents[2]
 REGISTER_LIMIT = 5  # rate_limit.register_per_ip_per_half_hour in the cluster
 PASSWORD = "cluster-password-42"
@@ -365,69 +367,6 @@ def check_shared_limits(cluster):
     return ok, f"limit {REGISTER_LIMIT}: {figures}"
 
 
-def check_stream(cluster, token):
-    """A live-stream client on the balancer sees a post written through another instance."""
-    sock = socket.create_connection(("127.0.0.1", cluster.port), timeout=10)
-    try:
-        sock.sendall((f"GET /stream?streams=public HTTP/1.1\r\nHost: 127.0.0.1:{cluster.port}\r\n"
-                      "Accept: text/event-stream\r\n\r\n").encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return False, "the stream closed before its headers"
-            buf += chunk
-        head, _, rest = buf.partition(b"\r\n\r\n")
-        status_line = head.split(b"\r\n")[0].decode()
-        if " 200 " not in status_line + " ":
-            return False, f"GET /stream with Accept: text/event-stream answered {status_line}"
-        received = {"data": rest.decode(errors="replace")}
-        lock = threading.Lock()
-
-        def reader():
-            sock.settimeout(0.2)
-            while not received.get("stop"):
-                try:
-                    chunk = sock.recv(65536)
-                except socket.timeout:
-                    continue
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                with lock:
-                    received["data"] += chunk.decode(errors="replace")
-
-        thread = threading.Thread(target=reader)
-        thread.start()
-        time.sleep(0.3)  # let the subscription settle
-        delays = []
-        for i, port in enumerate(cluster.ports):
-            marker = f"stream-check-{i}-{secrets.token_hex(6)}"
-            sent = time.monotonic()
-            res = Client(port).request("POST", "/post/", {"text": marker}, token)
-            if res.status != 201:
-                received["stop"] = True
-                thread.join()
-                return False, f"POST /post/ on instance #{i + 1} answered {res.status}"
-            while time.monotonic() - sent < 1.0:
-                with lock:
-                    if marker in received["data"]:
-                        break
-                time.sleep(0.005)
-            with lock:
-                seen = marker in received["data"]
-            delays.append(time.monotonic() - sent if seen else None)
-        received["stop"] = True
-        thread.join()
-    finally:
-        sock.close()
-    shown = ", ".join(f"#{i + 1}: {'%.0f ms' % (d * 1000) if d is not None else 'not within 1 s'}"
-                      for i, d in enumerate(delays))
-    return all(d is not None for d in delays), \
-        f"SSE through nginx; a post written directly on each instance arrived after: {shown}"
-
-
 def check_kill(cluster, tokens):
     """SIGKILL one instance under write load: no acknowledged write is lost."""
     victim = 1
@@ -526,7 +465,9 @@ def run_checks(cluster):
 
     report("shared rate limit", lambda: check_shared_limits(cluster))
     writers = make_writers(cluster, "writer", 20)
-    report("live stream across instances", lambda: check_stream(cluster, writers[0]))
+    report("live stream across instances", lambda: check_stream(cluster, writers[0], Client))
+    report("SIGTERM with WebSocket and SSE clients through nginx",
+           lambda: check_sigterm_with_streams(cluster, writers[:5], Load))
     report("SIGKILL under load", lambda: check_kill(cluster, writers))
     report("rolling restart (out of nginx, SIGTERM, start, /ready, back in)",
            lambda: check_rolling_restart(cluster, writers, via_nginx=True))
