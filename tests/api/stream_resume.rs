@@ -80,6 +80,35 @@ async fn wait_for_held_load(pool: &PgPool) {
     }
 }
 
+/// A public resume of [`LONG`] events from 0, stopped after reading its
+/// first page (until `held` ends); `ana` wrote them all.
+struct HeldResume {
+    server: LiveServer,
+    ana: String,
+    expected: Vec<i64>,
+    held: Transaction<'static, Postgres>,
+    ws: Ws,
+}
+
+async fn held_resume(pool: &PgPool) -> HeldResume {
+    let server = roomy_server(pool).await;
+    let (ana_id, ana) = user(&server, "ana").await;
+    let mut watcher = Ws::connect(&server, "/stream", None).await;
+    insert_posts(pool, ana_id, LONG).await;
+    drain_live(&mut watcher, LONG as usize).await;
+    let expected = all_positions(pool).await;
+    let held = hold_payload_loads(pool).await;
+    let ws = Ws::connect(&server, "/stream?since=0", None).await;
+    wait_for_held_load(pool).await;
+    HeldResume {
+        server,
+        ana,
+        expected,
+        held,
+        ws,
+    }
+}
+
 /// Messages until a `reset` (which ends the list) or `wait` of silence.
 async fn read_until_reset_or_quiet(ws: &mut Ws, wait: Duration) -> (Vec<Value>, bool) {
     let mut got = Vec::new();
@@ -94,16 +123,13 @@ async fn read_until_reset_or_quiet(ws: &mut Ws, wait: Duration) -> (Vec<Value>, 
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn pruning_during_a_resume_sends_reset_instead_of_skipping_events(pool: PgPool) {
-    let server = roomy_server(&pool).await;
-    let (ana_id, ana) = user(&server, "ana").await;
-    let mut watcher = Ws::connect(&server, "/stream", None).await;
-    insert_posts(&pool, ana_id, LONG).await;
-    drain_live(&mut watcher, LONG as usize).await;
-    let expected = all_positions(&pool).await;
-
-    let held = hold_payload_loads(&pool).await;
-    let mut ws = Ws::connect(&server, "/stream?since=0", None).await;
-    wait_for_held_load(&pool).await;
+    let HeldResume {
+        server,
+        ana,
+        expected,
+        held,
+        mut ws,
+    } = held_resume(&pool).await;
     // The real job, as every instance runs it, with no retention: everything goes.
     let stop = CancellationToken::new();
     let job = tokio::spawn(bus::prune(
@@ -361,16 +387,13 @@ async fn an_unfollow_during_a_resume_applies_to_the_pages_after_it(pool: PgPool)
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn a_client_message_while_a_page_is_read_loses_nothing(pool: PgPool) {
-    let server = roomy_server(&pool).await;
-    let (ana_id, _) = user(&server, "ana").await;
-    let mut watcher = Ws::connect(&server, "/stream", None).await;
-    insert_posts(&pool, ana_id, LONG).await;
-    drain_live(&mut watcher, LONG as usize).await;
-    let expected = all_positions(&pool).await;
-
-    let held = hold_payload_loads(&pool).await;
-    let mut ws = Ws::connect(&server, "/stream?since=0", None).await;
-    wait_for_held_load(&pool).await;
+    let HeldResume {
+        server,
+        expected,
+        held,
+        mut ws,
+        ..
+    } = held_resume(&pool).await;
     ws.send(r#"{"type": "subscribe", "stream": "public"}"#)
         .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
