@@ -14,6 +14,7 @@ mod limits;
 mod live;
 mod notification_routes;
 mod notifications;
+mod own_postgres;
 mod passwords;
 mod post_create;
 mod post_edit;

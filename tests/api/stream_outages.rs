@@ -1,5 +1,6 @@
 //! The live stream when its peers fail: the server's database connections
-//! killed under open sockets, and a client that stops answering pings.
+//! killed under open sockets, PostgreSQL restarted (a cluster of the test's
+//! own), and a client that stops answering pings.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use tokio::time::Instant;
 
 use crate::helpers::test_settings;
 use crate::live::{LiveServer, PATIENCE, Sse, Ws, ids, post, user, wait_until_numbered};
+use crate::own_postgres::OwnPostgres;
 
 /// The `application_name` of the server's connections, so a test can kill them.
 const SERVER_APP: &str = "pamps-under-fault";
@@ -165,5 +167,40 @@ async fn a_peer_that_stops_answering_pings_is_dropped_after_two_intervals(pool: 
     let id = post(&server, &ana, "still live", None).await;
     assert_eq!(answering.next_json().await["data"]["id"], id);
     assert_eq!(silent.ended(PATIENCE).await, crate::live::Ended::Dropped);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_postgres_restart_under_open_sockets_loses_no_event() {
+    let pg = OwnPostgres::start();
+    let pool = pg.migrated_pool().await;
+    let server = LiveServer::start(&pool, &[]).await;
+    let (ana_id, _) = user(&server, "ana").await;
+    let mut ws = Ws::connect(&server, "/stream", None).await;
+    let (_, sse) = Sse::open(&server, "/stream", &[]).await;
+    let mut sse = sse.unwrap();
+
+    // Writes from a pool of their own, which reconnects after the restart.
+    let writer = PgPool::connect_with(pg.options()).await.unwrap();
+    write_posts(&writer, ana_id, 20, Duration::ZERO).await;
+    pg.restart();
+    write_posts(&writer, ana_id, 20, Duration::ZERO).await;
+
+    wait_until_numbered(&writer).await;
+    let expected: Vec<i64> = sqlx::query_scalar("SELECT pos FROM events ORDER BY pos")
+        .fetch_all(&writer)
+        .await
+        .unwrap();
+    assert_eq!(expected.len(), 40);
+    let mut got = Vec::new();
+    while got.len() < expected.len() {
+        got.push(ws.next_json().await);
+    }
+    assert_eq!(ids(&got), expected, "WebSocket: each event once, in order");
+    let mut got = Vec::new();
+    while got.len() < expected.len() {
+        got.push(sse.next_event().await.data);
+    }
+    assert_eq!(ids(&got), expected, "SSE: each event once, in order");
     server.stop().await;
 }
