@@ -124,6 +124,7 @@ impl Application {
             bus::prune(
                 state.pool.clone(),
                 Duration::from_secs(state.settings.stream.retention_hours * 3600),
+                bus::PRUNE_EVERY,
                 shutdown.clone(),
             ),
         );

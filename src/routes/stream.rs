@@ -24,7 +24,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::Writer;
 use crate::auth::extract::{bearer_token, user_of};
-use crate::bus::{Backfill, Frame, StreamName, Streams, Subscription};
+use crate::bus::{Backfill, Frame, Page, StreamName, Streams, Subscription};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Query;
 use crate::models::event;
@@ -38,6 +38,9 @@ const MAX_CLIENT_FRAME: usize = 4096;
 
 /// How long one write to a client may take before it counts as too slow.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The message that tells a client its resume point is gone (reload over REST).
+const RESET: &str = r#"{"event":"reset"}"#;
 
 /// Close code: the access token behind the stream expired.
 const CLOSE_TOKEN_EXPIRED: u16 = 4001;
@@ -269,8 +272,9 @@ impl Feed {
 
     /// Starts a resume, or says it cannot: a `since` older than the outbox
     /// keeps, or newer than any event, gets `reset` (reload over REST).
+    /// Cancel-safe: `since` is consumed only once the resume is set up.
     async fn resume(&mut self) -> ApiResult<Option<Next>> {
-        let Some(since) = self.since.take() else {
+        let Some(since) = self.since else {
             return Ok(None);
         };
         let pool = &self.state.pool;
@@ -278,17 +282,20 @@ impl Feed {
         let head = event::head(pool).await?.max(up_to);
         if since < event::pruned_up_to(pool).await? || since > head {
             // The client reloads over REST, which shows everything up to now.
+            self.since = None;
             self.sent = head;
-            return Ok(Some(Next::Notice(r#"{"event":"reset"}"#)));
+            return Ok(Some(Next::Notice(RESET)));
         }
         if since < up_to {
             let (viewer, streams) = (self.subscription.user(), self.subscription.streams());
-            self.backfill = Some(Backfill::new(pool, viewer, streams, since, up_to).await?);
+            self.backfill = Some(Backfill::new(viewer, streams, since, up_to));
         }
+        self.since = None;
         Ok(None)
     }
 
-    /// The next thing to send.
+    /// The next thing to send. Cancel-safe (the socket loop drops it when
+    /// the client speaks): state changes only after the last await.
     async fn next(&mut self) -> Next {
         match self.resume().await {
             Ok(Some(notice)) => return notice,
@@ -308,8 +315,15 @@ impl Feed {
             }
             if let Some(backfill) = self.backfill.as_mut() {
                 match backfill.next_page(&self.state.pool).await {
-                    Ok(page) if page.is_empty() => self.backfill = None,
-                    Ok(page) => self.pending.extend(page),
+                    Ok(Page::Frames(page)) => self.pending.extend(page),
+                    Ok(Page::Done) => self.backfill = None,
+                    Ok(Page::Pruned) => {
+                        // Events the client has not seen are gone: it reloads
+                        // over REST, and live events continue past the resume.
+                        self.backfill = None;
+                        self.sent = self.sent.max(self.subscription.registered_at);
+                        return Next::Notice(RESET);
+                    }
                     Err(err) => {
                         tracing::warn!(error = %err, "stream resume failed");
                         return Next::Close(1011, "resume failed");
