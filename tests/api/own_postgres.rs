@@ -4,7 +4,7 @@
 //! (`initdb`, `pg_ctl` on PATH or under /usr/lib/postgresql/*/bin); as root
 //! they run as the `postgres` user, as PostgreSQL requires.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sqlx::PgPool;
@@ -15,6 +15,8 @@ pub struct OwnPostgres {
     dir: tempfile::TempDir,
     bin: PathBuf,
     pub port: u16,
+    /// Server options beyond address, port and socket directory.
+    options: String,
 }
 
 fn server_binaries() -> PathBuf {
@@ -52,6 +54,13 @@ fn free_port() -> u16 {
 impl OwnPostgres {
     /// Creates and starts a cluster.
     pub fn start() -> Self {
+        Self::start_with("", |_| {})
+    }
+
+    /// Creates a cluster, lets `prepare` write files into its data
+    /// directory (they are then handed to the server's user), and starts it
+    /// with `options` added to the server's command line.
+    pub fn start_with(options: &str, prepare: impl FnOnce(&Path)) -> Self {
         let bin = server_binaries();
         let dir = tempfile::Builder::new()
             .prefix("pamps-own-pg")
@@ -68,6 +77,7 @@ impl OwnPostgres {
             dir,
             bin,
             port: free_port(),
+            options: options.to_owned(),
         };
         let data = pg.data();
         pg.run(
@@ -83,8 +93,21 @@ impl OwnPostgres {
                 "--no-locale",
             ],
         );
+        prepare(Path::new(&data));
+        if is_root() {
+            let out = Command::new("chown")
+                .args(["-R", "postgres:", &data])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "chown: {out:?}");
+        }
         pg.pg_ctl("start");
         pg
+    }
+
+    /// The directory of the server's unix socket.
+    pub fn socket_dir(&self) -> &Path {
+        self.dir.path()
     }
 
     fn data(&self) -> String {
@@ -118,9 +141,10 @@ impl OwnPostgres {
 
     fn pg_ctl(&self, action: &str) {
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {}",
+            "-c listen_addresses=127.0.0.1 -p {} -k {} {}",
             self.port,
-            self.dir.path().display()
+            self.dir.path().display(),
+            self.options
         );
         let log = self.dir.path().join("log");
         self.run(

@@ -4,8 +4,8 @@
 //! Needs the PostgreSQL server binaries (as `test.sh`'s initdb path does);
 //! without them the test fails, it never skips.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::time::Duration;
 
 use pamps::config::DbSettings;
@@ -15,6 +15,7 @@ use secrecy::SecretString;
 use sqlx::postgres::PgConnectOptions;
 
 use crate::helpers::test_settings;
+use crate::own_postgres::OwnPostgres;
 
 /// A CA: its certificate (PEM) and what signs with it.
 struct Ca {
@@ -48,86 +49,16 @@ impl Ca {
     }
 }
 
-fn run(command: &mut Command) -> String {
-    let out = command
-        .output()
-        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{command:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn is_root() -> bool {
-    run(Command::new("id").arg("-u")) == "0"
-}
-
-/// The directory of `initdb` and `pg_ctl`: on the PATH, else the newest
-/// Debian server version.
-fn server_binaries() -> PathBuf {
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
-    let mut debian: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .collect();
-    debian.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
-            .unwrap_or(0)
-    });
-    on_path
-        .chain(debian.into_iter().rev())
-        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
-        .expect(
-            "the TLS test needs the PostgreSQL server binaries (initdb, pg_ctl): \
-             apt-get install postgresql",
-        )
-}
-
-/// A running cluster that only accepts TLS over TCP; stopped when dropped.
-struct TlsCluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl TlsCluster {
-    fn start(cert_pem: &str, key_pem: &str) -> Self {
-        let bin = server_binaries();
-        // Under /tmp: the postgres user must reach it, and the socket path
-        // must stay short.
-        let dir = tempfile::Builder::new()
-            .prefix("pamps-tls-")
-            .tempdir_in("/tmp")
-            .unwrap();
-        let root = dir.path().to_owned();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let cluster = Self { dir, bin, port };
-        cluster.chown(&root);
-        cluster.as_owner(&[
-            "initdb",
-            "-D",
-            "data",
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-        ]);
-        let data = root.join("data");
+/// A cluster that only accepts TLS over TCP, with `cert_pem` for its certificate.
+fn tls_cluster(cert_pem: &str, key_pem: &str) -> OwnPostgres {
+    OwnPostgres::start_with("-c ssl=on", |data| {
         std::fs::write(data.join("server.crt"), cert_pem).unwrap();
         std::fs::write(data.join("server.key"), key_pem).unwrap();
+        std::fs::set_permissions(
+            data.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
         std::fs::write(
             data.join("pg_hba.conf"),
             "local all all trust\n\
@@ -135,62 +66,15 @@ impl TlsCluster {
              hostssl all all ::1/128 trust\n",
         )
         .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            data.join("server.key"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .unwrap();
-        for file in ["server.crt", "server.key", "pg_hba.conf"] {
-            cluster.chown(&data.join(file));
-        }
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c ssl=on",
-            root.display()
-        );
-        cluster.as_owner(&[
-            "pg_ctl", "-D", "data", "-l", "log", "-w", "-t", "60", "-o", &options, "start",
-        ]);
-        cluster
-    }
-
-    /// Runs a server tool in the cluster directory, as `postgres` when we are root
-    /// (PostgreSQL refuses to run as root).
-    fn as_owner(&self, args: &[&str]) -> String {
-        run(&mut self.owner_command(args))
-    }
-
-    fn owner_command(&self, args: &[&str]) -> Command {
-        let tool = self.bin.join(args[0]);
-        let mut command = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(&tool);
-            c
-        } else {
-            Command::new(&tool)
-        };
-        command.args(&args[1..]).current_dir(self.dir.path());
-        command
-    }
-
-    fn chown(&self, path: &Path) {
-        if is_root() {
-            run(Command::new("chown").arg("postgres:").arg(path));
-        }
-    }
-
-    /// A URL of this cluster's `postgres` database on `host`.
-    fn url(&self, host: &str, query: &str) -> String {
-        format!("postgresql://postgres@{host}:{}/postgres{query}", self.port)
-    }
+    })
 }
 
-impl Drop for TlsCluster {
-    fn drop(&mut self) {
-        let _ = self
-            .owner_command(&["pg_ctl", "-D", "data", "-m", "immediate", "-w", "stop"])
-            .output();
-    }
+/// A URL of `cluster`'s `postgres` database on `host`.
+fn url(cluster: &OwnPostgres, host: &str, query: &str) -> String {
+    format!(
+        "postgresql://postgres@{host}:{}/postgres{query}",
+        cluster.port
+    )
 }
 
 fn settings(uri: &str, sslmode: &str, sslrootcert: &Path) -> DbSettings {
@@ -224,7 +108,7 @@ async fn tls_modes_accept_a_trusted_server_and_refuse_wrong_names_untrusted_cas_
     let ca = Ca::new("pamps test CA");
     let stranger = Ca::new("someone else's CA");
     let (cert, key) = ca.server_cert(&["localhost"]);
-    let cluster = TlsCluster::start(&cert, &key);
+    let cluster = tls_cluster(&cert, &key);
     let files = tempfile::tempdir().unwrap();
     let (ours, theirs) = (files.path().join("ca.pem"), files.path().join("other.pem"));
     std::fs::write(&ours, &ca.pem).unwrap();
@@ -232,10 +116,10 @@ async fn tls_modes_accept_a_trusted_server_and_refuse_wrong_names_untrusted_cas_
     let none = Path::new("");
     let in_url = |host: &str, mode: &str, root: &Path| {
         let query = format!("?sslmode={mode}&sslrootcert={}", root.display());
-        settings(&cluster.url(host, &query), "", none)
+        settings(&url(&cluster, host, &query), "", none)
     };
     let by_settings =
-        |host: &str, mode: &str, root: &Path| settings(&cluster.url(host, ""), mode, root);
+        |host: &str, mode: &str, root: &Path| settings(&url(&cluster, host, ""), mode, root);
 
     let cases: [(&str, DbSettings, Result<(), &str>); 11] = [
         (
@@ -291,7 +175,7 @@ async fn tls_modes_accept_a_trusted_server_and_refuse_wrong_names_untrusted_cas_
         (
             "settings override the URL's sslmode",
             settings(
-                &cluster.url("localhost", "?sslmode=disable"),
+                &url(&cluster, "localhost", "?sslmode=disable"),
                 "verify-full",
                 &ours,
             ),
@@ -313,7 +197,7 @@ async fn tls_modes_accept_a_trusted_server_and_refuse_wrong_names_untrusted_cas_
     let socket = settings(
         &format!(
             "postgresql://postgres@localhost/postgres?host={}&port={}",
-            cluster.dir.path().display(),
+            cluster.socket_dir().display(),
             cluster.port
         ),
         "",
