@@ -68,6 +68,27 @@ async fn write_posts(pool: &PgPool, user_id: i64, n: usize, gap: Duration) {
     }
 }
 
+/// Both clients receive every one of the `n` events in the outbox, each
+/// once, in order.
+async fn receive_every_event_once(pool: &PgPool, n: usize, ws: &mut Ws, sse: &mut Sse) {
+    wait_until_numbered(pool).await;
+    let expected: Vec<i64> = sqlx::query_scalar("SELECT pos FROM events ORDER BY pos")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(expected.len(), n);
+    let mut got = Vec::new();
+    while got.len() < n {
+        got.push(ws.next_json().await);
+    }
+    assert_eq!(ids(&got), expected, "WebSocket: each event once, in order");
+    let mut got = Vec::new();
+    while got.len() < n {
+        got.push(sse.next_event().await.data);
+    }
+    assert_eq!(ids(&got), expected, "SSE: each event once, in order");
+}
+
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn killed_database_connections_lose_no_event_and_repeat_none(pool: PgPool) {
     let options = (*pool.connect_options())
@@ -109,22 +130,7 @@ async fn killed_database_connections_lose_no_event_and_repeat_none(pool: PgPool)
         "killed per round: {rounds:?}"
     );
 
-    wait_until_numbered(&pool).await;
-    let expected: Vec<i64> = sqlx::query_scalar("SELECT pos FROM events ORDER BY pos")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    assert_eq!(expected.len(), 80);
-    let mut got = Vec::new();
-    while got.len() < expected.len() {
-        got.push(ws.next_json().await);
-    }
-    assert_eq!(ids(&got), expected, "WebSocket: each event once, in order");
-    let mut got = Vec::new();
-    while got.len() < expected.len() {
-        got.push(sse.next_event().await.data);
-    }
-    assert_eq!(ids(&got), expected, "SSE: each event once, in order");
+    receive_every_event_once(&pool, 80, &mut ws, &mut sse).await;
     assert_eq!(ws.next_within(Duration::from_millis(300)).await, None);
     server.stop().await;
 }
@@ -186,21 +192,6 @@ async fn a_postgres_restart_under_open_sockets_loses_no_event() {
     pg.restart();
     write_posts(&writer, ana_id, 20, Duration::ZERO).await;
 
-    wait_until_numbered(&writer).await;
-    let expected: Vec<i64> = sqlx::query_scalar("SELECT pos FROM events ORDER BY pos")
-        .fetch_all(&writer)
-        .await
-        .unwrap();
-    assert_eq!(expected.len(), 40);
-    let mut got = Vec::new();
-    while got.len() < expected.len() {
-        got.push(ws.next_json().await);
-    }
-    assert_eq!(ids(&got), expected, "WebSocket: each event once, in order");
-    let mut got = Vec::new();
-    while got.len() < expected.len() {
-        got.push(sse.next_event().await.data);
-    }
-    assert_eq!(ids(&got), expected, "SSE: each event once, in order");
+    receive_every_event_once(&writer, 40, &mut ws, &mut sse).await;
     server.stop().await;
 }
