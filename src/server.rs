@@ -32,6 +32,11 @@ pub const DRAIN: Duration = Duration::from_secs(10);
 pub enum StartupError {
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(
+        "the database {target} lacks migrations this pamps needs; run `pamps migrate` \
+         (with the same settings), then start again"
+    )]
+    Unmigrated { target: String },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -85,7 +90,15 @@ impl Application {
             db::migrate(&pool).await?;
             pool
         } else {
-            db::connect_lazy(&settings.db)?
+            let pool = db::connect_lazy(&settings.db)?;
+            // A database that does not answer yet may be migrated by the time
+            // it does (`/ready` says so meanwhile); one that answers without
+            // the migrations would only fail requests.
+            if db::readiness(&pool).await == db::Readiness::NotMigrated {
+                let target = db::describe(&db::connect_options(&settings.db)?);
+                return Err(StartupError::Unmigrated { target });
+            }
+            pool
         };
         Self::with_state(AppState::new(pool, settings))
     }
