@@ -1,9 +1,7 @@
 //! `pamps serve` at start (pending migrations, log colours) and the
 //! `adduser` / `create-user` command line as a newcomer meets it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
@@ -13,6 +11,7 @@ use crate::cli::{
     assert_one_error_line, assert_success, fresh_database, pamps, pamps_on, stderr, stdout,
 };
 use crate::helpers::{PASSWORD, TestApp};
+use crate::served::Served;
 
 /// `openssl rand -hex 32`.
 const PROD_SECRET: &str = "3f9a0c2e7b14d85f6a0e9c3b72d1f48a5e6c0b9d2f7a13e8c4b60d5f9a2e71c3";
@@ -22,51 +21,11 @@ const PRODUCTION: [(&str, &str); 2] = [
 ];
 
 /// What `pamps serve` printed on stderr, and whether it said it listens:
-/// it runs until that line or its exit (at most `limit`), then is killed.
+/// it runs until that line or its exit (at most `limit`), then is stopped.
 fn serve(uri: &str, env: &[(&str, &str)], limit: Duration) -> (Vec<String>, bool) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pamps"))
-        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
-        .current_dir(dir.path())
-        .env("PAMPS_ENV", "testing")
-        .env("PAMPS_DB__URI", uri)
-        .env("PAMPS_SERVER__WORKERS", "1")
-        .envs(env.iter().copied())
-        .env_remove("RUST_LOG")
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the pamps binary runs");
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + limit;
-    let mut lines = Vec::new();
-    let mut listening = false;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                listening |= line.contains("pamps listening");
-                lines.push(line);
-                if listening {
-                    break;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    lines.extend(rx.try_iter());
-    (lines, listening)
+    let mut served = Served::start(uri, env);
+    let listening = served.wait_listening(limit).is_some();
+    (served.stop(), listening)
 }
 
 /// Creates an empty database; drops it when the returned guard is dropped.
