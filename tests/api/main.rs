@@ -25,6 +25,7 @@ mod post_lists;
 mod post_read;
 mod profiles;
 mod races;
+mod races_content;
 mod registration;
 mod routes;
 mod seed;
