@@ -6,6 +6,7 @@ pub mod bus;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod devdb;
 pub mod entropy;
 pub mod error;
 pub mod extract;

@@ -9,6 +9,7 @@ mod cli;
 mod cli_startup;
 mod client_errors;
 mod conventions;
+mod dev_database;
 mod follows;
 mod hardening;
 mod harness;

@@ -6,12 +6,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
-/// A running `pamps serve --port 0` on the database at a URI.
+/// A running `pamps serve --port 0` on the database at a URI; killed if
+/// still running when dropped.
 pub struct Served {
     child: Child,
     lines: Receiver<String>,
     seen: Vec<String>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Served {
@@ -19,9 +20,16 @@ impl Served {
     /// from an empty directory so that no settings file applies.
     pub fn start(uri: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let mut served = Self::start_in(dir.path(), uri, env);
+        served._dir = Some(dir);
+        served
+    }
+
+    /// Starts it like [`Served::start`], in `dir`.
+    pub fn start_in(dir: &std::path::Path, uri: &str, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pamps"))
             .args(["serve", "--host", "127.0.0.1", "--port", "0"])
-            .current_dir(dir.path())
+            .current_dir(dir)
             .env("PAMPS_ENV", "testing")
             .env("PAMPS_DB__URI", uri)
             .env("PAMPS_SERVER__WORKERS", "1")
@@ -46,7 +54,7 @@ impl Served {
             child,
             lines,
             seen: Vec::new(),
-            _dir: dir,
+            _dir: None,
         }
     }
 
@@ -65,7 +73,7 @@ impl Served {
 
     /// Stops the process (SIGTERM, then SIGKILL after 10 s) and returns
     /// every line it wrote to stderr.
-    pub fn stop(mut self) -> Vec<String> {
+    pub fn stop(&mut self) -> Vec<String> {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -76,7 +84,14 @@ impl Served {
         let _ = self.child.wait();
         // The reader thread ends at EOF, once the process is gone.
         self.seen.extend(self.lines.iter());
-        self.seen
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
