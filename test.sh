@@ -181,6 +181,21 @@ provision_db() {
   echo "DATABASE_URL=$DATABASE_URL"
 }
 
+# One debug build for everything: `cargo test`'s build makes target/debug/pamps,
+# which the spec fuzz, the browser tests and the cluster checks then run, and
+# the final `cargo test` only runs. Their own `cargo build --bin pamps` must
+# find nothing to compile; if it does, a dev-dependency changed the features
+# of a shared crate and the whole tree above it would be built twice.
+build_once() {
+  step "cargo test --all-targets --no-run (the one debug build)"
+  cargo test --all-targets --no-run --quiet
+  local rebuilt
+  rebuilt=$(cargo build --bin pamps 2>&1 | grep -c '^ *Compiling' || true)
+  [[ $rebuilt == 0 ]] || die "cargo build --bin pamps recompiled $rebuilt crates after the test build: \
+[dependencies] and [dev-dependencies] enable different features of a shared crate \
+(compare \`cargo tree -e normal -f '{p} {f}'\` with \`-e normal,dev\`) and add them to [dependencies]"
+}
+
 # schemathesis against a live server, every check, zero failures allowed.
 run_api_fuzz() {
   step "spec fuzz (schemathesis)"
@@ -198,6 +213,7 @@ main() {
   bash scripts/check-compose.sh
   step "Prometheus and Grafana files (scripts/check-metrics.sh; installs promtool)"
   bash scripts/check-metrics.sh
+  build_once
   provision_db
   if [[ ${SKIP_FUZZ:-} == 1 ]]; then
     step "spec fuzz skipped (SKIP_FUZZ=1)"

@@ -25,14 +25,13 @@ use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName};
-use actix_web::middleware::{Compress, Condition, ErrorHandlers, from_fn};
+use actix_web::middleware::{Compress, Condition, DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, web};
 
-use crate::error::ApiError;
-use crate::extract::BodyTimeout;
+use crate::extract::{BodyTimeout, path_error};
 use crate::middleware::{
-    conditional_get, fail_fast_without_db, head_as_get, json_error_body, limit_body, no_route,
-    normalize_path, request_log,
+    conditional_get, fail_fast_without_db, head_as_get, head_without_stream, json_error_body,
+    limit_body, method_not_allowed, no_route, normalize_path, request_log,
 };
 use crate::state::AppState;
 use crate::{compression, openapi, routes};
@@ -70,28 +69,48 @@ pub fn build_app(
         .configure(crate::web::configure)
         .configure(openapi::configure)
         .wrap(Compress::default())
-        .wrap(from_fn(head_as_get));
+        .wrap(from_fn(head_as_get))
+        .wrap(static_security_headers());
     let body_timeout = Duration::from_millis(state.settings.server.body_timeout_ms);
     let metrics_on = state.settings.metrics.enabled;
     App::new()
         .app_data(BodyTimeout(body_timeout))
         .app_data(web::Data::from(state.forwarding.clone()))
         .app_data(state)
-        .app_data(web::PathConfig::default().error_handler(|err, _| {
-            ApiError::invalid(
-                &["path", "id"],
-                format!("path parameter is not valid: {err}"),
-            )
-            .into()
-        }))
+        .app_data(web::PathConfig::default().error_handler(|err, _| path_error(&err).into()))
         .service(statics)
-        .service(web::resource(["/stream", "/stream/"]).get(routes::stream::stream))
+        .service(
+            web::resource(["/stream", "/stream/"])
+                .get(routes::stream::stream)
+                .default_service(web::to(|| async { method_not_allowed("GET, HEAD") }))
+                .wrap(ErrorHandlers::new().default_handler(json_error_body))
+                .wrap(from_fn(head_without_stream)),
+        )
         .service(api)
         .wrap(from_fn(request_log))
         .wrap(Condition::new(
             metrics_on,
             from_fn(crate::metrics::http::track),
         ))
+}
+
+/// The API docs' policy: Swagger UI's own scripts and styles (it sets inline
+/// styles), its data: icons, requests to this origin; never framed. The web
+/// client sets its stricter policy itself, and these defaults only fill in
+/// what a response lacks.
+const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self' data:; \
+    base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+fn static_security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            DOCS_CONTENT_SECURITY_POLICY,
+        ))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
 }
 
 /// Paths served by the static surface.

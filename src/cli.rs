@@ -4,7 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
@@ -38,22 +38,9 @@ pub enum Command {
     /// Apply the embedded database migrations.
     Migrate,
     /// Create a user. Without a password, prompts for it (or reads it from stdin).
-    #[command(visible_alias = "create-user")]
-    Adduser {
-        email: String,
-        username: String,
-        /// The password, as the original pamps took it (visible to other
-        /// local users in the process list: prefer the prompt).
-        #[arg(value_name = "PASSWORD", conflicts_with = "password")]
-        password_arg: Option<String>,
-        /// Same as the positional PASSWORD.
-        #[arg(long)]
-        password: Option<String>,
-        #[arg(long)]
-        bio: Option<String>,
-        #[arg(long)]
-        avatar: Option<String>,
-    },
+    Adduser(NewUser),
+    /// Same as adduser, under the original pamps name.
+    CreateUser(NewUser),
     /// List users as a table: id, username, email, created.
     UserList,
     /// Drop and recreate the database schema (refused in production).
@@ -64,6 +51,24 @@ pub enum Command {
     },
     /// Fill an empty database with demo data (refused in production).
     Seed(SeedOptions),
+}
+
+/// The arguments of `adduser` and `create-user`.
+#[derive(Debug, Args)]
+pub struct NewUser {
+    email: String,
+    username: String,
+    /// The password, as the original pamps took it (visible to other
+    /// local users in the process list: prefer the prompt).
+    #[arg(value_name = "PASSWORD", conflicts_with = "password")]
+    password_arg: Option<String>,
+    /// Same as the positional PASSWORD.
+    #[arg(long)]
+    password: Option<String>,
+    #[arg(long)]
+    bio: Option<String>,
+    #[arg(long)]
+    avatar: Option<String>,
 }
 
 /// Parses the command line, runs it, and turns any failure into one line on stderr.
@@ -93,22 +98,15 @@ async fn execute(command: Command) -> Result<(), String> {
     match command {
         Command::Serve { host, port } => serve(settings, host, port).await,
         Command::Migrate => migrate(&settings).await,
-        Command::Adduser {
-            email,
-            username,
-            password_arg,
-            password,
-            bio,
-            avatar,
-        } => {
+        Command::Adduser(new) | Command::CreateUser(new) => {
             let request = RegisterRequest {
-                email,
-                username,
+                email: new.email,
+                username: new.username,
                 password: String::new(),
-                avatar,
-                bio,
+                avatar: new.avatar,
+                bio: new.bio,
             };
-            adduser(&settings, request, password.or(password_arg)).await
+            adduser(&settings, request, new.password.or(new.password_arg)).await
         }
         Command::UserList => user_list(&settings).await,
         Command::ResetDb { force } => reset_db(&settings, force).await,
@@ -248,9 +246,11 @@ fn describe_api_error(err: ApiError) -> String {
 /// How many times a refused password is asked again.
 const PASSWORD_ATTEMPTS: usize = 3;
 
-/// Asks for a password until its length is acceptable, then (on a terminal,
-/// without echo) for the same again. Piped, each attempt is one line of
-/// stdin and nothing is repeated, so `echo $PW | pamps adduser …` works.
+/// Asks for a password until its length is acceptable, then for the same
+/// again (on a terminal without echo). Piped, each attempt is one line of
+/// stdin and the line after the accepted one, if any, is the confirmation:
+/// `echo $PW | pamps adduser …` and `printf '%s\n%s\n' $PW $PW | …` both
+/// work, a confirmation that differs or any further input is refused.
 fn read_password() -> Result<String, String> {
     let terminal = std::io::stdin().is_terminal();
     let mut lines = std::io::stdin().lock().lines();
@@ -275,8 +275,15 @@ fn read_password() -> Result<String, String> {
             refusal = msg;
             continue;
         }
-        if terminal && ask("Repeat password: ")?.as_deref() != Some(password.as_str()) {
-            return Err("passwords do not match".into());
+        match ask("Repeat password: ")? {
+            Some(again) if again != password => return Err("passwords do not match".into()),
+            None if terminal => return Err("passwords do not match".into()),
+            _ => {}
+        }
+        if !terminal && ask("")?.is_some() {
+            return Err("unexpected input after the password and its confirmation; \
+                 pipe one password line, optionally repeated on a second line"
+                .into());
         }
         return Ok(password);
     }

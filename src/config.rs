@@ -17,12 +17,11 @@ use crate::validation::is_hostname;
 const DEV_SECRET_PREFIX: &str = "dev-only-insecure-secret";
 /// A production secret needs at least 32 bytes (256 bits for HS256) ...
 const MIN_SECRET_BYTES: usize = 32;
-/// ... at least 10 different bytes (a hex key has up to 16) ...
-const MIN_SECRET_DISTINCT_BYTES: usize = 10;
-/// ... and 3 bits of Shannon entropy per byte, estimated from its byte
-/// frequencies: random hex scores about 3.8, random base64 about 5, while a
-/// repeated or two-symbol pattern scores 0 to 1.
-const MIN_SECRET_BITS_PER_BYTE: f64 = 3.0;
+/// ... and 128 bits of estimated entropy ([`crate::entropy`]).
+const MIN_SECRET_BITS: f64 = 128.0;
+/// How to make a good one, said with every refusal.
+const MAKE_A_SECRET: &str = "set PAMPS_SECURITY__SECRET_KEY to a random value, \
+     e.g. `openssl rand -base64 48`";
 /// Used when neither `db.uri` nor `DATABASE_URL` is set.
 const DEFAULT_DB_URI: &str = "postgresql://postgres@127.0.0.1:5432/pamps";
 
@@ -303,16 +302,14 @@ impl Settings {
         let secret = self.security.secret_key.expose_secret();
         if self.env == AppEnv::Production {
             if secret.starts_with(DEV_SECRET_PREFIX) {
-                return Err(ConfigError(
-                    "in production security.secret_key must be set (PAMPS_SECURITY__SECRET_KEY) \
-                     to a random value, not the development default; e.g. `openssl rand -hex 32`"
-                        .into(),
-                ));
+                return Err(ConfigError(format!(
+                    "in production security.secret_key must not be the development default; \
+                     {MAKE_A_SECRET}"
+                )));
             }
             guessable_secret(secret).map_or(Ok(()), |why| {
                 Err(ConfigError(format!(
-                    "security.secret_key looks guessable: {why}; set PAMPS_SECURITY__SECRET_KEY \
-                     to a random value, e.g. `openssl rand -hex 32`"
+                    "security.secret_key looks guessable: {why}; {MAKE_A_SECRET}"
                 )))
             })?;
         }
@@ -450,40 +447,19 @@ fn in_range(key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError
 
 /// Why a production secret looks guessable, if it does.
 fn guessable_secret(secret: &str) -> Option<String> {
-    let bytes = secret.as_bytes();
-    if bytes.len() < MIN_SECRET_BYTES {
+    let bytes = secret.len();
+    if bytes < MIN_SECRET_BYTES {
         return Some(format!(
-            "it is {} bytes long, at least {MIN_SECRET_BYTES} are needed",
-            bytes.len()
+            "it is {bytes} bytes long, at least {MIN_SECRET_BYTES} are needed"
         ));
     }
-    let mut counts = [0usize; 256];
-    for &b in bytes {
-        counts[usize::from(b)] += 1;
-    }
-    let distinct = counts.iter().filter(|&&c| c > 0).count();
-    if distinct < MIN_SECRET_DISTINCT_BYTES {
-        return Some(format!(
-            "it uses only {distinct} different characters, at least \
-             {MIN_SECRET_DISTINCT_BYTES} are needed"
-        ));
-    }
-    let len = bytes.len() as f64;
-    let bits: f64 = counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = c as f64 / len;
-            -p * p.log2()
-        })
-        .sum();
-    if bits < MIN_SECRET_BITS_PER_BYTE {
-        return Some(format!(
-            "its characters carry about {bits:.1} bits each, at least \
-             {MIN_SECRET_BITS_PER_BYTE:.1} are needed (too repetitive)"
-        ));
-    }
-    None
+    let bits = crate::entropy::estimate_bits(secret);
+    (bits < MIN_SECRET_BITS).then(|| {
+        format!(
+            "it carries about {bits:.0} bits of entropy, at least {MIN_SECRET_BITS:.0} are \
+             needed (words, dates, sequences and repeats are easy to guess)"
+        )
+    })
 }
 
 /// Checks the `scheme://host[:port]` start of a URL; returns what follows.
@@ -820,10 +796,19 @@ mod tests {
     #[test]
     fn production_refuses_guessable_secrets_and_says_why() {
         let cases = [
-            (" ".repeat(40), "different characters"),
-            ("a".repeat(40), "different characters"),
-            ("abcdefghij".to_owned() + &"a".repeat(40), "bits each"),
+            (" ".repeat(40), "bits of entropy, at least 128"),
+            ("a".repeat(40), "bits of entropy, at least 128"),
+            ("abcdefghij".to_owned() + &"a".repeat(40), "bits of entropy"),
             ("Zq9#kT2@xW7!".to_owned(), "12 bytes long, at least 32"),
+            // Both accepted before (issue 20).
+            (
+                "0123456789abcdef0123456789abcdef".to_owned(),
+                "bits of entropy, at least 128",
+            ),
+            (
+                "my-company-jwt-secret-key-for-prod-2026".to_owned(),
+                "bits of entropy, at least 128",
+            ),
         ];
         for (secret, why) in cases {
             let err = production_with_secret(&secret).unwrap_err().to_string();
@@ -831,6 +816,7 @@ mod tests {
                 err.contains("security.secret_key looks guessable: ") && err.contains(why),
                 "{secret:?}: {err}"
             );
+            assert!(err.contains("`openssl rand -base64 48`"), "{err}");
             assert!(!err.contains(&secret), "the secret is not echoed: {err}");
         }
         production_with_secret(GOOD_SECRET).unwrap();

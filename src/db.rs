@@ -277,14 +277,24 @@ pub enum Readiness {
 /// Whether the database answers and has every embedded migration applied.
 pub async fn readiness(pool: &PgPool) -> Readiness {
     let expected = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let applied = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query_scalar::<_, Option<i64>>(
-            "SELECT CASE WHEN to_regclass('_sqlx_migrations') IS NULL THEN 0
-                    ELSE (SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success) END",
-        )
-        .fetch_one(pool),
-    )
+    // Two statements: one naming a missing table fails as a whole, and an
+    // empty database would read as an unreachable one.
+    let applied = tokio::time::timeout(Duration::from_secs(2), async {
+        let table: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+                .fetch_one(pool)
+                .await?;
+        match table {
+            None => Ok(Some(0)),
+            Some(_) => {
+                sqlx::query_scalar::<_, Option<i64>>(
+                    "SELECT max(version) FROM _sqlx_migrations WHERE success",
+                )
+                .fetch_one(pool)
+                .await
+            }
+        }
+    })
     .await;
     match applied {
         Ok(Ok(Some(version))) if version >= expected => Readiness::Ready,

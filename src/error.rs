@@ -73,6 +73,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A genuine access token past its expiry: refresh it.
+    #[error("Token expired")]
+    TokenExpired,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]
@@ -97,6 +100,10 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// The RFC 6750 challenge for an expired access token.
+pub const EXPIRED_CHALLENGE: &str =
+    "Bearer error=\"invalid_token\", error_description=\"token expired\"";
+
 /// Shorthand for handler and model results.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -117,7 +124,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::TokenExpired => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -137,6 +144,9 @@ impl ResponseError for ApiError {
         match self {
             Self::Unauthorized(_) => {
                 res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            Self::TokenExpired => {
+                res.insert_header((header::WWW_AUTHENTICATE, EXPIRED_CHALLENGE));
             }
             Self::TooManyRequests(info) => {
                 res.insert_header((header::RETRY_AFTER, info.retry_after_secs))

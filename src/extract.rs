@@ -18,6 +18,7 @@ use serde::de::value::{Error as DeError, MapDeserializer};
 use serde::de::{DeserializeOwned, Deserializer, Error as _, IntoDeserializer, Visitor};
 
 use crate::error::{ApiError, FieldError};
+use crate::wording;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -349,9 +350,19 @@ fn field_error(place: &'static str, path: &str, message: &str) -> ApiError {
             loc.push(rest.trim_end_matches('`').to_owned());
             ("Field required".to_owned(), "missing")
         }
-        None => (message, "type_error"),
+        None => (wording::contract_message(&message), "type_error"),
     };
     ApiError::Validation(vec![FieldError { loc, msg, kind }])
+}
+
+/// A 422 for a path segment that is not of its route's type (actix's
+/// `PathConfig` error handler).
+pub fn path_error(err: &actix_web::error::PathError) -> ApiError {
+    let message = err.to_string();
+    let message = message
+        .strip_prefix("Path deserialize error: ")
+        .unwrap_or(&message);
+    ApiError::invalid(&["path", "id"], wording::contract_message(message))
 }
 
 fn strip_position(message: &str) -> String {

@@ -121,9 +121,38 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
     if methods.is_empty() {
         return ApiError::NotFound("Not Found").error_response();
     }
+    method_not_allowed(&methods.join(", "))
+}
+
+/// 405 with `Allow` and a JSON `detail`.
+pub fn method_not_allowed(allow: &str) -> HttpResponse {
     HttpResponse::MethodNotAllowed()
-        .insert_header((header::ALLOW, methods.join(", ")))
+        .insert_header((header::ALLOW, allow))
         .json(ErrorBody::new("Method Not Allowed"))
+}
+
+/// HEAD on the live stream: answered as GET would be (status and headers:
+/// 401, 429, or 200 `text/event-stream`), but the stream itself is dropped
+/// at once. actix-http would otherwise keep polling a never-ending body it
+/// does not send, holding the connection and a stream slot.
+pub async fn head_without_stream(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let head = req.method() == Method::HEAD;
+    if head {
+        req.head_mut().method = Method::GET;
+        // A HEAD is never a WebSocket handshake.
+        req.headers_mut().remove(header::UPGRADE);
+    }
+    let res = next.call(req).await?;
+    Ok(res.map_body(|_, body| {
+        if head {
+            BoxBody::new(actix_web::body::None::new())
+        } else {
+            body.boxed()
+        }
+    }))
 }
 
 /// While the database probe says the database is down, answers every API

@@ -22,6 +22,7 @@ use crate::bus;
 use crate::config::{AppEnv, Settings};
 use crate::db::{self, DbError};
 use crate::metrics;
+use crate::devdb::DevCluster;
 use crate::security::Hasher;
 use crate::state::AppState;
 
@@ -35,6 +36,16 @@ pub enum StartupError {
     Db(#[from] DbError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error("cannot reach PostgreSQL at {target}; {source}")]
+    NoDatabase {
+        target: String,
+        source: crate::devdb::DevDbError,
+    },
+    #[error(
+        "the database {target} lacks migrations this pamps needs; run `pamps migrate` \
+         (with the same settings), then start again"
+    )]
+    Unmigrated { target: String },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -77,25 +88,48 @@ pub struct Application {
     metrics_port: Option<u16>,
     tasks: Tasks,
     shutdown: CancellationToken,
+    /// The private development database, stopped after the server.
+    dev_db: Option<DevCluster>,
 }
 
 impl Application {
     /// Connects to the database (migrating when `db.auto_migrate`), binds the
     /// listener (port 0 picks a free one) and prepares the server and tasks.
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+    pub async fn build(mut settings: Settings) -> Result<Self, StartupError> {
+        let mut dev_db = None;
         let pool = if settings.db.auto_migrate {
             let create = settings.env != AppEnv::Production;
-            let pool = db::connect_or_create(&settings.db, create).await?;
+            let pool = match db::connect_or_create(&settings.db, create).await {
+                Err(DbError::Unreachable { target, source })
+                    if settings.env == AppEnv::Development
+                        && source.as_database_error().is_none() =>
+                {
+                    let (cluster, pool) = start_dev_db(&mut settings, target).await?;
+                    dev_db = Some(cluster);
+                    pool
+                }
+                other => other?,
+            };
             db::migrate(&pool).await?;
             pool
         } else {
-            db::connect_lazy(&settings.db)?
+            let pool = db::connect_lazy(&settings.db)?;
+            // A database that does not answer yet may be migrated by the time
+            // it does (`/ready` says so meanwhile); one that answers without
+            // the migrations would only fail requests.
+            if db::readiness(&pool).await == db::Readiness::NotMigrated {
+                let target = db::describe(&db::connect_options(&settings.db)?);
+                return Err(StartupError::Unmigrated { target });
+            }
+            pool
         };
         if settings.env == AppEnv::Production {
             // In the background: the server starts even while the database is down.
             tokio::spawn(db::warn_if_unencrypted(pool.clone()));
         }
-        Self::with_state(AppState::new(pool, settings))
+        let mut app = Self::with_state(AppState::new(pool, settings))?;
+        app.dev_db = dev_db;
+        Ok(app)
     }
 
     /// Binds and prepares the server and tasks around a ready state (tests
@@ -157,6 +191,7 @@ impl Application {
             metrics_port,
             tasks,
             shutdown,
+            dev_db: None,
         })
     }
 
@@ -182,6 +217,7 @@ impl Application {
             mut server,
             tasks,
             shutdown,
+            dev_db,
             ..
         } = self;
         let handle = server.handle();
@@ -200,8 +236,35 @@ impl Application {
         };
         shutdown.cancel();
         tasks.join(Duration::from_secs(5)).await;
+        drop(dev_db);
         result
     }
+}
+
+/// Development with the configured PostgreSQL unreachable: starts the
+/// private one ([`crate::devdb`]) on the configured database name, points
+/// `db.uri` at it and connects (creating the database).
+async fn start_dev_db(
+    settings: &mut Settings,
+    target: String,
+) -> Result<(DevCluster, sqlx::PgPool), StartupError> {
+    let options = db::connect_options(&settings.db)?;
+    let database = options.get_database().unwrap_or("pamps").to_owned();
+    let (cluster, uri) = tokio::task::spawn_blocking(move || DevCluster::start(&database))
+        .await
+        .map_err(|e| StartupError::NoDatabase {
+            target: target.clone(),
+            source: crate::devdb::DevDbError::Start(e.to_string()),
+        })?
+        .map_err(|source| StartupError::NoDatabase { target, source })?;
+    tracing::info!(
+        "the configured PostgreSQL does not answer: started a private one under {} \
+         (unix socket only), stopped when pamps stops",
+        crate::devdb::DIR
+    );
+    settings.db.uri = uri;
+    let pool = db::connect_or_create(&settings.db, true).await?;
+    Ok((cluster, pool))
 }
 
 async fn stop_requested(shutdown: &CancellationToken) {

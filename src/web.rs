@@ -22,9 +22,10 @@ use crate::middleware::etag_matches;
 struct Files;
 
 /// A strict policy: scripts, styles and connections only from this origin
-/// (no inline script, no eval). Avatars are people's own http(s) URLs.
+/// (no inline script, no eval). Avatars are people's own URLs, over https
+/// only (the client shows an initial for the others).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data: https: http:; connect-src 'self'; font-src 'self'; manifest-src 'self'; \
+    img-src 'self' data: https:; connect-src 'self'; font-src 'self'; manifest-src 'self'; \
     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";

@@ -363,7 +363,7 @@ async function profile(root, ctx, name, tab = "posts") {
     "section",
     { class: "profile", "aria-label": "Profile" },
     h("div", { class: "profile-top" }, avatar(user, "big"), follow),
-    user.bio ? h("p", { class: "bio", text: user.bio }) : null,
+    user.bio ? h("p", { class: "bio", dir: "auto", text: user.bio }) : null,
     h("p", { class: "muted" }, "Joined ", time(user.created_at)),
     h(
       "p",

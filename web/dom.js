@@ -11,7 +11,7 @@ export function h(tag, props = {}, ...children) {
   for (const [k, v] of Object.entries(props || {})) {
     if (v == null || v === false) continue;
     if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = v;
+    else if (k === "text") el.textContent = neutral(v);
     else if (k === "on") for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
     else if (k === "hidden") el.hidden = true;
     else el.setAttribute(k, v === true ? "" : String(v));
@@ -29,9 +29,19 @@ function put(el, children) {
   for (const c of children) {
     if (c == null || c === false) continue;
     if (Array.isArray(c)) put(el, c);
-    else el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    else el.append(c instanceof Node ? c : document.createTextNode(neutral(c)));
   }
 }
+
+// Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069):
+// one in a post would reverse what follows it, the name beside it included
+// ("gnp.exe" shown for "exe.png"). Text nodes never carry them; the
+// direction of each piece of user text comes from its own letters instead
+// (dir="auto" and unicode-bidi: isolate in the style sheet).
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+
+/** Text as it is shown: without bidi controls. */
+export const neutral = (text) => String(text).replace(BIDI_CONTROLS, "");
 
 let uid = 0;
 /** A unique id for aria-describedby and label[for]. */
@@ -150,8 +160,14 @@ export function time(iso) {
 export const charCount = (s) => [...s.trim()].length;
 
 /** An avatar image (decorative: the name is always next to it) or an initial. */
+// Avatars the page loads (the img-src policy allows https: only): https on a
+// domain name whose last label is a name, never a local one. The server
+// refuses the others; this also covers rows saved before it did.
+const AVATAR_URL = /^https:\/\/(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z](?:[a-z0-9-]*[a-z0-9])?(?::\d{1,5})?(?:[/?#]|$)/i;
+const LOCAL_HOST = /^https:\/\/(?:[^/?#:]*\.)?(?:localhost|local|localdomain|internal|lan|home\.arpa)(?:[:/?#]|$)/i;
+
 export function avatar(user, size = "") {
-  if (user.avatar && /^https?:\/\//i.test(user.avatar)) {
+  if (user.avatar && AVATAR_URL.test(user.avatar) && !LOCAL_HOST.test(user.avatar)) {
     return h("img", {
       class: `avatar ${size}`,
       src: user.avatar,

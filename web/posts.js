@@ -65,7 +65,7 @@ function fill(el, post) {
     own ? h("button", { type: "button", class: "act edit", text: "Edit" }) : null,
     own ? h("button", { type: "button", class: "act delete", text: "Delete" }) : null,
   );
-  const text = h("p", { class: "text" }, richText(post.text));
+  const text = h("p", { class: "text", dir: "auto" }, richText(post.text));
   el.replaceChildren();
   append(
     el,
@@ -336,7 +336,7 @@ export function userRow(user) {
       "div",
       { class: "user-row-body" },
       h("a", { class: "author", href: userHref(user.username), text: `@${user.username}` }),
-      user.bio ? h("p", { class: "bio", text: user.bio }) : null,
+      user.bio ? h("p", { class: "bio", dir: "auto", text: user.bio }) : null,
     ),
   );
 }

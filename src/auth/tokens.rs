@@ -1,6 +1,7 @@
 //! JWT access and refresh tokens: issuing and checking, no database here.
 
 use chrono::{Duration, Utc};
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -126,15 +127,34 @@ impl TokenService {
         Ok(Issued { token, claims })
     }
 
-    /// Checks signature, algorithm, expiry and scope; any failure is the same 401.
+    /// Checks signature, algorithm, expiry and scope. Every failure is the
+    /// same 401, except a genuine access token past its expiry: that one says
+    /// so ([`ApiError::TokenExpired`]), so a client knows to refresh.
     pub fn verify(&self, token: &str, scope: Scope) -> Result<Claims, ApiError> {
-        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| ApiError::bad_credentials())?
-            .claims;
+        let claims = match decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(data) => data.claims,
+            Err(e) if *e.kind() == ErrorKind::ExpiredSignature && scope == Scope::AccessToken => {
+                // The signature was good; refuse other kinds as usual.
+                return Err(match self.expired_scope(token) {
+                    Some(Scope::AccessToken) => ApiError::TokenExpired,
+                    _ => ApiError::bad_credentials(),
+                });
+            }
+            Err(_) => return Err(ApiError::bad_credentials()),
+        };
         if claims.scope != scope {
             return Err(ApiError::bad_credentials());
         }
         Ok(claims)
+    }
+
+    /// The scope of a correctly signed token whose only fault is its expiry.
+    fn expired_scope(&self, token: &str) -> Option<Scope> {
+        let mut validation = self.validation.clone();
+        validation.validate_exp = false;
+        decode::<Claims>(token, &self.decoding, &validation)
+            .ok()
+            .map(|data| data.claims.scope)
     }
 }
 

@@ -307,8 +307,12 @@ async fn ownership_error(db: impl PgExecutor<'_>, id: i64) -> ApiError {
     }
 }
 
-/// Replaces the text of `user_id`'s live post `id` and sets `edited_at`.
-pub async fn edit(db: &sqlx::PgPool, id: i64, user_id: i64, text: &str) -> ApiResult<()> {
+/// Replaces the text of `user_id`'s live post `id` and sets `edited_at`;
+/// the post as edited. One transaction: the row stays locked until the post
+/// is read back, so a delete landing in between cannot turn a written edit
+/// into a 404.
+pub async fn edit(db: &sqlx::PgPool, id: i64, user_id: i64, text: &str) -> ApiResult<Post> {
+    let mut tx = db.begin().await?;
     let done = sqlx::query(
         "UPDATE posts SET text = $3, edited_at = now()
           WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
@@ -316,12 +320,15 @@ pub async fn edit(db: &sqlx::PgPool, id: i64, user_id: i64, text: &str) -> ApiRe
     .bind(id)
     .bind(user_id)
     .bind(text)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
+        tx.rollback().await?;
         return Err(ownership_error(db, id).await);
     }
-    Ok(())
+    let post = get(&mut *tx, id, Some(user_id)).await?;
+    tx.commit().await?;
+    Ok(post)
 }
 
 /// Soft-deletes `user_id`'s live post `id`: it becomes a tombstone whose text

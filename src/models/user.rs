@@ -67,7 +67,7 @@ pub struct RegisterRequest {
     /// An http(s) URL ([`validation::AVATAR_PATTERN`]).
     #[schema(
         max_length = 2048,
-        pattern = "^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?(/[!-~]*)?$"
+        pattern = "^https?://([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[!-~]*)?$"
     )]
     pub avatar: Option<String>,
     #[schema(max_length = 500)]
@@ -139,7 +139,7 @@ pub struct ProfileUpdate {
     pub email: Option<String>,
     /// An http(s) URL; null removes it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^https?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,5})?(/[!-~]*)?$")]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^https?://([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\\.)+[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[!-~]*)?$")]
     pub avatar: Option<Option<String>>,
     /// Null or empty removes it.
     #[serde(default, deserialize_with = "present")]

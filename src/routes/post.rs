@@ -145,8 +145,7 @@ pub async fn edit(
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
     let text = text_of(&body.text)?;
-    post::edit(&state.pool, id, me.id, &text).await?;
-    Ok(HttpResponse::Ok().json(post::get(&state.pool, id, Some(me.id)).await?))
+    Ok(HttpResponse::Ok().json(post::edit(&state.pool, id, me.id, &text).await?))
 }
 
 /// Deletes one's own post; its replies stay readable.

@@ -4,7 +4,10 @@ use actix_web::test::TestRequest;
 use serde_json::json;
 use sqlx::PgPool;
 
+use crate::cli::database_uri;
 use crate::helpers::TestApp;
+use crate::live::{Endpoint, post, user};
+use crate::served::Served;
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn health_is_ok(pool: PgPool) {
@@ -214,43 +217,36 @@ async fn cors_allows_only_configured_origins_and_answers_preflight(pool: PgPool)
     assert!(res.header("access-control-allow-origin").is_none());
 }
 
+/// The real binary at trace level, over HTTP: its logs come from every
+/// thread, the blocking pool that hashes passwords included (a subscriber
+/// set for the test's thread alone would see none of those).
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn passwords_and_tokens_never_reach_the_logs(pool: PgPool) {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let logs = Buffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut served = Served::start(
+        &database_uri(&pool),
+        &[("RUST_LOG", "trace"), ("PAMPS_SERVER__LOG_FORMAT", "json")],
+    );
+    let port = served
+        .wait_listening(std::time::Duration::from_secs(30))
+        .expect("pamps serve starts");
+    let server = Endpoint {
+        base: format!("127.0.0.1:{port}"),
+    };
+    let (_, token) = user(&server, "alice").await;
+    post(&server, &token, "hi", None).await;
+    let wrong_login = json!({"username": "alice", "password": "wrong-password-99"});
+    let (status, _) = server
+        .http("POST", "/token", None, Some(&wrong_login))
+        .await;
+    assert_eq!(status, 401);
+    let change = json!({"current_password": "wrong-current-77", "new_password": "new-password-88"});
+    let (status, _) = server
+        .http("POST", "/user/me/password", Some(&token), Some(&change))
+        .await;
+    assert_eq!(status, 401);
 
-    let app = TestApp::new(pool).await;
-    let (_, token) = app.user("alice").await;
-    app.post("/post/", &json!({"text": "hi"}), Some(&token))
-        .await
-        .assert_status(201);
-    app.send(
-        TestRequest::post()
-            .uri("/token")
-            .set_form([("username", "alice"), ("password", "wrong-password-99")]),
-    )
-    .await
-    .assert_status(401);
-
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines = served.stop();
+    let text = lines.join("\n");
     assert!(
         text.contains("\"route\":\"/post/\""),
         "one line per request is logged: {text}"
@@ -259,11 +255,14 @@ async fn passwords_and_tokens_never_reach_the_logs(pool: PgPool) {
         text.contains("\"user_id\":1"),
         "authenticated requests log the user id"
     );
+    assert!(lines.len() > 20, "trace level from every crate: {text}");
     for secret in [
         crate::helpers::PASSWORD,
         "wrong-password-99",
+        "wrong-current-77",
+        "new-password-88",
         token.as_str(),
-        "test-secret-test-secret",
+        "dev-only-insecure-secret",
     ] {
         assert!(!text.contains(secret), "{secret} leaked into the logs");
     }

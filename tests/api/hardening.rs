@@ -86,12 +86,12 @@ async fn wrong_current_passwords_are_limited_like_logins(pool: PgPool) {
             .assert_status(401);
     }
     let limited = app.post("/user/me/password", &guess(3), Some(&token)).await;
-    limited.assert_status(429);
+    limited.assert_429();
     assert!(limited.header("retry-after").is_some());
     let right = json!({"current_password": PASSWORD, "new_password": "a-new-password-1"});
     app.post("/user/me/password", &right, Some(&token))
         .await
-        .assert_status(429);
+        .assert_429();
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -126,7 +126,7 @@ async fn unicode_lookalikes_of_a_username_share_one_login_bucket(pool: PgPool) {
     for name in ["alice", "ALICE"] {
         app.send(login(name)).await.assert_status(401);
     }
-    app.send(login("Alice")).await.assert_status(429);
+    app.send(login("Alice")).await.assert_429();
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]

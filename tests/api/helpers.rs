@@ -77,13 +77,57 @@ impl TestResponse {
             .collect()
     }
 
-    /// The path and query of the `Link: <…>; rel="next"` URL, if any.
+    /// The path and query of the `Link: <…>; rel="next"` URL; None only when
+    /// there is no `Link` at all. A malformed one fails the test: read as
+    /// "no next page", it would make a pagination test pass on a broken header.
     pub fn next_link(&self) -> Option<String> {
-        let link = self.header("link")?;
-        let url = link.strip_prefix('<')?.split_once('>')?.0;
-        assert!(link.ends_with("rel=\"next\""), "{link}");
-        let path = url.find("://").map_or(url, |i| &url[i + 3..]);
-        Some(path[path.find('/').unwrap_or(0)..].to_owned())
+        let raw = self.headers.get("link")?;
+        let link = raw
+            .to_str()
+            .unwrap_or_else(|_| panic!("Link is not text: {raw:?}"));
+        let url = link
+            .strip_prefix('<')
+            .and_then(|l| l.split_once(">; "))
+            .filter(|(_, params)| *params == "rel=\"next\"")
+            .map(|(url, _)| url)
+            .unwrap_or_else(|| panic!("malformed Link header: {link:?}"));
+        // Absolute, or a path when the request named no host (in-process tests).
+        let path = match url.find("://") {
+            Some(i) => url[i + 3..].find('/').map(|slash| &url[i + 3 + slash..]),
+            None => url.starts_with('/').then_some(url),
+        }
+        .unwrap_or_else(|| panic!("Link URL is neither absolute nor a path: {link:?}"));
+        Some(path.to_owned())
+    }
+
+    /// Asserts a 429 in full: `Retry-After` (whole seconds, at least 1), the
+    /// `RateLimit-*` headers agreeing with it, and the JSON body saying the
+    /// same; returns the seconds.
+    #[track_caller]
+    pub fn assert_429(&self) -> u64 {
+        self.assert_status(429);
+        let retry: u64 = self
+            .header("retry-after")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no numeric Retry-After: {:?}", self.headers));
+        assert!(retry >= 1, "Retry-After {retry}");
+        assert_eq!(self.header("ratelimit-remaining"), Some("0"));
+        assert_eq!(
+            self.header("ratelimit-reset"),
+            Some(retry.to_string().as_str())
+        );
+        let limit = self.header("ratelimit-limit").expect("RateLimit-Limit");
+        assert!(
+            self.header("ratelimit-policy")
+                .is_some_and(|p| p.starts_with(&format!("{limit};w="))),
+            "{:?}",
+            self.headers
+        );
+        assert_eq!(
+            self.json(),
+            json!({"detail": format!("Too many requests, retry in {retry} seconds")})
+        );
+        retry
     }
 
     /// Asserts the status, showing the body when it differs.
@@ -153,10 +197,12 @@ impl TestApp {
             .expect("the app answers every request");
         let status = res.status();
         let headers = res.headers().clone();
+        // A body that fails to read is a failure, never an empty body (which
+        // a 204 or 304 check would take for a pass).
         let body = actix_web::body::to_bytes(res.into_body())
             .await
             .map(|b| b.to_vec())
-            .unwrap_or_default();
+            .unwrap_or_else(|e| panic!("the {status} response body could not be read: {e}"));
         TestResponse {
             status,
             headers,

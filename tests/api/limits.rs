@@ -30,7 +30,7 @@ async fn logins_over_the_per_username_limit_get_429_with_retry_after(pool: PgPoo
     }
     // A different address does not help: the username is limited.
     let res = app.send(login_from("198.51.100.2:1", "ALICE")).await;
-    res.assert_status(429);
+    res.assert_429();
     assert_eq!(
         res.header("retry-after"),
         Some("30"),
@@ -59,7 +59,7 @@ async fn logins_over_the_per_address_limit_get_429(pool: PgPool) {
     }
     app.send(login_from("198.51.100.9:1", "u4"))
         .await
-        .assert_status(429);
+        .assert_429();
     app.send(login_from("198.51.100.10:1", "u4"))
         .await
         .assert_status(401);
@@ -81,7 +81,7 @@ async fn registrations_over_the_per_address_limit_get_429_and_create_nothing(poo
             None,
         )
         .await;
-    res.assert_status(429);
+    res.assert_429();
     assert_eq!(res.header("retry-after"), Some("900"));
     assert_eq!(app.count("users").await, 2);
 }
@@ -98,7 +98,7 @@ async fn forwarded_for_from_an_untrusted_peer_does_not_dodge_the_limit(pool: PgP
         .uri("/user/")
         .insert_header(("x-forwarded-for", "203.0.113.77"))
         .set_json(json!({"email": "b@example.com", "username": "bob", "password": PASSWORD}));
-    app.send(spoofed).await.assert_status(429);
+    app.send(spoofed).await.assert_429();
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -124,9 +124,7 @@ async fn a_trusted_proxy_forwards_the_client_address(pool: PgPool) {
     app.send(from("203.0.113.2", "bob"))
         .await
         .assert_status(201);
-    app.send(from("203.0.113.2", "carol"))
-        .await
-        .assert_status(429);
+    app.send(from("203.0.113.2", "carol")).await.assert_429();
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -151,7 +149,7 @@ async fn writes_over_the_per_account_limit_get_429_and_write_nothing(pool: PgPoo
     let res = app
         .post("/post/", &json!({"text": "four"}), Some(&alice))
         .await;
-    res.assert_status(429);
+    res.assert_429();
     assert_eq!(res.header("retry-after"), Some("100"));
     assert_eq!(app.count("posts").await, 1);
     app.create_post(&bob, "bob is not limited by alice", None)

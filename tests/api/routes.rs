@@ -190,11 +190,12 @@ async fn every_protected_operation_refuses_missing_garbage_wrong_kind_and_expire
                 op.path,
                 String::from_utf8_lossy(&res.body)
             );
-            assert_eq!(res.header("www-authenticate"), Some("Bearer"));
-            let expected = match token {
-                None => "Not authenticated",
-                Some(_) => "Could not validate credentials",
+            let (expected, challenge) = match (token, *what) {
+                (None, _) => ("Not authenticated", "Bearer"),
+                (Some(_), "an expired token") => ("Token expired", pamps::error::EXPIRED_CHALLENGE),
+                (Some(_), _) => ("Could not validate credentials", "Bearer"),
             };
+            assert_eq!(res.header("www-authenticate"), Some(challenge));
             assert_eq!(
                 res.detail(),
                 expected,

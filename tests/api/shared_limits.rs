@@ -66,7 +66,7 @@ async fn two_instances_on_one_database_share_the_registration_limit(pool: PgPool
             None,
         )
         .await;
-    res.assert_status(429);
+    res.assert_429();
     assert_eq!(
         res.header("retry-after"),
         Some("600"),
@@ -99,7 +99,7 @@ async fn writes_are_limited_per_account_across_instances(pool: PgPool) {
     let res = one
         .post("/post/", &json!({"text": "three"}), Some(&alice))
         .await;
-    res.assert_status(429);
+    res.assert_429();
     assert_eq!(res.header("retry-after"), Some("150"));
     assert_eq!(one.count("posts").await, 2);
     two.create_post(&bob, "bob has his own bucket", None).await;
