@@ -21,8 +21,8 @@ use crate::app::build_app;
 use crate::bus;
 use crate::config::{AppEnv, Settings};
 use crate::db::{self, DbError};
-use crate::metrics;
 use crate::devdb::DevCluster;
+use crate::metrics;
 use crate::security::Hasher;
 use crate::state::AppState;
 
