@@ -112,6 +112,10 @@ impl Application {
             bus::listen(state.pool.clone(), state.hub.clone(), shutdown.clone()),
         );
         tasks.spawn(
+            "session watcher",
+            bus::watch_sessions(state.clone().into_inner()),
+        );
+        tasks.spawn(
             "outbox pruning",
             bus::prune(
                 state.pool.clone(),

@@ -4,8 +4,12 @@
 //! before the upgrade (401/422/503 as JSON), subscribe to the hub, replay
 //! `(since, subscribed-at]` from the outbox when resuming, then forward live
 //! events. The socket ends with a defined close code: 1001 when the server
-//! shuts down, 4001 when the access token expires, 4008 when the client
-//! reads too slowly for its bounded queue, 1009 for an oversized frame.
+//! shuts down, 4001 when the access token expires, 4003 when its session ends
+//! (logout, password change, account deleted: see `bus::sessions`), 4008
+//! when the client reads too slowly for its bounded queue, 1009 for an
+//! oversized frame. Admission reads the session from the database each time
+//! (no cache), after subscribing, so a session that ends in between is
+//! either seen here or signalled to the hub.
 //! `/stream` is not in the OpenAPI document: it never ends, which would
 //! hang generated clients and fuzzers; `/stream/ticket` is.
 
@@ -24,10 +28,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::Writer;
 use crate::auth::extract::{bearer_token, user_of};
-use crate::bus::{Backfill, Frame, StreamName, Streams, Subscription};
+use crate::bus::{Backfill, Dropped, Frame, Holder, StreamName, Streams, Subscription};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Query;
-use crate::models::event;
+use crate::models::{event, refresh_token};
 use crate::state::AppState;
 
 /// How long a ticket works, in seconds.
@@ -41,6 +45,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Close code: the access token behind the stream expired.
 const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// Close code: the session behind the stream ended.
+const CLOSE_SESSION_ENDED: u16 = 4003;
 /// Close code: the client read too slowly and its queue overflowed.
 const CLOSE_TOO_SLOW: u16 = 4008;
 
@@ -66,9 +72,12 @@ pub struct TicketResponse {
 pub async fn ticket(state: web::Data<AppState>, me: Writer) -> ApiResult<HttpResponse> {
     let access_expires_at = chrono::DateTime::from_timestamp(me.expires_at, 0)
         .ok_or_else(|| ApiError::Internal("token expiry out of range".into()))?;
+    if !refresh_token::session_live(&state.pool, me.id, me.session).await? {
+        return Err(ApiError::bad_credentials());
+    }
     let ticket = event::ticket_create(
         &state.pool,
-        me.id,
+        (me.id, me.session),
         &me.username,
         access_expires_at,
         TICKET_TTL_SECS,
@@ -88,9 +97,9 @@ pub struct StreamQuery {
     ticket: Option<String>,
 }
 
-/// Who is listening, and until when.
+/// Who is listening, in which session, and until when.
 struct Viewer {
-    id: i64,
+    holder: Holder,
     expires_at: Instant,
 }
 
@@ -134,7 +143,10 @@ async fn authorize(req: &HttpRequest, state: &AppState, q: &StreamQuery) -> ApiR
     let viewer = if let Some(token) = bearer_token(req)? {
         let user = user_of(state, token).await?;
         Some(Viewer {
-            id: user.id,
+            holder: Holder {
+                user: user.id,
+                session: user.session,
+            },
             expires_at: expiry_instant(user.expires_at),
         })
     } else if let Some(raw) = &q.ticket {
@@ -142,7 +154,10 @@ async fn authorize(req: &HttpRequest, state: &AppState, q: &StreamQuery) -> ApiR
             .await?
             .ok_or(ApiError::Unauthorized("Invalid, used or expired ticket"))?;
         Some(Viewer {
-            id: redeemed.user_id,
+            holder: Holder {
+                user: redeemed.user_id,
+                session: redeemed.session_id,
+            },
             expires_at: expiry_instant(redeemed.access_expires_at.timestamp()),
         })
     } else {
@@ -200,8 +215,13 @@ pub async fn stream(
         None
     };
     let request = authorize(&req, &state, &query).await?;
-    let viewer_id = request.viewer.as_ref().map(|v| v.id);
-    let subscription = state.hub.subscribe(viewer_id, request.streams)?;
+    let holder = request.viewer.as_ref().map(|v| v.holder);
+    let subscription = state.hub.subscribe(holder, request.streams)?;
+    if let Some(h) = holder
+        && !refresh_token::session_live(&state.pool, h.user, h.session).await?
+    {
+        return Err(ApiError::bad_credentials());
+    }
     let feed = Feed::new(state.into_inner(), request, subscription);
     if let Some((res, session, messages)) = websocket_parts {
         let messages = messages
@@ -321,10 +341,15 @@ impl Feed {
             tokio::select! {
                 frame = self.subscription.rx.recv() => match frame {
                     Some(frame) => self.pending.push_back(frame),
-                    None if self.subscription.overflowed() => {
-                        return Next::Close(CLOSE_TOO_SLOW, "too slow: events were dropped")
-                    }
-                    None => return Next::Close(1001, "going away"),
+                    None => return match self.subscription.dropped() {
+                        Some(Dropped::TooSlow) => {
+                            Next::Close(CLOSE_TOO_SLOW, "too slow: events were dropped")
+                        }
+                        Some(Dropped::SessionEnded) => {
+                            Next::Close(CLOSE_SESSION_ENDED, "session ended")
+                        }
+                        None => Next::Close(1001, "going away"),
+                    },
                 },
                 () = self.state.shutdown.cancelled() => return Next::Close(1001, "going away"),
                 () = sleep_until(expiry.unwrap_or_else(far_future)), if expiry.is_some() => {

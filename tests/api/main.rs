@@ -26,3 +26,4 @@ mod routes;
 mod seed;
 mod shared_limits;
 mod stream;
+mod stream_sessions;
