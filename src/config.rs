@@ -153,6 +153,12 @@ pub struct RateLimitSettings {
     pub register_per_ip_per_half_hour: u32,
     pub writes_per_account_per_5_minutes: u32,
     pub password_per_account_per_15_minutes: u32,
+    /// Live streams one account may hold open at once.
+    pub streams_per_account: u32,
+    /// Live streams one client address may hold open at once.
+    pub streams_per_address: u32,
+    /// Anonymous live streams one client address may hold open at once.
+    pub anonymous_streams_per_address: u32,
     pub store: RateLimitStore,
 }
 
@@ -207,6 +213,9 @@ rate_limit.login_per_username_per_minute = 5
 rate_limit.register_per_ip_per_half_hour = 6
 rate_limit.writes_per_account_per_5_minutes = 300
 rate_limit.password_per_account_per_15_minutes = 5
+rate_limit.streams_per_account = 8
+rate_limit.streams_per_address = 64
+rate_limit.anonymous_streams_per_address = 4
 rate_limit.store = "memory"
 stream.ping_interval_secs = 30
 stream.queue_capacity = 256
@@ -348,12 +357,26 @@ impl Settings {
         ] {
             in_range(key, value as u64, 1, u64::MAX)?;
         }
-        in_range(
-            "rate_limit.password_per_account_per_15_minutes",
-            self.rate_limit.password_per_account_per_15_minutes.into(),
-            1,
-            u64::MAX,
-        )?;
+        for (key, value) in [
+            (
+                "rate_limit.password_per_account_per_15_minutes",
+                self.rate_limit.password_per_account_per_15_minutes,
+            ),
+            (
+                "rate_limit.streams_per_account",
+                self.rate_limit.streams_per_account,
+            ),
+            (
+                "rate_limit.streams_per_address",
+                self.rate_limit.streams_per_address,
+            ),
+            (
+                "rate_limit.anonymous_streams_per_address",
+                self.rate_limit.anonymous_streams_per_address,
+            ),
+        ] {
+            in_range(key, value.into(), 1, u64::MAX)?;
+        }
         Ok(())
     }
 

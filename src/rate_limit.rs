@@ -8,6 +8,7 @@
 //! or `postgres` (one table shared by every instance, see [`postgres`]).
 
 pub mod postgres;
+pub mod slots;
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -26,6 +27,7 @@ use crate::config::{RateLimitSettings, RateLimitStore};
 use crate::error::{ApiError, ApiResult, RateLimitInfo};
 use crate::proxy::client_ip;
 use crate::validation;
+use slots::{Bucket, Slot, Slots};
 
 /// Forget idle keys every this many checks, so memory stays bounded.
 const SWEEP_EVERY: u64 = 4096;
@@ -154,6 +156,16 @@ pub struct Limits {
     trusted_proxies: Vec<IpAddr>,
     rules: [Rule; 5],
     store: Store,
+    stream_caps: StreamCaps,
+    slots: Slots,
+}
+
+/// Open live streams allowed at once (see [`slots`]).
+#[derive(Debug, Clone, Copy)]
+struct StreamCaps {
+    per_account: u32,
+    per_address: u32,
+    anonymous_per_address: u32,
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -198,7 +210,61 @@ impl Limits {
                 RateLimitStore::Postgres => Store::Postgres(pool.clone()),
             },
             rules,
+            stream_caps: StreamCaps {
+                per_account: settings.streams_per_account,
+                per_address: settings.streams_per_address,
+                anonymous_per_address: settings.anonymous_streams_per_address,
+            },
+            slots: match settings.store {
+                RateLimitStore::Memory => Slots::memory(),
+                RateLimitStore::Postgres => Slots::postgres(pool),
+            },
         }
+    }
+
+    /// The task that renews this instance's shared stream slots, when the
+    /// limits are on and live in PostgreSQL.
+    pub fn slot_keeper(&self) -> Option<Slots> {
+        match &self.slots {
+            Slots::Postgres { .. } if self.enabled => Some(self.slots.clone()),
+            _ => None,
+        }
+    }
+
+    /// A slot for a new live stream of `user` (None: anonymous) from this
+    /// client, held while the stream is open: 429 when the account, the
+    /// address, or (anonymous) the address's anonymous streams are at their
+    /// cap. None when the limits are off.
+    pub async fn stream(&self, req: &HttpRequest, user: Option<i64>) -> ApiResult<Option<Slot>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let caps = self.stream_caps;
+        let mut buckets = Vec::with_capacity(2);
+        match user {
+            Some(id) => buckets.push(Bucket {
+                key: format!("stream_user:{id}"),
+                cap: caps.per_account,
+                whom: "for this account",
+            }),
+            None => {
+                if let Some(ip) = self.client_ip(req) {
+                    buckets.push(Bucket {
+                        key: format!("stream_anon_ip:{ip}"),
+                        cap: caps.anonymous_per_address,
+                        whom: "without a login from this address",
+                    });
+                }
+            }
+        }
+        if let Some(ip) = self.client_ip(req) {
+            buckets.push(Bucket {
+                key: format!("stream_ip:{ip}"),
+                cap: caps.per_address,
+                whom: "from this address",
+            });
+        }
+        self.slots.take(&buckets).await.map(Some)
     }
 
     /// The background task that deletes expired shared buckets, when the

@@ -134,6 +134,9 @@ impl Application {
         if let Some(sweeper) = state.limits.sweeper() {
             tasks.spawn("rate-limit sweep", sweeper.run(shutdown.clone()));
         }
+        if let Some(slots) = state.limits.slot_keeper() {
+            tasks.spawn("stream slot leases", slots.keep(shutdown.clone()));
+        }
         let server = HttpServer::new(move || build_app(state.clone()))
             .workers(workers)
             .disable_signals()

@@ -32,6 +32,7 @@ use crate::bus::{Backfill, Dropped, Frame, Holder, StreamName, Streams, Subscrip
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Query;
 use crate::models::{event, refresh_token};
+use crate::rate_limit::slots::Slot;
 use crate::state::AppState;
 
 /// How long a ticket works, in seconds.
@@ -216,13 +217,14 @@ pub async fn stream(
     };
     let request = authorize(&req, &state, &query).await?;
     let holder = request.viewer.as_ref().map(|v| v.holder);
+    let slot = state.limits.stream(&req, holder.map(|h| h.user)).await?;
     let subscription = state.hub.subscribe(holder, request.streams)?;
     if let Some(h) = holder
         && !refresh_token::session_live(&state.pool, h.user, h.session).await?
     {
         return Err(ApiError::bad_credentials());
     }
-    let feed = Feed::new(state.into_inner(), request, subscription);
+    let feed = Feed::new(state.into_inner(), request, subscription, slot);
     if let Some((res, session, messages)) = websocket_parts {
         let messages = messages
             .max_frame_size(MAX_CLIENT_FRAME)
@@ -269,10 +271,18 @@ struct Feed {
     sent: i64,
     next_ping: Instant,
     ping_every: Duration,
+    /// The stream's place under the per-account and per-address caps,
+    /// freed when the feed ends.
+    _slot: Option<Slot>,
 }
 
 impl Feed {
-    fn new(state: Arc<AppState>, request: Request, subscription: Subscription) -> Self {
+    fn new(
+        state: Arc<AppState>,
+        request: Request,
+        subscription: Subscription,
+        slot: Option<Slot>,
+    ) -> Self {
         let ping_every = Duration::from_secs(state.settings.stream.ping_interval_secs);
         Self {
             expires_at: request.viewer.as_ref().map(|v| v.expires_at),
@@ -284,6 +294,7 @@ impl Feed {
             state,
             next_ping: Instant::now() + ping_every,
             ping_every,
+            _slot: slot,
         }
     }
 

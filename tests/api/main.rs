@@ -26,4 +26,5 @@ mod routes;
 mod seed;
 mod shared_limits;
 mod stream;
+mod stream_caps;
 mod stream_sessions;
