@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod fd_budget;
 pub mod middleware;
 pub mod models;
 pub mod openapi;

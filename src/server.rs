@@ -21,6 +21,7 @@ use crate::app::build_app;
 use crate::bus;
 use crate::config::{AppEnv, Settings};
 use crate::db::{self, DbError};
+use crate::fd_budget;
 use crate::security::Hasher;
 use crate::state::AppState;
 
@@ -37,6 +38,8 @@ pub enum StartupError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    FileLimit(String),
 }
 
 /// Background tasks that start with the server and stop with it.
@@ -103,7 +106,20 @@ impl Application {
         let port = listener.local_addr().map_err(bind_err)?.port();
         let workers = settings.worker_count();
         Hasher::warm_up();
-        raise_open_file_limit();
+        let budget = fd_budget::plan(
+            raise_open_file_limit(),
+            settings.db.max_connections,
+            settings.stream.max_sockets,
+        )
+        .map_err(StartupError::FileLimit)?;
+        state.hub.limit_to(budget.streams as usize);
+        tracing::info!(
+            open_files = budget.limit,
+            connections = budget.connections,
+            streams = budget.streams,
+            rest_reserve = budget.rest_reserve,
+            "stream capacity from the open-file limit"
+        );
         let state = web::Data::new(state);
         let shutdown = state.shutdown.clone();
         let mut tasks = Tasks::default();
@@ -139,6 +155,7 @@ impl Application {
         }
         let server = HttpServer::new(move || build_app(state.clone()))
             .workers(workers)
+            .max_connections((budget.connections as usize / workers).max(1))
             .disable_signals()
             .shutdown_timeout(DRAIN.as_secs())
             .listen(listener)
@@ -220,10 +237,14 @@ async fn stop_signal() {
     ctrl_c.await;
 }
 
-/// Every socket is a file descriptor: raise the soft limit to the hard one.
-fn raise_open_file_limit() {
+/// Every socket is a file descriptor: raise the soft limit to the hard one;
+/// the soft limit in force.
+fn raise_open_file_limit() -> u64 {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::info!(limit, "open file limit"),
-        Err(err) => tracing::warn!(error = %err, "cannot raise the open file limit"),
+        Ok(limit) => limit,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot raise the open file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! bounded queue, and the fan-out of one batch of events to them.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
@@ -135,7 +135,7 @@ struct Inner {
 pub struct Hub {
     inner: Mutex<Inner>,
     queue_capacity: usize,
-    max_subscribers: usize,
+    max_subscribers: AtomicUsize,
 }
 
 /// A subscriber's end: events arrive on `rx`; dropping it unsubscribes.
@@ -227,8 +227,13 @@ impl Hub {
         Self {
             inner: Mutex::new(Inner::default()),
             queue_capacity: queue_capacity.max(1),
-            max_subscribers,
+            max_subscribers: AtomicUsize::new(max_subscribers),
         }
+    }
+
+    /// Lowers the maximum to `max` (what the open-file limit holds).
+    pub fn limit_to(&self, max: usize) {
+        self.max_subscribers.fetch_min(max, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -255,7 +260,8 @@ impl Hub {
         let (tx, rx) = mpsc::channel(self.queue_capacity);
         let dropped = Arc::new(AtomicU8::new(0));
         let mut inner = self.lock();
-        if !inner.started || inner.subscribers.len() >= self.max_subscribers {
+        if !inner.started || inner.subscribers.len() >= self.max_subscribers.load(Ordering::Relaxed)
+        {
             return Err(ApiError::Busy(1));
         }
         inner.next_id += 1;

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use crate::helpers::{PASSWORD, TestApp};
 
 /// The URI of `pool`'s database on the `DATABASE_URL` server.
-fn database_uri(pool: &PgPool) -> String {
+pub fn database_uri(pool: &PgPool) -> String {
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL is set for #[sqlx::test]");
     let mut url = url::Url::parse(&server).expect("DATABASE_URL is a URL");
     let options = pool.connect_options();

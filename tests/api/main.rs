@@ -7,6 +7,7 @@ mod attacks;
 mod auth;
 mod cli;
 mod conventions;
+mod fd_limit;
 mod follows;
 mod hardening;
 mod likes;
