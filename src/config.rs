@@ -159,6 +159,9 @@ pub struct RateLimitSettings {
     pub streams_per_address: u32,
     /// Anonymous live streams one client address may hold open at once.
     pub anonymous_streams_per_address: u32,
+    /// Stream resumes (`since`, `Last-Event-ID`) per account, or per client
+    /// address when anonymous.
+    pub resumes_per_client_per_minute: u32,
     pub store: RateLimitStore,
 }
 
@@ -184,6 +187,8 @@ pub struct StreamSettings {
     pub max_sockets: usize,
     /// Hours events are kept for replay after a reconnect.
     pub retention_hours: u64,
+    /// Most events one resume may replay; further behind gets `reset`.
+    pub max_replay: u64,
 }
 
 /// Built-in defaults: the lowest layer, so pamps runs without any file.
@@ -216,11 +221,13 @@ rate_limit.password_per_account_per_15_minutes = 5
 rate_limit.streams_per_account = 8
 rate_limit.streams_per_address = 64
 rate_limit.anonymous_streams_per_address = 4
+rate_limit.resumes_per_client_per_minute = 20
 rate_limit.store = "memory"
 stream.ping_interval_secs = 30
 stream.queue_capacity = 256
 stream.max_sockets = 20000
 stream.retention_hours = 24
+stream.max_replay = 1000
 
 [production]
 db.auto_migrate = false
@@ -351,6 +358,7 @@ impl Settings {
             1,
             24 * 365,
         )?;
+        in_range("stream.max_replay", self.stream.max_replay, 1, 1_000_000)?;
         for (key, value) in [
             ("stream.queue_capacity", self.stream.queue_capacity),
             ("stream.max_sockets", self.stream.max_sockets),
@@ -373,6 +381,10 @@ impl Settings {
             (
                 "rate_limit.anonymous_streams_per_address",
                 self.rate_limit.anonymous_streams_per_address,
+            ),
+            (
+                "rate_limit.resumes_per_client_per_minute",
+                self.rate_limit.resumes_per_client_per_minute,
             ),
         ] {
             in_range(key, value.into(), 1, u64::MAX)?;

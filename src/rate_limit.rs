@@ -89,16 +89,18 @@ pub enum Kind {
     RegisterPerIp,
     WritesPerAccount,
     PasswordPerAccount,
+    ResumesPerClient,
 }
 
 impl Kind {
     /// Every kind, in the order of [`Limits::rules`].
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::LoginPerIp,
         Kind::LoginPerUsername,
         Kind::RegisterPerIp,
         Kind::WritesPerAccount,
         Kind::PasswordPerAccount,
+        Kind::ResumesPerClient,
     ];
 
     /// A short name, the prefix of this kind's keys in a shared store.
@@ -109,6 +111,7 @@ impl Kind {
             Kind::RegisterPerIp => "register_ip",
             Kind::WritesPerAccount => "write_user",
             Kind::PasswordPerAccount => "password_user",
+            Kind::ResumesPerClient => "resume",
         }
     }
 }
@@ -154,7 +157,7 @@ impl Store {
 pub struct Limits {
     enabled: bool,
     trusted_proxies: Vec<IpAddr>,
-    rules: [Rule; 5],
+    rules: [Rule; 6],
     store: Store,
     stream_caps: StreamCaps,
     slots: Slots,
@@ -200,6 +203,11 @@ impl Limits {
                 Kind::PasswordPerAccount,
                 settings.password_per_account_per_15_minutes,
                 15 * MINUTE,
+            ),
+            rule(
+                Kind::ResumesPerClient,
+                settings.resumes_per_client_per_minute,
+                MINUTE,
             ),
         ];
         Self {
@@ -313,6 +321,19 @@ impl Limits {
         match self.client_ip(req) {
             Some(ip) => self.check(Kind::RegisterPerIp, ip).await,
             None => Ok(()),
+        }
+    }
+
+    /// A stream resume, which reads the outbox back: per account, or per
+    /// client address when anonymous.
+    pub async fn resume(&self, req: &HttpRequest, user: Option<i64>) -> ApiResult<()> {
+        match (user, self.client_ip(req)) {
+            (Some(id), _) => {
+                self.check(Kind::ResumesPerClient, format!("user:{id}"))
+                    .await
+            }
+            (None, Some(ip)) => self.check(Kind::ResumesPerClient, format!("ip:{ip}")).await,
+            (None, None) => Ok(()),
         }
     }
 

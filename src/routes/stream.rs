@@ -217,6 +217,9 @@ pub async fn stream(
     };
     let request = authorize(&req, &state, &query).await?;
     let holder = request.viewer.as_ref().map(|v| v.holder);
+    if request.since.is_some() {
+        state.limits.resume(&req, holder.map(|h| h.user)).await?;
+    }
     let slot = state.limits.stream(&req, holder.map(|h| h.user)).await?;
     let subscription = state.hub.subscribe(holder, request.streams)?;
     if let Some(h) = holder
@@ -271,6 +274,8 @@ struct Feed {
     sent: i64,
     next_ping: Instant,
     ping_every: Duration,
+    /// Most events a resume may replay (`stream.max_replay`).
+    max_replay: i64,
     /// The stream's place under the per-account and per-address caps,
     /// freed when the feed ends.
     _slot: Option<Slot>,
@@ -284,6 +289,7 @@ impl Feed {
         slot: Option<Slot>,
     ) -> Self {
         let ping_every = Duration::from_secs(state.settings.stream.ping_interval_secs);
+        let max_replay = i64::try_from(state.settings.stream.max_replay).unwrap_or(i64::MAX);
         Self {
             expires_at: request.viewer.as_ref().map(|v| v.expires_at),
             sent: request.since.unwrap_or(subscription.registered_at),
@@ -294,12 +300,14 @@ impl Feed {
             state,
             next_ping: Instant::now() + ping_every,
             ping_every,
+            max_replay,
             _slot: slot,
         }
     }
 
     /// Starts a resume, or says it cannot: a `since` older than the outbox
-    /// keeps, or newer than any event, gets `reset` (reload over REST).
+    /// keeps, newer than any event, or more than `stream.max_replay` events
+    /// behind, gets `reset` (reload over REST: paged, cheaper than a replay).
     async fn resume(&mut self) -> ApiResult<Option<Next>> {
         let Some(since) = self.since.take() else {
             return Ok(None);
@@ -307,7 +315,8 @@ impl Feed {
         let pool = &self.state.pool;
         let up_to = self.subscription.registered_at;
         let head = event::head(pool).await?.max(up_to);
-        if since < event::pruned_up_to(pool).await? || since > head {
+        let too_far = up_to.saturating_sub(since) > self.max_replay;
+        if too_far || since < event::pruned_up_to(pool).await? || since > head {
             // The client reloads over REST, which shows everything up to now.
             self.sent = head;
             return Ok(Some(Next::Notice(r#"{"event":"reset"}"#)));
@@ -338,6 +347,9 @@ impl Feed {
                 continue;
             }
             if let Some(backfill) = self.backfill.as_mut() {
+                let Ok(_turn) = self.state.replays.acquire().await else {
+                    return Next::Close(1001, "going away");
+                };
                 match backfill.next_page(&self.state.pool).await {
                     Ok(page) if page.is_empty() => self.backfill = None,
                     Ok(page) => self.pending.extend(page),

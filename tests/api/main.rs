@@ -28,4 +28,5 @@ mod seed;
 mod shared_limits;
 mod stream;
 mod stream_caps;
+mod stream_replay;
 mod stream_sessions;
