@@ -6,6 +6,15 @@
 //! `rate_limit.store` picks the store: `memory` (this process; exact for one
 //! instance, but N instances behind a balancer would allow N times the limit)
 //! or `postgres` (one table shared by every instance, see [`postgres`]).
+//!
+//! When the shared store fails (an error, or no answer within
+//! [`STORE_TIMEOUT`]), each kind of limit does what [`Kind::on_store_failure`]
+//! says: logins, registrations and resumes fall back to this instance's own
+//! buckets (still limited, per instance, and nobody is locked out), writes
+//! are let through (spam control must not stop every write; the write itself
+//! needs the database anyway), and password changes are refused with a 503
+//! (rare, can wait, and a guessing oracle for a stolen token). Stream slots
+//! fall back to this instance's counts (see [`slots`]).
 
 pub mod postgres;
 pub mod slots;
@@ -116,6 +125,34 @@ impl Kind {
     }
 }
 
+/// What a kind of limit does when the shared store fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStoreFailure {
+    /// Count in this instance's memory instead.
+    Local,
+    /// Allow the request.
+    Open,
+    /// Refuse the request (503).
+    Closed,
+}
+
+impl Kind {
+    /// The decision for this kind (see the module documentation for why).
+    pub fn on_store_failure(self) -> OnStoreFailure {
+        match self {
+            Kind::LoginPerIp
+            | Kind::LoginPerUsername
+            | Kind::RegisterPerIp
+            | Kind::ResumesPerClient => OnStoreFailure::Local,
+            Kind::WritesPerAccount => OnStoreFailure::Open,
+            Kind::PasswordPerAccount => OnStoreFailure::Closed,
+        }
+    }
+}
+
+/// How long a check may wait for the shared store before it counts as failed.
+pub const STORE_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// `limit` requests per `window` for each key of one kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
@@ -159,6 +196,8 @@ pub struct Limits {
     trusted_proxies: Vec<IpAddr>,
     rules: [Rule; 6],
     store: Store,
+    /// This instance's buckets, used when the shared store fails.
+    local: Option<Store>,
     stream_caps: StreamCaps,
     slots: Slots,
 }
@@ -216,6 +255,10 @@ impl Limits {
             store: match settings.store {
                 RateLimitStore::Memory => Store::memory(&rules),
                 RateLimitStore::Postgres => Store::Postgres(pool.clone()),
+            },
+            local: match settings.store {
+                RateLimitStore::Memory => None,
+                RateLimitStore::Postgres => Some(Store::memory(&rules)),
             },
             rules,
             stream_caps: StreamCaps {
@@ -289,9 +332,23 @@ impl Limits {
             return Ok(());
         }
         let rule = &self.rules[kind as usize];
-        self.store
-            .check(rule, &format!("{}:{key}", kind.name()))
-            .await
+        let key = format!("{}:{key}", kind.name());
+        let Some(local) = &self.local else {
+            return self.store.check(rule, &key).await;
+        };
+        let failure = match tokio::time::timeout(STORE_TIMEOUT, self.store.check(rule, &key)).await
+        {
+            Ok(Err(ApiError::Database(err))) => err.to_string(),
+            Ok(decided) => return decided,
+            Err(_) => format!("no answer within {STORE_TIMEOUT:?}"),
+        };
+        let fallback = kind.on_store_failure();
+        tracing::warn!(error = %failure, kind = kind.name(), ?fallback, "the shared rate-limit store failed");
+        match fallback {
+            OnStoreFailure::Local => local.check(rule, &key).await,
+            OnStoreFailure::Open => Ok(()),
+            OnStoreFailure::Closed => Err(ApiError::Unavailable),
+        }
     }
 
     /// A login attempt from this client for `username`. The username is

@@ -9,7 +9,9 @@
 //! transaction-level advisory lock per bucket (so two instances cannot both
 //! take the last slot), each row a lease its instance renews every
 //! [`RENEW_EVERY`]. A crashed instance's slots expire after [`LEASE`]; the
-//! rate-limit sweeper deletes them.
+//! rate-limit sweeper deletes them. When the shared table fails (an error,
+//! or no answer within [`STORE_TIMEOUT`]), the stream is counted in this
+//! instance's memory instead: still capped, per instance.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,6 +21,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::STORE_TIMEOUT;
 use crate::error::{ApiError, ApiResult};
 
 /// How long a shared slot lives without renewal.
@@ -55,8 +58,13 @@ impl Bucket {
 pub enum Slots {
     /// This instance's open streams per bucket.
     Memory(Arc<Mutex<HashMap<String, u32>>>),
-    /// Leases in `stream_slots`, shared by every instance.
-    Postgres { pool: PgPool, instance: Uuid },
+    /// Leases in `stream_slots`, shared by every instance; `local` counts
+    /// the streams admitted while the table failed.
+    Postgres {
+        pool: PgPool,
+        instance: Uuid,
+        local: Arc<Mutex<HashMap<String, u32>>>,
+    },
 }
 
 /// A stream's slots; freed when dropped.
@@ -109,12 +117,14 @@ impl Slots {
         Slots::Postgres {
             pool: pool.clone(),
             instance: Uuid::new_v4(),
+            local: Arc::default(),
         }
     }
 
     /// Takes a slot in every bucket, or none: a 429 naming the first full one.
     pub async fn take(&self, buckets: &[Bucket]) -> ApiResult<Slot> {
         let id = Uuid::new_v4();
+        let keys = buckets.iter().map(|b| b.key.clone()).collect();
         match self {
             Slots::Memory(counts) => {
                 let mut counts = lock(counts);
@@ -128,19 +138,39 @@ impl Slots {
                     *counts.entry(b.key.clone()).or_default() += 1;
                 }
             }
-            Slots::Postgres { pool, instance } => take_shared(pool, *instance, id, buckets).await?,
+            Slots::Postgres {
+                pool,
+                instance,
+                local,
+            } => {
+                let shared = take_shared(pool, *instance, id, buckets);
+                let failure = match tokio::time::timeout(STORE_TIMEOUT, shared).await {
+                    Ok(Err(ApiError::Database(err))) => err.to_string(),
+                    Ok(decided) => {
+                        decided?;
+                        return Ok(Slot {
+                            slots: self.clone(),
+                            id,
+                            keys,
+                        });
+                    }
+                    Err(_) => format!("no answer within {STORE_TIMEOUT:?}"),
+                };
+                tracing::warn!(error = %failure, "the shared stream slots failed; counting locally");
+                return Box::pin(Slots::Memory(local.clone()).take(buckets)).await;
+            }
         }
         Ok(Slot {
             slots: self.clone(),
             id,
-            keys: buckets.iter().map(|b| b.key.clone()).collect(),
+            keys,
         })
     }
 
     /// Renews this instance's shared leases every [`RENEW_EVERY`] until
     /// `shutdown`; nothing to do for memory counts.
     pub async fn keep(self, shutdown: CancellationToken) {
-        let Slots::Postgres { pool, instance } = self else {
+        let Slots::Postgres { pool, instance, .. } = self else {
             return;
         };
         loop {

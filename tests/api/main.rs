@@ -11,6 +11,7 @@ mod fd_limit;
 mod follows;
 mod hardening;
 mod likes;
+mod limit_store_faults;
 mod limits;
 mod live;
 mod notification_routes;

@@ -61,6 +61,7 @@ async fn one_address_gets_its_anonymous_share_and_logged_in_users_still_get_in(p
     // Someone who logs in from the same address is not locked out.
     let (_, token) = user(&server, "ana").await;
     Ws::connect(&server, "/stream", Some(&token)).await;
+    server.stop().await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -86,6 +87,7 @@ async fn over_the_cap_answers_429_with_retry_after(pool: PgPool) {
     assert!(head.starts_with("http/1.1 429"), "{raw}");
     assert!(head.contains("\r\nretry-after: 10\r\n"), "{raw}");
     assert!(head.contains("content-type: application/json"), "{raw}");
+    server.stop().await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -107,6 +109,7 @@ async fn one_token_holds_at_most_its_accounts_streams_and_a_closed_one_frees_a_s
     let mut first = open.remove(0);
     first.send_message(Message::Close(None)).await;
     wait_until_accepted(&server, &token).await;
+    server.stop().await;
 }
 
 /// Retries until a stream with `token` is accepted (a slot was freed).
@@ -144,6 +147,8 @@ async fn the_shared_store_caps_an_account_across_instances(pool: PgPool) {
     );
     on_a.send_message(Message::Close(None)).await;
     wait_until_accepted(&b, &token).await;
+    a.stop().await;
+    b.stop().await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -170,6 +175,8 @@ async fn concurrent_opens_on_two_instances_never_exceed_the_shared_cap(pool: PgP
         }
     }
     assert_eq!((open.len(), refused), (3, 9));
+    a.stop().await;
+    b.stop().await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -177,4 +184,5 @@ async fn without_limits_there_is_no_cap(pool: PgPool) {
     let server = LiveServer::start(&pool, &[("PAMPS_RATE_LIMIT__ENABLED", "false")]).await;
     let (open, _) = anonymous_until_refused(&server, 8).await;
     assert_eq!(open.len(), 8);
+    server.stop().await;
 }

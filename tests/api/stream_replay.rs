@@ -66,6 +66,7 @@ async fn a_resume_further_back_than_max_replay_gets_reset_and_one_within_replays
         ["5", "6", "7", "8", "9"],
         "exactly max_replay events"
     );
+    server.stop().await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -96,4 +97,5 @@ async fn each_resume_costs_the_clients_budget_and_plain_streams_do_not(pool: PgP
     // Streams without a resume, and another client's resumes, still work.
     open.push(Ws::connect(&server, "/stream", None).await);
     open.push(Ws::connect(&server, "/stream?since=0", Some(&ana)).await);
+    server.stop().await;
 }

@@ -106,6 +106,7 @@ async fn a_ticket_from_a_logged_out_session_is_a_401(pool: PgPool) {
 
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["detail"], "Could not validate credentials");
+    server.stop().await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -150,6 +151,8 @@ async fn deleting_a_user_closes_their_streams_on_every_instance_at_once(pool: Pg
     // Everyone else keeps streaming.
     let id = post(&a, &other, "still here", None).await;
     assert_eq!(bystander.next_json().await["data"]["id"], id);
+    a.stop().await;
+    b.stop().await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -179,6 +182,8 @@ async fn logout_closes_that_sessions_streams_and_leaves_the_others(pool: PgPool)
     let id = post(&a, access(&phone), "from the phone", None).await;
     assert_eq!(phone_ws.next_json().await["data"]["id"], id);
     Ws::connect(&b, "/stream", Some(access(&phone))).await;
+    a.stop().await;
+    b.stop().await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -204,6 +209,8 @@ async fn a_password_change_closes_every_stream_of_the_account(pool: PgPool) {
     assert_eq!(second.ended(PATIENCE).await, Ended::Closed(SESSION_ENDED));
     assert_refused(&a, &token).await;
     assert_refused(&b, access(&other)).await;
+    a.stop().await;
+    b.stop().await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -247,4 +254,5 @@ async fn a_session_that_ended_while_the_signal_was_lost_is_found_on_reconnect(po
         .unwrap();
 
     assert_eq!(ws.ended(PATIENCE).await, Ended::Closed(SESSION_ENDED));
+    server.stop().await;
 }
