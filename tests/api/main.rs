@@ -14,6 +14,7 @@ mod likes;
 mod limit_store_faults;
 mod limits;
 mod live;
+mod migrations;
 mod notification_routes;
 mod notifications;
 mod passwords;
