@@ -190,16 +190,7 @@ pub async fn session_live(
     user_id: i64,
     session: Option<Uuid>,
 ) -> ApiResult<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)
-            AND ($2::uuid IS NULL OR EXISTS (
-                 SELECT 1 FROM refresh_tokens
-                  WHERE family_id = $2 AND user_id = $1 AND revoked_at IS NULL))",
-    )
-    .bind(user_id)
-    .bind(session)
-    .fetch_one(db)
-    .await?)
+    Ok(sessions_ended(db, &[(user_id, session)]).await?.is_empty())
 }
 
 /// Of the `(user, session)` pairs given, those whose session has ended (see
