@@ -8,6 +8,8 @@
 #   EVENTS=6000    posts seeded, so the outbox holds about this many events
 #   RESUMERS=100   concurrent resuming clients (each: curl ?since=1 for 3 s, again)
 #   DURATION=10    seconds of each wrk run (2 threads, 10 connections)
+#   BACK           resume from this many events behind the head instead of
+#                  since=1 (e.g. 900: within stream.max_replay, so replayed)
 # Loopback only; every run is bounded in time. Prints the two wrk p50s.
 set -euo pipefail
 
@@ -48,14 +50,18 @@ until [ "$(psql -tAq "$PG_URL/$DB" -c 'SELECT count(*) FROM events WHERE pos IS 
     sleep 0.2
 done
 echo "outbox: $(psql -tAq "$PG_URL/$DB" -c 'SELECT count(*) FROM events') events"
-BYTES=$( (curl -s -N --max-time 5 "$API/stream?since=1" || true) | wc -c)
-echo "one resume from since=1 sends $BYTES bytes in 5 s"
+SINCE=1
+if [ -n "${BACK:-}" ]; then
+    SINCE=$(( $(psql -tAq "$PG_URL/$DB" -c 'SELECT max(pos) FROM events') - BACK ))
+fi
+BYTES=$( (curl -s -N --max-time 5 "$API/stream?since=$SINCE" || true) | wc -c)
+echo "one resume from since=$SINCE sends $BYTES bytes in 5 s"
 
 p50() { wrk -t2 -c10 -d"${DURATION}s" --latency "$API/post/" | awk '$1 == "50%" {p50=$2} $1 == "99%" {p99=$2} $1 == "Requests/sec:" {rps=$2} END {print "p50 " p50 ", p99 " p99 ", " rps " req/s"}'; }
 
 echo "GET /post/ p50 alone: $(p50)"
 for _ in $(seq "$RESUMERS"); do
-    (while :; do curl -s -N --max-time 3 "$API/stream?since=1" >/dev/null || true; done) &
+    (while :; do curl -s -N --max-time 3 "$API/stream?since=$SINCE" >/dev/null || true; done) &
     PIDS+=($!)
 done
 sleep 2
