@@ -196,6 +196,8 @@ main() {
   fi
   step "compose and Dockerfile checks"
   bash scripts/check-compose.sh
+  step "Prometheus and Grafana files (scripts/check-metrics.sh; installs promtool)"
+  bash scripts/check-metrics.sh
   provision_db
   if [[ ${SKIP_FUZZ:-} == 1 ]]; then
     step "spec fuzz skipped (SKIP_FUZZ=1)"

@@ -9,6 +9,8 @@
 #   SCALES="small large" which seeded databases to measure
 #   KEEP_DB=1            keep pamps_bench_* databases afterwards
 #   SKIP_BUILD=1         use the existing target/release/pamps
+#   METRICS=1            serve with Prometheus metrics on (its own loopback port),
+#                        scraped after each scale: to measure what metrics cost
 #   BENCH_PG_URL         PostgreSQL server (default postgresql://postgres@127.0.0.1:5432)
 #   RESULTS              output file (default bench/results.md)
 # Everything targets loopback only; every load run is bounded by DURATION.
@@ -22,6 +24,8 @@ if [[ $QUICK == 1 ]]; then DURATION=${DURATION:-3}; else DURATION=${DURATION:-10
 CONNECTIONS=${CONNECTIONS:-"32 256"}
 SCALES=${SCALES:-"small large"}
 KEEP_DB=${KEEP_DB:-0}
+METRICS=${METRICS:-0}
+METRICS_ADDR=""
 PG_URL=${BENCH_PG_URL:-postgresql://postgres@127.0.0.1:5432}
 RESULTS=${RESULTS:-$ROOT/bench/results.md}
 WRK_THREADS=2
@@ -105,7 +109,12 @@ fresh_db() {
 # pamps_env DB: the environment pamps runs with against database DB.
 pamps_env() {
   PAMPS_VARS=(PAMPS_ENV=development "PAMPS_DB__URI=$PG_URL/$1" PAMPS_RATE_LIMIT__ENABLED=false
-    PAMPS_SERVER__LOG_LEVEL=warn PAMPS_SECURITY__ACCESS_TOKEN_EXPIRE_MINUTES=600)
+    PAMPS_SERVER__LOG_LEVEL=warn PAMPS_SECURITY__ACCESS_TOKEN_EXPIRE_MINUTES=600
+    "PAMPS_METRICS__ENABLED=$([[ $METRICS == 1 ]] && echo true || echo false)")
+  if [[ $METRICS == 1 ]]; then
+    [[ -n $METRICS_ADDR ]] || METRICS_ADDR=127.0.0.1:$(free_port)
+    PAMPS_VARS+=("PAMPS_METRICS__LISTEN=$METRICS_ADDR")
+  fi
 }
 
 start_server() {
@@ -274,6 +283,12 @@ bench_scale() {
   row "$scale" "GET /post/{id}/ during a /token flood" 32 "$r" "flood: $STORM_CONNECTIONS connections"
   row "$scale" "POST /token (the flood)" "$STORM_CONNECTIONS" "$(cat "$storm_out")" "during the reads above"
 
+  if [[ $METRICS == 1 ]]; then
+    local scrape counted
+    scrape=$(curl -fsS "http://$METRICS_ADDR/metrics") || die "the metrics listener does not answer"
+    counted=$(awk '/^pamps_http_requests_total/ { n += $2 } END { printf "%.0f", n }' <<<"$scrape")
+    NOTES+=("$scale: metrics on; the scrape after the runs counted $counted requests in pamps_http_requests_total ($(wc -c <<<"$scrape") bytes, $(grep -c '^pamps_' <<<"$scrape") series)")
+  fi
   local peak
   peak=$(server_mib VmHWM)
   NOTES+=("$scale: server RSS $idle_rss MiB idle, $login_rss MiB after the $((WRITERS + 1)) setup logins; peak (VmHWM) $read_write_peak MiB after the read and write runs, $peak MiB after the POST /token runs")
@@ -338,7 +353,7 @@ write_results() {
     echo "- mode: $([[ $QUICK == 1 ]] && echo QUICK || echo full), ${DURATION} s per run; wrk $WRK_THREADS threads;" \
       "client, server and PostgreSQL share the same cores; total $1 s"
     echo "- server: \`pamps serve\` (release), PAMPS_ENV=development, rate limits off, log level warn," \
-      "default pool (16 connections) and workers (one per core)"
+      "default pool (16 connections) and workers (one per core); metrics $([[ $METRICS == 1 ]] && echo on || echo off)"
     echo "- errors = socket errors (connect/read/write/timeout after 5 s) + non-2xx responses"
     echo
     echo "| scale | endpoint | conns | req/s | p50 ms | p99 ms | errors | notes |"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Spec fuzz: validates /openapi.json as OpenAPI 3.1, then schemathesis runs
-# every check against a live pamps (debug build) on
-# a throwaway database, authenticated with a real token. Called by test.sh;
-# needs DATABASE_URL (a server where it may create databases).
+# every check against a live pamps (debug build) on a throwaway database
+# seeded with users, posts, follows and likes (so generated ids find rows and
+# id routes answer 200, not only 404), authenticated with a real token.
+# Prints how many operations got a 2xx; fails when a route on an id never did.
+# Called by test.sh; needs DATABASE_URL (a server where it may create databases).
 #   FUZZ_EXAMPLES=40   examples per operation and phase
-#   FUZZ_SEED=1        fixed by default so CI is reproducible; vary it locally
+#   FUZZ_SEED=<random> printed at the start; set it to replay a run
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 : "${DATABASE_URL:?DATABASE_URL must point at a PostgreSQL server}"
@@ -30,6 +32,20 @@ cleanup() {
 trap cleanup EXIT
 psql "$DATABASE_URL" -XqAt -c "CREATE DATABASE $db" >/dev/null
 
+seed=${FUZZ_SEED:-$(( (RANDOM << 15) | RANDOM ))}
+echo "api-fuzz: seed $seed (FUZZ_SEED=$seed replays this run)"
+# Seeded rows: user1..user40 (ids 1..40, password pamps-seed-password),
+# posts 1..60 by them, follows and likes; then posts 61..300 by user1, the
+# account the fuzz acts as, so that generated post ids are often its own and
+# PATCH/DELETE /post/{id}/ can succeed too; user1 follows nobody, so a
+# follow can succeed (the triggers keep the counters).
+PAMPS_ENV=testing PAMPS_DB__URI="$base/$db" ./target/debug/pamps migrate >/dev/null
+PAMPS_ENV=testing PAMPS_DB__URI="$base/$db" ./target/debug/pamps seed \
+  --users 40 --posts 60 --follows-per-user 5 --likes 100 --seed "$seed" >/dev/null
+psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "INSERT INTO posts (user_id, text)
+  SELECT u.id, 'fuzz seed post ' || g FROM users u, generate_series(1, 240) g WHERE u.username = 'user1';
+  DELETE FROM follows WHERE follower_id = (SELECT id FROM users WHERE username = 'user1')" >/dev/null
+
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
 PAMPS_ENV=testing \
@@ -43,17 +59,14 @@ server_pid=$!
 
 token=$(python3 - "$url" <<'PY'
 import json, sys, time, urllib.parse, urllib.request
-url = sys.argv[1]
+url, username = sys.argv[1], "user1"
 for _ in range(100):
     try:
         urllib.request.urlopen(url + "/health", timeout=1)
         break
     except OSError:
         time.sleep(0.1)
-user = {"email": "fuzzer@example.com", "username": "fuzzer", "password": "fuzzer-password-1"}
-req = urllib.request.Request(url + "/user/", json.dumps(user).encode(), {"Content-Type": "application/json"})
-urllib.request.urlopen(req, timeout=10)
-form = urllib.parse.urlencode({"username": "fuzzer", "password": "fuzzer-password-1"}).encode()
+form = urllib.parse.urlencode({"username": username, "password": "pamps-seed-password"}).encode()
 pair = json.load(urllib.request.urlopen(url + "/token", form, timeout=10))
 print(pair["access_token"])
 PY
@@ -66,9 +79,50 @@ python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(
 "$VENV/bin/openapi-spec-validator" "$spec"
 rm -f "$spec"
 
+har="${TMPDIR:-/tmp}/pamps-fuzz-$$.har"
+rc=0
 "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$url/openapi.json" \
   --checks all \
   --header "Authorization: Bearer $token" \
   --max-examples "${FUZZ_EXAMPLES:-40}" \
-  --seed "${FUZZ_SEED:-1}" \
-  --no-color
+  --seed "$seed" \
+  --report har --report-har-path "$har" \
+  --no-color || rc=$?
+
+# Which operations the fuzz reached past validation and lookups.
+python3 - "$url/openapi.json" "$har" <<'PY' || rc=1
+import json, re, sys, urllib.parse, urllib.request
+spec = json.load(urllib.request.urlopen(sys.argv[1]))
+ops = {}
+for path, item in spec["paths"].items():
+    pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
+    for method in item:
+        if method in ("get", "post", "put", "patch", "delete"):
+            ops[(method.upper(), path)] = (pattern, [0, 0])
+for entry in json.load(open(sys.argv[2]))["log"]["entries"]:
+    method = entry["request"]["method"]
+    path = urllib.parse.urlsplit(entry["request"]["url"]).path
+    status = entry["response"]["status"]
+    for (m, _), (pattern, counts) in ops.items():
+        if m == method and pattern.match(path):
+            counts[0] += 1
+            counts[1] += 200 <= status < 300
+            break
+# These succeed only with a secret no generator can guess: a password or a
+# refresh token (the API tests cover their success paths).
+SECRET_NEEDED = {("POST", "/token"), ("POST", "/refresh_token"), ("POST", "/logout"),
+                 ("POST", "/user/me/password")}
+reached = [op for op, (_, c) in ops.items() if c[1]]
+print(f"api-fuzz: {len(reached)} of {len(ops)} operations got a 2xx "
+      f"({sum(c[0] for _, c in ops.values())} requests)")
+never = sorted(f"{m} {p} ({c[0]} requests)" for (m, p), (_, c) in ops.items()
+               if not c[1] and (m, p) not in SECRET_NEEDED)
+if never:
+    print("api-fuzz: never a 2xx: " + "; ".join(never))
+# The seeded rows are there so that routes on an id find one: those must.
+if any("{" in op for op in never):
+    print("api-fuzz: FAIL: a route on an id never found a row")
+    sys.exit(1)
+PY
+rm -f "$har"
+exit $rc

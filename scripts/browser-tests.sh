@@ -53,9 +53,13 @@ DB="pamps_browser_$$_$RANDOM"
 SERVER_BASE=${ADMIN_URL%/*}
 DB_URL="$SERVER_BASE/$DB"
 SERVER_PID=""
+export PAMPS_SERVER_PIDFILE="$BROWSER_ARTIFACTS/server.pid"
+rm -f "$PAMPS_SERVER_PIDFILE"
 
 cleanup() {
   local rc=$?
+  # A test may have restarted the server (test_reconnect.py): its pid is in the file.
+  [[ -f "$PAMPS_SERVER_PIDFILE" ]] && SERVER_PID=$(cat "$PAMPS_SERVER_PIDFILE")
   if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID" 2>/dev/null || true
     # pamps drains for at most ~15 s; don't hang the suite if it doesn't stop.
@@ -75,18 +79,22 @@ psql -q -v ON_ERROR_STOP=1 "$ADMIN_URL" -c "CREATE DATABASE \"$DB\"" >/dev/null
 
 # --- server ---------------------------------------------------------------------------
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
 log "starting pamps on 127.0.0.1:$PORT (database $DB)"
-PAMPS_ENV=testing \
+# Exported: a test that stops the server under an open page starts it again
+# the same way (tests/browser/test_reconnect.py) and writes the new pid.
+export PAMPS_ENV=testing \
   PAMPS_DB__URI="$DB_URL" \
   PAMPS_DB__AUTO_MIGRATE=true \
   PAMPS_SERVER__HOST=127.0.0.1 \
   PAMPS_SERVER__PORT="$PORT" \
-  PAMPS_SECURITY__SECRET_KEY="$SECRET" \
+  PAMPS_SECURITY__SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" \
   PAMPS_RATE_LIMIT__ENABLED=false \
   PAMPS_SERVER__LOG_LEVEL=info \
-  "$BIN" serve >"$BROWSER_ARTIFACTS/server.log" 2>&1 &
+  PAMPS_BIN="$BIN" \
+  PAMPS_SERVER_LOG="$BROWSER_ARTIFACTS/server.log"
+"$BIN" serve >"$PAMPS_SERVER_LOG" 2>&1 &
 SERVER_PID=$!
+echo "$SERVER_PID" >"$PAMPS_SERVER_PIDFILE"
 
 URL="http://127.0.0.1:$PORT"
 for _ in $(seq 1 150); do
@@ -104,4 +112,11 @@ curl -fsS --max-time 5 "$URL/ready" >/dev/null
 log "running browser tests against $URL"
 export PAMPS_URL=$URL
 cd "$ROOT/tests/browser"
-"$VENV/bin/python" -m unittest -v "$@"
+rc=0
+"$VENV/bin/python" -m unittest -v "$@" || rc=$?
+# A 500 during a flow is a failure even when the page coped with it.
+if grep -E '\bERROR\b|"level":"ERROR"' "$BROWSER_ARTIFACTS/server.log" >&2; then
+  echo "the server logged errors during the browser tests (above; $BROWSER_ARTIFACTS/server.log)" >&2
+  rc=1
+fi
+exit $rc

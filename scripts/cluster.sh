@@ -8,10 +8,12 @@
 #
 # The checks (scripts/cluster/cluster.py, Python standard library only): the
 # registration limit holds across instances; the live stream carries a post
-# written on another instance; SIGKILL of an instance under write load loses
+# written on another instance; SIGTERM of an instance holding WebSocket and
+# SSE clients under write load: they resume through nginx elsewhere and each
+# receives exactly the outbox's events (scripts/cluster/stream_checks.py); SIGKILL of an instance under write load loses
 # no acknowledged write; a rolling restart under load (each instance taken
 # out of nginx, SIGTERM, restarted, /ready, put back) gives no 5xx. Each
-# prints PASS/FAIL/SKIP with figures, then "N passed, M failed". The same
+# prints PASS/FAIL with figures, then "N passed, M failed". The same
 # restart without telling nginx is measured too and reported as INFO.
 #
 # Needs cargo, psql and python3; nginx is installed with apt-get when missing

@@ -12,11 +12,12 @@
 //!    CORS (answers preflights before anything else) → HEAD as GET and path
 //!    normalisation (Host check, trailing slash; both before routing) → 503 at once while the
 //!    database is known to be down → the body-size guard (refuse before
-//!    reading) → conditional GET (hashes the final JSON body) → JSON
+//!    reading) → gzip/brotli for bodies of 1 KiB and more → conditional GET (hashes the final JSON body) → JSON
 //!    error bodies (innermost, so the ETag layer sees the final body).
 //!
 //! The request log wraps the whole app, so every surface gets a request id
-//! and one log line.
+//! and one log line; around it, when `metrics.enabled`, the metrics
+//! middleware counts and times every request by route template.
 
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ use crate::middleware::{
     normalize_path, request_log,
 };
 use crate::state::AppState;
-use crate::{openapi, routes};
+use crate::{compression, openapi, routes};
 
 /// The actix app with every surface; the server and the tests both build it here.
 pub fn build_app(
@@ -54,6 +55,9 @@ pub fn build_app(
         .default_service(web::to(no_route))
         .wrap(ErrorHandlers::new().default_handler(json_error_body))
         .wrap(from_fn(conditional_get))
+        .wrap(from_fn(compression::mark_small))
+        .wrap(Compress::default())
+        .wrap(from_fn(compression::finish))
         .wrap(from_fn(limit_body))
         .wrap(from_fn(fail_fast_without_db))
         .wrap(from_fn(normalize_path))
@@ -68,6 +72,7 @@ pub fn build_app(
         .wrap(Compress::default())
         .wrap(from_fn(head_as_get));
     let body_timeout = Duration::from_millis(state.settings.server.body_timeout_ms);
+    let metrics_on = state.settings.metrics.enabled;
     App::new()
         .app_data(BodyTimeout(body_timeout))
         .app_data(web::Data::from(state.forwarding.clone()))
@@ -83,6 +88,10 @@ pub fn build_app(
         .service(web::resource(["/stream", "/stream/"]).get(routes::stream::stream))
         .service(api)
         .wrap(from_fn(request_log))
+        .wrap(Condition::new(
+            metrics_on,
+            from_fn(crate::metrics::http::track),
+        ))
 }
 
 /// Paths served by the static surface.

@@ -79,6 +79,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub rate_limit: RateLimitSettings,
     pub stream: StreamSettings,
+    pub metrics: MetricsSettings,
     /// Ignored legacy settings found while loading, worded for a log line;
     /// logged once logging is set up.
     #[serde(skip)]
@@ -98,6 +99,11 @@ pub struct DbSettings {
     pub auto_migrate: bool,
     /// How long a request waits for a pooled connection before a 503.
     pub acquire_timeout_ms: u64,
+    /// TLS to the server as libpq's `sslmode`; empty: the URL's, else `prefer`.
+    pub sslmode: String,
+    /// The CA certificate file the server's certificate must chain to
+    /// (`verify-ca`, `verify-full`); empty: the URL's, else the public roots.
+    pub sslrootcert: String,
 }
 
 /// `[security]`: token signing and password hashing.
@@ -191,6 +197,15 @@ pub struct StreamSettings {
     pub max_replay: u64,
 }
 
+/// `[metrics]`: the Prometheus endpoint, on a listener of its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// `address:port` of the metrics listener; never the public port.
+    pub listen: String,
+}
+
 /// Built-in defaults: the lowest layer, so pamps runs without any file.
 const BUILTIN_DEFAULTS: &str = r#"
 [default]
@@ -198,6 +213,8 @@ db.uri = ""
 db.max_connections = 16
 db.auto_migrate = true
 db.acquire_timeout_ms = 5000
+db.sslmode = ""
+db.sslrootcert = ""
 security.secret_key = "dev-only-insecure-secret-built-in-default-value"
 security.access_token_expire_minutes = 30
 security.refresh_token_expire_minutes = 600
@@ -228,6 +245,8 @@ stream.queue_capacity = 256
 stream.max_sockets = 20000
 stream.retention_hours = 24
 stream.max_replay = 1000
+metrics.enabled = false
+metrics.listen = "127.0.0.1:9464"
 
 [production]
 db.auto_migrate = false
@@ -317,6 +336,10 @@ impl Settings {
             return Err(ConfigError("security.secret_key is empty".into()));
         }
         self.trusted_proxies()?;
+        self.db.ssl_mode()?;
+        if self.metrics.enabled {
+            self.metrics_addr()?;
+        }
         for origin in &self.server.cors_origins {
             check_cors_origin(origin).map_err(|why| {
                 ConfigError(format!(
@@ -392,6 +415,16 @@ impl Settings {
         Ok(())
     }
 
+    /// The metrics listener's address.
+    pub fn metrics_addr(&self) -> Result<std::net::SocketAddr, ConfigError> {
+        self.metrics.listen.trim().parse().map_err(|_| {
+            ConfigError(format!(
+                "metrics.listen: {:?} is not an address:port like 127.0.0.1:9464",
+                self.metrics.listen
+            ))
+        })
+    }
+
     /// `server.public_url` without its trailing slash, or None when unset.
     pub fn public_url(&self) -> Option<&str> {
         let url = self.server.public_url.trim_end_matches('/');
@@ -421,6 +454,22 @@ impl Settings {
     /// Concurrent password hashes allowed, resolving 0 to the number of cores.
     pub fn hash_concurrency(&self) -> usize {
         resolve_cores(self.security.max_concurrent_hashes)
+    }
+}
+
+impl DbSettings {
+    /// `db.sslmode` parsed; `None` when empty (the URL decides).
+    pub fn ssl_mode(&self) -> Result<Option<sqlx::postgres::PgSslMode>, ConfigError> {
+        let mode = self.sslmode.trim();
+        if mode.is_empty() {
+            return Ok(None);
+        }
+        mode.parse().map(Some).map_err(|_| {
+            ConfigError(format!(
+                "db.sslmode: {mode:?} is not one of disable, allow, prefer, require, \
+                 verify-ca, verify-full"
+            ))
+        })
     }
 }
 

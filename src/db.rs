@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use sqlx::migrate::{MigrateDatabase, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool, Postgres};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::{ConnectOptions, Connection, PgPool, Postgres};
 
 use crate::config::DbSettings;
 
@@ -35,26 +35,51 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
-/// Parses `db.uri` into connect options. JIT is switched off: it can only
+/// Parses `db.uri` into connect options; `db.sslmode` and `db.sslrootcert`,
+/// when set, override the URL's. JIT is switched off: it can only
 /// slow down pamps' short indexed queries (a generic plan with `LIMIT $n`
 /// looks costly enough to compile for 7–11 ms, see docs/performance.md).
 pub fn connect_options(settings: &DbSettings) -> Result<PgConnectOptions, DbError> {
-    let options: PgConnectOptions = settings
+    let mut options: PgConnectOptions = settings
         .uri
         .expose_secret()
         .parse()
         .map_err(DbError::BadUri)?;
+    if let Some(mode) = settings.ssl_mode().map_err(DbError::Config)? {
+        options = options.ssl_mode(mode);
+    }
+    if !settings.sslrootcert.trim().is_empty() {
+        options = options.ssl_root_cert(settings.sslrootcert.trim());
+    }
     Ok(options
         .options([("jit", "off")])
         .disable_statement_logging())
 }
 
+/// A connection idle for longer than this is pinged before it is handed out.
+const PING_IF_IDLE: Duration = Duration::from_secs(30);
+
+/// sqlx pings every connection as it returns to the pool; a second ping on
+/// every acquire would make a one-query read three round trips. Only a
+/// connection that sat idle long enough to have been dropped by a server
+/// or a middlebox is pinged again before use.
 fn pool_options(settings: &DbSettings) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// "host:port/database" of the options, never the password.
@@ -98,6 +123,63 @@ pub async fn connect_or_create(settings: &DbSettings, create: bool) -> Result<Pg
             connect(settings).await
         }
         other => other,
+    }
+}
+
+/// Whether this session's connection to the server is encrypted.
+pub async fn encrypted(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(pool)
+        .await
+}
+
+/// Warns when the connection to the database crosses a network in clear
+/// text (the password and every row readable on the way). Loopback and unix
+/// sockets never leave the machine. When the server cannot be asked, the
+/// `sslmode` decides: only `require` and stricter guarantee encryption.
+pub async fn warn_if_unencrypted(pool: PgPool) {
+    let options = pool.connect_options();
+    let asked = tokio::time::timeout(Duration::from_secs(5), encrypted(&pool)).await;
+    let encrypted = match asked {
+        Ok(Ok(encrypted)) => Some(encrypted),
+        _ => None,
+    };
+    if let Some(why) = clear_text_risk(&options, encrypted) {
+        tracing::warn!(database = %describe(&options), "{why}");
+    }
+}
+
+/// Why the connection `options` describe may travel in clear text, if it may.
+/// `encrypted` is the server's answer, when it gave one.
+pub fn clear_text_risk(options: &PgConnectOptions, encrypted: Option<bool>) -> Option<String> {
+    let host = options.get_host();
+    let local = options.get_socket().is_some()
+        || host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if local {
+        return None;
+    }
+    let guaranteed = matches!(
+        options.get_ssl_mode(),
+        PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull
+    );
+    match encrypted {
+        Some(true) => None,
+        Some(false) => Some(
+            "the database connection is NOT encrypted: set db.sslmode = \"verify-full\" \
+             (and db.sslrootcert to the provider's CA certificate)"
+                .into(),
+        ),
+        None if guaranteed => None,
+        None => Some(format!(
+            "cannot tell whether the database connection is encrypted, and sslmode={} \
+             allows clear text: set db.sslmode = \"verify-full\"",
+            format!("{:?}", options.get_ssl_mode()).to_lowercase()
+        )),
     }
 }
 

@@ -333,11 +333,18 @@ impl Limits {
         }
         let rule = &self.rules[kind as usize];
         let key = format!("{}:{key}", kind.name());
+        self.decide(kind, rule, &key)
+            .await
+            .inspect_err(|err| crate::metrics::rate_limited(kind.name(), err))
+    }
+
+    /// The store's decision, or the kind's fallback when the shared store
+    /// fails.
+    async fn decide(&self, kind: Kind, rule: &Rule, key: &str) -> ApiResult<()> {
         let Some(local) = &self.local else {
-            return self.store.check(rule, &key).await;
+            return self.store.check(rule, key).await;
         };
-        let failure = match tokio::time::timeout(STORE_TIMEOUT, self.store.check(rule, &key)).await
-        {
+        let failure = match tokio::time::timeout(STORE_TIMEOUT, self.store.check(rule, key)).await {
             Ok(Err(ApiError::Database(err))) => err.to_string(),
             Ok(decided) => return decided,
             Err(_) => format!("no answer within {STORE_TIMEOUT:?}"),
@@ -345,7 +352,7 @@ impl Limits {
         let fallback = kind.on_store_failure();
         tracing::warn!(error = %failure, kind = kind.name(), ?fallback, "the shared rate-limit store failed");
         match fallback {
-            OnStoreFailure::Local => local.check(rule, &key).await,
+            OnStoreFailure::Local => local.check(rule, key).await,
             OnStoreFailure::Open => Ok(()),
             OnStoreFailure::Closed => Err(ApiError::Unavailable),
         }

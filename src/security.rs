@@ -145,14 +145,17 @@ impl Hasher {
         &self,
         job: impl FnOnce(&WorkMemory) -> T + Send + 'static,
     ) -> ApiResult<T> {
+        let waiting = crate::metrics::hash_waiting();
         let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
             .await
             .map_err(|_| ApiError::Busy(1))?
             .map_err(|_| ApiError::Unavailable)?;
+        drop(waiting);
         let memory = self.memory.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            let _busy = crate::metrics::hash_busy();
             span.in_scope(|| job(&memory))
         })
         .await

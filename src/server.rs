@@ -22,6 +22,7 @@ use crate::bus;
 use crate::config::{AppEnv, Settings};
 use crate::db::{self, DbError};
 use crate::fd_budget;
+use crate::metrics;
 use crate::security::Hasher;
 use crate::state::AppState;
 
@@ -33,6 +34,8 @@ pub const DRAIN: Duration = Duration::from_secs(10);
 pub enum StartupError {
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -74,6 +77,7 @@ impl Tasks {
 pub struct Application {
     server: Server,
     port: u16,
+    metrics_port: Option<u16>,
     tasks: Tasks,
     shutdown: CancellationToken,
 }
@@ -90,6 +94,10 @@ impl Application {
         } else {
             db::connect_lazy(&settings.db)?
         };
+        if settings.env == AppEnv::Production {
+            // In the background: the server starts even while the database is down.
+            tokio::spawn(db::warn_if_unencrypted(pool.clone()));
+        }
         Self::with_state(AppState::new(pool, settings))
     }
 
@@ -136,6 +144,7 @@ impl Application {
             bus::prune(
                 state.pool.clone(),
                 Duration::from_secs(state.settings.stream.retention_hours * 3600),
+                bus::PRUNE_EVERY,
                 shutdown.clone(),
             ),
         );
@@ -153,6 +162,11 @@ impl Application {
         if let Some(slots) = state.limits.slot_keeper() {
             tasks.spawn("stream slot leases", slots.keep(shutdown.clone()));
         }
+        let metrics_port = if state.settings.metrics.enabled {
+            Some(serve_metrics(&state, &mut tasks)?)
+        } else {
+            None
+        };
         let server = HttpServer::new(move || build_app(state.clone()))
             .workers(workers)
             .max_connections((budget.connections as usize / workers).max(1))
@@ -164,6 +178,7 @@ impl Application {
         Ok(Self {
             server,
             port,
+            metrics_port,
             tasks,
             shutdown,
         })
@@ -172,6 +187,11 @@ impl Application {
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics listener's port, when `metrics.enabled`.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// Cancelling this token stops the server as a stop signal would.
@@ -235,6 +255,42 @@ async fn stop_signal() {
     }
     #[cfg(not(unix))]
     ctrl_c.await;
+}
+
+/// Installs the metrics recorder and starts the metrics listener and its
+/// upkeep as tasks; the listener's port.
+fn serve_metrics(state: &web::Data<AppState>, tasks: &mut Tasks) -> Result<u16, StartupError> {
+    let addr = state.settings.metrics_addr()?;
+    let bind_err = |source| StartupError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).map_err(bind_err)?;
+    let port = listener.local_addr().map_err(bind_err)?.port();
+    let handle = metrics::install();
+    let sources = metrics::endpoint::Sources {
+        handle: handle.clone(),
+        pool: state.pool.clone(),
+        hub: state.hub.clone(),
+        hash_slots: state.settings.hash_concurrency(),
+    };
+    let mut server = metrics::endpoint::serve(listener, sources).map_err(bind_err)?;
+    let shutdown = state.shutdown.clone();
+    tasks.spawn("metrics upkeep", metrics::upkeep(handle, shutdown.clone()));
+    tasks.spawn("metrics listener", async move {
+        let stop = server.handle();
+        tokio::select! {
+            _ = &mut server => {}
+            () = shutdown.cancelled() => {
+                // The server future carries out the stop: keep polling it.
+                let stopped = stop.stop(false);
+                let _ = server.await;
+                stopped.await;
+            }
+        }
+    });
+    tracing::info!(%addr, port, "metrics at /metrics");
+    Ok(port)
 }
 
 /// Every socket is a file descriptor: raise the soft limit to the hard one;

@@ -1,11 +1,17 @@
 //! A resume: what a reconnecting subscriber missed, read from the outbox.
+//!
+//! Pruning may run on any instance while a long resume reads, so each page
+//! is read in one snapshot together with the retention bound and the
+//! viewer's follows: a page that pruning reached ends the resume with
+//! [`Page::Pruned`] (the client gets `reset`) instead of skipping events,
+//! and a follow or unfollow during the resume applies from the next page on.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use super::{BATCH, Frame, Streams, load};
+use super::{BATCH, Frame, StreamName, Streams, load};
 use crate::error::ApiResult;
 use crate::models::event;
 
@@ -14,63 +20,70 @@ use crate::models::event;
 pub struct Backfill {
     viewer: Option<i64>,
     streams: Streams,
-    follows: HashSet<i64>,
     after: i64,
     up_to: i64,
 }
 
+/// What [`Backfill::next_page`] found.
+#[derive(Debug)]
+pub enum Page {
+    /// The next events, in order (never empty).
+    Frames(Vec<Arc<Frame>>),
+    /// The resume is complete.
+    Done,
+    /// Pruning removed events the resume had not read yet.
+    Pruned,
+}
+
 impl Backfill {
-    /// Prepares a resume for `viewer` (loads whom they follow once).
-    pub async fn new(
-        pool: &PgPool,
-        viewer: Option<i64>,
-        streams: Streams,
-        since: i64,
-        up_to: i64,
-    ) -> ApiResult<Self> {
-        let follows = match viewer {
-            Some(id) => {
-                sqlx::query_scalar("SELECT followee_id FROM follows WHERE follower_id = $1")
-                    .bind(id)
-                    .fetch_all(pool)
-                    .await?
-                    .into_iter()
-                    .collect()
-            }
-            None => HashSet::new(),
-        };
-        Ok(Self {
+    /// Prepares a resume of `(since, up_to]` for `viewer`.
+    pub fn new(viewer: Option<i64>, streams: Streams, since: i64, up_to: i64) -> Self {
+        Self {
             viewer,
             streams,
-            follows,
             after: since,
             up_to,
-        })
+        }
     }
 
-    /// The next page of frames; empty when the resume is complete.
-    pub async fn next_page(&mut self, pool: &PgPool) -> ApiResult<Vec<Arc<Frame>>> {
+    /// The next page. Cancel-safe: the position moves only when a page is
+    /// returned, so a caller that drops the future reads the same page again.
+    pub async fn next_page(&mut self, pool: &PgPool) -> ApiResult<Page> {
+        let mut after = self.after;
         loop {
-            if self.after >= self.up_to {
-                return Ok(Vec::new());
+            if after >= self.up_to {
+                self.after = after;
+                return Ok(Page::Done);
             }
-            let events = event::after(pool, self.after, Some(self.up_to), BATCH).await?;
+            let mut snapshot = event::snapshot(pool).await?;
+            if event::pruned_up_to(&mut *snapshot).await? > after {
+                return Ok(Page::Pruned);
+            }
+            let events = event::after(&mut *snapshot, after, Some(self.up_to), BATCH).await?;
+            let follows: HashSet<i64> = match self.viewer {
+                Some(id) if self.streams.has(StreamName::Home) => {
+                    event::followees(&mut *snapshot, id).await?
+                }
+                _ => HashSet::new(),
+            };
+            snapshot.commit().await?;
             let Some(last) = events.last().map(|e| e.pos) else {
                 self.after = self.up_to;
-                return Ok(Vec::new());
+                return Ok(Page::Done);
             };
-            self.after = last;
+            after = last;
             let frames: Vec<Arc<Frame>> = load(pool, events)
                 .await?
                 .iter()
                 .filter_map(|l| {
-                    let follows = self.follows.contains(&l.event.user_id);
+                    let follows = follows.contains(&l.event.user_id);
                     l.stream_for(self.viewer, self.streams, follows)
                         .map(|s| l.frame(s))
                 })
                 .collect();
             if !frames.is_empty() {
-                return Ok(frames);
+                self.after = after;
+                return Ok(Page::Frames(frames));
             }
         }
     }

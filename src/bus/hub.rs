@@ -174,6 +174,7 @@ impl Subscription {
 
     /// Replaces the set of streams.
     pub fn set_streams(&mut self, streams: Streams) {
+        crate::metrics::streams_changed(self.streams, streams);
         self.streams = streams;
         if let Some(sub) = self.hub.lock().subscribers.get_mut(&self.id) {
             sub.streams = streams;
@@ -183,6 +184,7 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
+        crate::metrics::streams_changed(self.streams, Streams::default());
         self.hub.lock().remove(self.id);
     }
 }
@@ -207,7 +209,10 @@ impl Inner {
         };
         match sub.tx.try_send(frame.clone()) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.drop_subscriber(id, Dropped::TooSlow),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                crate::metrics::slow_reader_dropped();
+                self.drop_subscriber(id, Dropped::TooSlow);
+            }
             Err(mpsc::error::TrySendError::Closed(_)) => self.remove(id),
         }
     }
@@ -278,6 +283,7 @@ impl Hub {
         if let Some(user) = user {
             inner.by_user.entry(user).or_default().insert(id);
         }
+        crate::metrics::streams_changed(Streams::default(), streams);
         Ok(Subscription {
             id,
             hub: self.clone(),
@@ -290,7 +296,7 @@ impl Hub {
     }
 
     /// The greatest position handed to subscribers.
-    pub(super) fn delivered(&self) -> i64 {
+    pub fn delivered(&self) -> i64 {
         self.lock().delivered
     }
 

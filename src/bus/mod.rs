@@ -21,7 +21,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
-pub use backfill::Backfill;
+pub use backfill::{Backfill, Page};
 pub use hub::{Dropped, Frame, Holder, Hub, StreamName, Streams, Subscription};
 pub use sessions::watch_sessions;
 
@@ -229,15 +229,21 @@ async fn listen_once(pool: &PgPool, hub: &Hub, shutdown: &CancellationToken) -> 
 }
 
 /// How often some instance prunes the outbox and expired tickets.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
+pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
-/// The pruning task: every [`PRUNE_EVERY`], whichever instance claims the
-/// period first deletes events older than `retention` (so the job runs once
-/// per deployment, not once per instance).
-pub async fn prune(pool: PgPool, retention: Duration, shutdown: CancellationToken) {
+/// The pruning task: every `every` ([`PRUNE_EVERY`] in production),
+/// whichever instance claims the period first deletes events older than
+/// `retention` (so the job runs once per deployment, not once per instance).
+/// A resume reading meanwhile notices and sends `reset` (see [`Backfill`]).
+pub async fn prune(
+    pool: PgPool,
+    retention: Duration,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
     let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::hours(24));
     loop {
-        let claimed = event::claim_prune(&pool, PRUNE_EVERY).await;
+        let claimed = event::claim_prune(&pool, every).await;
         match claimed {
             Ok(true) => match event::prune(&pool, retention).await {
                 Ok(n) => tracing::info!(events = n, "pruned the event outbox"),
@@ -248,7 +254,7 @@ pub async fn prune(pool: PgPool, retention: Duration, shutdown: CancellationToke
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(PRUNE_EVERY / 10) => {}
+            () = tokio::time::sleep(every / 10) => {}
         }
     }
 }

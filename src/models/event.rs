@@ -175,6 +175,32 @@ pub async fn pruned_up_to(db: impl PgExecutor<'_>) -> ApiResult<i64> {
         .await?)
 }
 
+/// A read-only transaction that sees one snapshot of the database for all
+/// its statements (`REPEATABLE READ`): reads in it agree with each other
+/// even while pruning or follows change.
+pub async fn snapshot(pool: &PgPool) -> ApiResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+/// The users `user_id` follows (whose posts reach their `home` stream).
+pub async fn followees(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+) -> ApiResult<std::collections::HashSet<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT followee_id FROM follows WHERE follower_id = $1")
+            .bind(user_id)
+            .fetch_all(db)
+            .await?
+            .into_iter()
+            .collect(),
+    )
+}
+
 /// Claims this period's pruning for the caller: true for exactly one
 /// caller (across every instance) per `every`.
 pub async fn claim_prune(db: impl PgExecutor<'_>, every: std::time::Duration) -> ApiResult<bool> {

@@ -28,7 +28,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::Writer;
 use crate::auth::extract::{bearer_token, user_of};
-use crate::bus::{Backfill, Dropped, Frame, Holder, StreamName, Streams, Subscription};
+use crate::bus::{Backfill, Dropped, Frame, Holder, Page, StreamName, Streams, Subscription};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Query;
 use crate::models::{event, refresh_token};
@@ -43,6 +43,9 @@ const MAX_CLIENT_FRAME: usize = 4096;
 
 /// How long one write to a client may take before it counts as too slow.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The message that tells a client its resume point is gone (reload over REST).
+const RESET: &str = r#"{"event":"reset"}"#;
 
 /// Close code: the access token behind the stream expired.
 const CLOSE_TOKEN_EXPIRED: u16 = 4001;
@@ -308,8 +311,9 @@ impl Feed {
     /// Starts a resume, or says it cannot: a `since` older than the outbox
     /// keeps, newer than any event, or more than `stream.max_replay` events
     /// behind, gets `reset` (reload over REST: paged, cheaper than a replay).
+    /// Cancel-safe: `since` is consumed only once the resume is set up.
     async fn resume(&mut self) -> ApiResult<Option<Next>> {
-        let Some(since) = self.since.take() else {
+        let Some(since) = self.since else {
             return Ok(None);
         };
         let pool = &self.state.pool;
@@ -318,17 +322,20 @@ impl Feed {
         let too_far = up_to.saturating_sub(since) > self.max_replay;
         if too_far || since < event::pruned_up_to(pool).await? || since > head {
             // The client reloads over REST, which shows everything up to now.
+            self.since = None;
             self.sent = head;
-            return Ok(Some(Next::Notice(r#"{"event":"reset"}"#)));
+            return Ok(Some(Next::Notice(RESET)));
         }
         if since < up_to {
             let (viewer, streams) = (self.subscription.user(), self.subscription.streams());
-            self.backfill = Some(Backfill::new(pool, viewer, streams, since, up_to).await?);
+            self.backfill = Some(Backfill::new(viewer, streams, since, up_to));
         }
+        self.since = None;
         Ok(None)
     }
 
-    /// The next thing to send.
+    /// The next thing to send. Cancel-safe (the socket loop drops it when
+    /// the client speaks): state changes only after the last await.
     async fn next(&mut self) -> Next {
         match self.resume().await {
             Ok(Some(notice)) => return notice,
@@ -351,8 +358,15 @@ impl Feed {
                     return Next::Close(1001, "going away");
                 };
                 match backfill.next_page(&self.state.pool).await {
-                    Ok(page) if page.is_empty() => self.backfill = None,
-                    Ok(page) => self.pending.extend(page),
+                    Ok(Page::Frames(page)) => self.pending.extend(page),
+                    Ok(Page::Done) => self.backfill = None,
+                    Ok(Page::Pruned) => {
+                        // Events the client has not seen are gone: it reloads
+                        // over REST, and live events continue past the resume.
+                        self.backfill = None;
+                        self.sent = self.sent.max(self.subscription.registered_at);
+                        return Next::Notice(RESET);
+                    }
                     Err(err) => {
                         tracing::warn!(error = %err, "stream resume failed");
                         return Next::Close(1011, "resume failed");
@@ -436,6 +450,7 @@ async fn websocket(
     mut session: actix_ws::Session,
     mut messages: actix_ws::AggregatedMessageStream,
 ) {
+    let _open = crate::metrics::stream_open("websocket");
     let mut last_heard = Instant::now();
     let close = loop {
         tokio::select! {
@@ -496,6 +511,7 @@ async fn send<E>(write: impl std::future::Future<Output = Result<(), E>>) -> boo
 }
 
 async fn server_sent_events(mut feed: Feed, tx: mpsc::Sender<Bytes>) {
+    let _open = crate::metrics::stream_open("sse");
     let _ = tx.send(Bytes::from_static(b"retry: 2000\n\n")).await;
     loop {
         let next = tokio::select! {

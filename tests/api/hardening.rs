@@ -69,14 +69,6 @@ async fn a_body_that_never_finishes_gets_408_and_frees_the_connection(pool: PgPo
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
-async fn startup_raises_the_open_file_limit_to_the_hard_limit(pool: PgPool) {
-    let server = LiveServer::start(&pool, &[]).await;
-    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
-    assert_eq!(soft, hard);
-    server.stop().await;
-}
-
-#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn wrong_current_passwords_are_limited_like_logins(pool: PgPool) {
     let app = TestApp::with_settings(
         pool,

@@ -207,7 +207,13 @@ impl TestApp {
                 (SELECT string_agg(p::text, ',' ORDER BY id) FROM posts p),
                 (SELECT string_agg(f::text, ',' ORDER BY id) FROM follows f),
                 (SELECT string_agg(l::text, ',' ORDER BY id) FROM likes l),
-                (SELECT string_agg(r::text, ',' ORDER BY jti) FROM refresh_tokens r)))",
+                (SELECT string_agg(r::text, ',' ORDER BY jti) FROM refresh_tokens r),
+                (SELECT string_agg(n::text, ',' ORDER BY id) FROM notifications n),
+                (SELECT string_agg(nr::text, ',' ORDER BY user_id) FROM notification_reads nr),
+                (SELECT string_agg(e::text, ',' ORDER BY id) FROM events e),
+                (SELECT string_agg(e::text, ',') FROM events_pruned e),
+                (SELECT string_agg(t::text, ',' ORDER BY ticket_hash) FROM stream_tickets t),
+                (SELECT string_agg(l::text, ',' ORDER BY key) FROM rate_limits l)))",
         )
         .fetch_one(&self.pool)
         .await

@@ -269,15 +269,19 @@ impl Sse {
         (status, client)
     }
 
-    /// The next event (comments and `retry:` skipped), or None after `wait` or at the end.
+    /// The next event (comments and `retry:` skipped), or None when `wait`
+    /// passes first. The stream ending or failing is not a quiet stream: it
+    /// panics (a test expecting the end reads the `close` event).
     pub async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + wait;
         let (mut id, mut event, mut data) = (None, None, None);
         loop {
-            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
-                .await
-                .ok()?
-                .ok()??;
+            let line = match tokio::time::timeout_at(deadline, self.lines.next_line()).await {
+                Err(_) => return None,
+                Ok(Ok(Some(line))) => line,
+                Ok(Ok(None)) => panic!("the event stream ended"),
+                Ok(Err(e)) => panic!("reading the event stream failed: {e}"),
+            };
             // Chunked transfer encoding: chunk sizes arrive as their own lines.
             if let Some(value) = line.strip_prefix("id: ") {
                 id = Some(value.to_owned());
@@ -353,4 +357,28 @@ impl LiveServer {
             .unwrap()
             .unwrap();
     }
+}
+
+/// Waits until the server has numbered every committed event (milliseconds).
+pub async fn wait_until_numbered(pool: &PgPool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "events left unnumbered"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The event ids of stream messages.
+pub fn ids(events: &[Value]) -> Vec<i64> {
+    events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
+        .collect()
 }

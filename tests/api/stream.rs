@@ -13,32 +13,11 @@ use sqlx::PgPool;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::test_settings;
-use crate::live::{Ended, LiveServer, PATIENCE, Sse, Ws, post, token, user};
+use crate::live::{
+    Ended, LiveServer, PATIENCE, Sse, Ws, ids, post, token, user, wait_until_numbered,
+};
 
 const QUIET: Duration = Duration::from_millis(400);
-
-/// Waits until the server has numbered every committed event (milliseconds).
-async fn wait_until_numbered(pool: &PgPool) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "events left unnumbered"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-fn ids(events: &[Value]) -> Vec<i64> {
-    events
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().parse().unwrap())
-        .collect()
-}
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn home_carries_my_posts_and_my_followees_posts_and_nothing_else(pool: PgPool) {
@@ -478,19 +457,7 @@ async fn concurrent_writers_reach_every_subscriber_exactly_once_in_order(pool: P
     for writer in writers {
         writer.await.unwrap();
     }
-    // The server numbers committed events within milliseconds.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)")
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "events left unnumbered"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_numbered(&pool).await;
     let expected: Vec<i64> =
         sqlx::query_scalar("SELECT pos FROM events WHERE type = 'post' ORDER BY pos")
             .fetch_all(&pool)

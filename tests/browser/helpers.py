@@ -6,6 +6,7 @@ screenshots go to $BROWSER_ARTIFACTS.
 
 import json
 import os
+import re
 import secrets
 import unittest
 import urllib.error
@@ -80,12 +81,6 @@ def create_user(username, password=PASSWORD):
     status, pair, _ = http("POST", "/token", {"username": username, "password": password})
     assert status == 200, (status, pair)
     return body, pair["access_token"]
-
-
-def stream_available():
-    """The live stream exists when /stream/ticket answers anything but 404."""
-    status, _, _ = http("POST", "/stream/ticket")
-    return status != 404
 
 
 class BrowserTest(unittest.TestCase):
@@ -183,8 +178,11 @@ class BrowserTest(unittest.TestCase):
         log = [e["message"] for e in d.get_log("browser")]
         csp = [m for m in log if "Content Security Policy" in m or "Content-Security-Policy" in m]
         self.assertEqual(csp, [], "CSP violations in Chrome's log")
-        # API errors the tests provoke show up as "Failed to load resource";
-        # anything uncaught is a bug in the client.
+        # API errors the tests provoke show up as "Failed to load resource"
+        # with a 4xx status; a 5xx is a server bug, anything uncaught a bug
+        # in the client.
+        server_errors = [m for m in log if re.search(r"status of 5\d\d", m)]
+        self.assertEqual(server_errors, [], "the page saw server errors")
         uncaught = [m for m in log if "Uncaught" in m or "Unhandled" in m]
         self.assertEqual(uncaught, [], "uncaught errors in the page")
 
