@@ -319,7 +319,7 @@ impl Feed {
         let pool = &self.state.pool;
         let up_to = self.subscription.registered_at;
         let head = event::head(pool).await?.max(up_to);
-        let too_far = up_to.saturating_sub(since) > self.max_replay;
+        let too_far = head.saturating_sub(since) > self.max_replay;
         if too_far || since < event::pruned_up_to(pool).await? || since > head {
             // The client reloads over REST, which shows everything up to now.
             self.since = None;
