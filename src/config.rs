@@ -158,6 +158,15 @@ pub struct RateLimitSettings {
     pub register_per_ip_per_half_hour: u32,
     pub writes_per_account_per_5_minutes: u32,
     pub password_per_account_per_15_minutes: u32,
+    /// Live streams one account may hold open at once.
+    pub streams_per_account: u32,
+    /// Live streams one client address may hold open at once.
+    pub streams_per_address: u32,
+    /// Anonymous live streams one client address may hold open at once.
+    pub anonymous_streams_per_address: u32,
+    /// Stream resumes (`since`, `Last-Event-ID`) per account, or per client
+    /// address when anonymous.
+    pub resumes_per_client_per_minute: u32,
     pub store: RateLimitStore,
 }
 
@@ -183,6 +192,8 @@ pub struct StreamSettings {
     pub max_sockets: usize,
     /// Hours events are kept for replay after a reconnect.
     pub retention_hours: u64,
+    /// Most events one resume may replay; further behind gets `reset`.
+    pub max_replay: u64,
 }
 
 /// `[metrics]`: the Prometheus endpoint, on a listener of its own.
@@ -223,11 +234,16 @@ rate_limit.login_per_username_per_minute = 5
 rate_limit.register_per_ip_per_half_hour = 6
 rate_limit.writes_per_account_per_5_minutes = 300
 rate_limit.password_per_account_per_15_minutes = 5
+rate_limit.streams_per_account = 8
+rate_limit.streams_per_address = 64
+rate_limit.anonymous_streams_per_address = 4
+rate_limit.resumes_per_client_per_minute = 20
 rate_limit.store = "memory"
 stream.ping_interval_secs = 30
 stream.queue_capacity = 256
 stream.max_sockets = 20000
 stream.retention_hours = 24
+stream.max_replay = 1000
 metrics.enabled = false
 metrics.listen = "127.0.0.1:9464"
 
@@ -362,18 +378,37 @@ impl Settings {
             1,
             24 * 365,
         )?;
+        in_range("stream.max_replay", self.stream.max_replay, 1, 1_000_000)?;
         for (key, value) in [
             ("stream.queue_capacity", self.stream.queue_capacity),
             ("stream.max_sockets", self.stream.max_sockets),
         ] {
             in_range(key, value as u64, 1, u64::MAX)?;
         }
-        in_range(
-            "rate_limit.password_per_account_per_15_minutes",
-            self.rate_limit.password_per_account_per_15_minutes.into(),
-            1,
-            u64::MAX,
-        )?;
+        for (key, value) in [
+            (
+                "rate_limit.password_per_account_per_15_minutes",
+                self.rate_limit.password_per_account_per_15_minutes,
+            ),
+            (
+                "rate_limit.streams_per_account",
+                self.rate_limit.streams_per_account,
+            ),
+            (
+                "rate_limit.streams_per_address",
+                self.rate_limit.streams_per_address,
+            ),
+            (
+                "rate_limit.anonymous_streams_per_address",
+                self.rate_limit.anonymous_streams_per_address,
+            ),
+            (
+                "rate_limit.resumes_per_client_per_minute",
+                self.rate_limit.resumes_per_client_per_minute,
+            ),
+        ] {
+            in_range(key, value.into(), 1, u64::MAX)?;
+        }
         Ok(())
     }
 

@@ -88,6 +88,12 @@ pub enum ApiError {
     UnsupportedMediaType(&'static str),
     #[error("Too many requests, retry in {} seconds", .0.retry_after_secs)]
     TooManyRequests(RateLimitInfo),
+    #[error("Too many open streams {whom} (at most {limit}): close one first")]
+    TooManyStreams {
+        limit: u32,
+        whom: &'static str,
+        retry_after_secs: u64,
+    },
     #[error("Server is busy, retry in {0} seconds")]
     Busy(u64),
     #[error("Service unavailable")]
@@ -130,7 +136,7 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests(_) | Self::TooManyStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Busy(_) | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(e) if is_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
@@ -157,6 +163,11 @@ impl ResponseError for ApiError {
                         "RateLimit-Policy",
                         format!("{};w={}", info.limit, info.window_secs),
                     ));
+            }
+            Self::TooManyStreams {
+                retry_after_secs, ..
+            } => {
+                res.insert_header((header::RETRY_AFTER, *retry_after_secs));
             }
             Self::Busy(secs) => {
                 res.insert_header((header::RETRY_AFTER, *secs));

@@ -11,6 +11,7 @@ pub mod devdb;
 pub mod entropy;
 pub mod error;
 pub mod extract;
+pub mod fd_budget;
 pub mod metrics;
 pub mod middleware;
 pub mod models;

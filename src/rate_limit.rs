@@ -6,8 +6,18 @@
 //! `rate_limit.store` picks the store: `memory` (this process; exact for one
 //! instance, but N instances behind a balancer would allow N times the limit)
 //! or `postgres` (one table shared by every instance, see [`postgres`]).
+//!
+//! When the shared store fails (an error, or no answer within
+//! [`STORE_TIMEOUT`]), each kind of limit does what [`Kind::on_store_failure`]
+//! says: logins, registrations and resumes fall back to this instance's own
+//! buckets (still limited, per instance, and nobody is locked out), writes
+//! are let through (spam control must not stop every write; the write itself
+//! needs the database anyway), and password changes are refused with a 503
+//! (rare, can wait, and a guessing oracle for a stolen token). Stream slots
+//! fall back to this instance's counts (see [`slots`]).
 
 pub mod postgres;
+pub mod slots;
 
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -26,6 +36,7 @@ use crate::config::{RateLimitSettings, RateLimitStore};
 use crate::error::{ApiError, ApiResult, RateLimitInfo};
 use crate::proxy::client_ip;
 use crate::validation;
+use slots::{Bucket, Slot, Slots};
 
 /// Forget idle keys every this many checks, so memory stays bounded.
 const SWEEP_EVERY: u64 = 4096;
@@ -87,16 +98,18 @@ pub enum Kind {
     RegisterPerIp,
     WritesPerAccount,
     PasswordPerAccount,
+    ResumesPerClient,
 }
 
 impl Kind {
     /// Every kind, in the order of [`Limits::rules`].
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::LoginPerIp,
         Kind::LoginPerUsername,
         Kind::RegisterPerIp,
         Kind::WritesPerAccount,
         Kind::PasswordPerAccount,
+        Kind::ResumesPerClient,
     ];
 
     /// A short name, the prefix of this kind's keys in a shared store.
@@ -107,9 +120,38 @@ impl Kind {
             Kind::RegisterPerIp => "register_ip",
             Kind::WritesPerAccount => "write_user",
             Kind::PasswordPerAccount => "password_user",
+            Kind::ResumesPerClient => "resume",
         }
     }
 }
+
+/// What a kind of limit does when the shared store fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStoreFailure {
+    /// Count in this instance's memory instead.
+    Local,
+    /// Allow the request.
+    Open,
+    /// Refuse the request (503).
+    Closed,
+}
+
+impl Kind {
+    /// The decision for this kind (see the module documentation for why).
+    pub fn on_store_failure(self) -> OnStoreFailure {
+        match self {
+            Kind::LoginPerIp
+            | Kind::LoginPerUsername
+            | Kind::RegisterPerIp
+            | Kind::ResumesPerClient => OnStoreFailure::Local,
+            Kind::WritesPerAccount => OnStoreFailure::Open,
+            Kind::PasswordPerAccount => OnStoreFailure::Closed,
+        }
+    }
+}
+
+/// How long a check may wait for the shared store before it counts as failed.
+pub const STORE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// `limit` requests per `window` for each key of one kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,8 +194,20 @@ impl Store {
 pub struct Limits {
     enabled: bool,
     trusted_proxies: Vec<IpAddr>,
-    rules: [Rule; 5],
+    rules: [Rule; 6],
     store: Store,
+    /// This instance's buckets, used when the shared store fails.
+    local: Option<Store>,
+    stream_caps: StreamCaps,
+    slots: Slots,
+}
+
+/// Open live streams allowed at once (see [`slots`]).
+#[derive(Debug, Clone, Copy)]
+struct StreamCaps {
+    per_account: u32,
+    per_address: u32,
+    anonymous_per_address: u32,
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -189,6 +243,11 @@ impl Limits {
                 settings.password_per_account_per_15_minutes,
                 15 * MINUTE,
             ),
+            rule(
+                Kind::ResumesPerClient,
+                settings.resumes_per_client_per_minute,
+                MINUTE,
+            ),
         ];
         Self {
             enabled: settings.enabled,
@@ -197,8 +256,66 @@ impl Limits {
                 RateLimitStore::Memory => Store::memory(&rules),
                 RateLimitStore::Postgres => Store::Postgres(pool.clone()),
             },
+            local: match settings.store {
+                RateLimitStore::Memory => None,
+                RateLimitStore::Postgres => Some(Store::memory(&rules)),
+            },
             rules,
+            stream_caps: StreamCaps {
+                per_account: settings.streams_per_account,
+                per_address: settings.streams_per_address,
+                anonymous_per_address: settings.anonymous_streams_per_address,
+            },
+            slots: match settings.store {
+                RateLimitStore::Memory => Slots::memory(),
+                RateLimitStore::Postgres => Slots::postgres(pool),
+            },
         }
+    }
+
+    /// The task that renews this instance's shared stream slots, when the
+    /// limits are on and live in PostgreSQL.
+    pub fn slot_keeper(&self) -> Option<Slots> {
+        match &self.slots {
+            Slots::Postgres { .. } if self.enabled => Some(self.slots.clone()),
+            _ => None,
+        }
+    }
+
+    /// A slot for a new live stream of `user` (None: anonymous) from this
+    /// client, held while the stream is open: 429 when the account, the
+    /// address, or (anonymous) the address's anonymous streams are at their
+    /// cap. None when the limits are off.
+    pub async fn stream(&self, req: &HttpRequest, user: Option<i64>) -> ApiResult<Option<Slot>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let caps = self.stream_caps;
+        let mut buckets = Vec::with_capacity(2);
+        match user {
+            Some(id) => buckets.push(Bucket {
+                key: format!("stream_user:{id}"),
+                cap: caps.per_account,
+                whom: "for this account",
+            }),
+            None => {
+                if let Some(ip) = self.client_ip(req) {
+                    buckets.push(Bucket {
+                        key: format!("stream_anon_ip:{ip}"),
+                        cap: caps.anonymous_per_address,
+                        whom: "without a login from this address",
+                    });
+                }
+            }
+        }
+        if let Some(ip) = self.client_ip(req) {
+            buckets.push(Bucket {
+                key: format!("stream_ip:{ip}"),
+                cap: caps.per_address,
+                whom: "from this address",
+            });
+        }
+        self.slots.take(&buckets).await.map(Some)
     }
 
     /// The background task that deletes expired shared buckets, when the
@@ -215,10 +332,30 @@ impl Limits {
             return Ok(());
         }
         let rule = &self.rules[kind as usize];
-        self.store
-            .check(rule, &format!("{}:{key}", kind.name()))
+        let key = format!("{}:{key}", kind.name());
+        self.decide(kind, rule, &key)
             .await
             .inspect_err(|err| crate::metrics::rate_limited(kind.name(), err))
+    }
+
+    /// The store's decision, or the kind's fallback when the shared store
+    /// fails.
+    async fn decide(&self, kind: Kind, rule: &Rule, key: &str) -> ApiResult<()> {
+        let Some(local) = &self.local else {
+            return self.store.check(rule, key).await;
+        };
+        let failure = match tokio::time::timeout(STORE_TIMEOUT, self.store.check(rule, key)).await {
+            Ok(Err(ApiError::Database(err))) => err.to_string(),
+            Ok(decided) => return decided,
+            Err(_) => format!("no answer within {STORE_TIMEOUT:?}"),
+        };
+        let fallback = kind.on_store_failure();
+        tracing::warn!(error = %failure, kind = kind.name(), ?fallback, "the shared rate-limit store failed");
+        match fallback {
+            OnStoreFailure::Local => local.check(rule, key).await,
+            OnStoreFailure::Open => Ok(()),
+            OnStoreFailure::Closed => Err(ApiError::Unavailable),
+        }
     }
 
     /// A login attempt from this client for `username`. The username is
@@ -248,6 +385,19 @@ impl Limits {
         match self.client_ip(req) {
             Some(ip) => self.check(Kind::RegisterPerIp, ip).await,
             None => Ok(()),
+        }
+    }
+
+    /// A stream resume, which reads the outbox back: per account, or per
+    /// client address when anonymous.
+    pub async fn resume(&self, req: &HttpRequest, user: Option<i64>) -> ApiResult<()> {
+        match (user, self.client_ip(req)) {
+            (Some(id), _) => {
+                self.check(Kind::ResumesPerClient, format!("user:{id}"))
+                    .await
+            }
+            (None, Some(ip)) => self.check(Kind::ResumesPerClient, format!("ip:{ip}")).await,
+            (None, None) => Ok(()),
         }
     }
 

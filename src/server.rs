@@ -22,6 +22,7 @@ use crate::bus;
 use crate::config::{AppEnv, Settings};
 use crate::db::{self, DbError};
 use crate::devdb::DevCluster;
+use crate::fd_budget;
 use crate::metrics;
 use crate::security::Hasher;
 use crate::state::AppState;
@@ -51,6 +52,8 @@ pub enum StartupError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    FileLimit(String),
 }
 
 /// Background tasks that start with the server and stop with it.
@@ -145,13 +148,30 @@ impl Application {
         let port = listener.local_addr().map_err(bind_err)?.port();
         let workers = settings.worker_count();
         Hasher::warm_up();
-        raise_open_file_limit();
+        let budget = fd_budget::plan(
+            raise_open_file_limit(),
+            settings.db.max_connections,
+            settings.stream.max_sockets,
+        )
+        .map_err(StartupError::FileLimit)?;
+        state.hub.limit_to(budget.streams as usize);
+        tracing::info!(
+            open_files = budget.limit,
+            connections = budget.connections,
+            streams = budget.streams,
+            rest_reserve = budget.rest_reserve,
+            "stream capacity from the open-file limit"
+        );
         let state = web::Data::new(state);
         let shutdown = state.shutdown.clone();
         let mut tasks = Tasks::default();
         tasks.spawn(
             "event listener",
             bus::listen(state.pool.clone(), state.hub.clone(), shutdown.clone()),
+        );
+        tasks.spawn(
+            "session watcher",
+            bus::watch_sessions(state.clone().into_inner()),
         );
         tasks.spawn(
             "outbox pruning",
@@ -173,6 +193,9 @@ impl Application {
         if let Some(sweeper) = state.limits.sweeper() {
             tasks.spawn("rate-limit sweep", sweeper.run(shutdown.clone()));
         }
+        if let Some(slots) = state.limits.slot_keeper() {
+            tasks.spawn("stream slot leases", slots.keep(shutdown.clone()));
+        }
         let metrics_port = if state.settings.metrics.enabled {
             Some(serve_metrics(&state, &mut tasks)?)
         } else {
@@ -180,6 +203,7 @@ impl Application {
         };
         let server = HttpServer::new(move || build_app(state.clone()))
             .workers(workers)
+            .max_connections((budget.connections as usize / workers).max(1))
             .disable_signals()
             .shutdown_timeout(DRAIN.as_secs())
             .listen(listener)
@@ -332,10 +356,14 @@ fn serve_metrics(state: &web::Data<AppState>, tasks: &mut Tasks) -> Result<u16, 
     Ok(port)
 }
 
-/// Every socket is a file descriptor: raise the soft limit to the hard one.
-fn raise_open_file_limit() {
+/// Every socket is a file descriptor: raise the soft limit to the hard one;
+/// the soft limit in force.
+fn raise_open_file_limit() -> u64 {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::info!(limit, "open file limit"),
-        Err(err) => tracing::warn!(error = %err, "cannot raise the open file limit"),
+        Ok(limit) => limit,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot raise the open file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
     }
 }

@@ -26,6 +26,9 @@ pub struct AppState {
     pub limits: Limits,
     /// This instance's live-stream subscribers.
     pub hub: Arc<Hub>,
+    /// Resume pages read from the outbox at once: a quarter of the pool, so
+    /// replays never take the connections the API needs.
+    pub replays: tokio::sync::Semaphore,
     /// The database's last known state (probed by a background task).
     pub db_health: Arc<Health>,
     pub settings: Arc<Settings>,
@@ -55,6 +58,7 @@ impl AppState {
                 settings.stream.queue_capacity,
                 settings.stream.max_sockets,
             )),
+            replays: tokio::sync::Semaphore::new((settings.db.max_connections as usize / 4).max(1)),
             db_health: Arc::default(),
             pool,
             settings: Arc::new(settings),

@@ -105,6 +105,11 @@ async function connect() {
       }
     } else if (e.code === 4008) {
       connect(); // too slow: resume right away from the last event seen
+    } else if (e.code === 4003) {
+      // The session behind the socket ended (logout, password change): a
+      // reconnect would only spend it again. A new session starts live anew.
+      running = false;
+      setState("off");
     } else retry();
   };
 }

@@ -128,6 +128,12 @@ class Cluster:
             "PAMPS_RATE_LIMIT__STORE": "postgres",
             "PAMPS_RATE_LIMIT__REGISTER_PER_IP_PER_HALF_HOUR": str(REGISTER_LIMIT),
             "PAMPS_RATE_LIMIT__WRITES_PER_ACCOUNT_PER_5_MINUTES": "1000000",
+            # Every stream client of the checks comes from one address (and
+            # reconnects with a resume): stream caps are tested in cargo test.
+            "PAMPS_RATE_LIMIT__STREAMS_PER_ADDRESS": "100000",
+            "PAMPS_RATE_LIMIT__ANONYMOUS_STREAMS_PER_ADDRESS": "100000",
+            "PAMPS_RATE_LIMIT__STREAMS_PER_ACCOUNT": "100000",
+            "PAMPS_RATE_LIMIT__RESUMES_PER_CLIENT_PER_MINUTE": "100000",
         })
         return env
 

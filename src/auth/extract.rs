@@ -25,6 +25,8 @@ pub struct AuthUser {
     pub fresh: bool,
     /// When the token expires (Unix seconds).
     pub expires_at: i64,
+    /// The session the token belongs to (None: signed before sessions).
+    pub session: Option<uuid::Uuid>,
 }
 
 /// An [`AuthUser`] when the request carries a token, nobody otherwise.
@@ -63,6 +65,7 @@ pub async fn user_of(state: &AppState, token: &str) -> ApiResult<AuthUser> {
         username: claims.sub,
         fresh: claims.fresh,
         expires_at: claims.exp,
+        session: claims.sid,
     })
 }
 

@@ -15,8 +15,10 @@ const KNOWN_FOR: Duration = Duration::from_secs(60);
 /// Users recently found to exist. Tokens are checked without the database,
 /// but a token whose user no longer exists must be a 401 on every route: the
 /// first use of a user id (and again each [`KNOWN_FOR`]) looks it up by
-/// primary key. Users are never deleted through the API, so the window in
-/// which an administrator's deletion is not yet noticed is the only cost.
+/// primary key. Users are never deleted through the API; an administrator's
+/// deletion is signalled to every instance (`bus::sessions`), which forgets
+/// the user at once, and [`KNOWN_FOR`] bounds the window if a signal is lost.
+/// Live streams never rely on this cache (see `routes::stream`).
 #[derive(Default)]
 pub struct KnownUsers {
     seen: Mutex<HashMap<i64, Instant>>,
@@ -42,6 +44,12 @@ impl KnownUsers {
         }
         seen.insert(id, Instant::now());
         Ok(())
+    }
+
+    /// Forgets `id`, so its next use looks it up again (the user was
+    /// deleted or signed out everywhere: see `bus::sessions`).
+    pub fn forget(&self, id: i64) {
+        self.lock().remove(&id);
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<i64, Instant>> {

@@ -63,9 +63,16 @@ pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair>
     let verified = state.hasher.verify(password, stored).await?;
     match found {
         Some(creds) if verified => {
-            let (pair, token) = sign_pair(state, creds.id, &creds.username, true)?;
-            if refresh_token::start_family(&state.pool, token, creds.id, &creds.password_hash)
-                .await?
+            let session = Uuid::new_v4();
+            let (pair, token) = sign_pair(state, creds.id, &creds.username, true, session)?;
+            if refresh_token::start_family(
+                &state.pool,
+                token,
+                session,
+                creds.id,
+                &creds.password_hash,
+            )
+            .await?
             {
                 Ok(pair)
             } else {
@@ -79,7 +86,14 @@ pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair>
 /// Trades a live refresh token for a new pair; the old token stops working.
 pub async fn refresh(state: &AppState, token: &str) -> ApiResult<TokenPair> {
     let claims = state.tokens.verify(token, Scope::RefreshToken)?;
-    let (pair, next) = sign_pair(state, claims.uid, &claims.sub, false)?;
+    // A token from before sessions carries none: its family is its session.
+    let session = match claims.sid {
+        Some(sid) => sid,
+        None => refresh_token::family_of(&state.pool, claims.jti)
+            .await?
+            .ok_or_else(ApiError::bad_credentials)?,
+    };
+    let (pair, next) = sign_pair(state, claims.uid, &claims.sub, false, session)?;
     refresh_token::rotate(&state.pool, claims.jti, claims.uid, next).await?;
     Ok(pair)
 }
@@ -123,15 +137,18 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Signs a new pair; the refresh token is valid only once recorded.
+/// Signs a new pair in `session`; the refresh token is valid only once recorded.
 fn sign_pair(
     state: &AppState,
     uid: i64,
     username: &str,
     fresh: bool,
+    session: Uuid,
 ) -> ApiResult<(TokenPair, NewToken)> {
-    let access = state.tokens.issue_access(uid, username, fresh)?;
-    let refresh = state.tokens.issue_refresh(uid, username, Uuid::new_v4())?;
+    let access = state.tokens.issue_access(uid, username, fresh, session)?;
+    let refresh = state
+        .tokens
+        .issue_refresh(uid, username, Uuid::new_v4(), session)?;
     let expires_at = chrono::DateTime::from_timestamp(refresh.claims.exp, 0)
         .ok_or_else(|| ApiError::Internal("refresh expiry out of range".into()))?;
     let pair = TokenPair {

@@ -34,6 +34,10 @@ pub struct Claims {
     /// True only for an access token straight from a password login.
     pub fresh: bool,
     pub jti: Uuid,
+    /// The session (refresh-token family) the token was issued in; absent
+    /// in tokens signed before sessions existed. Live streams end with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 /// A signed token and the claims it carries.
@@ -79,26 +83,39 @@ impl TokenService {
         self.refresh_ttl
     }
 
-    /// Signs a new access token.
-    pub fn issue_access(&self, uid: i64, username: &str, fresh: bool) -> Result<Issued, ApiError> {
+    /// Signs a new access token in session `sid`.
+    pub fn issue_access(
+        &self,
+        uid: i64,
+        username: &str,
+        fresh: bool,
+        sid: Uuid,
+    ) -> Result<Issued, ApiError> {
         self.issue(
             uid,
             username,
             Scope::AccessToken,
             fresh,
-            Uuid::new_v4(),
+            (Uuid::new_v4(), sid),
             self.access_ttl,
         )
     }
 
-    /// Signs a new refresh token with the given id (recorded in the database).
-    pub fn issue_refresh(&self, uid: i64, username: &str, jti: Uuid) -> Result<Issued, ApiError> {
+    /// Signs a new refresh token with the given id (recorded in the
+    /// database) in session `sid`.
+    pub fn issue_refresh(
+        &self,
+        uid: i64,
+        username: &str,
+        jti: Uuid,
+        sid: Uuid,
+    ) -> Result<Issued, ApiError> {
         self.issue(
             uid,
             username,
             Scope::RefreshToken,
             false,
-            jti,
+            (jti, sid),
             self.refresh_ttl,
         )
     }
@@ -109,7 +126,7 @@ impl TokenService {
         username: &str,
         scope: Scope,
         fresh: bool,
-        jti: Uuid,
+        (jti, sid): (Uuid, Uuid),
         ttl: Duration,
     ) -> Result<Issued, ApiError> {
         let now = Utc::now();
@@ -121,6 +138,7 @@ impl TokenService {
             scope,
             fresh,
             jti,
+            sid: Some(sid),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))?;
@@ -193,7 +211,7 @@ mod tests {
     #[test]
     fn access_token_round_trips_with_its_claims() {
         let svc = service("s3cret-s3cret-s3cret-s3cret-s3cret");
-        let issued = svc.issue_access(7, "alice", true).unwrap();
+        let issued = svc.issue_access(7, "alice", true, Uuid::new_v4()).unwrap();
         let claims = svc.verify(&issued.token, Scope::AccessToken).unwrap();
         assert_eq!(claims, issued.claims);
         assert_eq!(
@@ -206,8 +224,14 @@ mod tests {
     #[test]
     fn tokens_of_the_wrong_kind_are_refused_both_ways() {
         let svc = service("s3cret-s3cret-s3cret-s3cret-s3cret");
-        let access = svc.issue_access(1, "alice", false).unwrap().token;
-        let refresh = svc.issue_refresh(1, "alice", Uuid::new_v4()).unwrap().token;
+        let access = svc
+            .issue_access(1, "alice", false, Uuid::new_v4())
+            .unwrap()
+            .token;
+        let refresh = svc
+            .issue_refresh(1, "alice", Uuid::new_v4(), Uuid::new_v4())
+            .unwrap()
+            .token;
         assert!(svc.verify(&access, Scope::RefreshToken).is_err());
         assert!(svc.verify(&refresh, Scope::AccessToken).is_err());
         assert!(svc.verify(&refresh, Scope::RefreshToken).is_ok());
@@ -231,7 +255,10 @@ mod tests {
             "another-secret-another-secret-xx",
         );
         assert!(svc.verify(&other, Scope::AccessToken).is_err());
-        let mut token = svc.issue_access(1, "alice", false).unwrap().token;
+        let mut token = svc
+            .issue_access(1, "alice", false, Uuid::new_v4())
+            .unwrap()
+            .token;
         let last = token.pop().unwrap();
         token.push(if last == 'A' { 'B' } else { 'A' });
         assert!(svc.verify(&token, Scope::AccessToken).is_err());

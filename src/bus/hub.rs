@@ -2,10 +2,11 @@
 //! bounded queue, and the fan-out of one batch of events to them.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::mpsc;
+use uuid::Uuid;
 
 use super::Loaded;
 use crate::error::{ApiError, ApiResult};
@@ -85,11 +86,38 @@ pub struct Frame {
     pub json: String,
 }
 
+/// Who holds a stream: a user, in a session (none for a token signed before
+/// sessions existed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder {
+    pub user: i64,
+    pub session: Option<Uuid>,
+}
+
+/// Whose streams must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Every stream of a user (deleted, or the password changed).
+    User(i64),
+    /// The streams of one session (logout, a revoked refresh-token family).
+    Session(Uuid),
+}
+
+/// Why the hub dropped a subscriber (its queue then ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// The client read too slowly and its queue overflowed.
+    TooSlow = 1,
+    /// The session behind the stream ended (logout, password change,
+    /// account deleted).
+    SessionEnded = 2,
+}
+
 struct Subscriber {
-    user: Option<i64>,
+    holder: Option<Holder>,
     streams: Streams,
     tx: mpsc::Sender<Arc<Frame>>,
-    overflowed: Arc<AtomicBool>,
+    dropped: Arc<AtomicU8>,
 }
 
 #[derive(Default)]
@@ -107,7 +135,7 @@ struct Inner {
 pub struct Hub {
     inner: Mutex<Inner>,
     queue_capacity: usize,
-    max_subscribers: usize,
+    max_subscribers: AtomicUsize,
 }
 
 /// A subscriber's end: events arrive on `rx`; dropping it unsubscribes.
@@ -119,7 +147,7 @@ pub struct Subscription {
     /// The bus position when the subscription started: a resume reads
     /// `(since, registered_at]` from the outbox, then continues on `rx`.
     pub registered_at: i64,
-    overflowed: Arc<AtomicBool>,
+    dropped: Arc<AtomicU8>,
     user: Option<i64>,
     streams: Streams,
 }
@@ -135,9 +163,13 @@ impl Subscription {
         self.streams
     }
 
-    /// True when the hub dropped this subscriber for reading too slowly.
-    pub fn overflowed(&self) -> bool {
-        self.overflowed.load(Ordering::Acquire)
+    /// Why the hub dropped this subscriber, if it did.
+    pub fn dropped(&self) -> Option<Dropped> {
+        match self.dropped.load(Ordering::Acquire) {
+            1 => Some(Dropped::TooSlow),
+            2 => Some(Dropped::SessionEnded),
+            _ => None,
+        }
     }
 
     /// Replaces the set of streams.
@@ -160,7 +192,7 @@ impl Drop for Subscription {
 impl Inner {
     fn remove(&mut self, id: u64) {
         if let Some(sub) = self.subscribers.remove(&id)
-            && let Some(user) = sub.user
+            && let Some(Holder { user, .. }) = sub.holder
             && let Some(ids) = self.by_user.get_mut(&user)
         {
             ids.remove(&id);
@@ -178,12 +210,19 @@ impl Inner {
         match sub.tx.try_send(frame.clone()) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                sub.overflowed.store(true, Ordering::Release);
                 crate::metrics::slow_reader_dropped();
-                self.remove(id);
+                self.drop_subscriber(id, Dropped::TooSlow);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => self.remove(id),
         }
+    }
+
+    /// Removes subscriber `id`, saying why (its stream then ends).
+    fn drop_subscriber(&mut self, id: u64, why: Dropped) {
+        if let Some(sub) = self.subscribers.get(&id) {
+            sub.dropped.store(why as u8, Ordering::Release);
+        }
+        self.remove(id);
     }
 }
 
@@ -193,8 +232,13 @@ impl Hub {
         Self {
             inner: Mutex::new(Inner::default()),
             queue_capacity: queue_capacity.max(1),
-            max_subscribers,
+            max_subscribers: AtomicUsize::new(max_subscribers),
         }
+    }
+
+    /// Lowers the maximum to `max` (what the open-file limit holds).
+    pub fn limit_to(&self, max: usize) {
+        self.max_subscribers.fetch_min(max, Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -214,13 +258,15 @@ impl Hub {
     /// Registers a subscriber; `Busy` when this instance holds its maximum.
     pub fn subscribe(
         self: &Arc<Self>,
-        user: Option<i64>,
+        holder: Option<Holder>,
         streams: Streams,
     ) -> ApiResult<Subscription> {
+        let user = holder.map(|h| h.user);
         let (tx, rx) = mpsc::channel(self.queue_capacity);
-        let overflowed = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicU8::new(0));
         let mut inner = self.lock();
-        if !inner.started || inner.subscribers.len() >= self.max_subscribers {
+        if !inner.started || inner.subscribers.len() >= self.max_subscribers.load(Ordering::Relaxed)
+        {
             return Err(ApiError::Busy(1));
         }
         inner.next_id += 1;
@@ -228,10 +274,10 @@ impl Hub {
         inner.subscribers.insert(
             id,
             Subscriber {
-                user,
+                holder,
                 streams,
                 tx,
-                overflowed: overflowed.clone(),
+                dropped: dropped.clone(),
             },
         );
         if let Some(user) = user {
@@ -243,7 +289,7 @@ impl Hub {
             hub: self.clone(),
             rx,
             registered_at: inner.delivered,
-            overflowed,
+            dropped,
             user,
             streams,
         })
@@ -321,6 +367,39 @@ impl Hub {
             }
         }
         inner.delivered = inner.delivered.max(up_to);
+    }
+
+    /// The distinct holders of this instance's authenticated streams.
+    pub(super) fn holders(&self) -> Vec<Holder> {
+        let inner = self.lock();
+        let mut holders: Vec<Holder> = inner
+            .subscribers
+            .values()
+            .filter_map(|s| s.holder)
+            .collect();
+        holders.sort_by_key(|h| (h.user, h.session));
+        holders.dedup();
+        holders
+    }
+
+    /// Ends the streams `ended` covers; how many ended.
+    pub(super) fn end(&self, ended: Ended) -> usize {
+        let mut inner = self.lock();
+        let ids: Vec<u64> = inner
+            .subscribers
+            .iter()
+            .filter(|(_, s)| {
+                s.holder.is_some_and(|h| match ended {
+                    Ended::User(user) => h.user == user,
+                    Ended::Session(session) => h.session == Some(session),
+                })
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            inner.drop_subscriber(*id, Dropped::SessionEnded);
+        }
+        ids.len()
     }
 
     /// Drops every subscriber (their streams then end).

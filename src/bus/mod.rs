@@ -11,6 +11,7 @@
 
 mod backfill;
 mod hub;
+mod sessions;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,7 +22,8 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 pub use backfill::{Backfill, Page};
-pub use hub::{Frame, Hub, StreamName, Streams, Subscription};
+pub use hub::{Dropped, Frame, Holder, Hub, StreamName, Streams, Subscription};
+pub use sessions::watch_sessions;
 
 use crate::error::{ApiError, ApiResult};
 use crate::models::event::{self, Event, EventKind};

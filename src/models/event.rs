@@ -14,7 +14,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgExecutor, PgPool};
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult, ConstraintExt};
 use crate::models::post::{Post, post_select};
 
 /// The `LISTEN` channel: one empty notification per numbering batch.
@@ -256,6 +256,8 @@ pub struct Ticket {
     /// When the access token the ticket was issued for expires: the stream
     /// closes then.
     pub access_expires_at: DateTime<Utc>,
+    /// The session the ticket was issued in (see `refresh_token::session_live`).
+    pub session_id: Option<uuid::Uuid>,
 }
 
 fn ticket_hash(ticket: &str) -> Vec<u8> {
@@ -263,10 +265,10 @@ fn ticket_hash(ticket: &str) -> Vec<u8> {
 }
 
 /// Issues a one-time ticket valid for `ttl_secs`: 32 random bytes, URL-safe
-/// base64. Only its SHA-256 is stored.
+/// base64. Only its SHA-256 is stored. A user deleted meanwhile is a 401.
 pub async fn ticket_create(
     db: impl PgExecutor<'_>,
-    user_id: i64,
+    (user_id, session_id): (i64, Option<uuid::Uuid>),
     username: &str,
     access_expires_at: DateTime<Utc>,
     ttl_secs: i64,
@@ -277,16 +279,19 @@ pub async fn ticket_create(
     bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
     let ticket = URL_SAFE_NO_PAD.encode(bytes);
     sqlx::query(
-        "INSERT INTO stream_tickets (ticket_hash, user_id, username, access_expires_at, expires_at)
-         VALUES ($1, $2, $3, $4, now() + $5 * interval '1 second')",
+        "INSERT INTO stream_tickets
+                (ticket_hash, user_id, username, access_expires_at, expires_at, session_id)
+         VALUES ($1, $2, $3, $4, now() + $5 * interval '1 second', $6)",
     )
     .bind(ticket_hash(&ticket))
     .bind(user_id)
     .bind(username)
     .bind(access_expires_at)
     .bind(ttl_secs)
+    .bind(session_id)
     .execute(db)
-    .await?;
+    .await
+    .on_constraint("stream_tickets_user_id_fkey", ApiError::bad_credentials)?;
     Ok(ticket)
 }
 
@@ -296,7 +301,7 @@ pub async fn ticket_create(
 pub async fn ticket_redeem(db: impl PgExecutor<'_>, ticket: &str) -> ApiResult<Option<Ticket>> {
     Ok(sqlx::query_as(
         "DELETE FROM stream_tickets WHERE ticket_hash = $1 AND expires_at > now()
-         RETURNING user_id, username, access_expires_at",
+         RETURNING user_id, username, access_expires_at, session_id",
     )
     .bind(ticket_hash(ticket))
     .fetch_optional(db)

@@ -13,7 +13,7 @@
 //! of one user are rare enough that serialising them costs nothing.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, ConstraintExt};
@@ -64,6 +64,7 @@ async fn insert(
 pub async fn start_family(
     pool: &PgPool,
     token: NewToken,
+    family: Uuid,
     user_id: i64,
     verified_hash: &str,
 ) -> ApiResult<bool> {
@@ -74,7 +75,7 @@ pub async fn start_family(
          SELECT $1, $2, id, $4 FROM users WHERE id = $3 AND password_hash = $5",
     )
     .bind(token.jti)
-    .bind(Uuid::new_v4())
+    .bind(family)
     .bind(user_id)
     .bind(token.expires_at)
     .bind(verified_hash)
@@ -168,4 +169,47 @@ pub async fn revoke_all_for_user(conn: &mut PgConnection, user_id: i64) -> ApiRe
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The family (session) of refresh token `jti`, if it was ever issued.
+pub async fn family_of(db: impl PgExecutor<'_>, jti: Uuid) -> ApiResult<Option<Uuid>> {
+    Ok(
+        sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE jti = $1")
+            .bind(jti)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
+/// Whether user `user_id` may keep a live stream in `session`: the user
+/// exists and, for a token that names its session, the family is not
+/// revoked. Read from the database every time (no cache): a stream outlives
+/// any cache window.
+pub async fn session_live(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    session: Option<Uuid>,
+) -> ApiResult<bool> {
+    Ok(sessions_ended(db, &[(user_id, session)]).await?.is_empty())
+}
+
+/// Of the `(user, session)` pairs given, those whose session has ended (see
+/// [`session_live`]): one query for every stream of an instance.
+pub async fn sessions_ended(
+    db: impl PgExecutor<'_>,
+    pairs: &[(i64, Option<Uuid>)],
+) -> ApiResult<Vec<(i64, Option<Uuid>)>> {
+    let users: Vec<i64> = pairs.iter().map(|p| p.0).collect();
+    let sessions: Vec<Option<Uuid>> = pairs.iter().map(|p| p.1).collect();
+    Ok(sqlx::query_as(
+        "SELECT u, s FROM unnest($1::bigint[], $2::uuid[]) AS c(u, s)
+          WHERE NOT (EXISTS (SELECT 1 FROM users WHERE id = u)
+                     AND (s IS NULL OR EXISTS (
+                          SELECT 1 FROM refresh_tokens
+                           WHERE family_id = s AND user_id = u AND revoked_at IS NULL)))",
+    )
+    .bind(&users)
+    .bind(&sessions)
+    .fetch_all(db)
+    .await?)
 }

@@ -118,11 +118,16 @@ impl Sweeper {
             self.holder = Some(conn);
         }
         let conn = self.holder.as_mut().expect("holder set above");
-        match sqlx::query("DELETE FROM rate_limits WHERE tat < now()")
-            .execute(&mut *conn)
-            .await
+        // Expired buckets, and stream slots whose instance stopped renewing.
+        match sqlx::query(
+            "WITH buckets AS (DELETE FROM rate_limits WHERE tat < now() RETURNING 1),
+                  slots AS (DELETE FROM stream_slots WHERE expires_at < now() RETURNING 1)
+             SELECT (SELECT count(*) FROM buckets) + (SELECT count(*) FROM slots)",
+        )
+        .fetch_one(&mut *conn)
+        .await
         {
-            Ok(done) => Ok(Some(done.rows_affected())),
+            Ok(row) => Ok(Some(sqlx::Row::get::<i64, _>(&row, 0) as u64)),
             Err(err) => {
                 // A broken session has lost its lock too; start over next round.
                 self.holder = None;

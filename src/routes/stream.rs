@@ -4,8 +4,12 @@
 //! before the upgrade (401/422/503 as JSON), subscribe to the hub, replay
 //! `(since, subscribed-at]` from the outbox when resuming, then forward live
 //! events. The socket ends with a defined close code: 1001 when the server
-//! shuts down, 4001 when the access token expires, 4008 when the client
-//! reads too slowly for its bounded queue, 1009 for an oversized frame.
+//! shuts down, 4001 when the access token expires, 4003 when its session ends
+//! (logout, password change, account deleted: see `bus::sessions`), 4008
+//! when the client reads too slowly for its bounded queue, 1009 for an
+//! oversized frame. Admission reads the session from the database each time
+//! (no cache), after subscribing, so a session that ends in between is
+//! either seen here or signalled to the hub.
 //! `/stream` is not in the OpenAPI document: it never ends, which would
 //! hang generated clients and fuzzers; `/stream/ticket` is.
 
@@ -24,10 +28,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::Writer;
 use crate::auth::extract::{bearer_token, user_of};
-use crate::bus::{Backfill, Frame, Page, StreamName, Streams, Subscription};
+use crate::bus::{Backfill, Dropped, Frame, Holder, Page, StreamName, Streams, Subscription};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::Query;
-use crate::models::event;
+use crate::models::{event, refresh_token};
+use crate::rate_limit::slots::Slot;
 use crate::state::AppState;
 
 /// How long a ticket works, in seconds.
@@ -44,6 +49,8 @@ const RESET: &str = r#"{"event":"reset"}"#;
 
 /// Close code: the access token behind the stream expired.
 const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+/// Close code: the session behind the stream ended.
+const CLOSE_SESSION_ENDED: u16 = 4003;
 /// Close code: the client read too slowly and its queue overflowed.
 const CLOSE_TOO_SLOW: u16 = 4008;
 
@@ -69,9 +76,12 @@ pub struct TicketResponse {
 pub async fn ticket(state: web::Data<AppState>, me: Writer) -> ApiResult<HttpResponse> {
     let access_expires_at = chrono::DateTime::from_timestamp(me.expires_at, 0)
         .ok_or_else(|| ApiError::Internal("token expiry out of range".into()))?;
+    if !refresh_token::session_live(&state.pool, me.id, me.session).await? {
+        return Err(ApiError::bad_credentials());
+    }
     let ticket = event::ticket_create(
         &state.pool,
-        me.id,
+        (me.id, me.session),
         &me.username,
         access_expires_at,
         TICKET_TTL_SECS,
@@ -91,9 +101,9 @@ pub struct StreamQuery {
     ticket: Option<String>,
 }
 
-/// Who is listening, and until when.
+/// Who is listening, in which session, and until when.
 struct Viewer {
-    id: i64,
+    holder: Holder,
     expires_at: Instant,
 }
 
@@ -137,7 +147,10 @@ async fn authorize(req: &HttpRequest, state: &AppState, q: &StreamQuery) -> ApiR
     let viewer = if let Some(token) = bearer_token(req)? {
         let user = user_of(state, token).await?;
         Some(Viewer {
-            id: user.id,
+            holder: Holder {
+                user: user.id,
+                session: user.session,
+            },
             expires_at: expiry_instant(user.expires_at),
         })
     } else if let Some(raw) = &q.ticket {
@@ -145,7 +158,10 @@ async fn authorize(req: &HttpRequest, state: &AppState, q: &StreamQuery) -> ApiR
             .await?
             .ok_or(ApiError::Unauthorized("Invalid, used or expired ticket"))?;
         Some(Viewer {
-            id: redeemed.user_id,
+            holder: Holder {
+                user: redeemed.user_id,
+                session: redeemed.session_id,
+            },
             expires_at: expiry_instant(redeemed.access_expires_at.timestamp()),
         })
     } else {
@@ -203,9 +219,18 @@ pub async fn stream(
         None
     };
     let request = authorize(&req, &state, &query).await?;
-    let viewer_id = request.viewer.as_ref().map(|v| v.id);
-    let subscription = state.hub.subscribe(viewer_id, request.streams)?;
-    let feed = Feed::new(state.into_inner(), request, subscription);
+    let holder = request.viewer.as_ref().map(|v| v.holder);
+    if request.since.is_some() {
+        state.limits.resume(&req, holder.map(|h| h.user)).await?;
+    }
+    let slot = state.limits.stream(&req, holder.map(|h| h.user)).await?;
+    let subscription = state.hub.subscribe(holder, request.streams)?;
+    if let Some(h) = holder
+        && !refresh_token::session_live(&state.pool, h.user, h.session).await?
+    {
+        return Err(ApiError::bad_credentials());
+    }
+    let feed = Feed::new(state.into_inner(), request, subscription, slot);
     if let Some((res, session, messages)) = websocket_parts {
         let messages = messages
             .max_frame_size(MAX_CLIENT_FRAME)
@@ -252,11 +277,22 @@ struct Feed {
     sent: i64,
     next_ping: Instant,
     ping_every: Duration,
+    /// Most events a resume may replay (`stream.max_replay`).
+    max_replay: i64,
+    /// The stream's place under the per-account and per-address caps,
+    /// freed when the feed ends.
+    _slot: Option<Slot>,
 }
 
 impl Feed {
-    fn new(state: Arc<AppState>, request: Request, subscription: Subscription) -> Self {
+    fn new(
+        state: Arc<AppState>,
+        request: Request,
+        subscription: Subscription,
+        slot: Option<Slot>,
+    ) -> Self {
         let ping_every = Duration::from_secs(state.settings.stream.ping_interval_secs);
+        let max_replay = i64::try_from(state.settings.stream.max_replay).unwrap_or(i64::MAX);
         Self {
             expires_at: request.viewer.as_ref().map(|v| v.expires_at),
             sent: request.since.unwrap_or(subscription.registered_at),
@@ -267,11 +303,14 @@ impl Feed {
             state,
             next_ping: Instant::now() + ping_every,
             ping_every,
+            max_replay,
+            _slot: slot,
         }
     }
 
     /// Starts a resume, or says it cannot: a `since` older than the outbox
-    /// keeps, or newer than any event, gets `reset` (reload over REST).
+    /// keeps, newer than any event, or more than `stream.max_replay` events
+    /// behind, gets `reset` (reload over REST: paged, cheaper than a replay).
     /// Cancel-safe: `since` is consumed only once the resume is set up.
     async fn resume(&mut self) -> ApiResult<Option<Next>> {
         let Some(since) = self.since else {
@@ -280,7 +319,8 @@ impl Feed {
         let pool = &self.state.pool;
         let up_to = self.subscription.registered_at;
         let head = event::head(pool).await?.max(up_to);
-        if since < event::pruned_up_to(pool).await? || since > head {
+        let too_far = head.saturating_sub(since) > self.max_replay;
+        if too_far || since < event::pruned_up_to(pool).await? || since > head {
             // The client reloads over REST, which shows everything up to now.
             self.since = None;
             self.sent = head;
@@ -314,6 +354,9 @@ impl Feed {
                 continue;
             }
             if let Some(backfill) = self.backfill.as_mut() {
+                let Ok(_turn) = self.state.replays.acquire().await else {
+                    return Next::Close(1001, "going away");
+                };
                 match backfill.next_page(&self.state.pool).await {
                     Ok(Page::Frames(page)) => self.pending.extend(page),
                     Ok(Page::Done) => self.backfill = None,
@@ -335,10 +378,15 @@ impl Feed {
             tokio::select! {
                 frame = self.subscription.rx.recv() => match frame {
                     Some(frame) => self.pending.push_back(frame),
-                    None if self.subscription.overflowed() => {
-                        return Next::Close(CLOSE_TOO_SLOW, "too slow: events were dropped")
-                    }
-                    None => return Next::Close(1001, "going away"),
+                    None => return match self.subscription.dropped() {
+                        Some(Dropped::TooSlow) => {
+                            Next::Close(CLOSE_TOO_SLOW, "too slow: events were dropped")
+                        }
+                        Some(Dropped::SessionEnded) => {
+                            Next::Close(CLOSE_SESSION_ENDED, "session ended")
+                        }
+                        None => Next::Close(1001, "going away"),
+                    },
                 },
                 () = self.state.shutdown.cancelled() => return Next::Close(1001, "going away"),
                 () = sleep_until(expiry.unwrap_or_else(far_future)), if expiry.is_some() => {

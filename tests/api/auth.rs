@@ -42,6 +42,7 @@ fn claims(uid: i64, scope: Scope, exp_in: i64) -> Value {
         scope,
         fresh: true,
         jti: Uuid::new_v4(),
+        sid: None,
     })
     .unwrap()
 }
@@ -604,7 +605,7 @@ async fn expired_or_never_issued_refresh_tokens_return_401(pool: PgPool) {
 
     let expired = sign(&claims(id, Scope::RefreshToken, -120), TEST_SECRET);
     let never_issued = tokens()
-        .issue_refresh(id, "alice", Uuid::new_v4())
+        .issue_refresh(id, "alice", Uuid::new_v4(), Uuid::new_v4())
         .unwrap()
         .token;
 
@@ -646,7 +647,10 @@ async fn non_bearer_or_empty_authorization_returns_401(pool: PgPool) {
 async fn access_token_for_a_user_that_does_not_exist_returns_401(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.register("alice").await;
-    let ghost = tokens().issue_access(987_654, "ghost", true).unwrap().token;
+    let ghost = tokens()
+        .issue_access(987_654, "ghost", true, uuid::Uuid::new_v4())
+        .unwrap()
+        .token;
 
     let res = app.get("/user/me", Some(&ghost)).await;
 

@@ -653,7 +653,7 @@ async fn concurrent_writers_never_make_a_reader_skip_or_repeat_an_event(pool: Pg
 async fn stream_tickets_work_once_and_only_before_they_expire(pool: PgPool) {
     let ana = add_user(&pool, "ana").await;
     let access_expires_at = Utc::now() + chrono::Duration::minutes(30);
-    let ticket = event::ticket_create(&pool, ana, "ana", access_expires_at, 30)
+    let ticket = event::ticket_create(&pool, (ana, None), "ana", access_expires_at, 30)
         .await
         .unwrap();
     assert_eq!(ticket.len(), 43, "32 bytes of URL-safe base64");
@@ -677,7 +677,7 @@ async fn stream_tickets_work_once_and_only_before_they_expire(pool: PgPool) {
     assert_eq!(event::ticket_redeem(&pool, &ticket).await.unwrap(), None);
     assert_eq!(event::ticket_redeem(&pool, "made-up").await.unwrap(), None);
 
-    let expired = event::ticket_create(&pool, ana, "ana", access_expires_at, -1)
+    let expired = event::ticket_create(&pool, (ana, None), "ana", access_expires_at, -1)
         .await
         .unwrap();
     assert_eq!(event::ticket_redeem(&pool, &expired).await.unwrap(), None);

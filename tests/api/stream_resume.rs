@@ -18,9 +18,17 @@ use crate::live::{Endpoint, LiveServer, PATIENCE, Sse, Ws, ids, post, user, wait
 const LONG: i64 = 1_100;
 
 /// A server whose queues take a whole page of live events at once (the
-/// listener hands out up to 500 per batch).
+/// listener hands out up to 500 per batch), and whose resumes may replay
+/// [`LONG`] events (more than `stream.max_replay` gets `reset`).
 async fn roomy_server(pool: &PgPool) -> LiveServer {
-    LiveServer::start(pool, &[("PAMPS_STREAM__QUEUE_CAPACITY", "2048")]).await
+    LiveServer::start(
+        pool,
+        &[
+            ("PAMPS_STREAM__QUEUE_CAPACITY", "2048"),
+            ("PAMPS_STREAM__MAX_REPLAY", "10000"),
+        ],
+    )
+    .await
 }
 
 /// Inserts `n` top-level posts by `user_id` (one event each).
