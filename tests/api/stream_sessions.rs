@@ -218,6 +218,9 @@ async fn a_session_that_ended_while_the_signal_was_lost_is_found_on_reconnect(po
     let server = LiveServer::start(&pool, &[]).await;
     let (id, token) = user(&server, "gone").await;
     let mut ws = Ws::connect(&server, "/stream", Some(&token)).await;
+    // The watcher sweeps every open stream when it (re)connects: wait for
+    // its first connection, or that first sweep finds the deletion below.
+    let watcher = session_watcher(&pool).await;
 
     // Delete without the trigger (as if the signal were lost), then cut the
     // watcher's connection: it reconnects and checks every open stream.
@@ -239,20 +242,33 @@ async fn a_session_that_ended_while_the_signal_was_lost_is_found_on_reconnect(po
         ws.next_within(Duration::from_millis(300)).await.is_none(),
         "no signal, so the stream is still open"
     );
-    let watcher: Vec<i32> = sqlx::query_scalar(
-        "SELECT pid FROM pg_stat_activity
-          WHERE datname = current_database() AND query = 'LISTEN \"pamps_sessions\"'",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    assert_eq!(watcher.len(), 1, "the session watcher's connection");
     sqlx::query("SELECT pg_terminate_backend($1)")
-        .bind(watcher[0])
+        .bind(watcher)
         .execute(&pool)
         .await
         .unwrap();
 
     assert_eq!(ws.ended(PATIENCE).await, Ended::Closed(SESSION_ENDED));
     server.stop().await;
+}
+
+/// The backend pid of the session watcher's `LISTEN` connection, once it is there.
+async fn session_watcher(pool: &PgPool) -> i32 {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let pids: Vec<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity
+              WHERE datname = current_database() AND query = 'LISTEN \"pamps_sessions\"'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        match pids[..] {
+            [pid] => return pid,
+            [] if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            _ => panic!("expected one session watcher connection, found {pids:?}"),
+        }
+    }
 }
