@@ -32,7 +32,7 @@ use crate::error::ApiError;
 use crate::extract::BodyTimeout;
 use crate::middleware::{
     conditional_get, fail_fast_without_db, head_as_get, json_error_body, limit_body, no_route,
-    normalize_path, request_log,
+    normalize_path, request_log, wake_numberer,
 };
 use crate::state::AppState;
 use crate::{compression, openapi, routes};
@@ -59,6 +59,7 @@ pub fn build_app(
         .wrap(Compress::default())
         .wrap(from_fn(compression::finish))
         .wrap(from_fn(limit_body))
+        .wrap(from_fn(wake_numberer))
         .wrap(from_fn(fail_fast_without_db))
         .wrap(from_fn(normalize_path))
         .wrap(from_fn(head_as_get))

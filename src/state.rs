@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::known::KnownUsers;
 use crate::auth::tokens::TokenService;
-use crate::bus::Hub;
+use crate::bus::{Hub, NumberingWake};
 use crate::config::Settings;
 use crate::db::Health;
 use crate::proxy::Forwarding;
@@ -26,6 +26,8 @@ pub struct AppState {
     pub limits: Limits,
     /// This instance's live-stream subscribers.
     pub hub: Arc<Hub>,
+    /// Wakes this instance's event numberer after a write.
+    pub numbering: Arc<NumberingWake>,
     /// The database's last known state (probed by a background task).
     pub db_health: Arc<Health>,
     pub settings: Arc<Settings>,
@@ -55,6 +57,7 @@ impl AppState {
                 settings.stream.queue_capacity,
                 settings.stream.max_sockets,
             )),
+            numbering: Arc::default(),
             db_health: Arc::default(),
             pool,
             settings: Arc::new(settings),

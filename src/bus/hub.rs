@@ -188,7 +188,10 @@ impl Inner {
 }
 
 impl Hub {
-    /// A hub whose subscribers may each have `queue_capacity` events waiting.
+    /// A hub whose subscribers may each have `queue_capacity` events waiting
+    /// before a dispatch: a dispatch hands over up to a whole batch at once
+    /// (`BATCH`, 500), so each queue holds that many more, and a burst never
+    /// drops a subscriber that keeps up.
     pub fn new(queue_capacity: usize, max_subscribers: usize) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
@@ -217,7 +220,7 @@ impl Hub {
         user: Option<i64>,
         streams: Streams,
     ) -> ApiResult<Subscription> {
-        let (tx, rx) = mpsc::channel(self.queue_capacity);
+        let (tx, rx) = mpsc::channel(self.queue_capacity + super::BATCH);
         let overflowed = Arc::new(AtomicBool::new(false));
         let mut inner = self.lock();
         if !inner.started || inner.subscribers.len() >= self.max_subscribers {

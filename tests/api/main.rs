@@ -16,6 +16,7 @@ mod live;
 mod metrics;
 mod notification_routes;
 mod notifications;
+mod numbering;
 mod own_postgres;
 mod passwords;
 mod post_create;
