@@ -244,10 +244,10 @@ async fn listen_once(
     shutdown: &CancellationToken,
 ) -> ApiResult<()> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(event::CHANNEL).await?;
     // The role lives on the listening session: it passes to another
     // instance when this connection goes.
     let mut role = event::claim_numbering_role(&mut listener).await?;
+    listener.listen(event::CHANNEL).await?;
     let mut retry: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::Instant::now() + ROLE_POLL;
     // Whatever was announced while nobody listened is in the outbox, and
@@ -271,14 +271,12 @@ async fn listen_once(
         let deadline = retry.map_or(tick, |r| r.min(tick));
         let woken = tokio::select! {
             () = shutdown.cancelled() => Woken::Shutdown,
-            received = listener.try_recv() => {
-                // `None`: the connection was lost and is re-established on
-                // the next call, without the session's role lock.
-                if received?.is_none() {
-                    role = false;
-                }
-                Woken::Signal
-            }
+            received = listener.try_recv() => match received? {
+                Some(_) => Woken::Signal,
+                // The connection was lost, and the session's role lock with
+                // it: start over on a new one (which drains first).
+                None => return Ok(()),
+            },
             () = wake.0.notified() => Woken::Number,
             () = tokio::time::sleep_until(deadline) => {
                 if retry.is_some_and(|r| r <= tokio::time::Instant::now()) {
