@@ -20,6 +20,8 @@ LUA=$PWD/bench/wrk/pamps.lua
 WORK=$(mktemp -d)
 PASSWORD=pamps-seed-password
 POSTS=10000
+# One key for every start: tokens outlive the restarts between runs.
+SECRET=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')
 SERVER=""
 cleanup() {
   [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null
@@ -31,7 +33,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 bin() { [[ $1 == old ]] && echo "$OLD" || echo "$NEW"; }
-envs() { echo "PAMPS_ENV=development PAMPS_DB__URI=$PG/pamps_bench_num_$1 PAMPS_SERVER__LOG_LEVEL=warn PAMPS_RATE_LIMIT__ENABLED=false PAMPS_SECURITY__ACCESS_TOKEN_EXPIRE_MINUTES=600"; }
+envs() { echo "PAMPS_ENV=development PAMPS_DB__URI=$PG/pamps_bench_num_$1 PAMPS_SERVER__LOG_LEVEL=warn PAMPS_RATE_LIMIT__ENABLED=false PAMPS_SECURITY__ACCESS_TOKEN_EXPIRE_MINUTES=600 PAMPS_SECURITY__SECRET_KEY=$SECRET"; }
 q() { psql "$PG/pamps_bench_num_$1" -XqAt -c "$2"; }
 
 # start VERSION: serves it on PORT and waits until it is ready.
@@ -52,8 +54,8 @@ for v in old new; do
   start $v
   : >"$WORK/tokens-$v"
   for i in $(seq 64); do
-    curl -fsS --data-urlencode "username=user$i" --data-urlencode "password=$PASSWORD" "http://127.0.0.1:$PORT/token" |
-      sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' >>"$WORK/tokens-$v"
+    body=$(curl -fsS --data-urlencode "username=user$i" --data-urlencode "password=$PASSWORD" "http://127.0.0.1:$PORT/token")
+    sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$body" >>"$WORK/tokens-$v"
   done
   stop
 done
