@@ -31,7 +31,7 @@ use actix_web::{App, web};
 use crate::extract::{BodyTimeout, path_error};
 use crate::middleware::{
     conditional_get, fail_fast_without_db, head_as_get, head_without_stream, json_error_body,
-    limit_body, method_not_allowed, no_route, normalize_path, request_log,
+    limit_body, method_not_allowed, no_route, normalize_path, request_log, wake_numberer,
 };
 use crate::state::AppState;
 use crate::{compression, openapi, routes};
@@ -58,6 +58,7 @@ pub fn build_app(
         .wrap(Compress::default())
         .wrap(from_fn(compression::finish))
         .wrap(from_fn(limit_body))
+        .wrap(from_fn(wake_numberer))
         .wrap(from_fn(fail_fast_without_db))
         .wrap(from_fn(normalize_path))
         .wrap(from_fn(head_as_get))

@@ -1,5 +1,5 @@
 //! Middlewares: HEAD as GET, path normalisation (Host, trailing slash), the body-size guard, JSON bodies for
-//! errors raised outside handlers, conditional GET, and the request log.
+//! errors raised outside handlers, conditional GET, the numberer's wake after a write, and the request log.
 
 use std::sync::LazyLock;
 use std::time::Instant;
@@ -172,6 +172,24 @@ pub async fn fail_fast_without_db(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+/// After a successful write, wakes this instance's event numberer, so the
+/// events the write appended reach the streams within milliseconds instead
+/// of waiting for the numbering role's poll (a read never appends events).
+pub async fn wake_numberer(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let res = next.call(req).await?;
+    if writes
+        && res.status().is_success()
+        && let Some(state) = res.request().app_data::<web::Data<AppState>>()
+    {
+        state.numbering.wake();
+    }
+    Ok(res)
 }
 
 /// Refuses a declared body over 64 KiB with 413 before anything reads it.

@@ -152,7 +152,7 @@ pub async fn seed(pool: &PgPool, options: &SeedOptions) -> Result<SeedReport, Se
         // an old event id learn that they missed events.
         sqlx::raw_sql(
             "UPDATE events_pruned SET up_to = GREATEST(up_to, (SELECT max(pos) FROM events));
-             TRUNCATE events;
+             TRUNCATE events, events_pending;
              TRUNCATE users, posts, follows, likes, refresh_tokens RESTART IDENTITY CASCADE;",
         )
         .execute(&mut *tx)

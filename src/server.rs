@@ -167,7 +167,12 @@ impl Application {
         let mut tasks = Tasks::default();
         tasks.spawn(
             "event listener",
-            bus::listen(state.pool.clone(), state.hub.clone(), shutdown.clone()),
+            bus::listen(
+                state.pool.clone(),
+                state.hub.clone(),
+                state.numbering.clone(),
+                shutdown.clone(),
+            ),
         );
         tasks.spawn(
             "session watcher",

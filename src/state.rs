@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::known::KnownUsers;
 use crate::auth::tokens::TokenService;
-use crate::bus::Hub;
+use crate::bus::{Hub, NumberingWake};
 use crate::config::Settings;
 use crate::db::Health;
 use crate::proxy::Forwarding;
@@ -29,6 +29,8 @@ pub struct AppState {
     /// Resume pages read from the outbox at once: a quarter of the pool, so
     /// replays never take the connections the API needs.
     pub replays: tokio::sync::Semaphore,
+    /// Wakes this instance's event numberer after a write.
+    pub numbering: Arc<NumberingWake>,
     /// The database's last known state (probed by a background task).
     pub db_health: Arc<Health>,
     pub settings: Arc<Settings>,
@@ -59,6 +61,7 @@ impl AppState {
                 settings.stream.max_sockets,
             )),
             replays: tokio::sync::Semaphore::new((settings.db.max_connections as usize / 4).max(1)),
+            numbering: Arc::default(),
             db_health: Arc::default(),
             pool,
             settings: Arc::new(settings),

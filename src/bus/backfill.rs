@@ -59,7 +59,8 @@ impl Backfill {
             if event::pruned_up_to(&mut *snapshot).await? > after {
                 return Ok(Page::Pruned);
             }
-            let events = event::after(&mut *snapshot, after, Some(self.up_to), BATCH).await?;
+            let events =
+                event::after(&mut *snapshot, after, Some(self.up_to), BATCH as i64).await?;
             let follows: HashSet<i64> = match self.viewer {
                 Some(id) if self.streams.has(StreamName::Home) => {
                     event::followees(&mut *snapshot, id).await?

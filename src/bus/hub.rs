@@ -227,7 +227,10 @@ impl Inner {
 }
 
 impl Hub {
-    /// A hub whose subscribers may each have `queue_capacity` events waiting.
+    /// A hub whose subscribers may each have `queue_capacity` events waiting
+    /// before a dispatch: a dispatch hands over up to a whole batch at once
+    /// (`BATCH`, 500), so each queue holds that many more, and a burst never
+    /// drops a subscriber that keeps up.
     pub fn new(queue_capacity: usize, max_subscribers: usize) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
@@ -262,7 +265,7 @@ impl Hub {
         streams: Streams,
     ) -> ApiResult<Subscription> {
         let user = holder.map(|h| h.user);
-        let (tx, rx) = mpsc::channel(self.queue_capacity);
+        let (tx, rx) = mpsc::channel(self.queue_capacity + super::BATCH);
         let dropped = Arc::new(AtomicU8::new(0));
         let mut inner = self.lock();
         if !inner.started || inner.subscribers.len() >= self.max_subscribers.load(Ordering::Relaxed)

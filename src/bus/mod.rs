@@ -6,8 +6,14 @@
 //! them in order, loads their payloads once per batch, and hands every event to the
 //! [`Hub`], which fans it out to this instance's subscribers. A reconnect of
 //! the `LISTEN` connection loses notifications, so after one the task reads
-//! everything past the last position it delivered, and the numbering poll
-//! covers a lost notification.
+//! everything past the last position it delivered.
+//!
+//! Nothing polls in a hurry: a write on this instance wakes its numberer
+//! ([`NumberingWake`]), which retries within milliseconds while another
+//! instance numbers (whose snapshot may have missed this write). Writes that
+//! woke nobody (a script, a crashed instance) are found by the one instance
+//! holding the numbering role, which looks every [`ROLE_POLL`]. An idle
+//! instance so sends a query every second or two, not 250.
 
 mod backfill;
 mod hub;
@@ -19,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use backfill::{Backfill, Page};
@@ -29,18 +36,33 @@ use crate::error::{ApiError, ApiResult};
 use crate::models::event::{self, Event, EventKind};
 use crate::models::notification;
 
-/// Events read from the outbox per query.
-const BATCH: i64 = 500;
+/// Events read from the outbox per query, and so at most one dispatch's
+/// events per subscriber (see `Hub::subscribe`).
+const BATCH: usize = 500;
 
-/// How often the listener looks for events to number: soon after it found
-/// some, backing off to the slowest while the outbox is quiet. Writers send
-/// no signal (a NOTIFY would make their commits take turns), so this poll is
-/// how new events are found; the numberer's own NOTIFY wakes every instance.
-const NUMBER_POLL_MIN: Duration = Duration::from_millis(1);
-const NUMBER_POLL_MAX: Duration = Duration::from_millis(4);
+/// How long the numberer waits before trying again while another numberer
+/// holds the lock: that one's snapshot may predate the write that woke us.
+const RETRY_BUSY: Duration = Duration::from_millis(2);
 
-/// The outbox is read at least this often, signal or not.
-const SAFETY_DRAIN: Duration = Duration::from_secs(1);
+/// How often the holder of the numbering role looks for events nobody woke a
+/// numberer for, and how often the others try to take the role.
+pub const ROLE_POLL: Duration = Duration::from_secs(2);
+
+/// The outbox is read at least this often, signal or not (a lost
+/// notification without a lost connection should not happen; this bounds it).
+const SAFETY_DRAIN: Duration = Duration::from_secs(30);
+
+/// Wakes this instance's numberer: sent after every write that may have
+/// appended events, so they are numbered within milliseconds.
+#[derive(Default)]
+pub struct NumberingWake(Notify);
+
+impl NumberingWake {
+    /// Asks the numberer to look for committed events now (wakes coalesce).
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
 
 /// An event with its payload, ready to be framed for a stream.
 struct Loaded {
@@ -159,11 +181,11 @@ async fn connected_followers(
 async fn drain(pool: &PgPool, hub: &Hub) -> ApiResult<()> {
     loop {
         let after = hub.delivered();
-        let events = event::after(pool, after, None, BATCH).await?;
+        let events = event::after(pool, after, None, BATCH as i64).await?;
         let Some(last) = events.last().map(|e| e.pos) else {
             return Ok(());
         };
-        let full = events.len() as i64 == BATCH;
+        let full = events.len() == BATCH;
         let loaded = load(pool, events).await?;
         let followers = connected_followers(pool, &loaded, &hub.connected_users()).await?;
         hub.dispatch(&loaded, &followers, last);
@@ -174,7 +196,12 @@ async fn drain(pool: &PgPool, hub: &Hub) -> ApiResult<()> {
 }
 
 /// The listener task: runs until `shutdown`, then closes every subscriber.
-pub async fn listen(pool: PgPool, hub: Arc<Hub>, shutdown: CancellationToken) {
+pub async fn listen(
+    pool: PgPool,
+    hub: Arc<Hub>,
+    wake: Arc<NumberingWake>,
+    shutdown: CancellationToken,
+) {
     // Start from the present: what settled before startup is history.
     let start = loop {
         match event::last(&pool).await {
@@ -190,7 +217,7 @@ pub async fn listen(pool: PgPool, hub: Arc<Hub>, shutdown: CancellationToken) {
     };
     hub.start(start);
     while !shutdown.is_cancelled() {
-        if let Err(err) = listen_once(&pool, &hub, &shutdown).await {
+        if let Err(err) = listen_once(&pool, &hub, &wake, &shutdown).await {
             tracing::warn!(error = %err, "event listener lost its connection; reconnecting");
             tokio::select! {
                 () = shutdown.cancelled() => {}
@@ -201,29 +228,77 @@ pub async fn listen(pool: PgPool, hub: Arc<Hub>, shutdown: CancellationToken) {
     hub.close_all();
 }
 
-async fn listen_once(pool: &PgPool, hub: &Hub, shutdown: &CancellationToken) -> ApiResult<()> {
+/// What woke the listener loop.
+enum Woken {
+    Shutdown,
+    /// A batch was numbered somewhere (or the connection was re-established).
+    Signal,
+    /// A local write, or the retry after finding the lock taken.
+    Number,
+    /// The role's poll period passed.
+    Tick,
+}
+
+async fn listen_once(
+    pool: &PgPool,
+    hub: &Hub,
+    wake: &NumberingWake,
+    shutdown: &CancellationToken,
+) -> ApiResult<()> {
     let mut listener = PgListener::connect_with(pool).await?;
+    // The role lives on the listening session: it passes to another
+    // instance when this connection goes.
+    let mut role = event::claim_numbering_role(&mut listener).await?;
     listener.listen(event::CHANNEL).await?;
-    // Whatever was announced while nobody listened is in the outbox.
-    let (mut idle, mut woken, mut drained) = (NUMBER_POLL_MIN, true, Instant::now());
+    let mut retry: Option<tokio::time::Instant> = None;
+    let mut tick = tokio::time::Instant::now() + ROLE_POLL;
+    // Whatever was announced while nobody listened is in the outbox, and
+    // whatever is pending may have woken nobody.
+    let (mut number, mut drain_now, mut drained) = (true, true, Instant::now());
     loop {
-        // Any instance may number; one at a time does (see models::event).
-        let numbered = event::number(pool).await?;
-        idle = if numbered > 0 {
-            NUMBER_POLL_MIN
-        } else {
-            (idle * 2).min(NUMBER_POLL_MAX)
-        };
-        if numbered > 0 || woken || drained.elapsed() >= SAFETY_DRAIN {
+        if number {
+            match event::number(pool).await? {
+                // Another numberer holds the lock: look again shortly.
+                None => retry = Some(tokio::time::Instant::now() + RETRY_BUSY),
+                // A full batch: more may be waiting.
+                Some(n) if n >= event::NUMBERING_BATCH => retry = Some(tokio::time::Instant::now()),
+                // Numbered (the signal brings the drain) or nothing to do.
+                Some(_) => retry = None,
+            }
+        }
+        if drain_now || drained.elapsed() >= SAFETY_DRAIN {
             drain(pool, hub).await?;
             drained = Instant::now();
         }
-        woken = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            // `None`: the connection was lost and is re-established on the
-            // next call; the drain that follows catches up either way.
-            received = listener.try_recv() => { received?; true }
-            () = tokio::time::sleep(idle) => false,
+        let deadline = retry.map_or(tick, |r| r.min(tick));
+        let woken = tokio::select! {
+            () = shutdown.cancelled() => Woken::Shutdown,
+            received = listener.try_recv() => match received? {
+                Some(_) => Woken::Signal,
+                // The connection was lost, and the session's role lock with
+                // it: start over on a new one (which drains first).
+                None => return Ok(()),
+            },
+            () = wake.0.notified() => Woken::Number,
+            () = tokio::time::sleep_until(deadline) => {
+                if retry.is_some_and(|r| r <= tokio::time::Instant::now()) {
+                    Woken::Number
+                } else {
+                    Woken::Tick
+                }
+            }
+        };
+        (number, drain_now) = match woken {
+            Woken::Shutdown => return Ok(()),
+            Woken::Signal => (false, true),
+            Woken::Number => (true, false),
+            Woken::Tick => {
+                tick = tokio::time::Instant::now() + ROLE_POLL;
+                if !role {
+                    role = event::claim_numbering_role(&mut listener).await?;
+                }
+                (role, false)
+            }
         };
     }
 }

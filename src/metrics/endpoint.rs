@@ -70,9 +70,9 @@ async fn sample(sources: &Sources) {
         return;
     };
     let lag = sqlx::query_as::<_, (i64, f64, i64, f64)>(
-        "SELECT (SELECT count(*) FROM events WHERE pos IS NULL),
+        "SELECT (SELECT count(*) FROM events_pending),
                 (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
-                   FROM events WHERE pos IS NULL),
+                   FROM events_pending),
                 (SELECT coalesce(max(pos), 0) FROM events),
                 (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
                    FROM events WHERE pos > $1)",

@@ -1,8 +1,9 @@
 //! The event outbox behind the live stream, and one-time stream tickets.
 //!
-//! Triggers (migrations/0002) append an event in the same transaction as each
-//! new post, edit, delete and notification. [`number`] then gives committed
-//! events their `pos`, one numberer at a time, and signals channel
+//! Triggers (migrations/0002, 0006) append an event to the `events_pending`
+//! queue in the same transaction as each new post, edit, delete and
+//! notification. [`number`] then moves committed events into `events` with
+//! their `pos`, one numberer at a time, and signals channel
 //! [`CHANNEL`] once per batch, so positions become visible in order: reading
 //! `pos > last` in `pos` order never skips a late commit and never reorders
 //! (the migration explains why).
@@ -84,19 +85,21 @@ pub struct Event {
 /// The advisory lock that makes numbering one transaction at a time.
 const NUMBERING_LOCK: i64 = 0x7061_6d70_735f_6576;
 
-/// Events numbered per transaction at most.
-const NUMBERING_BATCH: i64 = 5_000;
+/// The session-level advisory lock of the numbering role: the one instance
+/// holding it polls for events nobody woke a numberer for.
+const NUMBERING_ROLE_LOCK: i64 = 0x7061_6d70_735f_726f;
 
-/// Numbers committed, unnumbered events in `id` order and signals
-/// [`CHANNEL`] once; the count numbered. 0 when there is nothing to number or
-/// another numberer (on any instance) holds the lock right now.
-pub async fn number(pool: &PgPool) -> ApiResult<u64> {
-    let pending: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)")
-            .fetch_one(pool)
-            .await?;
-    if !pending {
-        return Ok(0);
+/// Events numbered per transaction at most.
+pub const NUMBERING_BATCH: u64 = 5_000;
+
+/// Moves committed events from the `events_pending` queue into `events`,
+/// numbered in `id` order, and signals [`CHANNEL`] once: `Some(count)`
+/// numbered (0 when nothing was pending), or `None` when another numberer
+/// (on any instance) holds the lock right now. The event rows are written
+/// once, never updated (migrations/0006).
+pub async fn number(pool: &PgPool) -> ApiResult<Option<u64>> {
+    if !pending(pool).await? {
+        return Ok(Some(0));
     }
     let mut tx = pool.begin().await?;
     let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
@@ -104,17 +107,24 @@ pub async fn number(pool: &PgPool) -> ApiResult<u64> {
         .fetch_one(&mut *tx)
         .await?;
     if !locked {
-        return Ok(0);
+        return Ok(None);
     }
     let numbered: i64 = sqlx::query_scalar(
-        "WITH next AS (
-             SELECT id, nextval('events_pos_seq') AS pos
-               FROM (SELECT id FROM events WHERE pos IS NULL ORDER BY id LIMIT $1) unnumbered
+        "WITH moved AS (
+             DELETE FROM events_pending
+              WHERE id IN (SELECT id FROM events_pending ORDER BY id LIMIT $1)
+             RETURNING *
          ),
-         done AS (UPDATE events e SET pos = next.pos FROM next WHERE e.id = next.id RETURNING 1)
+         done AS (
+             INSERT INTO events (pos, id, type, post_id, notification_id, user_id, top_level, created_at)
+             SELECT nextval('events_pos_seq'), m.*
+               FROM (SELECT id, type, post_id, notification_id, user_id, top_level, created_at
+                       FROM moved ORDER BY id) m
+             RETURNING 1
+         )
          SELECT count(*) FROM done",
     )
-    .bind(NUMBERING_BATCH)
+    .bind(NUMBERING_BATCH as i64)
     .fetch_one(&mut *tx)
     .await?;
     if numbered > 0 {
@@ -124,7 +134,25 @@ pub async fn number(pool: &PgPool) -> ApiResult<u64> {
             .await?;
     }
     tx.commit().await?;
-    Ok(numbered as u64)
+    Ok(Some(numbered as u64))
+}
+
+/// Whether any committed event waits for its position.
+pub async fn pending(db: impl PgExecutor<'_>) -> ApiResult<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events_pending)")
+            .fetch_one(db)
+            .await?,
+    )
+}
+
+/// Tries to take the numbering role for the session of `conn` (held until
+/// that connection closes); true when this session now holds it.
+pub async fn claim_numbering_role(db: impl PgExecutor<'_>) -> ApiResult<bool> {
+    Ok(sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(NUMBERING_ROLE_LOCK)
+        .fetch_one(db)
+        .await?)
 }
 
 /// The greatest committed position (0 for an empty log): a subscriber that

@@ -257,6 +257,7 @@ impl TestApp {
                 (SELECT string_agg(n::text, ',' ORDER BY id) FROM notifications n),
                 (SELECT string_agg(nr::text, ',' ORDER BY user_id) FROM notification_reads nr),
                 (SELECT string_agg(e::text, ',' ORDER BY id) FROM events e),
+                (SELECT string_agg(e::text, ',' ORDER BY id) FROM events_pending e),
                 (SELECT string_agg(e::text, ',') FROM events_pruned e),
                 (SELECT string_agg(t::text, ',' ORDER BY ticket_hash) FROM stream_tickets t),
                 (SELECT string_agg(l::text, ',' ORDER BY key) FROM rate_limits l)))",

@@ -362,7 +362,7 @@ impl LiveServer {
 /// Waits until the server has numbered every committed event (milliseconds).
 pub async fn wait_until_numbered(pool: &PgPool) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
-    while sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL)")
+    while sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM events_pending)")
         .fetch_one(pool)
         .await
         .unwrap()

@@ -24,6 +24,7 @@ mod metrics;
 mod migrations;
 mod notification_routes;
 mod notifications;
+mod numbering;
 mod own_postgres;
 mod passwords;
 mod post_create;

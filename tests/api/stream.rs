@@ -508,7 +508,8 @@ async fn a_reader_too_slow_for_its_queue_is_closed_with_4008(pool: PgPool) {
         pool.clone(),
         test_settings(&[("PAMPS_SERVER__PORT", "0"), ("PAMPS_SERVER__WORKERS", "1")]),
     );
-    state.hub = Arc::new(Hub::new(2, 100));
+    let hub = Arc::new(Hub::new(2, 100));
+    state.hub = hub.clone();
     let server = LiveServer::with_state(state).await;
     let (ana_id, ana) = user(&server, "ana").await;
     // A client that never reads: its socket buffers fill, then its queue.
@@ -521,6 +522,13 @@ async fn a_reader_too_slow_for_its_queue_is_closed_with_4008(pool: PgPool) {
         .await
         .unwrap();
     let _ = ana;
+    // Only once the hub has dropped it does the client read (reading at
+    // once would make it a reader that keeps up).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !hub.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never dropped");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(
         slow.ended(Duration::from_secs(30)).await,
         Ended::Closed(4008)

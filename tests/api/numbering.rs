@@ -1,0 +1,188 @@
+//! Event numbering and what it costs: writes wake their instance's numberer,
+//! only the holder of the numbering role polls, and a burst reaches a reader
+//! that keeps up whole.
+
+use std::time::{Duration, Instant};
+
+use pamps::models::event;
+use sqlx::PgPool;
+
+use crate::live::{Ended, LiveServer, PATIENCE, Ws, post, user};
+
+/// The numbering transaction's advisory lock (models::event::NUMBERING_LOCK).
+const NUMBERING_LOCK: i64 = 0x7061_6d70_735f_6576;
+
+/// Well under the numbering role's poll (`bus::ROLE_POLL`, 2 s): an event
+/// this fast was numbered because a write woke a numberer, not by the poll.
+const PROMPT: Duration = Duration::from_millis(1_000);
+
+/// Transactions committed in this test's database so far (statistics are
+/// flushed by each backend at most once a second, so this lags a little).
+async fn commits(pool: &PgPool) -> i64 {
+    sqlx::query("SELECT pg_stat_clear_snapshot()")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query_scalar(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn an_idle_instance_sends_about_one_query_a_second(pool: PgPool) {
+    let server = LiveServer::start(&pool, &[]).await;
+    // Let the startup's queries reach the statistics.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = commits(&pool).await;
+    let idle = Duration::from_secs(6);
+    tokio::time::sleep(idle).await;
+    let after = commits(&pool).await;
+    // Each statement outside a transaction commits one: the database probe
+    // (1/s), the numbering role's poll (1 per 2 s) and this test's own reads;
+    // polling for events every few milliseconds made it ~1,500.
+    let per_second = (after - before) as f64 / idle.as_secs_f64();
+    assert!(
+        per_second <= 10.0,
+        "{per_second:.1} transactions/s while idle"
+    );
+    server.stop().await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_write_on_an_instance_without_the_numbering_role_reaches_sockets_at_once(pool: PgPool) {
+    // The first instance takes the role; the second only numbers when woken.
+    let first = LiveServer::start(&pool, &[]).await;
+    let second = LiveServer::start(&pool, &[]).await;
+    let (_, ana) = user(&second, "ana").await;
+    let mut ws = Ws::connect(&first, "/stream", None).await;
+    for n in 0..5 {
+        let started = Instant::now();
+        let id = post(&second, &ana, &format!("post {n}"), None).await;
+        let event = ws.next_json().await;
+        assert_eq!(event["data"]["id"], id, "{event}");
+        assert!(started.elapsed() < PROMPT, "took {:?}", started.elapsed());
+    }
+    second.stop().await;
+    first.stop().await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_write_made_while_another_numberer_holds_the_lock_is_numbered_soon_after(pool: PgPool) {
+    let server = LiveServer::start(&pool, &[]).await;
+    let (_, ana) = user(&server, "ana").await;
+    let mut ws = Ws::connect(&server, "/stream", None).await;
+    // Someone else is numbering: the server's numberer finds the lock taken.
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(NUMBERING_LOCK)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let id = post(&server, &ana, "while the lock is held", None).await;
+    assert_eq!(
+        ws.next_within(Duration::from_millis(300)).await,
+        None,
+        "numbered without the lock"
+    );
+    let released = Instant::now();
+    other.commit().await.unwrap();
+    let event = ws.next_json().await;
+    assert_eq!(event["data"]["id"], id, "{event}");
+    assert!(released.elapsed() < PROMPT, "took {:?}", released.elapsed());
+    server.stop().await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn events_written_without_a_request_are_found_by_the_role_s_poll(pool: PgPool) {
+    let server = LiveServer::start(&pool, &[]).await;
+    let (ana_id, _) = user(&server, "ana").await;
+    let mut ws = Ws::connect(&server, "/stream", None).await;
+    // A script's write wakes no numberer.
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO posts (user_id, text) VALUES ($1, 'by hand') RETURNING id")
+            .bind(ana_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let event = ws.next_json().await;
+    assert_eq!(event["data"]["id"], id, "{event}");
+    server.stop().await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_burst_larger_than_the_queue_reaches_a_reader_that_keeps_up(pool: PgPool) {
+    let server = LiveServer::start(&pool, &[("PAMPS_STREAM__QUEUE_CAPACITY", "8")]).await;
+    let (ana_id, _) = user(&server, "ana").await;
+    let mut ws = Ws::connect(&server, "/stream?streams=public", None).await;
+    // One transaction, numbered here in one go: 300 events in one dispatch,
+    // far more than the queue's 8, to a client reading as fast as it can.
+    sqlx::query("INSERT INTO posts (user_id, text) SELECT $1, 'x' FROM generate_series(1, 300)")
+        .bind(ana_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    while event::number(&pool).await.unwrap() != Some(0) {}
+    let mut positions = Vec::new();
+    while positions.len() < 300 {
+        match ws.next_within(PATIENCE).await {
+            Some(event) => positions.push(event["id"].as_str().unwrap().parse::<i64>().unwrap()),
+            None => panic!(
+                "{} of 300 events, then {:?}",
+                positions.len(),
+                ws.ended(PATIENCE).await
+            ),
+        }
+    }
+    assert!(
+        positions.windows(2).all(|w| w[0] + 1 == w[1]),
+        "{positions:?}"
+    );
+    assert_ne!(
+        tokio::time::timeout(Duration::from_millis(300), ws.ended(PATIENCE))
+            .await
+            .ok(),
+        Some(Ended::Closed(4008)),
+        "closed as too slow"
+    );
+    server.stop().await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn numbering_moves_committed_events_from_the_queue_into_the_log_in_write_order(pool: PgPool) {
+    let user_id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (email, username, password_hash) VALUES ('a@example.com', 'ana', 'x')
+         RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO posts (user_id, text) SELECT $1, 'x' FROM generate_series(1, 20)")
+        .bind(user_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let queued: Vec<i64> = sqlx::query_scalar("SELECT post_id FROM events_pending ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 20);
+    assert_eq!(event::number(&pool).await.unwrap(), Some(20));
+    let logged: Vec<(i64, i64)> = sqlx::query_as("SELECT pos, post_id FROM events ORDER BY pos")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(logged.iter().map(|e| e.1).collect::<Vec<_>>(), queued);
+    assert!(
+        logged.windows(2).all(|w| w[0].0 + 1 == w[1].0),
+        "{logged:?}"
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM events_pending")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    assert_eq!(event::number(&pool).await.unwrap(), Some(0));
+}
