@@ -46,7 +46,7 @@ curl -fs -X POST "$API/user/" -H 'Content-Type: application/json' \
 psql -q "$PG_URL/$DB" -c "INSERT INTO posts (user_id, text)
     SELECT (SELECT id FROM users), 'resume bench post ' || g || ' ' || repeat('x', 200)
       FROM generate_series(1, $EVENTS) g"
-until [ "$(psql -tAq "$PG_URL/$DB" -c 'SELECT count(*) FROM events WHERE pos IS NULL')" = 0 ]; do
+until [ "$(psql -tAq "$PG_URL/$DB" -c 'SELECT count(*) FROM events_pending')" = 0 ]; do
     sleep 0.2
 done
 echo "outbox: $(psql -tAq "$PG_URL/$DB" -c 'SELECT count(*) FROM events') events"

@@ -131,7 +131,7 @@ class StreamClient(threading.Thread):
 def settled_position(cluster):
     """The greatest event position once every committed event is numbered."""
     deadline = time.monotonic() + 10
-    while cluster.psql("SELECT count(*) FROM events WHERE pos IS NULL") != "0":
+    while cluster.psql("SELECT count(*) FROM events_pending") != "0":
         if time.monotonic() > deadline:
             raise RuntimeError("events left unnumbered")
         time.sleep(0.05)

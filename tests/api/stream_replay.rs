@@ -6,27 +6,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::live::{LiveServer, PATIENCE, Ws, post, user};
+use crate::live::{LiveServer, Ws, post, user, wait_until_numbered};
 
 /// The greatest numbered position, once every event is numbered.
 async fn head(pool: &PgPool) -> i64 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let (pending, head): (bool, i64) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE pos IS NULL), coalesce(max(pos), 0) FROM events",
-        )
+    wait_until_numbered(pool).await;
+    sqlx::query_scalar("SELECT coalesce(max(pos), 0) FROM events")
         .fetch_one(pool)
         .await
-        .unwrap();
-        if !pending {
-            return head;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "events left unnumbered"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        .unwrap()
 }
 
 /// Every message a socket sends until it has been quiet for a while.
