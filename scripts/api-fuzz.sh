@@ -79,18 +79,25 @@ python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(
 "$VENV/bin/openapi-spec-validator" "$spec"
 rm -f "$spec"
 
-har="${TMPDIR:-/tmp}/pamps-fuzz-$$.har"
+har="${TMPDIR:-/tmp}/pamps-fuzz-$$"
+misses="$har.misses"
 rc=0
-"$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$url/openapi.json" \
-  --checks all \
-  --header "Authorization: Bearer $token" \
-  --max-examples "${FUZZ_EXAMPLES:-40}" \
-  --seed "$seed" \
-  --report har --report-har-path "$har" \
-  --no-color || rc=$?
+# fuzz SEED EXAMPLES HAR [schemathesis filters...]
+fuzz() {
+  "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$url/openapi.json" \
+    --checks all \
+    --header "Authorization: Bearer $token" \
+    --max-examples "$2" \
+    --seed "$1" \
+    --report har --report-har-path "$3" \
+    --no-color "${@:4}" </dev/null || rc=$?
+}
 
-# Which operations the fuzz reached past validation and lookups.
-python3 - "$url/openapi.json" "$har" <<'PY' || rc=1
+# Which operations the fuzz reached past validation and lookups (over every
+# HAR given); writes the routes on an id that never got a 2xx to $misses and
+# fails when there are any.
+coverage() {
+  python3 - "$url/openapi.json" "$misses" "$@" <<'PY'
 import json, re, sys, urllib.parse, urllib.request
 spec = json.load(urllib.request.urlopen(sys.argv[1]))
 ops = {}
@@ -99,15 +106,16 @@ for path, item in spec["paths"].items():
     for method in item:
         if method in ("get", "post", "put", "patch", "delete"):
             ops[(method.upper(), path)] = (pattern, [0, 0])
-for entry in json.load(open(sys.argv[2]))["log"]["entries"]:
-    method = entry["request"]["method"]
-    path = urllib.parse.urlsplit(entry["request"]["url"]).path
-    status = entry["response"]["status"]
-    for (m, _), (pattern, counts) in ops.items():
-        if m == method and pattern.match(path):
-            counts[0] += 1
-            counts[1] += 200 <= status < 300
-            break
+for har in sys.argv[3:]:
+    for entry in json.load(open(har))["log"]["entries"]:
+        method = entry["request"]["method"]
+        path = urllib.parse.urlsplit(entry["request"]["url"]).path
+        status = entry["response"]["status"]
+        for (m, _), (pattern, counts) in ops.items():
+            if m == method and pattern.match(path):
+                counts[0] += 1
+                counts[1] += 200 <= status < 300
+                break
 # These succeed only with a secret no generator can guess: a password or a
 # refresh token (the API tests cover their success paths).
 SECRET_NEEDED = {("POST", "/token"), ("POST", "/refresh_token"), ("POST", "/logout"),
@@ -115,14 +123,35 @@ SECRET_NEEDED = {("POST", "/token"), ("POST", "/refresh_token"), ("POST", "/logo
 reached = [op for op, (_, c) in ops.items() if c[1]]
 print(f"api-fuzz: {len(reached)} of {len(ops)} operations got a 2xx "
       f"({sum(c[0] for _, c in ops.values())} requests)")
-never = sorted(f"{m} {p} ({c[0]} requests)" for (m, p), (_, c) in ops.items()
+never = sorted((m, p, c[0]) for (m, p), (_, c) in ops.items()
                if not c[1] and (m, p) not in SECRET_NEEDED)
 if never:
-    print("api-fuzz: never a 2xx: " + "; ".join(never))
+    print("api-fuzz: never a 2xx: " + "; ".join(f"{m} {p} ({n} requests)" for m, p, n in never))
 # The seeded rows are there so that routes on an id find one: those must.
-if any("{" in op for op in never):
-    print("api-fuzz: FAIL: a route on an id never found a row")
-    sys.exit(1)
+on_id = [(m, p) for m, p, _ in never if "{" in p]
+with open(sys.argv[2], "w") as out:
+    out.writelines(f"{m} {p}\n" for m, p in on_id)
+sys.exit(1 if on_id else 0)
 PY
-rm -f "$har"
+}
+
+fuzz "$seed" "${FUZZ_EXAMPLES:-40}" "$har.0"
+hars=("$har.0")
+if ! coverage "${hars[@]}"; then
+  # 40 examples spread over an integer's whole range may never pick one of
+  # the seeded ids for an operation: those operations get 300 more tries
+  # each before a miss counts as a failure.
+  n=0
+  while read -r method path; do
+    n=$((n + 1))
+    echo "api-fuzz: $method $path again, 300 examples"
+    fuzz "$((seed + n))" 300 "$har.$n" --include-method "$method" --include-path "$path"
+    hars+=("$har.$n")
+  done <"$misses"
+  if ! coverage "${hars[@]}"; then
+    echo "api-fuzz: FAIL: a route on an id never found a row"
+    rc=1
+  fi
+fi
+rm -f "$har".*
 exit $rc
