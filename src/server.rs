@@ -21,9 +21,9 @@ use crate::app::build_app;
 use crate::bus;
 use crate::config::{AppEnv, Settings};
 use crate::db::{self, DbError};
-use crate::metrics;
 use crate::devdb::DevCluster;
-use crate::security::Hasher;
+use crate::metrics;
+use crate::password::Hasher;
 use crate::state::AppState;
 
 /// How long in-flight requests may take to finish after a stop signal.

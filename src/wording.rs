@@ -109,7 +109,7 @@ mod tests {
             order: Option<crate::pagination::Order>,
         }
         let msg = |q: &str| {
-            locs(crate::extract::parse_urlencoded::<Q>(q.as_bytes(), "query").unwrap_err())[0]
+            locs(crate::input::parse_urlencoded::<Q>(q.as_bytes(), "query").unwrap_err())[0]
                 .msg
                 .clone()
         };
@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(msg("limit=99999999999999999999"), INTEGER);
         assert_eq!(msg("order=sideways"), "Input should be 'asc' or 'desc'");
         let json = |b: &str| {
-            locs(crate::extract::parse_json::<Body>(b.as_bytes()).unwrap_err())[0]
+            locs(crate::input::parse_json::<Body>(b.as_bytes()).unwrap_err())[0]
                 .msg
                 .clone()
         };

@@ -7,7 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{AuthUser, Writer};
 use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
-use crate::extract::{JsonBody, Query};
+use crate::input::{JsonBody, Query};
 use crate::models::notification::{self, Kind, Notification, Unread};
 use crate::pagination::{Page, page_response};
 use crate::state::AppState;
@@ -37,7 +37,7 @@ pub struct NotificationQuery {
 pub struct ReadMarker {
     /// Everything up to this notification id counts as read.
     #[schema(minimum = 1)]
-    #[serde(deserialize_with = "crate::extract::integer")]
+    #[serde(deserialize_with = "crate::input::integer")]
     pub up_to_id: i64,
 }
 

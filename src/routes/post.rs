@@ -10,7 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::{MaybeAuthUser, Writer};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ErrorBody, ValidationBody};
-use crate::extract::{JsonBody, Query};
+use crate::input::{JsonBody, Query};
 use crate::models::like::Liked;
 use crate::models::post::{self, EMBEDDED_REPLIES, NewPost, Post, PostEdit, PostWithReplies};
 use crate::models::{like as likes, user};

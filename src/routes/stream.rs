@@ -26,7 +26,7 @@ use crate::auth::Writer;
 use crate::auth::extract::{bearer_token, user_of};
 use crate::bus::{Backfill, Frame, Page, StreamName, Streams, Subscription};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::Query;
+use crate::input::Query;
 use crate::models::event;
 use crate::state::AppState;
 

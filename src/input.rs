@@ -1,6 +1,7 @@
-//! Request extractors whose failures speak the API's error shapes: JSON and
-//! form bodies (size-limited, content-type checked) and query strings, with
-//! FastAPI-style field locations on every validation error.
+//! What a request brings in: extractors for JSON and form bodies
+//! (size-limited, content-type checked) and query strings whose failures speak
+//! the API's error shapes, with FastAPI-style field locations on every
+//! validation error.
 
 use std::borrow::Cow;
 use std::future::Future;
