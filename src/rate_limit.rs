@@ -79,36 +79,21 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> Limit<K, C> {
     }
 }
 
-/// The kinds of limited action, each with its own buckets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The kinds of limited action, each with its own buckets, in the order of
+/// [`Limits::rules`]. A kind's name is the prefix of its keys in a shared
+/// store and its metrics label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
 pub enum Kind {
+    #[strum(serialize = "login_ip")]
     LoginPerIp,
+    #[strum(serialize = "login_user")]
     LoginPerUsername,
+    #[strum(serialize = "register_ip")]
     RegisterPerIp,
+    #[strum(serialize = "write_user")]
     WritesPerAccount,
+    #[strum(serialize = "password_user")]
     PasswordPerAccount,
-}
-
-impl Kind {
-    /// Every kind, in the order of [`Limits::rules`].
-    pub const ALL: [Kind; 5] = [
-        Kind::LoginPerIp,
-        Kind::LoginPerUsername,
-        Kind::RegisterPerIp,
-        Kind::WritesPerAccount,
-        Kind::PasswordPerAccount,
-    ];
-
-    /// A short name, the prefix of this kind's keys in a shared store.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::LoginPerIp => "login_ip",
-            Kind::LoginPerUsername => "login_user",
-            Kind::RegisterPerIp => "register_ip",
-            Kind::WritesPerAccount => "write_user",
-            Kind::PasswordPerAccount => "password_user",
-        }
-    }
 }
 
 /// `limit` requests per `window` for each key of one kind.
@@ -216,9 +201,9 @@ impl Limits {
         }
         let rule = &self.rules[kind as usize];
         self.store
-            .check(rule, &format!("{}:{key}", kind.name()))
+            .check(rule, &format!("{}:{key}", <&str>::from(kind)))
             .await
-            .inspect_err(|err| crate::metrics::rate_limited(kind.name(), err))
+            .inspect_err(|err| crate::metrics::rate_limited(kind.into(), err))
     }
 
     /// A login attempt from this client for `username`. The username is

@@ -11,8 +11,19 @@ use super::Loaded;
 use crate::error::{ApiError, ApiResult};
 use crate::models::event::EventKind;
 
-/// A stream a subscriber can receive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A stream a subscriber can receive; its name (`home`, ...) is what clients use.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum StreamName {
     /// Posts and edits by the people I follow, and my own.
     Home,
@@ -23,23 +34,6 @@ pub enum StreamName {
 }
 
 impl StreamName {
-    /// Every stream.
-    pub const ALL: [StreamName; 3] = [Self::Home, Self::Notifications, Self::Public];
-
-    /// The name clients use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Home => "home",
-            Self::Notifications => "notifications",
-            Self::Public => "public",
-        }
-    }
-
-    /// Parses a name; `None` for an unknown one.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
     /// Whether only an authenticated subscriber may receive it.
     pub fn needs_user(self) -> bool {
         self != Self::Public

@@ -17,6 +17,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use utoipa::ToSchema;
@@ -109,7 +110,7 @@ fn parse_streams(raw: &str) -> ApiResult<Streams> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|name| {
-            StreamName::parse(name).ok_or_else(|| {
+            name.parse::<StreamName>().map_err(|_| {
                 ApiError::invalid(&["query", "streams"], format!("unknown stream: {name:.40}"))
             })
         })
@@ -159,7 +160,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, q: &StreamQuery) -> ApiR
         None => Streams::default().with(StreamName::Public),
     };
     if viewer.is_none()
-        && StreamName::ALL
+        && StreamName::VARIANTS
             .iter()
             .any(|s| s.needs_user() && streams.has(*s))
     {
@@ -366,7 +367,7 @@ impl Feed {
                 r#"expected {"type": "subscribe" | "unsubscribe", "stream": "home" | "notifications" | "public"}"#,
             ));
         };
-        let Some(stream) = StreamName::parse(&command.stream) else {
+        let Ok(stream) = command.stream.parse::<StreamName>() else {
             return Some(error_message(&format!(
                 "unknown stream: {:.40}",
                 command.stream
@@ -377,7 +378,7 @@ impl Feed {
             "subscribe" if stream.needs_user() && self.subscription.user().is_none() => {
                 return Some(error_message(&format!(
                     "the {} stream needs authentication",
-                    stream.as_str()
+                    <&str>::from(stream)
                 )));
             }
             "subscribe" => streams.with(stream),
