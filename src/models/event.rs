@@ -295,7 +295,10 @@ mod tests {
     #[test]
     fn event_kinds_keep_their_wire_names() {
         let names: Vec<&str> = EventKind::VARIANTS.iter().map(|&k| k.into()).collect();
-        assert_eq!(names, ["post", "post.update", "post.delete", "notification"]);
+        assert_eq!(
+            names,
+            ["post", "post.update", "post.delete", "notification"]
+        );
         for &kind in EventKind::VARIANTS {
             assert_eq!(<&str>::from(kind).parse::<EventKind>(), Ok(kind));
         }
