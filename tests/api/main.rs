@@ -41,3 +41,4 @@ mod stream_outages;
 mod stream_resume;
 mod surfaces;
 mod tls;
+mod username_rule;
