@@ -83,22 +83,8 @@ fn expected_phrase(expected: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{ApiError, FieldError};
+    use crate::input::tests::{Body, locs};
     use serde::Deserialize;
-
-    #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
-    struct Body {
-        text: String,
-        parent_id: Option<i64>,
-    }
-
-    fn locs(err: ApiError) -> Vec<FieldError> {
-        match err {
-            ApiError::Validation(v) => v,
-            other => panic!("expected 422, got {other:?}"),
-        }
-    }
 
     #[test]
     fn type_and_enum_errors_speak_the_contract_not_serde() {

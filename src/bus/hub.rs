@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use strum::{EnumString, IntoStaticStr, VariantArray};
 use tokio::sync::mpsc;
 
 use super::Loaded;
@@ -12,17 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::models::event::EventKind;
 
 /// A stream a subscriber can receive; its name (`home`, ...) is what clients use.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumString, IntoStaticStr, VariantArray)]
 #[strum(serialize_all = "lowercase")]
 pub enum StreamName {
     /// Posts and edits by the people I follow, and my own.

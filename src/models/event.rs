@@ -12,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgExecutor, PgPool};
+use strum::{EnumString, IntoStaticStr, VariantArray};
 
 use crate::error::ApiResult;
 use crate::models::post::{Post, post_select};
@@ -21,17 +22,7 @@ pub const CHANNEL: &str = "pamps_events";
 
 /// What an event announces; its name (`post.update`, ...) is the one on the
 /// wire and in the database.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumString, IntoStaticStr, VariantArray)]
 pub enum EventKind {
     /// A new post or reply.
     #[strum(serialize = "post")]
@@ -288,8 +279,6 @@ pub async fn ticket_redeem(db: impl PgExecutor<'_>, ticket: &str) -> ApiResult<O
 
 #[cfg(test)]
 mod tests {
-    use strum::VariantArray;
-
     use super::*;
 
     #[test]
