@@ -1,6 +1,7 @@
 //! HTTP-level tests: the real actix app, in process, against a fresh
 //! PostgreSQL database per test (`#[sqlx::test]`). One binary for all areas.
 
+mod client;
 mod helpers;
 
 mod attacks;
