@@ -28,7 +28,7 @@ use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::{Compress, Condition, DefaultHeaders, ErrorHandlers, from_fn};
 use actix_web::{App, web};
 
-use crate::extract::{BodyTimeout, path_error};
+use crate::input::{BodyTimeout, path_error};
 use crate::middleware::{
     conditional_get, fail_fast_without_db, head_as_get, head_without_stream, json_error_body,
     limit_body, method_not_allowed, no_route, normalize_path, request_log, wake_numberer,
@@ -67,7 +67,7 @@ pub fn build_app(
         .guard(actix_web::guard::fn_guard(|ctx| {
             is_static(ctx.head().uri.path())
         }))
-        .configure(crate::web::configure)
+        .configure(crate::assets::configure)
         .configure(openapi::configure)
         .wrap(Compress::default())
         .wrap(from_fn(head_as_get))

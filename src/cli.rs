@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::models::user::{self, RegisterRequest};
 use crate::seed::{self, SeedOptions};
 use crate::server::Application;
-use crate::{db, security, telemetry, validation};
+use crate::{db, password, telemetry, validation};
 
 /// pamps: a twitter-like blog API over PostgreSQL.
 #[derive(Debug, Parser)]
@@ -176,7 +176,7 @@ async fn adduser(
     let pool = connect(settings).await?;
     let secret = new_user.password.clone();
     let hash = tokio::task::spawn_blocking(move || {
-        security::hash_password_blocking(secret.expose_secret())
+        password::hash_password_blocking(secret.expose_secret())
     })
     .await
     .map_err(|e| e.to_string())??;

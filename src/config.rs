@@ -4,7 +4,6 @@
 //! `[testing]` and `[production]` tables; `PAMPS_ENV` picks the environment.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 use std::path::Path;
 
 use config::{Config, Environment as EnvSource, File, FileFormat};
@@ -25,40 +24,33 @@ const MAKE_A_SECRET: &str = "set PAMPS_SECURITY__SECRET_KEY to a random value, \
 /// Used when neither `db.uri` nor `DATABASE_URL` is set.
 const DEFAULT_DB_URI: &str = "postgresql://postgres@127.0.0.1:5432/pamps";
 
-/// Which environment table of the settings files applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which environment table of the settings files applies: its name is the
+/// table's, and `PAMPS_ENV` also takes the short names, in any case.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::Display,
+)]
+#[strum(ascii_case_insensitive)]
 pub enum AppEnv {
+    #[strum(to_string = "development", serialize = "dev")]
     Development,
+    #[strum(to_string = "testing", serialize = "test")]
     Testing,
+    #[strum(to_string = "production", serialize = "prod")]
     Production,
 }
 
 impl AppEnv {
-    /// Parses `PAMPS_ENV` (case-insensitive).
+    /// Parses `PAMPS_ENV`; unset or empty is development.
     pub fn parse(value: &str) -> Result<Self, ConfigError> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "" | "development" | "dev" => Ok(Self::Development),
-            "testing" | "test" => Ok(Self::Testing),
-            "production" | "prod" => Ok(Self::Production),
-            other => Err(ConfigError(format!(
-                "PAMPS_ENV={other:?} is not one of development, testing, production"
-            ))),
+        match value.trim() {
+            "" => Ok(Self::Development),
+            other => other.parse().map_err(|_| {
+                ConfigError(format!(
+                    "PAMPS_ENV={:?} is not one of development, testing, production",
+                    other.to_ascii_lowercase()
+                ))
+            }),
         }
-    }
-
-    /// The name of this environment's table in the settings files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Development => "development",
-            Self::Testing => "testing",
-            Self::Production => "production",
-        }
-    }
-}
-
-impl fmt::Display for AppEnv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -606,7 +598,7 @@ impl Loader {
         let doc: toml::Table = text
             .parse()
             .map_err(|e| ConfigError(format!("{name} is not valid TOML: {e}")))?;
-        for table in ["default", env.as_str()] {
+        for table in ["default", env.into()] {
             let mut t = match doc.get(table) {
                 Some(toml::Value::Table(t)) => t.clone(),
                 Some(_) => return Err(ConfigError(format!("[{table}] in {name} must be a table"))),
@@ -1044,6 +1036,33 @@ mod tests {
         assert!(Settings::load_from(dir.path(), &vars(&[])).is_err());
         let dir = dir_with(&[]);
         assert!(Settings::load_from(dir.path(), &vars(&[("PAMPS_ENV", "staging")])).is_err());
+    }
+
+    #[test]
+    fn environments_parse_their_names_and_short_names_in_any_case() {
+        let cases = [
+            ("", AppEnv::Development),
+            (" Development ", AppEnv::Development),
+            ("dev", AppEnv::Development),
+            ("TESTING", AppEnv::Testing),
+            ("test", AppEnv::Testing),
+            ("production", AppEnv::Production),
+            ("Prod", AppEnv::Production),
+        ];
+        for (name, env) in cases {
+            assert_eq!(AppEnv::parse(name).unwrap(), env, "{name:?}");
+        }
+        for env in [AppEnv::Development, AppEnv::Testing, AppEnv::Production] {
+            let table: &str = env.into();
+            assert_eq!(
+                (AppEnv::parse(table).unwrap(), env.to_string()),
+                (env, table.into())
+            );
+        }
+        let err = AppEnv::parse("Staging").unwrap_err().to_string();
+        assert!(
+            err.contains(r#"PAMPS_ENV="staging" is not one of development, testing, production"#)
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! pamps: a twitter-like blog API over PostgreSQL.
 
 pub mod app;
+pub mod assets;
 pub mod auth;
 pub mod bus;
 pub mod cli;
@@ -10,21 +11,20 @@ pub mod db;
 pub mod devdb;
 pub mod entropy;
 pub mod error;
-pub mod extract;
 pub mod fd_budget;
+pub mod input;
 pub mod metrics;
 pub mod middleware;
 pub mod models;
 pub mod openapi;
 pub mod pagination;
+pub mod password;
 pub mod proxy;
 pub mod rate_limit;
 pub mod routes;
-pub mod security;
 pub mod seed;
 pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod validation;
-pub mod web;
 pub mod wording;

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{MAX_BODY_BYTES, declared_body_too_large};
+use crate::input::{MAX_BODY_BYTES, declared_body_too_large};
 use crate::openapi;
 use crate::proxy::{self, Forwarding};
 use crate::state::AppState;

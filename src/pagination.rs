@@ -49,6 +49,15 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
+/// The `order` of the lists that offer both, beside their [`PageQuery`].
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderQuery {
+    /// `asc` (oldest first, the default) or `desc`.
+    #[param(inline)]
+    pub order: Option<Order>,
+}
+
 /// A validated page request: how many items, after which key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {

@@ -90,39 +90,23 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> Limit<K, C> {
     }
 }
 
-/// The kinds of limited action, each with its own buckets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The kinds of limited action, each with its own buckets, in the order of
+/// [`Limits::rules`]. A kind's name is the prefix of its keys in a shared
+/// store and its metrics label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
 pub enum Kind {
+    #[strum(serialize = "login_ip")]
     LoginPerIp,
+    #[strum(serialize = "login_user")]
     LoginPerUsername,
+    #[strum(serialize = "register_ip")]
     RegisterPerIp,
+    #[strum(serialize = "write_user")]
     WritesPerAccount,
+    #[strum(serialize = "password_user")]
     PasswordPerAccount,
+    #[strum(serialize = "resume")]
     ResumesPerClient,
-}
-
-impl Kind {
-    /// Every kind, in the order of [`Limits::rules`].
-    pub const ALL: [Kind; 6] = [
-        Kind::LoginPerIp,
-        Kind::LoginPerUsername,
-        Kind::RegisterPerIp,
-        Kind::WritesPerAccount,
-        Kind::PasswordPerAccount,
-        Kind::ResumesPerClient,
-    ];
-
-    /// A short name, the prefix of this kind's keys in a shared store.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::LoginPerIp => "login_ip",
-            Kind::LoginPerUsername => "login_user",
-            Kind::RegisterPerIp => "register_ip",
-            Kind::WritesPerAccount => "write_user",
-            Kind::PasswordPerAccount => "password_user",
-            Kind::ResumesPerClient => "resume",
-        }
-    }
 }
 
 /// What a kind of limit does when the shared store fails.
@@ -332,10 +316,10 @@ impl Limits {
             return Ok(());
         }
         let rule = &self.rules[kind as usize];
-        let key = format!("{}:{key}", kind.name());
+        let key = format!("{}:{key}", <&str>::from(kind));
         self.decide(kind, rule, &key)
             .await
-            .inspect_err(|err| crate::metrics::rate_limited(kind.name(), err))
+            .inspect_err(|err| crate::metrics::rate_limited(kind.into(), err))
     }
 
     /// The store's decision, or the kind's fallback when the shared store
@@ -350,7 +334,7 @@ impl Limits {
             Err(_) => format!("no answer within {STORE_TIMEOUT:?}"),
         };
         let fallback = kind.on_store_failure();
-        tracing::warn!(error = %failure, kind = kind.name(), ?fallback, "the shared rate-limit store failed");
+        tracing::warn!(error = %failure, kind = <&str>::from(kind), ?fallback, "the shared rate-limit store failed");
         match fallback {
             OnStoreFailure::Local => local.check(rule, key).await,
             OnStoreFailure::Open => Ok(()),

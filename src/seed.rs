@@ -25,7 +25,7 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
-use crate::security;
+use crate::password;
 use copy::copy_rows;
 use data::{Dataset, Shape};
 
@@ -129,7 +129,7 @@ pub async fn seed(pool: &PgPool, options: &SeedOptions) -> Result<SeedReport, Se
         return Err(SeedError::NotEmpty);
     }
     let progress = Progress::new();
-    let hash = tokio::task::spawn_blocking(|| security::hash_password_blocking(SEED_PASSWORD));
+    let hash = tokio::task::spawn_blocking(|| password::hash_password_blocking(SEED_PASSWORD));
     let step = progress.step("generate", 0);
     let shape = Shape {
         users: options.users,

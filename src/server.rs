@@ -24,7 +24,7 @@ use crate::db::{self, DbError};
 use crate::devdb::DevCluster;
 use crate::fd_budget;
 use crate::metrics;
-use crate::security::Hasher;
+use crate::password::Hasher;
 use crate::state::AppState;
 
 /// How long in-flight requests may take to finish after a stop signal.

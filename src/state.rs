@@ -12,9 +12,9 @@ use crate::auth::tokens::TokenService;
 use crate::bus::{Hub, NumberingWake};
 use crate::config::Settings;
 use crate::db::Health;
+use crate::password::Hasher;
 use crate::proxy::Forwarding;
 use crate::rate_limit::Limits;
-use crate::security::Hasher;
 
 /// What every handler can reach.
 pub struct AppState {

@@ -1,6 +1,9 @@
 //! The contract's input rules, as parse functions returning validated values.
 //! Every check here runs before any expensive work (hashing, queries).
 
+use std::sync::LazyLock;
+
+use regex_lite::Regex;
 use secrecy::SecretString;
 
 /// Usernames that would shadow routes under `/user/`.
@@ -12,17 +15,22 @@ pub const EMAIL_MAX_CHARS: usize = 254;
 pub const PASSWORD_MIN_CHARS: usize = 8;
 pub const PASSWORD_MAX_CHARS: usize = 128;
 
+/// The username syntax: 3–32 ASCII letters, digits and `_`, starting with a
+/// letter. The one definition: validation runs it, the OpenAPI schema states
+/// it, and tests/api/username_rule.rs holds the copies that cannot import it
+/// (the `users` CHECK, SQL `mention_names()`, the web client's `MENTION`) to
+/// the same answers.
+pub const USERNAME_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_]{2,31}$";
+
+static USERNAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(USERNAME_PATTERN).expect("USERNAME_PATTERN compiles"));
+
 /// The key a username is unique, looked up and rate limited under: the
-/// ASCII-lowercased name when `raw` has the username syntax (3–32 characters
-/// of `[A-Za-z0-9_]` starting with a letter), else None. Never Unicode case
-/// folding: `İ` (U+0130) lowercases to `i̇`, and a name with it must not
-/// reach, or count against, the account `...i...`.
+/// ASCII-lowercased name when `raw` matches [`USERNAME_PATTERN`], else None.
+/// Never Unicode case folding: `İ` (U+0130) lowercases to `i̇`, and a name
+/// with it must not reach, or count against, the account `...i...`.
 pub fn username_key(raw: &str) -> Option<String> {
-    let mut bytes = raw.bytes();
-    let well_formed = (3..=32).contains(&raw.len())
-        && bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    well_formed.then(|| raw.to_ascii_lowercase())
+    USERNAME.is_match(raw).then(|| raw.to_ascii_lowercase())
 }
 
 /// A [`username_key`]-valid username that is not reserved, kept as typed.

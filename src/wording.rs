@@ -83,22 +83,8 @@ fn expected_phrase(expected: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{ApiError, FieldError};
+    use crate::input::tests::{Body, locs};
     use serde::Deserialize;
-
-    #[derive(Debug, Deserialize)]
-    #[allow(dead_code)]
-    struct Body {
-        text: String,
-        parent_id: Option<i64>,
-    }
-
-    fn locs(err: ApiError) -> Vec<FieldError> {
-        match err {
-            ApiError::Validation(v) => v,
-            other => panic!("expected 422, got {other:?}"),
-        }
-    }
 
     #[test]
     fn type_and_enum_errors_speak_the_contract_not_serde() {
@@ -109,7 +95,7 @@ mod tests {
             order: Option<crate::pagination::Order>,
         }
         let msg = |q: &str| {
-            locs(crate::extract::parse_urlencoded::<Q>(q.as_bytes(), "query").unwrap_err())[0]
+            locs(crate::input::parse_urlencoded::<Q>(q.as_bytes(), "query").unwrap_err())[0]
                 .msg
                 .clone()
         };
@@ -118,7 +104,7 @@ mod tests {
         assert_eq!(msg("limit=99999999999999999999"), INTEGER);
         assert_eq!(msg("order=sideways"), "Input should be 'asc' or 'desc'");
         let json = |b: &str| {
-            locs(crate::extract::parse_json::<Body>(b.as_bytes()).unwrap_err())[0]
+            locs(crate::input::parse_json::<Body>(b.as_bytes()).unwrap_err())[0]
                 .msg
                 .clone()
         };

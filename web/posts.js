@@ -13,7 +13,10 @@ export function needLogin() {
 
 export const userHref = (name) => `#/user/${encodeURIComponent(name)}`;
 
-const MENTION = /(?<![A-Za-z0-9_])@([A-Za-z][A-Za-z0-9_]{2,31})(?![A-Za-z0-9_])/g;
+// SQL mention_names() (migrations/0002) decides who is notified; this is its
+// copy: `@` and a username not preceded by a word character or `@`, not
+// followed by a word character. tests/api/username_rule.rs holds them equal.
+const MENTION = /(?<![A-Za-z0-9_@])@([A-Za-z][A-Za-z0-9_]{2,31})(?![A-Za-z0-9_])/g;
 
 /** Post text as text nodes, with @mentions as profile links. */
 function richText(text) {

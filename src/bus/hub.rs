@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use strum::{EnumString, IntoStaticStr, VariantArray};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -12,8 +13,9 @@ use super::Loaded;
 use crate::error::{ApiError, ApiResult};
 use crate::models::event::EventKind;
 
-/// A stream a subscriber can receive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A stream a subscriber can receive; its name (`home`, ...) is what clients use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumString, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "lowercase")]
 pub enum StreamName {
     /// Posts and edits by the people I follow, and my own.
     Home,
@@ -24,23 +26,6 @@ pub enum StreamName {
 }
 
 impl StreamName {
-    /// Every stream.
-    pub const ALL: [StreamName; 3] = [Self::Home, Self::Notifications, Self::Public];
-
-    /// The name clients use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Home => "home",
-            Self::Notifications => "notifications",
-            Self::Public => "public",
-        }
-    }
-
-    /// Parses a name; `None` for an unknown one.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
     /// Whether only an authenticated subscriber may receive it.
     pub fn needs_user(self) -> bool {
         self != Self::Public

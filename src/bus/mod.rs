@@ -72,14 +72,14 @@ struct Loaded {
 
 impl Loaded {
     fn frame(&self, stream: StreamName) -> Arc<Frame> {
-        let kind = self.event.kind.as_str();
+        let kind = self.event.kind.into();
         Arc::new(Frame {
             pos: self.event.pos,
             kind,
             json: format!(
                 r#"{{"event":"{kind}","id":"{}","stream":"{}","data":{}}}"#,
                 self.event.pos,
-                stream.as_str(),
+                <&str>::from(stream),
                 self.data
             ),
         })

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use metrics::{Gauge, counter, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use strum::VariantArray;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{StreamName, Streams};
@@ -167,15 +168,15 @@ fn describe() {
 /// Series that exist before their first event, so rates and alerts see a 0
 /// rather than nothing.
 fn start_at_zero() {
-    for kind in crate::rate_limit::Kind::ALL {
-        counter!("pamps_rate_limit_rejections_total", "kind" => kind.name()).increment(0);
+    for &kind in crate::rate_limit::Kind::VARIANTS {
+        counter!("pamps_rate_limit_rejections_total", "kind" => <&str>::from(kind)).increment(0);
     }
     counter!("pamps_stream_slow_reader_disconnects_total").increment(0);
     for transport in TRANSPORTS {
         gauge!("pamps_stream_connections", "transport" => transport).increment(0.0);
     }
-    for stream in StreamName::ALL {
-        gauge!("pamps_stream_subscriptions", "stream" => stream.as_str()).increment(0.0);
+    for &stream in StreamName::VARIANTS {
+        gauge!("pamps_stream_subscriptions", "stream" => <&str>::from(stream)).increment(0.0);
     }
     gauge!("pamps_hash_slots_busy").increment(0.0);
     gauge!("pamps_hash_waiting").increment(0.0);
@@ -220,11 +221,11 @@ pub fn stream_open(transport: &'static str) -> Held {
 /// A subscription's streams changed from `before` to `after` (an empty set
 /// before: it started; after: it ended).
 pub fn streams_changed(before: Streams, after: Streams) {
-    for stream in StreamName::ALL {
+    for &stream in StreamName::VARIANTS {
         let delta =
             f64::from(u8::from(after.has(stream))) - f64::from(u8::from(before.has(stream)));
         if delta != 0.0 {
-            gauge!("pamps_stream_subscriptions", "stream" => stream.as_str()).increment(delta);
+            gauge!("pamps_stream_subscriptions", "stream" => <&str>::from(stream)).increment(delta);
         }
     }
 }

@@ -15,9 +15,24 @@ use crate::models::post::Post;
 use crate::models::user::User;
 use crate::pagination::{Keyed, Page};
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+/// What happened. Its name (`like`, ...) is the one in JSON, in `?types=` and
+/// in the database: serde's and strum's `lowercase` must agree (a test checks).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Kind {
     /// Someone liked my post.
     Like,
@@ -30,49 +45,23 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Like, Kind::Reply, Kind::Follow, Kind::Mention];
-
-    /// The name used in JSON, in `?types=` and in the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Like => "like",
-            Kind::Reply => "reply",
-            Kind::Follow => "follow",
-            Kind::Mention => "mention",
-        }
-    }
-
     /// Parses `?types=like,reply` (empty: every type); an unknown name is a 422.
     pub fn parse_list(types: &str) -> ApiResult<Vec<Kind>> {
         let mut kinds = Vec::new();
         for name in types.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let kind = Kind::ALL
-                .into_iter()
-                .find(|k| k.as_str() == name)
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        &["query", "types"],
-                        format!(
-                            "unknown notification type {name:?}; expected like, reply, follow or mention"
-                        ),
-                    )
-                })?;
+            let kind = name.parse::<Kind>().map_err(|_| {
+                ApiError::invalid(
+                    &["query", "types"],
+                    format!(
+                        "unknown notification type {name:?}; expected like, reply, follow or mention"
+                    ),
+                )
+            })?;
             if !kinds.contains(&kind) {
                 kinds.push(kind);
             }
         }
         Ok(kinds)
-    }
-}
-
-impl TryFrom<String> for Kind {
-    type Error = String;
-
-    fn try_from(name: String) -> Result<Self, Self::Error> {
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == name)
-            .ok_or_else(|| format!("unknown notification type {name:?}"))
     }
 }
 
@@ -127,8 +116,8 @@ macro_rules! notification_select {
 
 impl<'r> FromRow<'r, PgRow> for Notification {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        let kind: String = row.try_get("type")?;
-        let kind = Kind::try_from(kind).map_err(|e| sqlx::Error::ColumnDecode {
+        let kind = row.try_get::<&str, _>("type")?.parse::<Kind>();
+        let kind = kind.map_err(|e| sqlx::Error::ColumnDecode {
             index: "type".into(),
             source: e.into(),
         })?;
@@ -174,7 +163,7 @@ pub async fn list(
     types: &[Kind],
     page: Page,
 ) -> ApiResult<Vec<Notification>> {
-    let types: Vec<&str> = types.iter().map(|k| k.as_str()).collect();
+    let types: Vec<&str> = types.iter().map(|&k| k.into()).collect();
     Ok(sqlx::query_as(notification_select!(
         "n.user_id = $1 AND n.id < $2 AND (cardinality($3::text[]) = 0 OR n.type = ANY ($3))
          ORDER BY n.id DESC LIMIT $4"
@@ -247,7 +236,20 @@ pub async fn mark_read(db: impl PgExecutor<'_>, user_id: i64, up_to_id: i64) -> 
 
 #[cfg(test)]
 mod tests {
+    use strum::VariantArray;
+
     use super::*;
+
+    #[test]
+    fn serde_and_strum_name_kinds_alike() {
+        for &kind in Kind::VARIANTS {
+            let name: &str = kind.into();
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            assert_eq!(name.parse::<Kind>(), Ok(kind));
+        }
+        let names: Vec<&str> = Kind::VARIANTS.iter().map(|&k| k.into()).collect();
+        assert_eq!(names, ["like", "reply", "follow", "mention"]);
+    }
 
     #[test]
     fn types_parse_lists_and_reject_unknown_names() {

@@ -55,7 +55,8 @@ pub struct Profile {
 pub struct RegisterRequest {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// 3–32 of `[A-Za-z0-9_]`, starting with a letter; `me`, `timeline`, `follow` are reserved.
+    /// 3–32 of `[A-Za-z0-9_]`, starting with a letter
+    /// ([`validation::USERNAME_PATTERN`]); `me`, `timeline`, `follow` are reserved.
     #[schema(
         min_length = 3,
         max_length = 32,

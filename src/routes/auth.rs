@@ -7,7 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::session::{self, LoginRequest, RefreshRequest, TokenPair};
 use crate::error::ApiResult;
 use crate::error::{ErrorBody, ValidationBody};
-use crate::extract::{FormOrJson, JsonBody};
+use crate::input::{FormOrJson, JsonBody};
 use crate::state::AppState;
 
 /// Registers the token routes.

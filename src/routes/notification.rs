@@ -7,9 +7,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{AuthUser, Writer};
 use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
-use crate::extract::{JsonBody, Query};
+use crate::input::{JsonBody, Query};
 use crate::models::notification::{self, Kind, Notification, Unread};
-use crate::pagination::{Page, page_response};
+use crate::pagination::{PageQuery, page_response};
 use crate::state::AppState;
 
 /// Registers the `/notifications` routes.
@@ -17,16 +17,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list).service(unread).service(read);
 }
 
-/// Query of `GET /notifications`.
+/// Query of `GET /notifications`, beside its page.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct NotificationQuery {
-    /// Items per page, 1 to 100.
-    #[param(minimum = 1, maximum = 100, default = 20)]
-    pub limit: Option<i64>,
-    /// Opaque position from the previous page's `Link` header.
-    #[param(pattern = "^([A-Za-z0-9_-]{11})?$")]
-    pub cursor: Option<String>,
     /// Comma-separated types to keep: `like`, `reply`, `follow`, `mention`.
     #[param(pattern = "^((like|reply|follow|mention)(,(like|reply|follow|mention))*)?$")]
     pub types: Option<String>,
@@ -37,12 +31,12 @@ pub struct NotificationQuery {
 pub struct ReadMarker {
     /// Everything up to this notification id counts as read.
     #[schema(minimum = 1)]
-    #[serde(deserialize_with = "crate::extract::integer")]
+    #[serde(deserialize_with = "crate::input::integer")]
     pub up_to_id: i64,
 }
 
 /// My notifications, newest first.
-#[utoipa::path(tag = "notifications", params(NotificationQuery), security(("bearer" = []), ("oauth2" = [])),
+#[utoipa::path(tag = "notifications", params(PageQuery, NotificationQuery), security(("bearer" = []), ("oauth2" = [])),
     responses((status = 200, body = Vec<Notification>), (status = 401, body = ErrorBody),
         (status = 422, body = ValidationBody)))]
 #[get("/notifications")]
@@ -50,9 +44,10 @@ pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
     me: AuthUser,
+    Query(paging): Query<PageQuery>,
     Query(q): Query<NotificationQuery>,
 ) -> ApiResult<HttpResponse> {
-    let page = Page::parse(q.limit, q.cursor.as_deref())?;
+    let page = paging.page()?;
     let types = Kind::parse_list(q.types.as_deref().unwrap_or(""))?;
     let rows = notification::list(&state.pool, me.id, &types, page).await?;
     Ok(page_response(&req, page, rows))

@@ -10,11 +10,11 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::auth::{MaybeAuthUser, Writer};
 use crate::error::{ApiError, ApiResult};
 use crate::error::{ErrorBody, ValidationBody};
-use crate::extract::{JsonBody, Query};
+use crate::input::{JsonBody, Query};
 use crate::models::like::Liked;
 use crate::models::post::{self, EMBEDDED_REPLIES, NewPost, Post, PostEdit, PostWithReplies};
 use crate::models::{like as likes, user};
-use crate::pagination::{Order, Page, PageQuery, page_response};
+use crate::pagination::{OrderQuery, Page, PageQuery, page_response};
 use crate::state::AppState;
 use crate::validation;
 
@@ -32,36 +32,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(unlike);
 }
 
-/// Query of `GET /post/`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PostListQuery {
-    /// Items per page, 1 to 100.
-    #[param(minimum = 1, maximum = 100, default = 20)]
-    pub limit: Option<i64>,
-    /// Opaque position from the previous page's `Link` header.
-    #[param(pattern = "^([A-Za-z0-9_-]{11})?$")]
-    pub cursor: Option<String>,
-    /// `asc` (oldest first, the default) or `desc`.
-    #[param(inline)]
-    pub order: Option<Order>,
-}
-
-/// Query of `GET /post/user/{username}/`.
+/// Query of `GET /post/user/{username}/`, beside its page and order.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserPostsQuery {
     /// Include the user's replies (default false).
     pub include_replies: Option<bool>,
-    /// Items per page, 1 to 100.
-    #[param(minimum = 1, maximum = 100, default = 20)]
-    pub limit: Option<i64>,
-    /// Opaque position from the previous page's `Link` header.
-    #[param(pattern = "^([A-Za-z0-9_-]{11})?$")]
-    pub cursor: Option<String>,
-    /// `asc` (oldest first, the default) or `desc`.
-    #[param(inline)]
-    pub order: Option<Order>,
 }
 
 fn text_of(raw: &str) -> ApiResult<String> {
@@ -69,18 +45,19 @@ fn text_of(raw: &str) -> ApiResult<String> {
 }
 
 /// Top-level posts.
-#[utoipa::path(operation_id = "list_posts", tag = "posts", params(PostListQuery), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "list_posts", tag = "posts", params(PageQuery, OrderQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody), (status = 422, body = ValidationBody)))]
 #[get("/post/")]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
     viewer: MaybeAuthUser,
-    Query(q): Query<PostListQuery>,
+    Query(q): Query<PageQuery>,
+    Query(order): Query<OrderQuery>,
 ) -> ApiResult<HttpResponse> {
-    let page = Page::parse(q.limit, q.cursor.as_deref())?;
-    let rows =
-        post::list_top_level(&state.pool, q.order.unwrap_or_default(), page, viewer.id()).await?;
+    let page = q.page()?;
+    let order = order.order.unwrap_or_default();
+    let rows = post::list_top_level(&state.pool, order, page, viewer.id()).await?;
     Ok(page_response(&req, page, rows))
 }
 
@@ -189,7 +166,7 @@ pub async fn replies(
 }
 
 /// A user's posts.
-#[utoipa::path(tag = "posts", params(("username" = String, Path), UserPostsQuery),
+#[utoipa::path(tag = "posts", params(("username" = String, Path), UserPostsQuery, PageQuery, OrderQuery),
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
@@ -200,14 +177,16 @@ pub async fn by_user(
     path: web::Path<String>,
     viewer: MaybeAuthUser,
     Query(q): Query<UserPostsQuery>,
+    Query(paging): Query<PageQuery>,
+    Query(order): Query<OrderQuery>,
 ) -> ApiResult<HttpResponse> {
-    let page = Page::parse(q.limit, q.cursor.as_deref())?;
+    let page = paging.page()?;
     let id = user::id_by_username(&state.pool, &path).await?;
     let rows = post::by_user(
         &state.pool,
         id,
         q.include_replies.unwrap_or(false),
-        q.order.unwrap_or_default(),
+        order.order.unwrap_or_default(),
         page,
         viewer.id(),
     )

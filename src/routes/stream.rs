@@ -21,6 +21,7 @@ use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use utoipa::ToSchema;
@@ -30,7 +31,7 @@ use crate::auth::Writer;
 use crate::auth::extract::{bearer_token, user_of};
 use crate::bus::{Backfill, Dropped, Frame, Holder, Page, StreamName, Streams, Subscription};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::Query;
+use crate::input::Query;
 use crate::models::{event, refresh_token};
 use crate::rate_limit::slots::Slot;
 use crate::state::AppState;
@@ -119,7 +120,7 @@ fn parse_streams(raw: &str) -> ApiResult<Streams> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|name| {
-            StreamName::parse(name).ok_or_else(|| {
+            name.parse::<StreamName>().map_err(|_| {
                 ApiError::invalid(&["query", "streams"], format!("unknown stream: {name:.40}"))
             })
         })
@@ -175,7 +176,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, q: &StreamQuery) -> ApiR
         None => Streams::default().with(StreamName::Public),
     };
     if viewer.is_none()
-        && StreamName::ALL
+        && StreamName::VARIANTS
             .iter()
             .any(|s| s.needs_user() && streams.has(*s))
     {
@@ -414,7 +415,7 @@ impl Feed {
                 r#"expected {"type": "subscribe" | "unsubscribe", "stream": "home" | "notifications" | "public"}"#,
             ));
         };
-        let Some(stream) = StreamName::parse(&command.stream) else {
+        let Ok(stream) = command.stream.parse::<StreamName>() else {
             return Some(error_message(&format!(
                 "unknown stream: {:.40}",
                 command.stream
@@ -425,7 +426,7 @@ impl Feed {
             "subscribe" if stream.needs_user() && self.subscription.user().is_none() => {
                 return Some(error_message(&format!(
                     "the {} stream needs authentication",
-                    stream.as_str()
+                    <&str>::from(stream)
                 )));
             }
             "subscribe" => streams.with(stream),

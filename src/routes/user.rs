@@ -9,7 +9,7 @@ use crate::auth::session::{self, PasswordChange};
 use crate::auth::{AuthUser, MaybeAuthUser, Writer};
 use crate::error::ApiResult;
 use crate::error::{ErrorBody, ValidationBody};
-use crate::extract::{JsonBody, Query};
+use crate::input::{JsonBody, Query};
 use crate::models::follow::{Following, Side};
 use crate::models::user::{Profile, ProfileUpdate, RegisterRequest, User};
 use crate::models::{follow as follows, post, user};

@@ -321,6 +321,10 @@ async fn openapi_document_describes_every_route_with_both_security_schemes(pool:
             }
         }
     }
+    assert_eq!(
+        doc["components"]["schemas"]["RegisterRequest"]["properties"]["username"]["pattern"],
+        pamps::validation::USERNAME_PATTERN
+    );
     for schema in ["RegisterRequest", "ProfileUpdate"] {
         let avatar = &doc["components"]["schemas"][schema]["properties"]["avatar"];
         assert_eq!(

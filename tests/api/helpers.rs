@@ -16,6 +16,8 @@ use pamps::state::AppState;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
+use crate::client::{self, Call, Client};
+
 /// The password every helper-made user has.
 pub const PASSWORD: &str = "correct-horse-42";
 
@@ -267,13 +269,9 @@ impl TestApp {
         .unwrap()
     }
 
-    /// Registers `username` (email `<username>@example.com`, password [`PASSWORD`]).
+    /// Registers `username` ([`client::register`]).
     pub async fn register(&self, username: &str) -> Value {
-        let res = self
-            .post("/user/", &json!({"email": format!("{username}@example.com"), "username": username, "password": PASSWORD}), None)
-            .await;
-        res.assert_status(201);
-        res.json()
+        client::register(self, username).await
     }
 
     /// Logs in with the form flow; returns the token pair as JSON.
@@ -289,27 +287,14 @@ impl TestApp {
         res.json()
     }
 
-    /// Registers and logs in; returns (user id, access token).
+    /// Registers and logs in (the form flow); returns (user id, access token).
     pub async fn user(&self, username: &str) -> (i64, String) {
-        let id = self.register(username).await["id"].as_i64().unwrap();
-        let token = self.login(username).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        (id, token)
+        client::user(self, username).await
     }
 
     /// Creates a post (or reply) and returns its id.
     pub async fn create_post(&self, token: &str, text: &str, parent_id: Option<i64>) -> i64 {
-        let res = self
-            .post(
-                "/post/",
-                &json!({"text": text, "parent_id": parent_id}),
-                Some(token),
-            )
-            .await;
-        res.assert_status(201);
-        res.json()["id"].as_i64().unwrap()
+        client::post(self, token, text, parent_id).await
     }
 
     /// Counts rows of a table (for asserting that refused requests wrote nothing).
@@ -336,6 +321,26 @@ impl TestApp {
             next = res.next_link();
         }
         items
+    }
+}
+
+impl Client for TestApp {
+    async fn call(&self, call: Call<'_>) -> (u16, Value) {
+        let mut req = Self::request(call.method, call.path, call.token);
+        if let Some(body) = call.body {
+            req = req.set_json(body);
+        }
+        let res = self.send(req).await;
+        let json = serde_json::from_slice(&res.body).unwrap_or(Value::Null);
+        (res.status.as_u16(), json)
+    }
+
+    /// The form flow, as OAuth2 clients log in.
+    async fn token(&self, username: &str) -> String {
+        self.login(username).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use pamps::server::Application;
 use pamps::state::AppState;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -16,6 +16,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 
+use crate::client::{Call, Client};
+pub use crate::client::{post, user};
 use crate::helpers::test_settings;
 
 /// How long a test waits for something that should happen at once.
@@ -305,46 +307,17 @@ impl Sse {
     }
 }
 
-/// Logs `username` in against a live server; the access token.
-pub async fn token(server: &Endpoint, username: &str) -> String {
-    let (status, body) = server
-        .http(
-            "POST",
-            "/token",
-            None,
-            Some(&json!({"username": username, "password": crate::helpers::PASSWORD})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["access_token"].as_str().unwrap().to_owned()
+impl Client for Endpoint {
+    async fn call(&self, req: Call<'_>) -> (u16, Value) {
+        let (method, path) = (req.method.as_str(), req.path);
+        self.http(method, path, req.token, req.body).await
+    }
 }
 
-/// Registers `username` and logs in; the id and access token.
-pub async fn user(server: &Endpoint, username: &str) -> (i64, String) {
-    let (status, body) = server
-        .http(
-            "POST",
-            "/user/",
-            None,
-            Some(&json!({"email": format!("{username}@example.com"), "username": username, "password": crate::helpers::PASSWORD})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    (body["id"].as_i64().unwrap(), token(server, username).await)
-}
-
-/// Creates a post; its id.
-pub async fn post(server: &Endpoint, token: &str, text: &str, parent: Option<i64>) -> i64 {
-    let (status, body) = server
-        .http(
-            "POST",
-            "/post/",
-            Some(token),
-            Some(&json!({"text": text, "parent_id": parent})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["id"].as_i64().unwrap()
+impl Client for LiveServer {
+    async fn call(&self, req: Call<'_>) -> (u16, Value) {
+        self.endpoint.call(req).await
+    }
 }
 
 impl LiveServer {

@@ -1,6 +1,7 @@
 //! HTTP-level tests: the real actix app, in process, against a fresh
 //! PostgreSQL database per test (`#[sqlx::test]`). One binary for all areas.
 
+mod client;
 mod helpers;
 
 mod attacks;
@@ -48,3 +49,4 @@ mod stream_resume;
 mod stream_sessions;
 mod surfaces;
 mod tls;
+mod username_rule;

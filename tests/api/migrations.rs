@@ -9,7 +9,7 @@ use jsonwebtoken::{EncodingKey, Header, encode};
 use pamps::auth::tokens::{Claims, Scope};
 use pamps::db::MIGRATOR;
 use pamps::models::event;
-use pamps::security::Hasher;
+use pamps::password::Hasher;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use sqlx::PgPool;

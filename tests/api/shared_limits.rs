@@ -10,6 +10,7 @@ use pamps::rate_limit::{Kind, Rule, Store};
 use serde_json::json;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use strum::VariantArray;
 
 use crate::helpers::{PASSWORD, TestApp};
 
@@ -187,7 +188,7 @@ async fn memory_and_postgres_stores_make_the_same_decisions(pool: PgPool) {
             ..rule(1, 2)
         },
     ];
-    let mut by_kind = [rule(1, 1); Kind::ALL.len()];
+    let mut by_kind = [rule(1, 1); Kind::VARIANTS.len()];
     for r in rules {
         by_kind[r.kind as usize] = r;
     }
@@ -219,7 +220,7 @@ async fn memory_and_postgres_stores_make_the_same_decisions(pool: PgPool) {
     let mut shared_decisions = Vec::new();
     for &(sleep_ms, r, key) in steps {
         tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
-        let key = format!("{}:{key}", rules[r].kind.name());
+        let key = format!("{}:{key}", <&str>::from(rules[r].kind));
         memory_decisions.push(refused(memory.check(&rules[r], &key).await));
         shared_decisions.push(refused(shared.check(&rules[r], &key).await));
     }
@@ -276,7 +277,7 @@ async fn one_sweeper_per_database_deletes_only_expired_buckets(pool: PgPool) {
 async fn measure_check_latency_memory_vs_postgres(pool: PgPool) {
     const N: usize = 2000;
     let rule = rule(1_000_000, 60);
-    let memory = Store::memory(&[rule; Kind::ALL.len()]);
+    let memory = Store::memory(&[rule; Kind::VARIANTS.len()]);
     let shared = Store::Postgres(pool);
     for (name, store) in [("memory", &memory), ("postgres", &shared)] {
         let mut micros = Vec::with_capacity(N);

@@ -13,9 +13,7 @@ use sqlx::PgPool;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::test_settings;
-use crate::live::{
-    Ended, LiveServer, PATIENCE, Sse, Ws, ids, post, token, user, wait_until_numbered,
-};
+use crate::live::{Ended, LiveServer, PATIENCE, Sse, Ws, ids, post, user, wait_until_numbered};
 
 const QUIET: Duration = Duration::from_millis(400);
 
@@ -559,6 +557,5 @@ async fn a_post_deleted_before_delivery_is_never_sent(pool: PgPool) {
     let event = ws.next_json().await;
     assert_eq!(event["event"], "post.delete", "only the delete: {event}");
     assert_eq!(ws.next_within(QUIET).await, None);
-    let _ = token;
     server.stop().await;
 }

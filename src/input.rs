@@ -1,6 +1,7 @@
-//! Request extractors whose failures speak the API's error shapes: JSON and
-//! form bodies (size-limited, content-type checked) and query strings, with
-//! FastAPI-style field locations on every validation error.
+//! What a request brings in: extractors for JSON and form bodies
+//! (size-limited, content-type checked) and query strings whose failures speak
+//! the API's error shapes, with FastAPI-style field locations on every
+//! validation error.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -382,18 +383,20 @@ pub fn declared_body_too_large(req: &actix_web::dev::ServiceRequest) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde::Deserialize;
 
+    /// A post body, to parse (shared with `wording`'s tests).
     #[derive(Debug, Deserialize)]
     #[allow(dead_code)]
-    struct Body {
+    pub(crate) struct Body {
         text: String,
         parent_id: Option<i64>,
     }
 
-    fn locs(err: ApiError) -> Vec<FieldError> {
+    /// The field errors of a 422.
+    pub(crate) fn locs(err: ApiError) -> Vec<FieldError> {
         match err {
             ApiError::Validation(v) => v,
             other => panic!("expected 422, got {other:?}"),
