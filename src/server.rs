@@ -25,7 +25,9 @@ use crate::devdb::DevCluster;
 use crate::fd_budget;
 use crate::metrics;
 use crate::password::Hasher;
+use crate::rate_limit::Kind;
 use crate::state::AppState;
+use strum::VariantArray;
 
 /// How long in-flight requests may take to finish after a stop signal.
 pub const DRAIN: Duration = Duration::from_secs(10);
@@ -335,7 +337,8 @@ fn serve_metrics(state: &web::Data<AppState>, tasks: &mut Tasks) -> Result<u16, 
     };
     let listener = TcpListener::bind(addr).map_err(bind_err)?;
     let port = listener.local_addr().map_err(bind_err)?.port();
-    let handle = metrics::install();
+    let limit_kinds: Vec<&'static str> = Kind::VARIANTS.iter().map(|&k| k.into()).collect();
+    let handle = metrics::install(&limit_kinds);
     let sources = metrics::endpoint::Sources {
         handle: handle.clone(),
         pool: state.pool.clone(),

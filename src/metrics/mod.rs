@@ -37,8 +37,10 @@ const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the process-wide recorder (once; later calls reuse it) and
-/// records the build info. The handle renders the scrape.
-pub fn install() -> PrometheusHandle {
+/// records the build info; `limit_kinds` are the rate-limit kinds whose
+/// rejection counters start at 0 (passed in: the limiter reports to this
+/// module, not the other way round). The handle renders the scrape.
+pub fn install(limit_kinds: &[&'static str]) -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
@@ -47,7 +49,7 @@ pub fn install() -> PrometheusHandle {
                 .install_recorder()
                 .expect("pamps installs the only metrics recorder");
             describe();
-            start_at_zero();
+            start_at_zero(limit_kinds);
             gauge!(
                 "pamps_build_info",
                 "version" => env!("CARGO_PKG_VERSION"),
@@ -167,9 +169,9 @@ fn describe() {
 
 /// Series that exist before their first event, so rates and alerts see a 0
 /// rather than nothing.
-fn start_at_zero() {
-    for &kind in crate::rate_limit::Kind::VARIANTS {
-        counter!("pamps_rate_limit_rejections_total", "kind" => <&str>::from(kind)).increment(0);
+fn start_at_zero(limit_kinds: &[&'static str]) {
+    for &kind in limit_kinds {
+        counter!("pamps_rate_limit_rejections_total", "kind" => kind).increment(0);
     }
     counter!("pamps_stream_slow_reader_disconnects_total").increment(0);
     for transport in TRANSPORTS {
