@@ -348,6 +348,21 @@ pub async fn wait_until_numbered(pool: &PgPool) {
     }
 }
 
+/// Both clients receive exactly the events at `expected` positions, each
+/// once, in order.
+pub async fn receive_exactly(ws: &mut Ws, sse: &mut Sse, expected: &[i64]) {
+    let mut got = Vec::new();
+    while got.len() < expected.len() {
+        got.push(ws.next_json().await);
+    }
+    assert_eq!(ids(&got), expected, "WebSocket: each event once, in order");
+    let mut got = Vec::new();
+    while got.len() < expected.len() {
+        got.push(sse.next_event().await.data);
+    }
+    assert_eq!(ids(&got), expected, "SSE: each event once, in order");
+}
+
 /// The event ids of stream messages.
 pub fn ids(events: &[Value]) -> Vec<i64> {
     events

@@ -10,7 +10,9 @@ use sqlx::postgres::PgPoolOptions;
 use tokio::time::Instant;
 
 use crate::helpers::test_settings;
-use crate::live::{LiveServer, PATIENCE, Sse, Ws, ids, post, user, wait_until_numbered};
+use crate::live::{
+    LiveServer, PATIENCE, Sse, Ws, post, receive_exactly, user, wait_until_numbered,
+};
 use crate::own_postgres::OwnPostgres;
 
 /// The `application_name` of the server's connections, so a test can kill them.
@@ -77,16 +79,7 @@ async fn receive_every_event_once(pool: &PgPool, n: usize, ws: &mut Ws, sse: &mu
         .await
         .unwrap();
     assert_eq!(expected.len(), n);
-    let mut got = Vec::new();
-    while got.len() < n {
-        got.push(ws.next_json().await);
-    }
-    assert_eq!(ids(&got), expected, "WebSocket: each event once, in order");
-    let mut got = Vec::new();
-    while got.len() < n {
-        got.push(sse.next_event().await.data);
-    }
-    assert_eq!(ids(&got), expected, "SSE: each event once, in order");
+    receive_exactly(ws, sse, &expected).await;
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]

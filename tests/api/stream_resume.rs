@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 
-use crate::live::{Endpoint, LiveServer, PATIENCE, Sse, Ws, ids, post, user, wait_until_numbered};
+use crate::live::{
+    Endpoint, LiveServer, PATIENCE, Sse, Ws, ids, post, receive_exactly, user, wait_until_numbered,
+};
 
 /// More than one page of a resume (the server reads 500 events per page).
 const LONG: i64 = 1_100;
@@ -283,17 +285,8 @@ async fn a_replay_longer_than_a_batch_hands_over_to_live_without_loss_or_repeats
         .collect();
     assert_eq!(expected.len(), LONG as usize - 8 + 80);
 
-    let mut got = Vec::new();
-    while got.len() < expected.len() {
-        got.push(ws.next_json().await);
-    }
-    assert_eq!(ids(&got), expected, "WebSocket: each event once, in order");
+    receive_exactly(&mut ws, &mut sse, &expected).await;
     assert_eq!(ws.next_within(Duration::from_millis(300)).await, None);
-    let mut got = Vec::new();
-    while got.len() < expected.len() {
-        got.push(sse.next_event().await.data);
-    }
-    assert_eq!(ids(&got), expected, "SSE: each event once, in order");
     assert_eq!(sse.next_within(Duration::from_millis(300)).await, None);
     server.stop().await;
 }
