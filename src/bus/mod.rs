@@ -15,7 +15,9 @@
 //! holding the numbering role, which looks every [`ROLE_POLL`]. An idle
 //! instance so sends a query every second or two, not 250.
 
+mod audience;
 mod backfill;
+pub mod feed;
 mod hub;
 mod sessions;
 
@@ -34,7 +36,7 @@ pub use sessions::watch_sessions;
 
 use crate::error::{ApiError, ApiResult};
 use crate::models::event::{self, Event, EventKind};
-use crate::models::notification;
+use crate::models::{follow, notification};
 
 /// Events read from the outbox per query, and so at most one dispatch's
 /// events per subscriber (see `Hub::subscribe`).
@@ -84,27 +86,6 @@ impl Loaded {
             ),
         })
     }
-
-    /// The stream this event reaches `viewer` on (home before public), if
-    /// any. `follows` says whether the viewer follows the event's author.
-    fn stream_for(
-        &self,
-        viewer: Option<i64>,
-        streams: Streams,
-        follows: bool,
-    ) -> Option<StreamName> {
-        let e = &self.event;
-        match e.kind {
-            EventKind::Notification => (streams.has(StreamName::Notifications)
-                && viewer == Some(e.user_id))
-            .then_some(StreamName::Notifications),
-            _ if streams.has(StreamName::Home) && (viewer == Some(e.user_id) || follows) => {
-                Some(StreamName::Home)
-            }
-            _ if streams.has(StreamName::Public) && e.top_level => Some(StreamName::Public),
-            _ => None,
-        }
-    }
 }
 
 /// Loads the payloads of `events` in one query per kind; events whose post or
@@ -146,37 +127,6 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
         .map_err(|e| ApiError::Internal(format!("serializing an event: {e}")))
 }
 
-/// For each author in `events`, the users in `connected` who follow them.
-async fn connected_followers(
-    pool: &PgPool,
-    events: &[Loaded],
-    connected: &[i64],
-) -> ApiResult<HashMap<i64, Vec<i64>>> {
-    let authors: Vec<i64> = events
-        .iter()
-        .filter(|l| l.event.kind != EventKind::Notification)
-        .map(|l| l.event.user_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let mut map: HashMap<i64, Vec<i64>> = HashMap::new();
-    if authors.is_empty() || connected.is_empty() {
-        return Ok(map);
-    }
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT f.followee_id, f.follower_id FROM follows f
-          WHERE f.followee_id = ANY ($1) AND f.follower_id IN (SELECT unnest($2::bigint[]))",
-    )
-    .bind(&authors)
-    .bind(connected)
-    .fetch_all(pool)
-    .await?;
-    for (author, follower) in rows {
-        map.entry(author).or_default().push(follower);
-    }
-    Ok(map)
-}
-
 /// Reads and delivers everything committed past the hub's position.
 async fn drain(pool: &PgPool, hub: &Hub) -> ApiResult<()> {
     loop {
@@ -187,8 +137,15 @@ async fn drain(pool: &PgPool, hub: &Hub) -> ApiResult<()> {
         };
         let full = events.len() == BATCH;
         let loaded = load(pool, events).await?;
-        let followers = connected_followers(pool, &loaded, &hub.connected_users()).await?;
-        hub.dispatch(&loaded, &followers, last);
+        let authors: Vec<i64> = loaded
+            .iter()
+            .filter(|l| l.event.kind != EventKind::Notification)
+            .map(|l| l.event.user_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let known = follow::between(pool, &hub.connected_users(), &authors).await?;
+        hub.dispatch(&loaded, &known, last);
         if !full {
             return Ok(());
         }
