@@ -13,9 +13,10 @@
 /// per worker, the binary's own files, log output.
 const PROCESS_FDS: u64 = 64;
 
-/// Database connections outside the pool: the event listener, the session
-/// watcher, the rate-limit sweeper, one spare for a reconnect in flight.
-const OWN_DB_CONNECTIONS: u64 = 4;
+/// Database connections outside the pool: the event listener, the
+/// numbering role's, the session watcher, the rate-limit sweeper, one spare
+/// for a reconnect in flight.
+const OWN_DB_CONNECTIONS: u64 = 5;
 
 /// REST connections kept free of streams: a quarter of what is left after
 /// the fixed part, at most this many.

@@ -12,13 +12,15 @@
 //! ([`NumberingWake`]), which retries within milliseconds while another
 //! instance numbers (whose snapshot may have missed this write). Writes that
 //! woke nobody (a script, a crashed instance) are found by the one instance
-//! holding the numbering role, which looks every [`ROLE_POLL`]. An idle
-//! instance so sends a query every second or two, not 250.
+//! holding the numbering role (`role`), which looks every [`ROLE_POLL`];
+//! the others wait for the role without a query. An idle instance so sends
+//! no numbering query unless it holds the role, not 250 a second.
 
 mod audience;
 mod backfill;
 pub mod feed;
 mod hub;
+mod role;
 mod sessions;
 
 use std::collections::{HashMap, HashSet};
@@ -32,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use backfill::{Backfill, Page};
 pub use hub::{Dropped, Frame, Holder, Hub, StreamName, Streams, Subscription};
+pub use role::{ROLE_POLL, hold as hold_numbering_role};
 pub use sessions::watch_sessions;
 
 use crate::error::{ApiError, ApiResult};
@@ -45,10 +48,6 @@ const BATCH: usize = 500;
 /// How long the numberer waits before trying again while another numberer
 /// holds the lock: that one's snapshot may predate the write that woke us.
 const RETRY_BUSY: Duration = Duration::from_millis(2);
-
-/// How often the holder of the numbering role looks for events nobody woke a
-/// numberer for, and how often the others try to take the role.
-pub const ROLE_POLL: Duration = Duration::from_secs(2);
 
 /// The outbox is read at least this often, signal or not (a lost
 /// notification without a lost connection should not happen; this bounds it).
@@ -190,9 +189,10 @@ enum Woken {
     Shutdown,
     /// A batch was numbered somewhere (or the connection was re-established).
     Signal,
-    /// A local write, or the retry after finding the lock taken.
+    /// A local write or the numbering role's poll, or the retry after
+    /// finding the lock taken.
     Number,
-    /// The role's poll period passed.
+    /// The safety drain is due.
     Tick,
 }
 
@@ -203,12 +203,8 @@ async fn listen_once(
     shutdown: &CancellationToken,
 ) -> ApiResult<()> {
     let mut listener = PgListener::connect_with(pool).await?;
-    // The role lives on the listening session: it passes to another
-    // instance when this connection goes.
-    let mut role = event::claim_numbering_role(&mut listener).await?;
     listener.listen(event::CHANNEL).await?;
     let mut retry: Option<tokio::time::Instant> = None;
-    let mut tick = tokio::time::Instant::now() + ROLE_POLL;
     // Whatever was announced while nobody listened is in the outbox, and
     // whatever is pending may have woken nobody.
     let (mut number, mut drain_now, mut drained) = (true, true, Instant::now());
@@ -227,13 +223,14 @@ async fn listen_once(
             drain(pool, hub).await?;
             drained = Instant::now();
         }
-        let deadline = retry.map_or(tick, |r| r.min(tick));
+        let next_drain = tokio::time::Instant::from_std(drained + SAFETY_DRAIN);
+        let deadline = retry.map_or(next_drain, |r| r.min(next_drain));
         let woken = tokio::select! {
             () = shutdown.cancelled() => Woken::Shutdown,
             received = listener.try_recv() => match received? {
                 Some(_) => Woken::Signal,
-                // The connection was lost, and the session's role lock with
-                // it: start over on a new one (which drains first).
+                // The connection was lost: start over on a new one (which
+                // drains first).
                 None => return Ok(()),
             },
             () = wake.0.notified() => Woken::Number,
@@ -249,13 +246,7 @@ async fn listen_once(
             Woken::Shutdown => return Ok(()),
             Woken::Signal => (false, true),
             Woken::Number => (true, false),
-            Woken::Tick => {
-                tick = tokio::time::Instant::now() + ROLE_POLL;
-                if !role {
-                    role = event::claim_numbering_role(&mut listener).await?;
-                }
-                (role, false)
-            }
+            Woken::Tick => (false, false),
         };
     }
 }

@@ -56,7 +56,7 @@ pub struct Event {
 const NUMBERING_LOCK: i64 = 0x7061_6d70_735f_6576;
 
 /// The session-level advisory lock of the numbering role: the one instance
-/// holding it polls for events nobody woke a numberer for.
+/// holding it polls for events nobody woke a numberer for (`bus::role`).
 const NUMBERING_ROLE_LOCK: i64 = 0x7061_6d70_735f_726f;
 
 /// Events numbered per transaction at most.
@@ -116,13 +116,18 @@ pub async fn pending(db: impl PgExecutor<'_>) -> ApiResult<bool> {
     )
 }
 
-/// Tries to take the numbering role for the session of `conn` (held until
-/// that connection closes); true when this session now holds it.
-pub async fn claim_numbering_role(db: impl PgExecutor<'_>) -> ApiResult<bool> {
-    Ok(sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+/// Waits inside PostgreSQL until the session of `conn` holds the numbering
+/// role (held until that connection closes): no query is sent meanwhile.
+pub async fn wait_for_numbering_role(conn: &mut sqlx::PgConnection) -> ApiResult<()> {
+    // A configured timeout would end the wait; this session waits for good.
+    sqlx::query("SET statement_timeout = 0; SET lock_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(NUMBERING_ROLE_LOCK)
-        .fetch_one(db)
-        .await?)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// The greatest committed position (0 for an empty log): a subscriber that
