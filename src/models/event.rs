@@ -120,9 +120,9 @@ pub async fn pending(db: impl PgExecutor<'_>) -> ApiResult<bool> {
 /// role (held until that connection closes): no query is sent meanwhile.
 pub async fn wait_for_numbering_role(conn: &mut sqlx::PgConnection) -> ApiResult<()> {
     // A configured timeout would end the wait; this session waits for good.
-    sqlx::query("SET statement_timeout = 0; SET lock_timeout = 0")
-        .execute(&mut *conn)
-        .await?;
+    for setting in ["SET statement_timeout = 0", "SET lock_timeout = 0"] {
+        sqlx::query(setting).execute(&mut *conn).await?;
+    }
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(NUMBERING_ROLE_LOCK)
         .execute(&mut *conn)

@@ -1,9 +1,10 @@
 //! Event numbering and what it costs: writes wake their instance's numberer,
-//! only the holder of the numbering role polls, and a burst reaches a reader
-//! that keeps up whole.
+//! only the holder of the numbering role polls (the others wait for it
+//! without a query), and a burst reaches a reader that keeps up whole.
 
 use std::time::{Duration, Instant};
 
+use pamps::bus;
 use pamps::models::event;
 use sqlx::PgPool;
 
@@ -185,4 +186,61 @@ async fn numbering_moves_committed_events_from_the_queue_into_the_log_in_write_o
         .unwrap();
     assert_eq!(left, 0);
     assert_eq!(event::number(&pool).await.unwrap(), Some(0));
+}
+
+/// The backends of this test's database waiting for the numbering role:
+/// `(pid, when their query started)`.
+async fn role_waiters(pool: &PgPool) -> Vec<(i32, chrono::DateTime<chrono::Utc>)> {
+    sqlx::query_as(
+        "SELECT pid, query_start FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'
+            AND query LIKE 'SELECT pg_advisory_lock(%'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn an_instance_without_the_numbering_role_waits_for_it_without_a_query_and_takes_it_over(
+    pool: PgPool,
+) {
+    let first = LiveServer::start(&pool, &[]).await;
+    let second = LiveServer::start(&pool, &[]).await;
+    let deadline = Instant::now() + PATIENCE;
+    let waiting = loop {
+        let waiters = role_waiters(&pool).await;
+        if !waiters.is_empty() {
+            break waiters;
+        }
+        assert!(Instant::now() < deadline, "nobody waits for the role");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        waiting.len(),
+        1,
+        "one instance holds the role, the other waits"
+    );
+    // Two of the holder's polls later, the waiter is still in the same query.
+    tokio::time::sleep(bus::ROLE_POLL * 2).await;
+    assert_eq!(
+        role_waiters(&pool).await,
+        waiting,
+        "the waiter sent nothing"
+    );
+
+    // The holder stops: the waiter takes the role and finds a script's write.
+    first.stop().await;
+    let (ana_id, _) = user(&second, "ana").await;
+    let mut ws = Ws::connect(&second, "/stream", None).await;
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO posts (user_id, text) VALUES ($1, 'by hand') RETURNING id")
+            .bind(ana_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let event = ws.next_json().await;
+    assert_eq!(event["data"]["id"], id, "{event}");
+    assert!(role_waiters(&pool).await.is_empty());
+    second.stop().await;
 }
