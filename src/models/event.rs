@@ -123,6 +123,12 @@ pub async fn wait_for_numbering_role(conn: &mut sqlx::PgConnection) -> ApiResult
     for setting in ["SET statement_timeout = 0", "SET lock_timeout = 0"] {
         sqlx::query(setting).execute(&mut *conn).await?;
     }
+    // A waiting backend does not read its socket: without this check (from
+    // PostgreSQL 14; older servers refuse the setting, which is harmless),
+    // the waiter of a stopped instance stays until the role frees.
+    let _ = sqlx::query("SET client_connection_check_interval = '2s'")
+        .execute(&mut *conn)
+        .await;
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(NUMBERING_ROLE_LOCK)
         .execute(&mut *conn)

@@ -201,13 +201,31 @@ async fn role_waiters(pool: &PgPool) -> Vec<(i32, chrono::DateTime<chrono::Utc>)
     .unwrap()
 }
 
+/// Whether a backend of this test's database holds the numbering role (the
+/// advisory lock `models::event::NUMBERING_ROLE_LOCK`, by its two halves).
+async fn role_held(pool: &PgPool) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                         WHERE a.datname = current_database() AND l.locktype = 'advisory'
+                           AND l.granted AND l.classid = x'70616d70'::int
+                           AND l.objid = x'735f726f'::int)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn an_instance_without_the_numbering_role_waits_for_it_without_a_query_and_takes_it_over(
     pool: PgPool,
 ) {
     let first = LiveServer::start(&pool, &[]).await;
-    let second = LiveServer::start(&pool, &[]).await;
     let deadline = Instant::now() + PATIENCE;
+    while !role_held(&pool).await {
+        assert!(Instant::now() < deadline, "nobody took the role");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = LiveServer::start(&pool, &[]).await;
     let waiting = loop {
         let waiters = role_waiters(&pool).await;
         if !waiters.is_empty() {
@@ -242,5 +260,31 @@ async fn an_instance_without_the_numbering_role_waits_for_it_without_a_query_and
     let event = ws.next_json().await;
     assert_eq!(event["data"]["id"], id, "{event}");
     assert!(role_waiters(&pool).await.is_empty());
+    assert!(role_held(&pool).await, "the second instance holds the role");
     second.stop().await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_stopped_instance_leaves_no_backend_waiting_for_the_role(pool: PgPool) {
+    let first = LiveServer::start(&pool, &[]).await;
+    let deadline = Instant::now() + PATIENCE;
+    while !role_held(&pool).await {
+        assert!(Instant::now() < deadline, "nobody took the role");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = LiveServer::start(&pool, &[]).await;
+    while role_waiters(&pool).await.is_empty() {
+        assert!(Instant::now() < deadline, "nobody waits for the role");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The waiting backend notices its client is gone (within the 2 s
+    // connection check), rather than when the role frees.
+    second.stop().await;
+    let deadline = Instant::now() + PATIENCE;
+    while !role_waiters(&pool).await.is_empty() {
+        assert!(Instant::now() < deadline, "a stopped instance still waits");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(role_held(&pool).await, "the first instance keeps the role");
+    first.stop().await;
 }
