@@ -11,9 +11,10 @@
 //! existing account is seen by anyone (profiles need no clause yet: blocks
 //! and suspension bring `Audience::Account` and a `visible_account!`).
 //!
-//! Issue 17 adds to this file only: post levels (unlisted, followers-only,
-//! direct) and a suspended author are new [`Audience`] arms made in
-//! [`Audience::post`], blocks and mutes are new facts in [`Relations`]
+//! Issue 17 changes the rule here, not at the read paths: post levels
+//! (unlisted, followers-only, direct) and a suspended author are new
+//! [`Audience`] arms made in [`Audience::post`] (whose callers then pass the
+//! level and mentions), blocks and mutes are new facts in [`Relations`]
 //! checked in [`may_see`], and each becomes a clause of [`visible_post!`].
 
 use std::collections::{HashMap, HashSet};
@@ -118,8 +119,9 @@ pub fn may_see(viewer: &Viewer<'_>, audience: Audience) -> bool {
     }
 }
 
-/// Whether it belongs on `viewer`'s home timeline and `home` stream: theirs,
-/// or by someone they follow, and visible to them.
+/// Whether it belongs on `viewer`'s `home` stream: theirs, or by someone
+/// they follow, and visible to them. (`GET /user/timeline` lists the
+/// followed only, as the contract says, with [`visible_post!`].)
 pub fn on_home(viewer: &Viewer<'_>, audience: Audience) -> bool {
     may_see(viewer, audience) && audience.author().is_some_and(|a| viewer.is_or_follows(a))
 }

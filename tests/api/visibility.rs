@@ -349,6 +349,12 @@ async fn apply_fates(world: &World) {
     }
 }
 
+/// Whether a list path should show a case post to the viewer.
+type Placed<'a> = Box<dyn Fn(&Case) -> bool + 'a>;
+
+/// A notification: id, recipient, post, the post's author, whether it is live.
+type NotificationRow = (i64, i64, Option<i64>, Option<i64>, Option<bool>);
+
 /// Checks every list path as every viewer.
 async fn check_lists(world: &World, known: &Relations) {
     let account_gone = |name: &str| {
@@ -359,50 +365,49 @@ async fn check_lists(world: &World, known: &Relations) {
     for (kind, name) in VIEWERS {
         let viewer = Viewer::new(name.map(|n| world.ids[n]), known);
         for list in LISTS {
-            let (path, expect_status, placed): (String, u16, Box<dyn Fn(&Case) -> bool>) =
-                match *list {
-                    List::Public => (
-                        "/post/?limit=100".into(),
-                        200,
-                        Box::new(|c: &Case| {
-                            visibility::on_public(&viewer, world.audience(c), c.parent.is_none())
-                        }),
-                    ),
-                    List::Timeline => (
-                        "/user/timeline?limit=100".into(),
-                        if name.is_some() { 200 } else { 401 },
-                        Box::new(|c: &Case| {
-                            viewer
-                                .id()
-                                .is_some_and(|me| known.follows(me, world.ids[c.author]))
+            let (path, expect_status, placed): (String, u16, Placed<'_>) = match *list {
+                List::Public => (
+                    "/post/?limit=100".into(),
+                    200,
+                    Box::new(|c: &Case| {
+                        visibility::on_public(&viewer, world.audience(c), c.parent.is_none())
+                    }),
+                ),
+                List::Timeline => (
+                    "/user/timeline?limit=100".into(),
+                    if name.is_some() { 200 } else { 401 },
+                    Box::new(|c: &Case| {
+                        viewer
+                            .id()
+                            .is_some_and(|me| known.follows(me, world.ids[c.author]))
+                            && visibility::may_see(&viewer, world.audience(c))
+                    }),
+                ),
+                List::ByUser(author) => (
+                    format!("/post/user/{author}/?include_replies=true&limit=100"),
+                    if account_gone(author) { 404 } else { 200 },
+                    Box::new(move |c: &Case| {
+                        c.author == author && visibility::may_see(&viewer, world.audience(c))
+                    }),
+                ),
+                List::Replies(parent) => {
+                    let parent_case = CASES.iter().find(|c| c.key == parent).unwrap();
+                    let seen = visibility::may_see(&viewer, world.audience(parent_case));
+                    (
+                        format!("/post/{}/replies/?limit=100", world.posts[parent]),
+                        if seen { 200 } else { 404 },
+                        Box::new(move |c: &Case| {
+                            c.parent == Some(parent)
                                 && visibility::may_see(&viewer, world.audience(c))
                         }),
-                    ),
-                    List::ByUser(author) => (
-                        format!("/post/user/{author}/?include_replies=true&limit=100"),
-                        if account_gone(author) { 404 } else { 200 },
-                        Box::new(move |c: &Case| {
-                            c.author == author && visibility::may_see(&viewer, world.audience(c))
-                        }),
-                    ),
-                    List::Replies(parent) => {
-                        let parent_case = CASES.iter().find(|c| c.key == parent).unwrap();
-                        let seen = visibility::may_see(&viewer, world.audience(parent_case));
-                        (
-                            format!("/post/{}/replies/?limit=100", world.posts[parent]),
-                            if seen { 200 } else { 404 },
-                            Box::new(move |c: &Case| {
-                                c.parent == Some(parent)
-                                    && visibility::may_see(&viewer, world.audience(c))
-                            }),
-                        )
-                    }
-                    List::LikedBy(liker) => (
-                        format!("/post/likes/{liker}/?limit=100"),
-                        200,
-                        Box::new(|c: &Case| visibility::may_see(&viewer, world.audience(c))),
-                    ),
-                };
+                    )
+                }
+                List::LikedBy(liker) => (
+                    format!("/post/likes/{liker}/?limit=100"),
+                    200,
+                    Box::new(|c: &Case| visibility::may_see(&viewer, world.audience(c))),
+                ),
+            };
             let (status, body) = world.get(&path, *name).await;
             assert_eq!(status, expect_status, "{list:?} as {kind}: {body}");
             if status != 200 {
@@ -462,7 +467,7 @@ async fn check_single_posts(world: &World, known: &Relations) {
 /// Checks `GET /notifications` and the unread count as every viewer: each
 /// notification is the viewer's, and its post one they may see.
 async fn check_notifications(world: &World, known: &Relations) {
-    let rows: Vec<(i64, i64, Option<i64>, Option<i64>, Option<bool>)> = sqlx::query_as(
+    let rows: Vec<NotificationRow> = sqlx::query_as(
         "SELECT n.id, n.user_id, n.post_id, p.user_id, p.deleted_at IS NULL
            FROM notifications n LEFT JOIN posts p ON p.id = n.post_id",
     )
