@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgExecutor, PgPool};
 use strum::{EnumString, IntoStaticStr, VariantArray};
 
-use crate::error::{ApiError, ApiResult, ConstraintExt};
+use crate::domain::error::{ConstraintExt, DomainError};
+use crate::error::ApiResult;
 use crate::models::post::{Post, post_select};
 
 /// The `LISTEN` channel: one empty notification per numbering batch.
@@ -293,7 +294,7 @@ pub async fn ticket_create(
     .bind(session_id)
     .execute(db)
     .await
-    .on_constraint("stream_tickets_user_id_fkey", ApiError::bad_credentials)?;
+    .on_constraint("stream_tickets_user_id_fkey", || DomainError::Gone)?;
     Ok(ticket)
 }
 
