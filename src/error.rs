@@ -253,4 +253,65 @@ mod tests {
         assert_eq!(res.headers().get("ratelimit-remaining").unwrap(), "0");
         assert_eq!(res.headers().get("ratelimit-policy").unwrap(), "5;w=60");
     }
+
+    #[actix_web::test]
+    async fn domain_errors_keep_the_contract_statuses_and_details() {
+        use crate::domain::error::DomainError;
+        let cases = [
+            (
+                DomainError::NotFound("Post not found"),
+                404,
+                serde_json::json!({"detail": "Post not found"}),
+            ),
+            (
+                DomainError::Gone,
+                401,
+                serde_json::json!({"detail": "Could not validate credentials"}),
+            ),
+            (
+                DomainError::Forbidden("Not the owner of this post"),
+                403,
+                serde_json::json!({"detail": "Not the owner of this post"}),
+            ),
+            (
+                DomainError::Conflict("Email already registered"),
+                409,
+                serde_json::json!({"detail": "Email already registered"}),
+            ),
+            (
+                DomainError::invalid(&["path", "id"], "you cannot follow yourself"),
+                422,
+                serde_json::json!({"detail": [{"loc": ["path", "id"], "msg": "you cannot follow yourself", "type": "value_error"}]}),
+            ),
+            (
+                DomainError::Unavailable(sqlx::Error::PoolTimedOut),
+                503,
+                serde_json::json!({"detail": "Service temporarily unavailable"}),
+            ),
+            (
+                DomainError::Database(sqlx::Error::RowNotFound),
+                500,
+                serde_json::json!({"detail": "Internal server error"}),
+            ),
+        ];
+        for (err, status, body) in cases {
+            let (got_status, got_body, _) = body_of(ApiError::from(err)).await;
+            assert_eq!((got_status.as_u16(), got_body), (status, body));
+        }
+        let gone = ApiError::from(DomainError::Gone).error_response();
+        assert_eq!(gone.headers().get("www-authenticate").unwrap(), "Bearer");
+    }
+
+    #[test]
+    fn connection_failures_become_unavailable_domain_errors() {
+        use crate::domain::error::DomainError;
+        assert!(matches!(
+            DomainError::from(sqlx::Error::PoolTimedOut),
+            DomainError::Unavailable(_)
+        ));
+        assert!(matches!(
+            DomainError::from(sqlx::Error::RowNotFound),
+            DomainError::Database(_)
+        ));
+    }
 }

@@ -14,6 +14,18 @@ use crate::validation;
 /// Registering writes the user row only.
 pub const REGISTER: Effects = super::NO_EFFECTS;
 
+/// A password change revokes every refresh token of the user, and both the
+/// new hash (`users_session_end_password`) and each revoked session
+/// (`refresh_tokens_session_end`) signal `pamps_sessions`, so every instance
+/// closes the user's live streams when the change commits.
+pub const CHANGE_PASSWORD: Effects = Effects {
+    counters: &[],
+    notifications: &[],
+    events: &[],
+    signals: &["pamps_sessions"],
+    triggers: &["users_session_end_password", "refresh_tokens_session_end"],
+};
+
 const USERNAME_TAKEN: &str = "Username already registered";
 const EMAIL_TAKEN: &str = "Email already registered";
 
@@ -130,7 +142,7 @@ pub fn new_password(raw: &str) -> DomainResult<secrecy::SecretString> {
 }
 
 /// `actor`'s password becomes `hash`, and every refresh token of theirs is
-/// revoked (every session ends), in the caller's transaction.
+/// revoked (every session ends), in the caller's transaction ([`CHANGE_PASSWORD`]).
 pub async fn change_password(conn: &mut PgConnection, actor: i64, hash: &str) -> DomainResult<()> {
     sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
         .bind(actor)

@@ -14,6 +14,7 @@ pub const LIKE: Effects = Effects {
     counters: &["posts.like_count"],
     notifications: &[NotificationKind::Like],
     events: &[EventKind::Notification],
+    signals: &[],
     triggers: &["likes_count", "likes_notify", "notifications_event"],
 };
 
@@ -23,6 +24,7 @@ pub const UNLIKE: Effects = Effects {
     counters: &["posts.like_count"],
     notifications: &[],
     events: &[],
+    signals: &[],
     triggers: &["likes_count"],
 };
 

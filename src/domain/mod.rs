@@ -44,6 +44,8 @@ pub struct Effects {
     pub notifications: &'static [NotificationKind],
     /// Outbox events the action may append (one per notification, too).
     pub events: &'static [EventKind],
+    /// `NOTIFY` channels signalled when the action commits.
+    pub signals: &'static [&'static str],
     /// The triggers, by name, that perform all of the above.
     pub triggers: &'static [&'static str],
 }
@@ -51,6 +53,7 @@ pub struct Effects {
 /// Every action with effects, by name: what the tests check against the rows.
 pub const ACTIONS: &[(&str, &Effects)] = &[
     ("accounts::register", &accounts::REGISTER),
+    ("accounts::change_password", &accounts::CHANGE_PASSWORD),
     ("posts::create", &posts::CREATE),
     ("posts::edit", &posts::EDIT),
     ("posts::delete", &posts::DELETE),
@@ -61,10 +64,80 @@ pub const ACTIONS: &[(&str, &Effects)] = &[
     ("notifications::mark_read", &notifications::MARK_READ),
 ];
 
+/// Triggers that fire on writes no domain action makes, and who makes them.
+pub const OUTSIDE_ACTIONS: &[(&str, &str)] = &[
+    (
+        "users_session_end_delete",
+        "an account deleted by an administrator's SQL (pamps deletes no account)",
+    ),
+    (
+        "refresh_tokens_session_end",
+        "logout and a replayed refresh token (auth::session) revoke a session too",
+    ),
+];
+
 /// An action that writes only its own row.
 pub const NO_EFFECTS: Effects = Effects {
     counters: &[],
     notifications: &[],
     events: &[],
+    signals: &[],
     triggers: &[],
 };
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use strum::VariantArray;
+
+    use super::*;
+
+    /// The web client's live-event handlers and the stream doc's list.
+    const APP_JS: &str = include_str!("../../web/app.js");
+    const STREAM_JS: &str = include_str!("../../web/stream.js");
+
+    #[test]
+    fn every_event_kind_is_produced_by_an_action_and_handled_by_the_web_client() {
+        let produced: HashSet<EventKind> = ACTIONS
+            .iter()
+            .flat_map(|(_, e)| e.events.iter().copied())
+            .collect();
+        for &kind in EventKind::VARIANTS {
+            let name: &str = kind.into();
+            assert!(produced.contains(&kind), "no action declares {name:?}");
+            assert!(
+                APP_JS.contains(&format!("live.addEventListener(\"{name}\"")),
+                "web/app.js does not handle {name:?}"
+            );
+            assert!(
+                STREAM_JS.contains(&format!("\"{name}\"")),
+                "web/stream.js does not list {name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_notification_kind_is_produced_by_an_action() {
+        let produced: HashSet<NotificationKind> = ACTIONS
+            .iter()
+            .flat_map(|(_, e)| e.notifications.iter().copied())
+            .collect();
+        for &kind in NotificationKind::VARIANTS {
+            assert!(produced.contains(&kind), "no action declares {kind:?}");
+        }
+    }
+
+    #[test]
+    fn an_action_with_notifications_declares_their_events() {
+        for (name, effects) in ACTIONS {
+            if !effects.notifications.is_empty() {
+                assert!(
+                    effects.events.contains(&EventKind::Notification)
+                        && effects.triggers.contains(&"notifications_event"),
+                    "{name} notifies without the notification event"
+                );
+            }
+        }
+    }
+}

@@ -18,6 +18,7 @@ pub const CREATE: Effects = Effects {
     counters: &["users.posts_count", "posts.reply_count"],
     notifications: &[NotificationKind::Reply, NotificationKind::Mention],
     events: &[EventKind::Post, EventKind::Notification],
+    signals: &[],
     triggers: &[
         "posts_count_insert",
         "posts_event",
@@ -33,6 +34,7 @@ pub const EDIT: Effects = Effects {
     counters: &[],
     notifications: &[NotificationKind::Mention],
     events: &[EventKind::PostUpdate, EventKind::Notification],
+    signals: &[],
     triggers: &["posts_event", "posts_notify", "notifications_event"],
 };
 
@@ -43,6 +45,7 @@ pub const DELETE: Effects = Effects {
     counters: &["users.posts_count", "posts.reply_count"],
     notifications: &[],
     events: &[EventKind::PostDelete],
+    signals: &[],
     triggers: &["posts_count_delete", "posts_event"],
 };
 

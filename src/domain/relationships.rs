@@ -13,6 +13,7 @@ pub const FOLLOW: Effects = Effects {
     counters: &["users.following_count", "users.followers_count"],
     notifications: &[NotificationKind::Follow],
     events: &[EventKind::Notification],
+    signals: &[],
     triggers: &["follows_count", "follows_notify", "notifications_event"],
 };
 
@@ -22,6 +23,7 @@ pub const UNFOLLOW: Effects = Effects {
     counters: &["users.following_count", "users.followers_count"],
     notifications: &[],
     events: &[],
+    signals: &[],
     triggers: &["follows_count"],
 };
 
