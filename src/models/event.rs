@@ -15,8 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgExecutor, PgPool};
 use strum::{EnumString, IntoStaticStr, VariantArray};
 
-use crate::domain::error::{ConstraintExt, DomainError};
-use crate::error::ApiResult;
+use crate::domain::error::{ConstraintExt, DomainError, DomainResult};
 use crate::models::post::{Post, post_select};
 
 /// The `LISTEN` channel: one empty notification per numbering batch.
@@ -72,7 +71,7 @@ pub const NUMBERING_BATCH: u64 = 5_000;
 /// numbered (0 when nothing was pending), or `None` when another numberer
 /// (on any instance) holds the lock right now. The event rows are written
 /// once, never updated (migrations/0006).
-pub async fn number(pool: &PgPool) -> ApiResult<Option<u64>> {
+pub async fn number(pool: &PgPool) -> DomainResult<Option<u64>> {
     if !pending(pool).await? {
         return Ok(Some(0));
     }
@@ -113,7 +112,7 @@ pub async fn number(pool: &PgPool) -> ApiResult<Option<u64>> {
 }
 
 /// Whether any committed event waits for its position.
-pub async fn pending(db: impl PgExecutor<'_>) -> ApiResult<bool> {
+pub async fn pending(db: impl PgExecutor<'_>) -> DomainResult<bool> {
     Ok(
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events_pending)")
             .fetch_one(db)
@@ -123,7 +122,7 @@ pub async fn pending(db: impl PgExecutor<'_>) -> ApiResult<bool> {
 
 /// Tries to take the numbering role for the session of `conn` (held until
 /// that connection closes); true when this session now holds it.
-pub async fn claim_numbering_role(db: impl PgExecutor<'_>) -> ApiResult<bool> {
+pub async fn claim_numbering_role(db: impl PgExecutor<'_>) -> DomainResult<bool> {
     Ok(sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
         .bind(NUMBERING_ROLE_LOCK)
         .fetch_one(db)
@@ -132,7 +131,7 @@ pub async fn claim_numbering_role(db: impl PgExecutor<'_>) -> ApiResult<bool> {
 
 /// The greatest committed position (0 for an empty log): a subscriber that
 /// starts now receives everything after it.
-pub async fn last(db: impl PgExecutor<'_>) -> ApiResult<i64> {
+pub async fn last(db: impl PgExecutor<'_>) -> DomainResult<i64> {
     Ok(
         sqlx::query_scalar("SELECT coalesce(max(pos), 0) FROM events")
             .fetch_one(db)
@@ -147,7 +146,7 @@ pub async fn after(
     after_pos: i64,
     up_to: Option<i64>,
     limit: i64,
-) -> ApiResult<Vec<Event>> {
+) -> DomainResult<Vec<Event>> {
     Ok(sqlx::query_as(
         "SELECT pos, type, post_id, notification_id, user_id, top_level FROM events
           WHERE pos > $1 AND pos <= coalesce($2, 9223372036854775807)
@@ -162,7 +161,7 @@ pub async fn after(
 
 /// The greatest position ever written or pruned (0 for an empty log): no
 /// valid event id exceeds it.
-pub async fn head(db: impl PgExecutor<'_>) -> ApiResult<i64> {
+pub async fn head(db: impl PgExecutor<'_>) -> DomainResult<i64> {
     Ok(sqlx::query_scalar(
         "SELECT GREATEST((SELECT max(pos) FROM events), (SELECT up_to FROM events_pruned), 0)",
     )
@@ -172,7 +171,7 @@ pub async fn head(db: impl PgExecutor<'_>) -> ApiResult<i64> {
 
 /// Events at or below this position were pruned: a client resuming from
 /// below it has missed events.
-pub async fn pruned_up_to(db: impl PgExecutor<'_>) -> ApiResult<i64> {
+pub async fn pruned_up_to(db: impl PgExecutor<'_>) -> DomainResult<i64> {
     Ok(sqlx::query_scalar("SELECT up_to FROM events_pruned")
         .fetch_one(db)
         .await?)
@@ -181,7 +180,7 @@ pub async fn pruned_up_to(db: impl PgExecutor<'_>) -> ApiResult<i64> {
 /// A read-only transaction that sees one snapshot of the database for all
 /// its statements (`REPEATABLE READ`): reads in it agree with each other
 /// even while pruning or follows change.
-pub async fn snapshot(pool: &PgPool) -> ApiResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+pub async fn snapshot(pool: &PgPool) -> DomainResult<sqlx::Transaction<'static, sqlx::Postgres>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
@@ -193,7 +192,7 @@ pub async fn snapshot(pool: &PgPool) -> ApiResult<sqlx::Transaction<'static, sql
 pub async fn followees(
     db: impl PgExecutor<'_>,
     user_id: i64,
-) -> ApiResult<std::collections::HashSet<i64>> {
+) -> DomainResult<std::collections::HashSet<i64>> {
     Ok(
         sqlx::query_scalar("SELECT followee_id FROM follows WHERE follower_id = $1")
             .bind(user_id)
@@ -206,7 +205,10 @@ pub async fn followees(
 
 /// Claims this period's pruning for the caller: true for exactly one
 /// caller (across every instance) per `every`.
-pub async fn claim_prune(db: impl PgExecutor<'_>, every: std::time::Duration) -> ApiResult<bool> {
+pub async fn claim_prune(
+    db: impl PgExecutor<'_>,
+    every: std::time::Duration,
+) -> DomainResult<bool> {
     Ok(sqlx::query_scalar::<_, bool>(
         "UPDATE events_pruned SET pruned_at = now()
           WHERE pruned_at < now() - $1 * interval '1 millisecond' RETURNING true",
@@ -220,7 +222,7 @@ pub async fn claim_prune(db: impl PgExecutor<'_>, every: std::time::Duration) ->
 /// Deletes events older than `older_than`, and every event before
 /// them, so what remains is exactly `pos > pruned_up_to()`; records the new
 /// bound and sweeps expired stream tickets. Returns the events deleted.
-pub async fn prune(db: impl PgExecutor<'_>, older_than: chrono::Duration) -> ApiResult<u64> {
+pub async fn prune(db: impl PgExecutor<'_>, older_than: chrono::Duration) -> DomainResult<u64> {
     let deleted: i64 = sqlx::query_scalar(
         "WITH bound AS (
              SELECT max(pos) AS up_to FROM events
@@ -240,7 +242,7 @@ pub async fn prune(db: impl PgExecutor<'_>, older_than: chrono::Duration) -> Api
 
 /// Live posts by id, in id order, without viewer fields (`liked` is absent):
 /// the payloads of post events, shared by every recipient.
-pub async fn posts_by_ids(db: impl PgExecutor<'_>, ids: &[i64]) -> ApiResult<Vec<Post>> {
+pub async fn posts_by_ids(db: impl PgExecutor<'_>, ids: &[i64]) -> DomainResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
         "p.id",
         "WHERE p.id = ANY ($2) AND p.deleted_at IS NULL ORDER BY p.id"
@@ -275,7 +277,7 @@ pub async fn ticket_create(
     username: &str,
     access_expires_at: DateTime<Utc>,
     ttl_secs: i64,
-) -> ApiResult<String> {
+) -> DomainResult<String> {
     // Two v4 UUIDs: 244 bits from the operating system's CSPRNG.
     let mut bytes = [0u8; 32];
     bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
@@ -301,7 +303,7 @@ pub async fn ticket_create(
 /// Redeems a ticket: the first use within its lifetime gets its user, any
 /// other use (again, expired, unknown) gets None. One statement, so two
 /// instances racing for the same ticket cannot both win.
-pub async fn ticket_redeem(db: impl PgExecutor<'_>, ticket: &str) -> ApiResult<Option<Ticket>> {
+pub async fn ticket_redeem(db: impl PgExecutor<'_>, ticket: &str) -> DomainResult<Option<Ticket>> {
     Ok(sqlx::query_as(
         "DELETE FROM stream_tickets WHERE ticket_hash = $1 AND expires_at > now()
          RETURNING user_id, username, access_expires_at, session_id",
