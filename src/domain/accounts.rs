@@ -1,14 +1,15 @@
-//! Accounts: registration, profile edits, password changes.
+//! Accounts: registration, profiles and their edits, password changes.
 //!
 //! Password hashing stays with the caller (it runs off the async workers,
 //! behind the server's concurrency limit): these functions take the hash.
 
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use super::Effects;
 use super::error::{ConstraintExt, DomainError, DomainResult, Fields, field};
 use crate::models::refresh_token;
-use crate::models::user::{NewUser, ProfileUpdate, RegisterRequest, User};
+use crate::models::user::{self, NewUser, Profile, ProfileUpdate, RegisterRequest, User};
+use crate::pagination::Page;
 use crate::validation;
 
 /// Registering writes the user row only.
@@ -150,4 +151,19 @@ pub async fn change_password(conn: &mut PgConnection, actor: i64, hash: &str) ->
         .execute(&mut *conn)
         .await?;
     refresh_token::revoke_all_for_user(conn, actor).await
+}
+
+/// Every account, oldest first.
+pub async fn directory(db: &PgPool, page: Page) -> DomainResult<Vec<User>> {
+    user::list(db, page).await
+}
+
+/// `username`'s public profile, with whether `viewer` follows them.
+pub async fn profile(db: &PgPool, username: &str, viewer: Option<i64>) -> DomainResult<Profile> {
+    user::profile(db, username, viewer).await
+}
+
+/// `actor`'s own profile, with email.
+pub async fn own_profile(db: &PgPool, actor: i64) -> DomainResult<Profile> {
+    user::own_profile(db, actor).await
 }

@@ -19,6 +19,7 @@ use sqlx::{PgConnection, PgExecutor};
 
 use super::Effects;
 use super::error::{ConstraintExt, DomainError, DomainResult};
+use crate::models::notification::{self, Unread};
 
 /// Marking read moves the reader's marker only.
 pub const MARK_READ: Effects = super::NO_EFFECTS;
@@ -47,6 +48,11 @@ pub async fn mark_read(db: impl PgExecutor<'_>, actor: i64, up_to_id: i64) -> Do
     .await
     .on_constraint("notification_reads_user_id_fkey", || DomainError::Gone)?;
     Ok(())
+}
+
+/// How many of `actor`'s visible notifications are unread, and the marker.
+pub async fn unread(db: impl PgExecutor<'_>, actor: i64) -> DomainResult<Unread> {
+    notification::unread(db, actor).await
 }
 
 /// The notifications the rules give for every like, follow, reply and

@@ -9,7 +9,7 @@ use crate::auth::{AuthUser, Writer};
 use crate::domain::{notifications, timelines};
 use crate::error::{ApiResult, ErrorBody, ValidationBody};
 use crate::input::{JsonBody, Query};
-use crate::models::notification::{self, Kind, Notification, Unread};
+use crate::models::notification::{Kind, Notification, Unread};
 use crate::pagination::{PageQuery, page_response};
 use crate::state::AppState;
 
@@ -59,7 +59,7 @@ pub async fn list(
     responses((status = 200, body = Unread), (status = 401, body = ErrorBody)))]
 #[get("/notifications/unread")]
 pub async fn unread(state: web::Data<AppState>, me: AuthUser) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(notification::unread(&state.pool, me.id).await?))
+    Ok(HttpResponse::Ok().json(notifications::unread(&state.pool, me.id).await?))
 }
 
 /// Marks my notifications up to `up_to_id` read (the marker only moves forward).

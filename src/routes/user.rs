@@ -12,7 +12,7 @@ use crate::error::ApiResult;
 use crate::error::{ErrorBody, ValidationBody};
 use crate::input::{JsonBody, Query};
 use crate::models::follow::{Following, Side};
-use crate::models::user::{self, Profile, ProfileUpdate, RegisterRequest, User};
+use crate::models::user::{Profile, ProfileUpdate, RegisterRequest, User};
 use crate::pagination::{PageQuery, page_response};
 use crate::state::AppState;
 
@@ -67,7 +67,7 @@ pub async fn list(
     Ok(page_response(
         &req,
         page,
-        user::list(&state.pool, page).await?,
+        accounts::directory(&state.pool, page).await?,
     ))
 }
 
@@ -81,7 +81,7 @@ pub async fn profile(
     path: web::Path<String>,
     viewer: MaybeAuthUser,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(user::profile(&state.pool, &path, viewer.id()).await?))
+    Ok(HttpResponse::Ok().json(accounts::profile(&state.pool, &path, viewer.id()).await?))
 }
 
 /// One's own profile, with email.
@@ -89,7 +89,7 @@ pub async fn profile(
     responses((status = 200, body = Profile), (status = 401, body = ErrorBody)))]
 #[get("/user/me/")]
 pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(user::own_profile(&state.pool, caller.id).await?))
+    Ok(HttpResponse::Ok().json(accounts::own_profile(&state.pool, caller.id).await?))
 }
 
 /// Updates one's email, avatar or bio.
@@ -107,7 +107,7 @@ pub async fn update_me(
 ) -> ApiResult<HttpResponse> {
     let edit = accounts::profile_edit(&body)?;
     accounts::edit_profile(&state.pool, caller.id, &edit).await?;
-    Ok(HttpResponse::Ok().json(user::own_profile(&state.pool, caller.id).await?))
+    Ok(HttpResponse::Ok().json(accounts::own_profile(&state.pool, caller.id).await?))
 }
 
 /// Changes one's password (fresh token required); revokes all refresh tokens.
