@@ -5,7 +5,9 @@
 //! actor and an executor (a pool or a transaction) and performs the whole
 //! action: handlers of any surface only translate their request into a call
 //! and the result (or [`error::DomainError`]) into their response. Nothing
-//! here knows HTTP.
+//! here knows HTTP. Actions apply the input rules themselves (post text,
+//! following oneself, the read marker); a form checked before expensive work
+//! (a registration, before its password is hashed) has its own function.
 //!
 //! Where the effects run. An action's own row is written by the statement in
 //! its function; the counters, the notifications and the outbox events it

@@ -49,12 +49,13 @@ pub const DELETE: Effects = Effects {
     triggers: &["posts_count_delete", "posts_event"],
 };
 
-/// Post text by the contract's rule (1–280 visible characters, trimmed).
-pub fn text(raw: &str) -> DomainResult<String> {
+/// Post text by the contract's rule (1–280 visible characters, stored trimmed).
+fn text(raw: &str) -> DomainResult<String> {
     field(&["body", "text"], validation::post_text(raw))
 }
 
-/// `actor` posts `text`, or replies to live post `parent_id` ([`CREATE`]).
+/// `actor` posts `text` (as typed: the rule is applied here), or replies to
+/// live post `parent_id` ([`CREATE`]).
 /// The parent is locked in the same statement, so a reply either commits
 /// before the parent's delete or sees it.
 pub async fn create(
@@ -63,6 +64,7 @@ pub async fn create(
     text: &str,
     parent_id: Option<i64>,
 ) -> DomainResult<Post> {
+    let text = self::text(text)?;
     sqlx::query_as(concat!(
         "WITH parent AS (",
         lock_live_post!("$3"),
@@ -77,7 +79,7 @@ pub async fn create(
            FROM new JOIN users u ON u.id = new.user_id",
     ))
     .bind(actor)
-    .bind(text)
+    .bind(&text)
     .bind(parent_id)
     .fetch_optional(db)
     .await
@@ -99,11 +101,12 @@ async fn ownership_error(db: impl PgExecutor<'_>, id: i64) -> DomainError {
     }
 }
 
-/// `actor` replaces the text of their live post `id` and sets `edited_at`
+/// `actor` replaces the text of their live post `id` (as typed) and sets `edited_at`
 /// ([`EDIT`]); the post as edited. One transaction: the row stays locked
 /// until the post is read back, so a delete landing in between cannot turn a
 /// written edit into a 404.
 pub async fn edit(db: &PgPool, actor: i64, id: i64, text: &str) -> DomainResult<Post> {
+    let text = self::text(text)?;
     let mut tx = db.begin().await?;
     let done = sqlx::query(
         "UPDATE posts SET text = $3, edited_at = now()
@@ -111,7 +114,7 @@ pub async fn edit(db: &PgPool, actor: i64, id: i64, text: &str) -> DomainResult<
     )
     .bind(id)
     .bind(actor)
-    .bind(text)
+    .bind(&text)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {

@@ -70,8 +70,7 @@ pub async fn create(
     me: Writer,
     JsonBody(body): JsonBody<NewPost>,
 ) -> ApiResult<HttpResponse> {
-    let text = posts::text(&body.text)?;
-    let created = posts::create(&state.pool, me.id, &text, body.parent_id).await?;
+    let created = posts::create(&state.pool, me.id, &body.text, body.parent_id).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/post/{}/", created.id)))
         .json(created))
@@ -105,8 +104,7 @@ pub async fn edit(
     id: web::Path<i64>,
     JsonBody(body): JsonBody<PostEdit>,
 ) -> ApiResult<HttpResponse> {
-    let text = posts::text(&body.text)?;
-    let edited = posts::edit(&state.pool, me.id, id.into_inner(), &text).await?;
+    let edited = posts::edit(&state.pool, me.id, id.into_inner(), &body.text).await?;
     Ok(HttpResponse::Ok().json(edited))
 }
 
