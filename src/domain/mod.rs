@@ -17,9 +17,10 @@
 //! every event committed with its change whoever writes it (a script, a
 //! psql session, an old instance during a rolling deploy), and each action
 //! stays one round trip. To keep them visible, every action declares its
-//! [`Effects`] (the counters, notification kinds, event kinds and the
-//! triggers that write them) beside its function, and [`ACTIONS`] lists them
-//! all. Tests check each declaration against the rows an action really
+//! [`Effects`] (the counters, notification kinds, event kinds, `NOTIFY`
+//! signals and the triggers that write them) beside its function, and
+//! [`ACTIONS`] lists them all. Tests (here and tests/api/domain_effects.rs)
+//! check each declaration against the rows an action really
 //! writes, that every trigger on the written tables is named by some action
 //! (no hidden effect), and that every [`EventKind`] is produced by an action
 //! and handled by the web client (web/app.js): adding an event kind means
