@@ -9,7 +9,8 @@ use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
 use crate::config::{AppEnv, Settings};
-use crate::error::ApiError;
+use crate::domain::accounts;
+use crate::domain::error::DomainError;
 use crate::models::user::{self, RegisterRequest};
 use crate::seed::{self, SeedOptions};
 use crate::server::Application;
@@ -172,7 +173,7 @@ async fn adduser(
         }
         None => read_password()?,
     };
-    let new_user = request.validate().map_err(describe_api_error)?;
+    let new_user = accounts::registration(&request).map_err(describe_error)?;
     let pool = connect(settings).await?;
     let secret = new_user.password.clone();
     let hash = tokio::task::spawn_blocking(move || {
@@ -180,16 +181,16 @@ async fn adduser(
     })
     .await
     .map_err(|e| e.to_string())??;
-    let created = user::insert(&pool, &new_user, &hash)
+    let created = accounts::register(&pool, &new_user, &hash)
         .await
-        .map_err(describe_api_error)?;
+        .map_err(describe_error)?;
     println!("created user {} (id {})", created.username, created.id);
     Ok(())
 }
 
 async fn user_list(settings: &Settings) -> Result<(), String> {
     let pool = connect(settings).await?;
-    let rows = user::admin_list(&pool).await.map_err(describe_api_error)?;
+    let rows = user::admin_list(&pool).await.map_err(describe_error)?;
     println!("{:>6}  {:<32}  {:<40}  created", "id", "username", "email");
     for r in rows {
         println!(
@@ -231,14 +232,14 @@ async fn seed(settings: &Settings, options: &SeedOptions) -> Result<(), String> 
 }
 
 /// One line for an API error (validation lists every field).
-fn describe_api_error(err: ApiError) -> String {
+fn describe_error(err: DomainError) -> String {
     match err {
-        ApiError::Validation(fields) => fields
+        DomainError::Invalid(fields) => fields
             .iter()
             .map(|f| f.msg.as_str())
             .collect::<Vec<_>>()
             .join("; "),
-        ApiError::Database(e) => format!("database error: {e}"),
+        DomainError::Database(e) | DomainError::Unavailable(e) => format!("database error: {e}"),
         other => other.to_string(),
     }
 }

@@ -1,6 +1,7 @@
 //! The one error type of the API, and its mapping to HTTP in one place.
 //!
-//! Every error body has a `detail` key: a string for most statuses, a list of
+//! Domain errors arrive through `From<DomainError>` (below), the only place
+//! they meet HTTP. Every error body has a `detail` key: a string for most statuses, a list of
 //! field errors in FastAPI's shape for 422. Server errors log their cause and
 //! send a generic message, so no SQL or configuration ever leaks.
 
@@ -9,31 +10,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// One field-level validation failure, shaped as FastAPI reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// Where the bad value is, e.g. `["body", "text"]` or `["query", "limit"]`.
-    pub loc: Vec<String>,
-    pub msg: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-}
-
-impl FieldError {
-    /// A `value_error` at `loc`.
-    pub fn new(loc: &[&str], msg: impl Into<String>) -> Self {
-        Self::with_kind(loc, msg, "value_error")
-    }
-
-    /// A field error of a given FastAPI `type`.
-    pub fn with_kind(loc: &[&str], msg: impl Into<String>, kind: &'static str) -> Self {
-        Self {
-            loc: loc.iter().map(|s| (*s).to_owned()).collect(),
-            msg: msg.into(),
-            kind,
-        }
-    }
-}
+pub use crate::domain::error::FieldError;
+use crate::domain::error::{DomainError, is_unavailable};
 
 /// The state of a rate limit, reported in `RateLimit-*` headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,41 +184,18 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The database could not be reached, or went away mid-query (a server
-/// shutting down, a lost connection): a 503 worth retrying, not a 500.
-fn is_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => true,
-        // Class 08: connection exception; 57P01–03: the server is shutting
-        // down or starting up.
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
-        _ => false,
-    }
-}
-
-/// Maps named constraint violations to API errors, so uniqueness and
-/// references are enforced by the database, never by check-then-insert.
-pub trait ConstraintExt<T> {
-    /// Replaces a violation of `constraint` with `err`.
-    fn on_constraint(self, constraint: &str, err: impl FnOnce() -> ApiError) -> ApiResult<T>;
-}
-
-impl<T, E: Into<ApiError>> ConstraintExt<T> for Result<T, E> {
-    fn on_constraint(self, constraint: &str, err: impl FnOnce() -> ApiError) -> ApiResult<T> {
-        self.map_err(|e| match e.into() {
-            ApiError::Database(sqlx::Error::Database(db))
-                if db.constraint() == Some(constraint) =>
-            {
-                err()
-            }
-            other => other,
-        })
+/// The one place a domain error becomes the pamps API's answer: statuses
+/// and `detail` strings are the contract's.
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound(what) => Self::NotFound(what),
+            DomainError::Gone => Self::bad_credentials(),
+            DomainError::Forbidden(why) => Self::Forbidden(why),
+            DomainError::Conflict(why) => Self::Conflict(why),
+            DomainError::Invalid(fields) => Self::Validation(fields),
+            DomainError::Unavailable(e) | DomainError::Database(e) => Self::Database(e),
+        }
     }
 }
 
@@ -297,5 +252,66 @@ mod tests {
         assert_eq!(res.headers().get("ratelimit-limit").unwrap(), "5");
         assert_eq!(res.headers().get("ratelimit-remaining").unwrap(), "0");
         assert_eq!(res.headers().get("ratelimit-policy").unwrap(), "5;w=60");
+    }
+
+    #[actix_web::test]
+    async fn domain_errors_keep_the_contract_statuses_and_details() {
+        use crate::domain::error::DomainError;
+        let cases = [
+            (
+                DomainError::NotFound("Post not found"),
+                404,
+                serde_json::json!({"detail": "Post not found"}),
+            ),
+            (
+                DomainError::Gone,
+                401,
+                serde_json::json!({"detail": "Could not validate credentials"}),
+            ),
+            (
+                DomainError::Forbidden("Not the owner of this post"),
+                403,
+                serde_json::json!({"detail": "Not the owner of this post"}),
+            ),
+            (
+                DomainError::Conflict("Email already registered"),
+                409,
+                serde_json::json!({"detail": "Email already registered"}),
+            ),
+            (
+                DomainError::invalid(&["path", "id"], "you cannot follow yourself"),
+                422,
+                serde_json::json!({"detail": [{"loc": ["path", "id"], "msg": "you cannot follow yourself", "type": "value_error"}]}),
+            ),
+            (
+                DomainError::Unavailable(sqlx::Error::PoolTimedOut),
+                503,
+                serde_json::json!({"detail": "Service temporarily unavailable"}),
+            ),
+            (
+                DomainError::Database(sqlx::Error::RowNotFound),
+                500,
+                serde_json::json!({"detail": "Internal server error"}),
+            ),
+        ];
+        for (err, status, body) in cases {
+            let (got_status, got_body, _) = body_of(ApiError::from(err)).await;
+            assert_eq!((got_status.as_u16(), got_body), (status, body));
+        }
+        let gone = ApiError::from(DomainError::Gone).error_response();
+        assert_eq!(gone.headers().get("www-authenticate").unwrap(), "Bearer");
+    }
+
+    #[test]
+    fn connection_failures_become_unavailable_domain_errors() {
+        use crate::domain::error::DomainError;
+        assert!(matches!(
+            DomainError::from(sqlx::Error::PoolTimedOut),
+            DomainError::Unavailable(_)
+        ));
+        assert!(matches!(
+            DomainError::from(sqlx::Error::RowNotFound),
+            DomainError::Database(_)
+        ));
     }
 }

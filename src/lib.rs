@@ -9,6 +9,7 @@ pub mod compression;
 pub mod config;
 pub mod db;
 pub mod devdb;
+pub mod domain;
 pub mod entropy;
 pub mod error;
 pub mod fd_budget;

@@ -4,7 +4,8 @@
 //! The load runs in ONE transaction that first drops the indexes, keys and
 //! foreign keys of posts, follows, likes and notifications and disables their
 //! triggers (row-at-a-time checks and trigger work would dominate), derives
-//! the notifications from the loaded rows with one set-based insert (dated
+//! the notifications from the loaded rows with the domain's set-based form
+//! of the notification rules (`domain::notifications::derive_all`; dated
 //! like their likes, follows and posts; nothing goes to the event outbox, the
 //! live stream has nothing to say about the past), then rebuilds the indexes,
 //! re-adds (and so re-validates) keys and foreign keys, re-enables the
@@ -14,6 +15,7 @@
 //! tables as a long-running database has them: statistics and visibility map.
 
 mod copy;
+mod counts;
 pub mod data;
 
 use std::fmt;
@@ -25,8 +27,10 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
+use crate::domain::notifications;
 use crate::password;
 use copy::copy_rows;
+pub use counts::{counter_mismatches, recount};
 use data::{Dataset, Shape};
 
 /// The password of every seeded account (development data only).
@@ -164,10 +168,7 @@ pub async fn seed(pool: &PgPool, options: &SeedOptions) -> Result<SeedReport, Se
     copy_all(&mut tx, &data, &hash, options.seed, &progress).await?;
 
     let step = progress.step("notifications", 0);
-    let notifications = sqlx::raw_sql(NOTIFICATIONS)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let notifications = notifications::derive_all(&mut tx).await?;
     step.finish("derived");
 
     let step = progress.step("indexes and constraints", 0);
@@ -343,34 +344,6 @@ BEGIN
 END $$;
 "#;
 
-/// The notifications the triggers would have written for the seeded likes,
-/// follows, replies and mentions (migrations/0002 has the rules; mentions use
-/// its `post_mentions`), dated like their source rows and numbered in date
-/// order, so `GET /notifications` lists them newest first.
-const NOTIFICATIONS: &str = r#"
-ANALYZE posts, follows, likes;
-INSERT INTO notifications (id, user_id, actor_id, type, post_id, created_at) OVERRIDING SYSTEM VALUE
-SELECT row_number() OVER (ORDER BY s.created_at, s.type, s.source),
-       s.user_id, s.actor_id, s.type, s.post_id, s.created_at
-  FROM (SELECT p.user_id, l.user_id AS actor_id, 'like' AS type, l.post_id, l.created_at, l.id AS source
-          FROM likes l JOIN posts p ON p.id = l.post_id
-         WHERE p.user_id <> l.user_id
-        UNION ALL
-        SELECT f.followee_id, f.follower_id, 'follow', NULL, f.created_at, f.id
-          FROM follows f
-        UNION ALL
-        SELECT q.user_id, r.user_id, 'reply', r.id, r.date, r.id
-          FROM posts r JOIN posts q ON q.id = r.parent_id
-         WHERE q.user_id <> r.user_id
-        UNION ALL
-        SELECT m.user_id, p.user_id, 'mention', p.id, p.date, p.id
-          FROM posts p
-          LEFT JOIN posts q ON q.id = p.parent_id
-         CROSS JOIN LATERAL (SELECT x.user_id FROM post_mentions(p.text, p.user_id, q.user_id) x
-                              ORDER BY x.ord LIMIT 10) m
-         WHERE strpos(p.text, '@') > 0) s
-"#;
-
 /// Rebuilds what [`DEFER`] dropped (indexes, keys, foreign keys, then triggers)
 /// and moves each identity past the ids the seed used.
 const RESTORE: &str = r#"
@@ -387,84 +360,6 @@ SELECT setval(pg_get_serial_sequence('follows', 'id'), coalesce(max(id), 0) + 1,
 SELECT setval(pg_get_serial_sequence('likes', 'id'), coalesce(max(id), 0) + 1, false) FROM likes;
 SELECT setval(pg_get_serial_sequence('notifications', 'id'), coalesce(max(id), 0) + 1, false) FROM notifications;
 "#;
-
-/// Each user's stored and true counters, true as the triggers define them.
-macro_rules! user_counts {
-    () => {
-        "SELECT u.id, u.posts_count, u.followers_count, u.following_count,
-                coalesce(p.n, 0) AS posts, coalesce(fr.n, 0) AS followers, coalesce(fg.n, 0) AS following
-           FROM users u
-           LEFT JOIN (SELECT user_id, count(*) AS n FROM posts WHERE deleted_at IS NULL GROUP BY user_id) p
-                  ON p.user_id = u.id
-           LEFT JOIN (SELECT followee_id, count(*) AS n FROM follows GROUP BY followee_id) fr
-                  ON fr.followee_id = u.id
-           LEFT JOIN (SELECT follower_id, count(*) AS n FROM follows GROUP BY follower_id) fg
-                  ON fg.follower_id = u.id"
-    };
-}
-
-/// Each post's stored and true counters.
-macro_rules! post_counts {
-    () => {
-        "SELECT x.id, x.like_count, x.reply_count, coalesce(l.n, 0) AS likes, coalesce(r.n, 0) AS replies
-           FROM posts x
-           LEFT JOIN (SELECT post_id, count(*) AS n FROM likes GROUP BY post_id) l ON l.post_id = x.id
-           LEFT JOIN (SELECT parent_id, count(*) AS n FROM posts
-                       WHERE parent_id IS NOT NULL AND deleted_at IS NULL GROUP BY parent_id) r
-                  ON r.parent_id = x.id"
-    };
-}
-
-macro_rules! user_counts_differ {
-    () => {
-        "(c.posts_count, c.followers_count, c.following_count) IS DISTINCT FROM (c.posts, c.followers, c.following)"
-    };
-}
-
-macro_rules! post_counts_differ {
-    () => {
-        "(c.like_count, c.reply_count) IS DISTINCT FROM (c.likes, c.replies)"
-    };
-}
-
-/// Sets every counter that differs from the real count; returns the rows changed.
-pub async fn recount(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
-    let users = sqlx::query(concat!(
-        "UPDATE users u SET posts_count = c.posts, followers_count = c.followers, following_count = c.following
-           FROM (",
-        user_counts!(),
-        ") c WHERE u.id = c.id AND ",
-        user_counts_differ!()
-    ))
-    .execute(&mut *conn)
-    .await?;
-    let posts = sqlx::query(concat!(
-        "UPDATE posts p SET like_count = c.likes, reply_count = c.replies FROM (",
-        post_counts!(),
-        ") c WHERE p.id = c.id AND ",
-        post_counts_differ!()
-    ))
-    .execute(&mut *conn)
-    .await?;
-    Ok(users.rows_affected() + posts.rows_affected())
-}
-
-/// Users and posts whose stored counters differ from the real counts (0 when all are exact).
-pub async fn counter_mismatches(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(concat!(
-        "SELECT (SELECT count(*) FROM (",
-        user_counts!(),
-        ") c WHERE ",
-        user_counts_differ!(),
-        ") + (SELECT count(*) FROM (",
-        post_counts!(),
-        ") c WHERE ",
-        post_counts_differ!(),
-        ")"
-    ))
-    .fetch_one(db)
-    .await
-}
 
 /// Progress bars on a terminal, one line per finished step otherwise.
 struct Progress {

@@ -1,5 +1,9 @@
 //! The contract's input rules, as parse functions returning validated values.
 //! Every check here runs before any expensive work (hashing, queries).
+//!
+//! One style: a rule returns the value or its message; the domain attaches
+//! the field (`domain::error::Fields` for a form, `field` for one value), so
+//! every surface gets the same field errors.
 
 use std::sync::LazyLock;
 

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::auth::tokens::Scope;
+use crate::domain::accounts;
 use crate::error::{ApiError, ApiResult};
 use crate::models::refresh_token::{self, NewToken};
 use crate::models::user;
@@ -101,7 +102,7 @@ pub async fn refresh(state: &AppState, token: &str) -> ApiResult<TokenPair> {
 /// Revokes a refresh token and the rotation chain it belongs to.
 pub async fn logout(state: &AppState, token: &str) -> ApiResult<()> {
     let claims = state.tokens.verify(token, Scope::RefreshToken)?;
-    refresh_token::revoke(&state.pool, claims.jti, claims.uid).await
+    Ok(refresh_token::revoke(&state.pool, claims.jti, claims.uid).await?)
 }
 
 /// Changes a password; needs a fresh token and the current password, and
@@ -116,8 +117,7 @@ pub async fn change_password(
             "A fresh login is required to change the password",
         ));
     }
-    let new_password = validation::password(&body.new_password)
-        .map_err(|msg| ApiError::invalid(&["body", "new_password"], msg))?;
+    let new_password = accounts::new_password(&body.new_password)?;
     let current = SecretString::from(body.current_password);
     let stored = user::credentials_by_id(&state.pool, user.id)
         .await?
@@ -131,8 +131,7 @@ pub async fn change_password(
     }
     let hash = state.hasher.hash(new_password).await?;
     let mut tx = state.pool.begin().await?;
-    user::set_password_hash(&mut *tx, user.id, &hash).await?;
-    refresh_token::revoke_all_for_user(&mut tx, user.id).await?;
+    accounts::change_password(&mut tx, user.id, &hash).await?;
     tx.commit().await?;
     Ok(())
 }

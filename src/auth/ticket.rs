@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgExecutor};
 
-use crate::error::{ApiError, ApiResult, ConstraintExt};
+use crate::domain::error::{ConstraintExt, DomainError, DomainResult};
 
 /// How long a ticket works, in seconds.
 pub const TICKET_TTL_SECS: i64 = 30;
@@ -37,7 +37,7 @@ pub async fn create(
     username: &str,
     access_expires_at: DateTime<Utc>,
     ttl_secs: i64,
-) -> ApiResult<String> {
+) -> DomainResult<String> {
     // Two v4 UUIDs: 244 bits from the operating system's CSPRNG.
     let mut bytes = [0u8; 32];
     bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
@@ -56,14 +56,14 @@ pub async fn create(
     .bind(session_id)
     .execute(db)
     .await
-    .on_constraint("stream_tickets_user_id_fkey", ApiError::bad_credentials)?;
+    .on_constraint("stream_tickets_user_id_fkey", || DomainError::Gone)?;
     Ok(ticket)
 }
 
 /// Redeems a ticket: the first use within its lifetime gets its user, any
 /// other use (again, expired, unknown) gets None. One statement, so two
 /// instances racing for the same ticket cannot both win.
-pub async fn redeem(db: impl PgExecutor<'_>, ticket: &str) -> ApiResult<Option<Ticket>> {
+pub async fn redeem(db: impl PgExecutor<'_>, ticket: &str) -> DomainResult<Option<Ticket>> {
     Ok(sqlx::query_as(
         "DELETE FROM stream_tickets WHERE ticket_hash = $1 AND expires_at > now()
          RETURNING user_id, username, access_expires_at, session_id",

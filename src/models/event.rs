@@ -11,7 +11,7 @@
 use sqlx::{FromRow, PgExecutor, PgPool};
 use strum::{EnumString, IntoStaticStr, VariantArray};
 
-use crate::error::ApiResult;
+use crate::domain::error::DomainResult;
 use crate::models::post::{Post, post_select};
 
 /// The `LISTEN` channel: one empty notification per numbering batch.
@@ -67,7 +67,7 @@ pub const NUMBERING_BATCH: u64 = 5_000;
 /// numbered (0 when nothing was pending), or `None` when another numberer
 /// (on any instance) holds the lock right now. The event rows are written
 /// once, never updated (migrations/0006).
-pub async fn number(pool: &PgPool) -> ApiResult<Option<u64>> {
+pub async fn number(pool: &PgPool) -> DomainResult<Option<u64>> {
     if !pending(pool).await? {
         return Ok(Some(0));
     }
@@ -108,7 +108,7 @@ pub async fn number(pool: &PgPool) -> ApiResult<Option<u64>> {
 }
 
 /// Whether any committed event waits for its position.
-pub async fn pending(db: impl PgExecutor<'_>) -> ApiResult<bool> {
+pub async fn pending(db: impl PgExecutor<'_>) -> DomainResult<bool> {
     Ok(
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events_pending)")
             .fetch_one(db)
@@ -118,7 +118,7 @@ pub async fn pending(db: impl PgExecutor<'_>) -> ApiResult<bool> {
 
 /// Waits inside PostgreSQL until the session of `conn` holds the numbering
 /// role (held until that connection closes): no query is sent meanwhile.
-pub async fn wait_for_numbering_role(conn: &mut sqlx::PgConnection) -> ApiResult<()> {
+pub async fn wait_for_numbering_role(conn: &mut sqlx::PgConnection) -> DomainResult<()> {
     // A configured timeout would end the wait; this session waits for good.
     for setting in ["SET statement_timeout = 0", "SET lock_timeout = 0"] {
         sqlx::query(setting).execute(&mut *conn).await?;
@@ -138,7 +138,7 @@ pub async fn wait_for_numbering_role(conn: &mut sqlx::PgConnection) -> ApiResult
 
 /// The greatest committed position (0 for an empty log): a subscriber that
 /// starts now receives everything after it.
-pub async fn last(db: impl PgExecutor<'_>) -> ApiResult<i64> {
+pub async fn last(db: impl PgExecutor<'_>) -> DomainResult<i64> {
     Ok(
         sqlx::query_scalar("SELECT coalesce(max(pos), 0) FROM events")
             .fetch_one(db)
@@ -153,7 +153,7 @@ pub async fn after(
     after_pos: i64,
     up_to: Option<i64>,
     limit: i64,
-) -> ApiResult<Vec<Event>> {
+) -> DomainResult<Vec<Event>> {
     Ok(sqlx::query_as(
         "SELECT pos, type, post_id, notification_id, user_id, top_level FROM events
           WHERE pos > $1 AND pos <= coalesce($2, 9223372036854775807)
@@ -168,7 +168,7 @@ pub async fn after(
 
 /// The greatest position ever written or pruned (0 for an empty log): no
 /// valid event id exceeds it.
-pub async fn head(db: impl PgExecutor<'_>) -> ApiResult<i64> {
+pub async fn head(db: impl PgExecutor<'_>) -> DomainResult<i64> {
     Ok(sqlx::query_scalar(
         "SELECT GREATEST((SELECT max(pos) FROM events), (SELECT up_to FROM events_pruned), 0)",
     )
@@ -178,7 +178,7 @@ pub async fn head(db: impl PgExecutor<'_>) -> ApiResult<i64> {
 
 /// Events at or below this position were pruned: a client resuming from
 /// below it has missed events.
-pub async fn pruned_up_to(db: impl PgExecutor<'_>) -> ApiResult<i64> {
+pub async fn pruned_up_to(db: impl PgExecutor<'_>) -> DomainResult<i64> {
     Ok(sqlx::query_scalar("SELECT up_to FROM events_pruned")
         .fetch_one(db)
         .await?)
@@ -187,7 +187,7 @@ pub async fn pruned_up_to(db: impl PgExecutor<'_>) -> ApiResult<i64> {
 /// A read-only transaction that sees one snapshot of the database for all
 /// its statements (`REPEATABLE READ`): reads in it agree with each other
 /// even while pruning or follows change.
-pub async fn snapshot(pool: &PgPool) -> ApiResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+pub async fn snapshot(pool: &PgPool) -> DomainResult<sqlx::Transaction<'static, sqlx::Postgres>> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
@@ -197,7 +197,10 @@ pub async fn snapshot(pool: &PgPool) -> ApiResult<sqlx::Transaction<'static, sql
 
 /// Claims this period's pruning for the caller: true for exactly one
 /// caller (across every instance) per `every`.
-pub async fn claim_prune(db: impl PgExecutor<'_>, every: std::time::Duration) -> ApiResult<bool> {
+pub async fn claim_prune(
+    db: impl PgExecutor<'_>,
+    every: std::time::Duration,
+) -> DomainResult<bool> {
     Ok(sqlx::query_scalar::<_, bool>(
         "UPDATE events_pruned SET pruned_at = now()
           WHERE pruned_at < now() - $1 * interval '1 millisecond' RETURNING true",
@@ -212,7 +215,7 @@ pub async fn claim_prune(db: impl PgExecutor<'_>, every: std::time::Duration) ->
 /// them, so what remains is exactly `pos > pruned_up_to()`; records the new
 /// bound and sweeps expired stream tickets (`auth::ticket`) in the same
 /// round trip. Returns the events deleted.
-pub async fn prune(db: impl PgExecutor<'_>, older_than: chrono::Duration) -> ApiResult<u64> {
+pub async fn prune(db: impl PgExecutor<'_>, older_than: chrono::Duration) -> DomainResult<u64> {
     let deleted: i64 = sqlx::query_scalar(
         "WITH bound AS (
              SELECT max(pos) AS up_to FROM events
@@ -232,7 +235,7 @@ pub async fn prune(db: impl PgExecutor<'_>, older_than: chrono::Duration) -> Api
 
 /// Live posts by id, in id order, without viewer fields (`liked` is absent):
 /// the payloads of post events, shared by every recipient.
-pub async fn posts_by_ids(db: impl PgExecutor<'_>, ids: &[i64]) -> ApiResult<Vec<Post>> {
+pub async fn posts_by_ids(db: impl PgExecutor<'_>, ids: &[i64]) -> DomainResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
         "p.id",
         "WHERE p.id = ANY ($2) AND p.deleted_at IS NULL ORDER BY p.id"

@@ -1,11 +1,12 @@
-//! Follows between users: idempotent follow and unfollow, and both lists.
+//! Follows between users: the answer type and both lists (the actions
+//! are `domain::relationships`).
 
 use serde::Serialize;
 use sqlx::PgExecutor;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult, ConstraintExt};
-use crate::models::user::{self, User, user_select};
+use crate::domain::error::DomainResult;
+use crate::models::user::{User, user_select};
 use crate::pagination::Page;
 use crate::visibility::Relations;
 
@@ -16,42 +17,6 @@ pub struct Following {
     pub followee_id: i64,
     /// Always true.
     pub following: bool,
-}
-
-/// Makes `follower` follow `followee`; true when the follow is new.
-pub async fn follow(db: impl PgExecutor<'_>, follower: i64, followee: i64) -> ApiResult<bool> {
-    if follower == followee {
-        return Err(ApiError::invalid(
-            &["path", "id"],
-            "you cannot follow yourself",
-        ));
-    }
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)
-         ON CONFLICT ON CONSTRAINT follows_pkey DO NOTHING RETURNING id",
-    )
-    .bind(follower)
-    .bind(followee)
-    .fetch_optional(db)
-    .await
-    .on_constraint("follows_followee_id_fkey", || {
-        ApiError::NotFound("User not found")
-    })
-    .on_constraint("follows_follower_id_fkey", ApiError::bad_credentials)?;
-    Ok(id.is_some())
-}
-
-/// Makes `follower` stop following `followee` (a no-op when not following).
-pub async fn unfollow(db: &sqlx::PgPool, follower: i64, followee: i64) -> ApiResult<()> {
-    let done = sqlx::query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
-        .bind(follower)
-        .bind(followee)
-        .execute(db)
-        .await?;
-    if done.rows_affected() == 0 && !user::exists(db, followee).await? {
-        return Err(ApiError::NotFound("User not found"));
-    }
-    Ok(())
 }
 
 /// Which side of a user's follows a list shows.
@@ -69,7 +34,7 @@ pub async fn list(
     user_id: i64,
     side: Side,
     page: Page,
-) -> ApiResult<Vec<User>> {
+) -> DomainResult<Vec<User>> {
     let sql = match side {
         Side::Followers => user_select!(
             "f.id",
@@ -92,7 +57,7 @@ pub async fn list(
 
 /// Whom `user_id` follows, as relations for the visibility rule (a
 /// resuming stream's viewer).
-pub async fn of_follower(db: impl PgExecutor<'_>, user_id: i64) -> ApiResult<Relations> {
+pub async fn of_follower(db: impl PgExecutor<'_>, user_id: i64) -> DomainResult<Relations> {
     let followees: Vec<i64> =
         sqlx::query_scalar("SELECT followee_id FROM follows WHERE follower_id = $1")
             .bind(user_id)
@@ -107,7 +72,7 @@ pub async fn between(
     db: impl PgExecutor<'_>,
     followers: &[i64],
     followees: &[i64],
-) -> ApiResult<Relations> {
+) -> DomainResult<Relations> {
     if followers.is_empty() || followees.is_empty() {
         return Ok(Relations::default());
     }

@@ -1,7 +1,8 @@
 //! Notifications: who liked, replied to, followed or mentioned whom.
 //!
-//! Rows are written by triggers (migrations/0002) in the same transaction as
-//! the action; this module only reads them and moves the read marker. A
+//! Rows are written by triggers (migrations/0002) in the same statement as
+//! the action (`domain::notifications` states the rules); this module only
+//! reads them. A
 //! notification about a deleted post is hidden from the list and the counts.
 
 use chrono::{DateTime, Utc};
@@ -10,7 +11,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgExecutor, Row};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult, ConstraintExt};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::models::post::Post;
 use crate::models::user::User;
 use crate::pagination::{Keyed, Page};
@@ -47,11 +48,11 @@ pub enum Kind {
 
 impl Kind {
     /// Parses `?types=like,reply` (empty: every type); an unknown name is a 422.
-    pub fn parse_list(types: &str) -> ApiResult<Vec<Kind>> {
+    pub fn parse_list(types: &str) -> DomainResult<Vec<Kind>> {
         let mut kinds = Vec::new();
         for name in types.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let kind = name.parse::<Kind>().map_err(|_| {
-                ApiError::invalid(
+                DomainError::invalid(
                     &["query", "types"],
                     format!(
                         "unknown notification type {name:?}; expected like, reply, follow or mention"
@@ -163,7 +164,7 @@ pub async fn list(
     user_id: i64,
     types: &[Kind],
     page: Page,
-) -> ApiResult<Vec<Notification>> {
+) -> DomainResult<Vec<Notification>> {
     let types: Vec<&str> = types.iter().map(|&k| k.into()).collect();
     Ok(sqlx::query_as(notification_select!(
         "n.user_id = $1 AND n.id < $2 AND (cardinality($3::text[]) = 0 OR n.type = ANY ($3))
@@ -179,7 +180,10 @@ pub async fn list(
 
 /// Notifications by id, each with its recipient, in id order, for the live
 /// stream. Ids that are unknown or whose post was deleted are left out.
-pub async fn by_ids(db: impl PgExecutor<'_>, ids: &[i64]) -> ApiResult<Vec<(i64, Notification)>> {
+pub async fn by_ids(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> DomainResult<Vec<(i64, Notification)>> {
     let rows = sqlx::query(notification_select!("n.id = ANY ($1) ORDER BY n.id"))
         .bind(ids)
         .fetch_all(db)
@@ -200,7 +204,7 @@ pub struct Unread {
 }
 
 /// How many of a user's visible notifications are unread, and the marker.
-pub async fn unread(db: impl PgExecutor<'_>, user_id: i64) -> ApiResult<Unread> {
+pub async fn unread(db: impl PgExecutor<'_>, user_id: i64) -> DomainResult<Unread> {
     Ok(sqlx::query_as(concat!(
         "SELECT r.last_read_id,
                 (SELECT count(*) FROM notifications n
@@ -215,26 +219,6 @@ pub async fn unread(db: impl PgExecutor<'_>, user_id: i64) -> ApiResult<Unread> 
     .bind(user_id)
     .fetch_one(db)
     .await?)
-}
-
-/// Marks a user's notifications up to `up_to_id` read. The marker only moves
-/// forward, and never past the user's newest notification, so a huge id does
-/// not pre-read notifications that do not exist yet. Without notifications
-/// there is nothing to mark.
-pub async fn mark_read(db: impl PgExecutor<'_>, user_id: i64, up_to_id: i64) -> ApiResult<()> {
-    sqlx::query(
-        "INSERT INTO notification_reads (user_id, last_read_id)
-         SELECT $1, GREATEST(LEAST($2, max(id)), 0) FROM notifications
-          WHERE user_id = $1 HAVING max(id) IS NOT NULL
-         ON CONFLICT ON CONSTRAINT notification_reads_pkey DO UPDATE
-            SET last_read_id = GREATEST(notification_reads.last_read_id, EXCLUDED.last_read_id)",
-    )
-    .bind(user_id)
-    .bind(up_to_id)
-    .execute(db)
-    .await
-    .on_constraint("notification_reads_user_id_fkey", ApiError::bad_credentials)?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -264,7 +248,7 @@ mod tests {
         assert_eq!(Kind::parse_list("follow,mention").unwrap().len(), 2);
         for bad in ["likes", "Like", "like,boost"] {
             let err = Kind::parse_list(bad).unwrap_err();
-            assert!(matches!(&err, ApiError::Validation(e) if e[0].loc == ["query", "types"]));
+            assert!(matches!(&err, DomainError::Invalid(e) if e[0].loc == ["query", "types"]));
         }
     }
 }

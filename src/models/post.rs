@@ -1,11 +1,11 @@
-//! Posts and threads: creation, reads, lists, edits and soft deletes.
+//! Posts and threads: the row types and the reads (writes: `domain::posts`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult, ConstraintExt};
+use crate::domain::error::{DomainError, DomainResult};
 use crate::pagination::{Keyed, Order, Page};
 use crate::visibility::visible_post;
 
@@ -102,39 +102,8 @@ macro_rules! lock_live_post {
 }
 pub(crate) use lock_live_post;
 
-/// Creates a post or reply by `user_id`. An unknown or deleted parent is a 422;
-/// an author who no longer exists is a 401. The parent is locked in the same
-/// statement, so a reply either commits before the parent's delete or sees it.
-pub async fn create(
-    db: impl PgExecutor<'_>,
-    user_id: i64,
-    text: &str,
-    parent_id: Option<i64>,
-) -> ApiResult<Post> {
-    sqlx::query_as(concat!(
-        "WITH parent AS (",
-        lock_live_post!("$3"),
-        "), new AS (
-             INSERT INTO posts (user_id, text, parent_id)
-             SELECT $1, $2, $3
-              WHERE $3::bigint IS NULL OR EXISTS (SELECT 1 FROM parent)
-             RETURNING *
-         )
-         SELECT new.id, new.text, new.date, new.user_id, u.username, new.parent_id,
-                new.like_count, new.reply_count, new.edited_at, false AS liked, new.id AS cursor
-           FROM new JOIN users u ON u.id = new.user_id",
-    ))
-    .bind(user_id)
-    .bind(text)
-    .bind(parent_id)
-    .fetch_optional(db)
-    .await
-    .on_constraint("posts_user_id_fkey", ApiError::bad_credentials)?
-    .ok_or_else(|| ApiError::invalid(&["body", "parent_id"], "parent post not found"))
-}
-
 /// A live post by id.
-pub async fn get(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> ApiResult<Post> {
+pub async fn get(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> DomainResult<Post> {
     sqlx::query_as(post_select!(
         "p.id",
         "WHERE p.id = $2 AND ",
@@ -145,7 +114,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> ApiRe
     .bind(id)
     .fetch_optional(db)
     .await?
-    .ok_or(ApiError::NotFound("Post not found"))
+    .ok_or(DomainError::NotFound("Post not found"))
 }
 
 /// Top-level posts in the given order.
@@ -154,7 +123,7 @@ pub async fn list_top_level(
     order: Order,
     page: Page,
     viewer: Option<i64>,
-) -> ApiResult<Vec<Post>> {
+) -> DomainResult<Vec<Post>> {
     let (sql, after) = match order {
         Order::Asc => (
             post_select!(
@@ -189,7 +158,7 @@ pub async fn replies(
     parent_id: i64,
     page: Page,
     viewer: Option<i64>,
-) -> ApiResult<Vec<Post>> {
+) -> DomainResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
         "p.id",
         "WHERE p.parent_id = $2 AND ",
@@ -212,7 +181,7 @@ pub async fn by_user(
     order: Order,
     page: Page,
     viewer: Option<i64>,
-) -> ApiResult<Vec<Post>> {
+) -> DomainResult<Vec<Post>> {
     // One literal per variant, so each can use its partial index.
     let sql = match (include_replies, order) {
         (false, Order::Asc) => post_select!(
@@ -260,7 +229,7 @@ pub async fn by_user(
 /// posts are at or above the `limit`-th newest of those heads, so the page is
 /// too, and only the followees owning those heads are read again, from that
 /// bound up. With fewer heads than `limit` there is no bound.
-pub async fn timeline(db: impl PgExecutor<'_>, viewer: i64, page: Page) -> ApiResult<Vec<Post>> {
+pub async fn timeline(db: impl PgExecutor<'_>, viewer: i64, page: Page) -> DomainResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
         "p.id",
         "WHERE p.id = ANY (ARRAY(
@@ -295,7 +264,7 @@ pub async fn liked_by(
     user_id: i64,
     page: Page,
     viewer: Option<i64>,
-) -> ApiResult<Vec<Post>> {
+) -> DomainResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
         "k.id",
         "JOIN likes k ON k.post_id = p.id
@@ -312,63 +281,8 @@ pub async fn liked_by(
     .await?)
 }
 
-/// Why an owner-only change did not happen.
-async fn ownership_error(db: impl PgExecutor<'_>, id: i64) -> ApiError {
-    let live: Result<Option<i64>, _> =
-        sqlx::query_scalar("SELECT user_id FROM posts WHERE id = $1 AND deleted_at IS NULL")
-            .bind(id)
-            .fetch_optional(db)
-            .await;
-    match live {
-        Ok(Some(_)) => ApiError::Forbidden("Not the owner of this post"),
-        Ok(None) => ApiError::NotFound("Post not found"),
-        Err(e) => e.into(),
-    }
-}
-
-/// Replaces the text of `user_id`'s live post `id` and sets `edited_at`;
-/// the post as edited. One transaction: the row stays locked until the post
-/// is read back, so a delete landing in between cannot turn a written edit
-/// into a 404.
-pub async fn edit(db: &sqlx::PgPool, id: i64, user_id: i64, text: &str) -> ApiResult<Post> {
-    let mut tx = db.begin().await?;
-    let done = sqlx::query(
-        "UPDATE posts SET text = $3, edited_at = now()
-          WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
-    )
-    .bind(id)
-    .bind(user_id)
-    .bind(text)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        tx.rollback().await?;
-        return Err(ownership_error(db, id).await);
-    }
-    let post = get(&mut *tx, id, Some(user_id)).await?;
-    tx.commit().await?;
-    Ok(post)
-}
-
-/// Soft-deletes `user_id`'s live post `id`: it becomes a tombstone whose text
-/// is erased, and its replies stay where they are.
-pub async fn delete(db: &sqlx::PgPool, id: i64, user_id: i64) -> ApiResult<()> {
-    let done = sqlx::query(
-        "UPDATE posts SET deleted_at = now(), text = ''
-          WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
-    )
-    .bind(id)
-    .bind(user_id)
-    .execute(db)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(ownership_error(db, id).await);
-    }
-    Ok(())
-}
-
 /// Whether a live post exists.
-pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> ApiResult<bool> {
+pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> DomainResult<bool> {
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL)",
     )

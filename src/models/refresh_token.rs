@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
-use crate::error::{ApiError, ApiResult, ConstraintExt};
+use crate::domain::error::{ConstraintExt, DomainError, DomainResult};
 
 /// The first key of pamps' refresh-token advisory locks ("pamp"); the second
 /// is derived from the user id.
@@ -30,7 +30,7 @@ pub struct NewToken {
 }
 
 /// Waits for, and holds until the transaction ends, the lock on `user_id`'s tokens.
-async fn lock_user(conn: &mut PgConnection, user_id: i64) -> ApiResult<()> {
+async fn lock_user(conn: &mut PgConnection, user_id: i64) -> DomainResult<()> {
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashint8($2))")
         .bind(LOCK_NAMESPACE)
         .bind(user_id)
@@ -44,7 +44,7 @@ async fn insert(
     token: NewToken,
     family: Uuid,
     user_id: i64,
-) -> ApiResult<()> {
+) -> DomainResult<()> {
     sqlx::query(
         "INSERT INTO refresh_tokens (jti, family_id, user_id, expires_at) VALUES ($1, $2, $3, $4)",
     )
@@ -54,7 +54,7 @@ async fn insert(
     .bind(token.expires_at)
     .execute(conn)
     .await
-    .on_constraint("refresh_tokens_user_id_fkey", ApiError::bad_credentials)?;
+    .on_constraint("refresh_tokens_user_id_fkey", || DomainError::Gone)?;
     Ok(())
 }
 
@@ -67,7 +67,7 @@ pub async fn start_family(
     family: Uuid,
     user_id: i64,
     verified_hash: &str,
-) -> ApiResult<bool> {
+) -> DomainResult<bool> {
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, user_id).await?;
     let done = sqlx::query(
@@ -88,7 +88,7 @@ pub async fn start_family(
 /// Trades live token `jti` for its successor `next` in the same family, in
 /// one transaction. A token that was already used is a replay: its whole
 /// family (successors included) is revoked. Anything else is a 401.
-pub async fn rotate(pool: &PgPool, jti: Uuid, user_id: i64, next: NewToken) -> ApiResult<()> {
+pub async fn rotate(pool: &PgPool, jti: Uuid, user_id: i64, next: NewToken) -> DomainResult<()> {
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, user_id).await?;
     let family: Option<Uuid> = sqlx::query_scalar(
@@ -107,13 +107,13 @@ pub async fn rotate(pool: &PgPool, jti: Uuid, user_id: i64, next: NewToken) -> A
     tx.commit().await?;
     match family {
         Some(_) => Ok(()),
-        None => Err(ApiError::bad_credentials()),
+        None => Err(DomainError::Gone),
     }
 }
 
 /// Revokes the family of a live token (logout); a replayed token revokes its
 /// family too but is still refused.
-pub async fn revoke(pool: &PgPool, jti: Uuid, user_id: i64) -> ApiResult<()> {
+pub async fn revoke(pool: &PgPool, jti: Uuid, user_id: i64) -> DomainResult<()> {
     let mut tx = pool.begin().await?;
     lock_user(&mut tx, user_id).await?;
     let done = sqlx::query(
@@ -135,7 +135,7 @@ pub async fn revoke(pool: &PgPool, jti: Uuid, user_id: i64) -> ApiResult<()> {
     if revoked {
         Ok(())
     } else {
-        Err(ApiError::bad_credentials())
+        Err(DomainError::Gone)
     }
 }
 
@@ -143,7 +143,7 @@ async fn revoke_family_if_replayed(
     conn: &mut PgConnection,
     jti: Uuid,
     user_id: i64,
-) -> ApiResult<()> {
+) -> DomainResult<()> {
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = now()
           WHERE revoked_at IS NULL AND family_id = (
@@ -160,7 +160,7 @@ async fn revoke_family_if_replayed(
 /// Revokes every refresh token of a user (after a password change), inside
 /// the caller's transaction: the lock taken here is held until it commits,
 /// so no rotation or login can slip a token past the revocation.
-pub async fn revoke_all_for_user(conn: &mut PgConnection, user_id: i64) -> ApiResult<()> {
+pub async fn revoke_all_for_user(conn: &mut PgConnection, user_id: i64) -> DomainResult<()> {
     lock_user(conn, user_id).await?;
     sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
@@ -172,7 +172,7 @@ pub async fn revoke_all_for_user(conn: &mut PgConnection, user_id: i64) -> ApiRe
 }
 
 /// The family (session) of refresh token `jti`, if it was ever issued.
-pub async fn family_of(db: impl PgExecutor<'_>, jti: Uuid) -> ApiResult<Option<Uuid>> {
+pub async fn family_of(db: impl PgExecutor<'_>, jti: Uuid) -> DomainResult<Option<Uuid>> {
     Ok(
         sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE jti = $1")
             .bind(jti)
@@ -189,7 +189,7 @@ pub async fn session_live(
     db: impl PgExecutor<'_>,
     user_id: i64,
     session: Option<Uuid>,
-) -> ApiResult<bool> {
+) -> DomainResult<bool> {
     Ok(sessions_ended(db, &[(user_id, session)]).await?.is_empty())
 }
 
@@ -198,7 +198,7 @@ pub async fn session_live(
 pub async fn sessions_ended(
     db: impl PgExecutor<'_>,
     pairs: &[(i64, Option<Uuid>)],
-) -> ApiResult<Vec<(i64, Option<Uuid>)>> {
+) -> DomainResult<Vec<(i64, Option<Uuid>)>> {
     let users: Vec<i64> = pairs.iter().map(|p| p.0).collect();
     let sessions: Vec<Option<Uuid>> = pairs.iter().map(|p| p.1).collect();
     Ok(sqlx::query_as(

@@ -6,9 +6,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{AuthUser, Writer};
-use crate::error::{ApiError, ApiResult, ErrorBody, ValidationBody};
+use crate::domain::{notifications, timelines};
+use crate::error::{ApiResult, ErrorBody, ValidationBody};
 use crate::input::{JsonBody, Query};
-use crate::models::notification::{self, Kind, Notification, Unread};
+use crate::models::notification::{Kind, Notification, Unread};
 use crate::pagination::{PageQuery, page_response};
 use crate::state::AppState;
 
@@ -49,7 +50,7 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let page = paging.page()?;
     let types = Kind::parse_list(q.types.as_deref().unwrap_or(""))?;
-    let rows = notification::list(&state.pool, me.id, &types, page).await?;
+    let rows = timelines::notifications(&state.pool, me.id, &types, page).await?;
     Ok(page_response(&req, page, rows))
 }
 
@@ -58,7 +59,7 @@ pub async fn list(
     responses((status = 200, body = Unread), (status = 401, body = ErrorBody)))]
 #[get("/notifications/unread")]
 pub async fn unread(state: web::Data<AppState>, me: AuthUser) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(notification::unread(&state.pool, me.id).await?))
+    Ok(HttpResponse::Ok().json(notifications::unread(&state.pool, me.id).await?))
 }
 
 /// Marks my notifications up to `up_to_id` read (the marker only moves forward).
@@ -72,12 +73,6 @@ pub async fn read(
     me: Writer,
     JsonBody(body): JsonBody<ReadMarker>,
 ) -> ApiResult<HttpResponse> {
-    if body.up_to_id < 1 {
-        return Err(ApiError::invalid(
-            &["body", "up_to_id"],
-            "up_to_id must be a notification id (at least 1)",
-        ));
-    }
-    notification::mark_read(&state.pool, me.id, body.up_to_id).await?;
+    notifications::mark_read(&state.pool, me.id, body.up_to_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,15 +8,14 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{MaybeAuthUser, Writer};
-use crate::error::{ApiError, ApiResult};
+use crate::domain::{interactions, posts, timelines};
+use crate::error::ApiResult;
 use crate::error::{ErrorBody, ValidationBody};
 use crate::input::{JsonBody, Query};
 use crate::models::like::Liked;
-use crate::models::post::{self, EMBEDDED_REPLIES, NewPost, Post, PostEdit, PostWithReplies};
-use crate::models::{like as likes, user};
-use crate::pagination::{OrderQuery, Page, PageQuery, page_response};
+use crate::models::post::{NewPost, Post, PostEdit, PostWithReplies};
+use crate::pagination::{OrderQuery, PageQuery, page_response};
 use crate::state::AppState;
-use crate::validation;
 
 /// Registers the `/post` routes; fixed paths come before `{id}`.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -40,10 +39,6 @@ pub struct UserPostsQuery {
     pub include_replies: Option<bool>,
 }
 
-fn text_of(raw: &str) -> ApiResult<String> {
-    validation::post_text(raw).map_err(|msg| ApiError::invalid(&["body", "text"], msg))
-}
-
 /// Top-level posts.
 #[utoipa::path(operation_id = "list_posts", tag = "posts", params(PageQuery, OrderQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody), (status = 422, body = ValidationBody)))]
@@ -57,7 +52,7 @@ pub async fn list(
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
     let order = order.order.unwrap_or_default();
-    let rows = post::list_top_level(&state.pool, order, page, viewer.id()).await?;
+    let rows = timelines::public(&state.pool, order, page, viewer.id()).await?;
     Ok(page_response(&req, page, rows))
 }
 
@@ -75,8 +70,7 @@ pub async fn create(
     me: Writer,
     JsonBody(body): JsonBody<NewPost>,
 ) -> ApiResult<HttpResponse> {
-    let text = text_of(&body.text)?;
-    let created = post::create(&state.pool, me.id, &text, body.parent_id).await?;
+    let created = posts::create(&state.pool, me.id, &body.text, body.parent_id).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/post/{}/", created.id)))
         .json(created))
@@ -92,18 +86,8 @@ pub async fn get(
     id: web::Path<i64>,
     viewer: MaybeAuthUser,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let post = post::get(&state.pool, id, viewer.id()).await?;
-    let first = Page {
-        limit: EMBEDDED_REPLIES,
-        after: None,
-    };
-    let mut first_replies = post::replies(&state.pool, id, first, viewer.id()).await?;
-    first_replies.truncate(first.limit as usize);
-    Ok(HttpResponse::Ok().json(PostWithReplies {
-        post,
-        replies: first_replies,
-    }))
+    let thread = timelines::thread(&state.pool, id.into_inner(), viewer.id()).await?;
+    Ok(HttpResponse::Ok().json(thread))
 }
 
 /// Edits one's own post.
@@ -120,9 +104,8 @@ pub async fn edit(
     id: web::Path<i64>,
     JsonBody(body): JsonBody<PostEdit>,
 ) -> ApiResult<HttpResponse> {
-    let id = id.into_inner();
-    let text = text_of(&body.text)?;
-    Ok(HttpResponse::Ok().json(post::edit(&state.pool, id, me.id, &text).await?))
+    let edited = posts::edit(&state.pool, me.id, id.into_inner(), &body.text).await?;
+    Ok(HttpResponse::Ok().json(edited))
 }
 
 /// Deletes one's own post; its replies stay readable.
@@ -136,7 +119,7 @@ pub async fn delete(
     me: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    post::delete(&state.pool, id.into_inner(), me.id).await?;
+    posts::delete(&state.pool, me.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -154,15 +137,8 @@ pub async fn replies(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    let id = id.into_inner();
-    if !post::exists(&state.pool, id).await? {
-        return Err(ApiError::NotFound("Post not found"));
-    }
-    Ok(page_response(
-        &req,
-        page,
-        post::replies(&state.pool, id, page, viewer.id()).await?,
-    ))
+    let rows = timelines::replies(&state.pool, id.into_inner(), page, viewer.id()).await?;
+    Ok(page_response(&req, page, rows))
 }
 
 /// A user's posts.
@@ -181,10 +157,9 @@ pub async fn by_user(
     Query(order): Query<OrderQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = paging.page()?;
-    let id = user::id_by_username(&state.pool, &path).await?;
-    let rows = post::by_user(
+    let rows = timelines::user_posts(
         &state.pool,
-        id,
+        &path,
         q.include_replies.unwrap_or(false),
         order.order.unwrap_or_default(),
         page,
@@ -208,7 +183,7 @@ pub async fn like(
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let created = likes::like(&state.pool, me.id, id).await?;
+    let created = interactions::like(&state.pool, me.id, id).await?;
     let body = Liked {
         post_id: id,
         user_id: me.id,
@@ -233,7 +208,7 @@ pub async fn unlike(
     me: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    likes::unlike(&state.pool, me.id, id.into_inner()).await?;
+    interactions::unlike(&state.pool, me.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -251,10 +226,6 @@ pub async fn liked_by(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    let id = user::id_by_username(&state.pool, &path).await?;
-    Ok(page_response(
-        &req,
-        page,
-        post::liked_by(&state.pool, id, page, viewer.id()).await?,
-    ))
+    let rows = timelines::liked_by(&state.pool, &path, page, viewer.id()).await?;
+    Ok(page_response(&req, page, rows))
 }

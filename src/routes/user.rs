@@ -7,12 +7,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::session::{self, PasswordChange};
 use crate::auth::{AuthUser, MaybeAuthUser, Writer};
+use crate::domain::{accounts, relationships, timelines};
 use crate::error::ApiResult;
 use crate::error::{ErrorBody, ValidationBody};
 use crate::input::{JsonBody, Query};
 use crate::models::follow::{Following, Side};
 use crate::models::user::{Profile, ProfileUpdate, RegisterRequest, User};
-use crate::models::{follow as follows, post, user};
 use crate::pagination::{PageQuery, page_response};
 use crate::state::AppState;
 
@@ -46,9 +46,9 @@ pub async fn register(
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
     state.limits.register(&req).await?;
-    let new_user = body.validate()?;
+    let new_user = accounts::registration(&body)?;
     let hash = state.hasher.hash(new_user.password.clone()).await?;
-    let created = user::insert(&state.pool, &new_user, &hash).await?;
+    let created = accounts::register(&state.pool, &new_user, &hash).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/user/{}/", created.username)))
         .json(created))
@@ -67,7 +67,7 @@ pub async fn list(
     Ok(page_response(
         &req,
         page,
-        user::list(&state.pool, page).await?,
+        accounts::directory(&state.pool, page).await?,
     ))
 }
 
@@ -81,7 +81,7 @@ pub async fn profile(
     path: web::Path<String>,
     viewer: MaybeAuthUser,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(user::profile(&state.pool, &path, viewer.id()).await?))
+    Ok(HttpResponse::Ok().json(accounts::profile(&state.pool, &path, viewer.id()).await?))
 }
 
 /// One's own profile, with email.
@@ -89,7 +89,7 @@ pub async fn profile(
     responses((status = 200, body = Profile), (status = 401, body = ErrorBody)))]
 #[get("/user/me/")]
 pub async fn me(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(user::own_profile(&state.pool, caller.id).await?))
+    Ok(HttpResponse::Ok().json(accounts::own_profile(&state.pool, caller.id).await?))
 }
 
 /// Updates one's email, avatar or bio.
@@ -105,9 +105,9 @@ pub async fn update_me(
     caller: Writer,
     JsonBody(body): JsonBody<ProfileUpdate>,
 ) -> ApiResult<HttpResponse> {
-    let update = body.validate()?;
-    user::update_own(&state.pool, caller.id, &update).await?;
-    Ok(HttpResponse::Ok().json(user::own_profile(&state.pool, caller.id).await?))
+    let edit = accounts::profile_edit(&body)?;
+    accounts::edit_profile(&state.pool, caller.id, &edit).await?;
+    Ok(HttpResponse::Ok().json(accounts::own_profile(&state.pool, caller.id).await?))
 }
 
 /// Changes one's password (fresh token required); revokes all refresh tokens.
@@ -146,7 +146,7 @@ pub async fn follow(
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let created = follows::follow(&state.pool, caller.id, id).await?;
+    let created = relationships::follow(&state.pool, caller.id, id).await?;
     let body = Following {
         follower_id: caller.id,
         followee_id: id,
@@ -175,7 +175,7 @@ pub async fn unfollow(
     caller: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    follows::unfollow(&state.pool, caller.id, id.into_inner()).await?;
+    relationships::unfollow(&state.pool, caller.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -219,12 +219,8 @@ async fn follow_list(
     side: Side,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    let id = user::id_by_username(&state.pool, username).await?;
-    Ok(page_response(
-        req,
-        page,
-        follows::list(&state.pool, id, side, page).await?,
-    ))
+    let rows = timelines::follows(&state.pool, username, side, page).await?;
+    Ok(page_response(req, page, rows))
 }
 
 /// Posts (replies included) by the users I follow, newest first.
@@ -242,6 +238,6 @@ pub async fn timeline(
     Ok(page_response(
         &req,
         page,
-        post::timeline(&state.pool, caller.id, page).await?,
+        timelines::home(&state.pool, caller.id, page).await?,
     ))
 }

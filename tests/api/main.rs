@@ -12,6 +12,7 @@ mod client_errors;
 mod compression;
 mod conventions;
 mod dev_database;
+mod domain_effects;
 mod fd_limit;
 mod follows;
 mod hardening;

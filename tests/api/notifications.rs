@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use pamps::auth::ticket;
+use pamps::domain::notifications;
 use pamps::models::event::{self, Event, EventKind};
 use pamps::models::notification::{self, Kind, Notification, Unread};
 use pamps::pagination::Page;
@@ -365,7 +366,7 @@ async fn types_filter_and_keyset_pages_never_skip_or_repeat(pool: PgPool) {
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn mark_read_moves_forward_only_and_never_past_the_newest(pool: PgPool) {
     let nobody = add_user(&pool, "quiet").await;
-    notification::mark_read(&pool, nobody, 5).await.unwrap();
+    notifications::mark_read(&pool, nobody, 5).await.unwrap();
     assert_eq!(
         unread(&pool, nobody).await,
         Unread {
@@ -379,7 +380,7 @@ async fn mark_read_moves_forward_only_and_never_past_the_newest(pool: PgPool) {
     let (newest, tenth) = (ids[0], ids[9]);
     assert_eq!(unread(&pool, ana).await.count, 24);
 
-    notification::mark_read(&pool, ana, tenth).await.unwrap();
+    notifications::mark_read(&pool, ana, tenth).await.unwrap();
     assert_eq!(
         unread(&pool, ana).await,
         Unread {
@@ -387,7 +388,7 @@ async fn mark_read_moves_forward_only_and_never_past_the_newest(pool: PgPool) {
             last_read_id: Some(tenth)
         }
     );
-    notification::mark_read(&pool, ana, tenth - 3)
+    notifications::mark_read(&pool, ana, tenth - 3)
         .await
         .unwrap();
     assert_eq!(
@@ -396,7 +397,7 @@ async fn mark_read_moves_forward_only_and_never_past_the_newest(pool: PgPool) {
         "never backwards"
     );
 
-    notification::mark_read(&pool, ana, 1_000_000_000_000_000_000)
+    notifications::mark_read(&pool, ana, 1_000_000_000_000_000_000)
         .await
         .unwrap();
     assert_eq!(

@@ -1,0 +1,70 @@
+//! Likes: one per user and post, enforced by the primary key.
+
+use sqlx::PgExecutor;
+
+use super::error::{ConstraintExt, DomainError, DomainResult};
+use super::{Effects, EventKind, NotificationKind};
+use crate::models::post;
+
+/// Liking a post moves its `like_count` (trigger `likes_count`), notifies its
+/// author unless they liked their own post, once per liker and post ever
+/// (`likes_notify`), and that notification appends a `notification` event
+/// for the author (`notifications_event`).
+pub const LIKE: Effects = Effects {
+    counters: &["posts.like_count"],
+    notifications: &[NotificationKind::Like],
+    events: &[EventKind::Notification],
+    signals: &[],
+    triggers: &["likes_count", "likes_notify", "notifications_event"],
+};
+
+/// Unliking moves `like_count` back (`likes_count`); the notification stays,
+/// so liking again never notifies twice.
+pub const UNLIKE: Effects = Effects {
+    counters: &["posts.like_count"],
+    notifications: &[],
+    events: &[],
+    signals: &[],
+    triggers: &["likes_count"],
+};
+
+/// `actor` likes live post `post_id` ([`LIKE`]); true when the like is new.
+/// The post is locked in the same statement, so a like either commits before
+/// the post's delete or sees it.
+pub async fn like(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainResult<bool> {
+    let (live, created): (bool, bool) = sqlx::query_as(concat!(
+        "WITH post AS (",
+        post::lock_live_post!("$2"),
+        "), new AS (
+             INSERT INTO likes (user_id, post_id) SELECT $1, id FROM post
+             ON CONFLICT ON CONSTRAINT likes_pkey DO NOTHING RETURNING id
+         )
+         SELECT EXISTS (SELECT 1 FROM post), EXISTS (SELECT 1 FROM new)"
+    ))
+    .bind(actor)
+    .bind(post_id)
+    .fetch_one(db)
+    .await
+    .on_constraint("likes_user_id_fkey", || DomainError::Gone)?;
+    if !live {
+        return Err(DomainError::NotFound("Post not found"));
+    }
+    Ok(created)
+}
+
+/// `actor` stops liking live post `post_id` ([`UNLIKE`]; a no-op when not liked).
+pub async fn unlike(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainResult<()> {
+    let live: bool = sqlx::query_scalar(
+        "WITH post AS (SELECT id FROM posts WHERE id = $2 AND deleted_at IS NULL),
+              gone AS (DELETE FROM likes WHERE user_id = $1 AND post_id = (SELECT id FROM post))
+         SELECT EXISTS (SELECT 1 FROM post)",
+    )
+    .bind(actor)
+    .bind(post_id)
+    .fetch_one(db)
+    .await?;
+    if !live {
+        return Err(DomainError::NotFound("Post not found"));
+    }
+    Ok(())
+}

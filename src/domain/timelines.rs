@@ -1,0 +1,99 @@
+//! The list reads: a thread, the public and home timelines, a user's posts,
+//! replies, likes and follows, the notification list. Each turns a name or
+//! id into rows by the product's rules (an unknown user or post is
+//! [`DomainError::NotFound`]); `viewer` fills the viewer's own fields
+//! (`liked`, `following`).
+
+use sqlx::PgPool;
+
+use super::error::{DomainError, DomainResult};
+use crate::models::follow::{self, Side};
+use crate::models::notification::{self, Kind, Notification};
+use crate::models::post::{self, EMBEDDED_REPLIES, Post, PostWithReplies};
+use crate::models::user::{self, User};
+use crate::pagination::{Order, Page};
+
+/// A live post with its first direct replies, oldest first.
+pub async fn thread(db: &PgPool, id: i64, viewer: Option<i64>) -> DomainResult<PostWithReplies> {
+    let post = post::get(db, id, viewer).await?;
+    let first = Page {
+        limit: EMBEDDED_REPLIES,
+        after: None,
+    };
+    let mut replies = post::replies(db, id, first, viewer).await?;
+    replies.truncate(first.limit as usize);
+    Ok(PostWithReplies { post, replies })
+}
+
+/// Top-level posts in the given order.
+pub async fn public(
+    db: &PgPool,
+    order: Order,
+    page: Page,
+    viewer: Option<i64>,
+) -> DomainResult<Vec<Post>> {
+    post::list_top_level(db, order, page, viewer).await
+}
+
+/// Posts (replies included) by the users `viewer` follows, newest first.
+pub async fn home(db: &PgPool, viewer: i64, page: Page) -> DomainResult<Vec<Post>> {
+    post::timeline(db, viewer, page).await
+}
+
+/// Direct live replies of live post `id`, oldest first.
+pub async fn replies(
+    db: &PgPool,
+    id: i64,
+    page: Page,
+    viewer: Option<i64>,
+) -> DomainResult<Vec<Post>> {
+    if !post::exists(db, id).await? {
+        return Err(DomainError::NotFound("Post not found"));
+    }
+    post::replies(db, id, page, viewer).await
+}
+
+/// `username`'s posts, with or without their replies.
+pub async fn user_posts(
+    db: &PgPool,
+    username: &str,
+    include_replies: bool,
+    order: Order,
+    page: Page,
+    viewer: Option<i64>,
+) -> DomainResult<Vec<Post>> {
+    let id = user::id_by_username(db, username).await?;
+    post::by_user(db, id, include_replies, order, page, viewer).await
+}
+
+/// Live posts `username` liked, most recent like first.
+pub async fn liked_by(
+    db: &PgPool,
+    username: &str,
+    page: Page,
+    viewer: Option<i64>,
+) -> DomainResult<Vec<Post>> {
+    let id = user::id_by_username(db, username).await?;
+    post::liked_by(db, id, page, viewer).await
+}
+
+/// One side of `username`'s follows, most recent follow first.
+pub async fn follows(
+    db: &PgPool,
+    username: &str,
+    side: Side,
+    page: Page,
+) -> DomainResult<Vec<User>> {
+    let id = user::id_by_username(db, username).await?;
+    follow::list(db, id, side, page).await
+}
+
+/// `viewer`'s notifications of the given types (none: all), newest first.
+pub async fn notifications(
+    db: &PgPool,
+    viewer: i64,
+    types: &[Kind],
+    page: Page,
+) -> DomainResult<Vec<Notification>> {
+    notification::list(db, viewer, types, page).await
+}
