@@ -87,6 +87,7 @@ pub fn build_app(
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(from_fn(head_without_stream)),
         )
+        .service(routes::media::uploads())
         .service(api)
         .wrap(from_fn(request_log))
         .wrap(Condition::new(

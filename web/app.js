@@ -2,7 +2,7 @@
 
 import { api, session, resume, login, logout, loadMe, onSessionExpired, hasSession } from "./api.js";
 import { h, append, field, formError, showError, clearErrors, announce, avatar, time, plural } from "./dom.js";
-import { renderPost, composer, pagedList, userRow, updatePost, removePost, userHref } from "./posts.js";
+import { renderPost, composer, pagedList, userRow, updatePost, removePost, userHref, uploadPicture } from "./posts.js";
 import { live, startLive, stopLive } from "./stream.js";
 
 const main = document.getElementById("main");
@@ -231,6 +231,7 @@ function home(root, ctx) {
     composer({
       label: "What’s happening?",
       draftKey: "home",
+      withPictures: true,
       onDone: (p) => {
         if (!list.has(p.id)) list.prepend(renderPost(p));
         announce("Posted.");
@@ -592,6 +593,27 @@ async function settings(root, ctx) {
       saved.textContent = "Profile saved.";
     },
   );
+  append(root, h("h2", { text: "Pictures" }));
+  for (const [kind, name] of [["avatar", "Avatar"], ["header", "Header"]]) {
+    const status = h("p", { class: "ok", role: "status" });
+    formView(
+      root,
+      null,
+      [
+        field({ label: `${name} picture`, name: "file", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", hint: "A PNG, JPEG, GIF or WebP of up to 10 MiB." }),
+        status,
+      ],
+      `Upload ${kind}`,
+      async (form) => {
+        status.textContent = "";
+        const file = form.elements.file.files[0];
+        if (!file) throw Object.assign(new Error("Choose a picture first."), { fields: { file: "Choose a picture first." } });
+        session.user = await uploadPicture(file, "", `/user/me/${kind}/`);
+        form.reset();
+        status.textContent = `${name} updated.`;
+      },
+    );
+  }
   append(root, h("h2", { text: "Password" }));
   const done = h("p", { class: "ok", role: "status" });
   formView(

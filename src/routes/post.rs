@@ -16,7 +16,7 @@ use crate::models::post::{self, EMBEDDED_REPLIES, NewPost, Post, PostEdit, PostW
 use crate::models::{like as likes, user};
 use crate::pagination::{OrderQuery, Page, PageQuery, page_response};
 use crate::state::AppState;
-use crate::validation;
+use crate::{media, validation};
 
 /// Registers the `/post` routes; fixed paths come before `{id}`.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -66,7 +66,7 @@ pub async fn list(
     responses(
         (status = 201, body = Post, headers(("Location" = String, description = "/post/{id}/"))),
         (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, description = "Invalid text or unknown parent_id", body = ValidationBody),
+        (status = 422, description = "Invalid text, unknown parent_id, or media_ids not your unattached uploads", body = ValidationBody),
         (status = 429, body = ErrorBody),
     ))]
 #[post("/post/")]
@@ -76,7 +76,9 @@ pub async fn create(
     JsonBody(body): JsonBody<NewPost>,
 ) -> ApiResult<HttpResponse> {
     let text = text_of(&body.text)?;
-    let created = post::create(&state.pool, me.id, &text, body.parent_id).await?;
+    let created =
+        media::posting::create_post(&state.pool, me.id, &text, body.parent_id, &body.media_ids)
+            .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/post/{}/", created.id)))
         .json(created))
@@ -137,6 +139,7 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     post::delete(&state.pool, id.into_inner(), me.id).await?;
+    state.media.tidy(&state.pool).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

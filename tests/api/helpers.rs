@@ -305,6 +305,8 @@ impl TestApp {
             "follows" => "SELECT count(*) FROM follows",
             "likes" => "SELECT count(*) FROM likes",
             "refresh_tokens" => "SELECT count(*) FROM refresh_tokens",
+            "media" => "SELECT count(*) FROM media",
+            "media_trash" => "SELECT count(*) FROM media_trash",
             other => panic!("unknown table {other}"),
         };
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
