@@ -6,6 +6,7 @@
 use std::io::Cursor;
 
 use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 /// Widest or tallest picture accepted.
@@ -126,15 +127,21 @@ fn encode(picture: &DynamicImage, format: ImageFormat) -> Result<Vec<u8>, Refusa
         ImageFormat::Jpeg => picture
             .to_rgb8()
             .write_with_encoder(JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)),
-        _ => match picture {
-            // PNG takes 8 and 16 bits of luma, luma+alpha, RGB and RGBA;
-            // anything else (floats) is narrowed to 8-bit RGBA.
-            DynamicImage::ImageRgb32F(_) | DynamicImage::ImageRgba32F(_) => {
-                DynamicImage::ImageRgba8(picture.to_rgba8())
-                    .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+        _ => {
+            let png = PngEncoder::new_with_quality(
+                &mut out,
+                CompressionType::Default,
+                FilterType::Adaptive,
+            );
+            match picture {
+                // PNG takes 8 and 16 bits of luma, luma+alpha, RGB and RGBA;
+                // anything else (floats) is narrowed to 8-bit RGBA.
+                DynamicImage::ImageRgb32F(_) | DynamicImage::ImageRgba32F(_) => {
+                    picture.to_rgba8().write_with_encoder(png)
+                }
+                _ => picture.write_with_encoder(png),
             }
-            _ => picture.write_to(&mut Cursor::new(&mut out), ImageFormat::Png),
-        },
+        }
     };
     done.map_err(|e| Refusal::Undecodable(format!("it could not be re-encoded: {e}")))?;
     Ok(out)
