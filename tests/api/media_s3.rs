@@ -3,6 +3,7 @@
 //! with `PAMPS_TEST_S3_ENDPOINT`, `PAMPS_TEST_S3_BUCKET` and `AWS_*` keys).
 
 use image::ImageFormat;
+use object_store::ObjectStoreExt;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -61,8 +62,18 @@ async fn pictures_are_stored_served_and_removed_through_s3(pool: PgPool) {
     assert_eq!(served.header("content-type"), Some("image/jpeg"));
     assert_eq!(served.header("content-security-policy"), Some("default-src 'none'; sandbox"));
     assert_ne!(served.body, original);
-    let in_bucket = reqwest::get(format!("{endpoint}/{bucket}/{key}")).await.unwrap().bytes().await.unwrap();
+    // Objects are private (an unsigned GET is a 403): read it signed, through
+    // a store of its own.
+    let settings = crate::helpers::test_settings(&[
+        ("PAMPS_MEDIA__STORE", "s3"),
+        ("PAMPS_MEDIA__S3_ENDPOINT", &endpoint),
+        ("PAMPS_MEDIA__S3_BUCKET", &bucket),
+    ]);
+    let store = pamps::media::store::build(&settings.media).unwrap();
+    let in_bucket = store.get(&pamps::media::store::path(&key)).await.unwrap().bytes().await.unwrap();
     assert_eq!(served.body, in_bucket.to_vec());
+    let anonymous = reqwest::get(format!("{endpoint}/{bucket}/{key}")).await.unwrap();
+    assert_eq!(anonymous.status(), 403, "the bucket is not public");
     let post = app.post("/post/", &json!({"text": "s3", "media_ids": [media["id"]]}), Some(&token)).await.json();
     app.delete_post(&token, post["id"].as_i64().unwrap()).await;
     assert_eq!(bucket_keys(&endpoint, &bucket).await, before);
