@@ -135,7 +135,7 @@ fn cors(origins: &[String]) -> Option<Cors> {
         .iter()
         .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin));
     Some(
-        cors.allowed_methods(["GET", "HEAD", "POST", "PATCH", "DELETE"])
+        cors.allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
             .allowed_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,

@@ -350,7 +350,11 @@ impl Settings {
         self.db.ssl_mode()?;
         match (self.media.store.as_str(), self.media.s3_bucket.is_empty()) {
             ("local", _) | ("s3", false) => {}
-            _ => return Err(ConfigError("media.store must be local, or s3 with media.s3_bucket set".into())),
+            _ => {
+                return Err(ConfigError(
+                    "media.store must be local, or s3 with media.s3_bucket set".into(),
+                ));
+            }
         }
         if self.metrics.enabled {
             self.metrics_addr()?;

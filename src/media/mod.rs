@@ -84,7 +84,10 @@ impl Media {
         upload: Upload,
     ) -> ApiResult<MediaAttachment> {
         let mut done = self.process(upload.bytes, upload.content_type).await?;
-        let (full, small) = (std::mem::take(&mut done.full), std::mem::take(&mut done.small));
+        let (full, small) = (
+            std::mem::take(&mut done.full),
+            std::mem::take(&mut done.small),
+        );
         let store = self.store()?;
         let file_key = store::new_key("", done.extension);
         let preview_key = store::new_key("_small", done.extension);

@@ -28,7 +28,9 @@ pub enum Refusal {
     UnsupportedType(String),
     #[error("file is not a {declared} picture: its content does not match its content type")]
     Mismatch { declared: &'static str },
-    #[error("picture is {width}x{height}: at most {MAX_SIDE} pixels a side and {MAX_PIXELS} pixels in all")]
+    #[error(
+        "picture is {width}x{height}: at most {MAX_SIDE} pixels a side and {MAX_PIXELS} pixels in all"
+    )]
     TooLarge { width: u32, height: u32 },
     #[error("picture could not be decoded: {0}")]
     Undecodable(String),
@@ -58,7 +60,9 @@ fn declared_format(content_type: &str) -> Result<ImageFormat, Refusal> {
         "image/jpeg" | "image/jpg" => Ok(ImageFormat::Jpeg),
         "image/gif" => Ok(ImageFormat::Gif),
         "image/webp" => Ok(ImageFormat::WebP),
-        _ => Err(Refusal::UnsupportedType(essence.chars().take(100).collect())),
+        _ => Err(Refusal::UnsupportedType(
+            essence.chars().take(100).collect(),
+        )),
     }
 }
 

@@ -209,10 +209,12 @@ pub async fn sweep_unattached(db: impl PgExecutor<'_>, hours: i32) -> ApiResult<
 
 /// Up to `limit` file keys waiting in the trash.
 pub async fn trash(db: impl PgExecutor<'_>, limit: i64) -> ApiResult<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT file_key FROM media_trash ORDER BY queued_at LIMIT $1")
-        .bind(limit)
-        .fetch_all(db)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT file_key FROM media_trash ORDER BY queued_at LIMIT $1")
+            .bind(limit)
+            .fetch_all(db)
+            .await?,
+    )
 }
 
 /// Forgets trashed keys whose files are gone.

@@ -56,7 +56,9 @@ pub fn is_key(key: &str) -> bool {
     };
     let hex = stem.strip_suffix("_small").unwrap_or(stem);
     hex.len() == 32
-        && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         && matches!(ext, "png" | "jpg")
 }
 
@@ -94,7 +96,13 @@ mod tests {
         let key = new_key("", "png");
         assert!(is_key(&key), "{key}");
         assert!(is_key(&new_key("_small", "jpg")));
-        for bad in ["../etc/passwd", "a.png", "", ".png", &key.replace(".png", ".html")] {
+        for bad in [
+            "../etc/passwd",
+            "a.png",
+            "",
+            ".png",
+            &key.replace(".png", ".html"),
+        ] {
             assert!(!is_key(bad), "{bad}");
         }
     }

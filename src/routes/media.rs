@@ -41,7 +41,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(upload_media)
         .service(serve_file)
         .service(get)
-        .service(describe)
+        .service(describe_media)
         .service(upload_avatar)
         .service(upload_header);
 }
@@ -65,7 +65,11 @@ pub fn uploads() -> actix_web::Scope<
             let path = head.uri.path().trim_end_matches('/');
             match head.method {
                 Method::POST => ["/media", "/user/me/avatar", "/user/me/header"].contains(&path),
-                Method::GET => head.uri.path().strip_prefix(FILES_PATH).is_some_and(store::is_key),
+                Method::GET => head
+                    .uri
+                    .path()
+                    .strip_prefix(FILES_PATH)
+                    .is_some_and(store::is_key),
                 _ => false,
             }
         }))
@@ -81,7 +85,8 @@ pub fn uploads() -> actix_web::Scope<
 /// `PUT /media/{id}/` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MediaUpdate {
-    /// Alt text, at most 1500 characters; empty removes it.
+    /// Alt text, at most 1500 characters; empty or absent removes it.
+    #[serde(default)]
     #[schema(max_length = 1500)]
     pub description: String,
 }
@@ -89,7 +94,11 @@ pub struct MediaUpdate {
 /// Reads a multipart upload: a `file` part (its content type must name a
 /// PNG, JPEG, GIF or WebP) and an optional `description`. Bigger than
 /// `media.max_bytes` is a 413, as soon as it is known.
-async fn read_upload(req: &HttpRequest, max_bytes: usize, mut parts: Multipart) -> ApiResult<Upload> {
+async fn read_upload(
+    req: &HttpRequest,
+    max_bytes: usize,
+    mut parts: Multipart,
+) -> ApiResult<Upload> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -118,7 +127,10 @@ async fn read_upload(req: &HttpRequest, max_bytes: usize, mut parts: Multipart) 
                 "file" => file = Some((bytes, content_type)),
                 "description" => {
                     let text = String::from_utf8(bytes).map_err(|_| {
-                        ApiError::invalid(&["body", "description"], "description must be UTF-8 text")
+                        ApiError::invalid(
+                            &["body", "description"],
+                            "description must be UTF-8 text",
+                        )
                     })?;
                     description = rows::description(&text, &["body", "description"])?;
                 }
@@ -168,14 +180,17 @@ pub async fn upload_media(
     parts: Multipart,
 ) -> ApiResult<HttpResponse> {
     let upload = read_upload(&req, state.media.max_bytes, parts).await?;
-    let media = state.media.upload(&state.pool, me.id, Purpose::Post, upload).await?;
+    let media = state
+        .media
+        .upload(&state.pool, me.id, Purpose::Post, upload)
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/media/{}/", media.id)))
         .json(media))
 }
 
 /// One of one's own uploads.
-#[utoipa::path(tag = "media", params(("id" = i64, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "get_media", tag = "media", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = MediaAttachment), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
 #[get("/media/{id}/")]
@@ -194,7 +209,7 @@ pub async fn get(
         (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
 #[put("/media/{id}/")]
-pub async fn describe(
+pub async fn describe_media(
     state: web::Data<AppState>,
     me: Writer,
     id: web::Path<i64>,
@@ -211,7 +226,10 @@ pub async fn describe(
     responses((status = 200, description = "The picture (image/png or image/jpeg)", content_type = "image/png"),
         (status = 404, body = ErrorBody)))]
 #[get("/media/files/{key}")]
-pub async fn serve_file(state: web::Data<AppState>, key: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn serve_file(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let not_found = || ApiError::NotFound("File not found");
     if !store::is_key(&key) {
         return Err(not_found());
@@ -240,7 +258,10 @@ async fn profile_picture(
     purpose: Purpose,
 ) -> ApiResult<HttpResponse> {
     let upload = read_upload(&req, state.media.max_bytes, parts).await?;
-    let media = state.media.upload(&state.pool, me.id, purpose, upload).await?;
+    let media = state
+        .media
+        .upload(&state.pool, me.id, purpose, upload)
+        .await?;
     let origin = state.forwarding.origin(&req).unwrap_or_default();
     let url = format!("{origin}{}", media.url);
     rows::set_profile_picture(&state.pool, me.id, media.id, purpose, &url).await?;

@@ -400,12 +400,13 @@ impl TestApp {
 // --- shared by the post and user test files ---------------------------------------
 
 /// The keys of every post in a response with a token.
-pub const POST_KEYS: [&str; 10] = [
+pub const POST_KEYS: [&str; 11] = [
     "date",
     "edited_at",
     "id",
     "like_count",
     "liked",
+    "media",
     "parent_id",
     "reply_count",
     "text",

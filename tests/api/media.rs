@@ -15,7 +15,11 @@ use crate::helpers::{TestApp, TestResponse};
 /// re-encoded bytes cannot match by accident).
 pub fn picture(width: u32, height: u32, format: ImageFormat) -> Vec<u8> {
     let rgb = RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, ((x + y) % 256) as u8])
+        image::Rgb([
+            (x * 7 % 256) as u8,
+            (y * 5 % 256) as u8,
+            ((x + y) % 256) as u8,
+        ])
     });
     let mut out = Vec::new();
     DynamicImage::ImageRgb8(rgb)
@@ -91,7 +95,14 @@ pub async fn upload(
 
 /// Uploads a small PNG; its JSON.
 pub async fn upload_png(app: &TestApp, token: &str) -> Value {
-    let res = upload(app, token, &picture(30, 20, ImageFormat::Png), "image/png", "").await;
+    let res = upload(
+        app,
+        token,
+        &picture(30, 20, ImageFormat::Png),
+        "image/png",
+        "",
+    )
+    .await;
     res.assert_status(201);
     res.json()
 }
@@ -126,10 +137,16 @@ async fn upload_returns_201_with_the_attachment_and_stores_re_encoded_files(pool
     res.assert_status(201);
     let body = res.json();
     let media_id = body["id"].as_i64().unwrap();
-    assert_eq!(res.header("location"), Some(format!("/media/{media_id}/").as_str()));
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/media/{media_id}/").as_str())
+    );
     assert_eq!(body["type"], "image");
     assert_eq!(body["description"], "A gradient");
-    assert_eq!(body["meta"], json!({"original": {"width": 800, "height": 600}, "small": {"width": 400, "height": 300}}));
+    assert_eq!(
+        body["meta"],
+        json!({"original": {"width": 800, "height": 600}, "small": {"width": 400, "height": 300}})
+    );
     assert_eq!(body["blurhash"].as_str().unwrap().len(), 28);
     let (url, preview) = (key_of(&body["url"]), key_of(&body["preview_url"]));
     assert!(body["url"].as_str().unwrap().starts_with("/media/files/"));
@@ -185,7 +202,10 @@ async fn exif_and_gps_are_stripped_from_a_jpeg(pool: PgPool) {
     for name in stored(dir.path()) {
         let bytes = std::fs::read(dir.path().join(&name)).unwrap();
         assert!(!bytes.windows(4).any(|w| w == b"Exif"), "{name} has EXIF");
-        assert!(!bytes.windows(15).any(|w| w == b"SECRET-LOCATION"), "{name}");
+        assert!(
+            !bytes.windows(15).any(|w| w == b"SECRET-LOCATION"),
+            "{name}"
+        );
     }
 }
 
@@ -200,8 +220,14 @@ async fn files_are_served_inert_and_cached_for_good(pool: PgPool) {
         res.assert_status(200);
         assert_eq!(res.header("content-type"), Some("image/png"));
         assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
-        assert_eq!(res.header("content-security-policy"), Some("default-src 'none'; sandbox"));
-        assert_eq!(res.header("cache-control"), Some("public, max-age=31536000, immutable"));
+        assert_eq!(
+            res.header("content-security-policy"),
+            Some("default-src 'none'; sandbox")
+        );
+        assert_eq!(
+            res.header("cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
         let on_disk = std::fs::read(dir.path().join(key_of(url))).unwrap();
         assert_eq!(res.body, on_disk);
     }
@@ -226,9 +252,19 @@ async fn unknown_or_malformed_file_names_are_404(pool: PgPool) {
 async fn upload_without_token_returns_401_and_stores_nothing(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let app = app_in(pool, dir.path()).await;
-    let res = upload(&app, "not-a-token", &picture(10, 10, ImageFormat::Png), "image/png", "").await;
+    let res = upload(
+        &app,
+        "not-a-token",
+        &picture(10, 10, ImageFormat::Png),
+        "image/png",
+        "",
+    )
+    .await;
     res.assert_status(401);
-    assert_eq!(res.json(), json!({"detail": "Could not validate credentials"}));
+    assert_eq!(
+        res.json(),
+        json!({"detail": "Could not validate credentials"})
+    );
     assert_eq!(app.count("media").await, 0);
     assert!(stored(dir.path()).is_empty());
 }
@@ -240,21 +276,60 @@ async fn refused_uploads_get_clear_errors_and_store_nothing(pool: PgPool) {
     let (_, token) = app.user("alice").await;
     let png = picture(10, 10, ImageFormat::Png);
     let cases: Vec<(Vec<u8>, u16, &str)> = vec![
-        (multipart(&[("file", Some("a.png"), Some("image/jpeg"), &png)]), 422, "is not a image/jpeg picture"),
-        (multipart(&[("file", Some("a.html"), Some("text/html"), b"<script>alert(1)</script>")]), 422, "must be a PNG, JPEG, GIF or WebP"),
-        (multipart(&[("file", Some("a.png"), None, &png)]), 422, "must be a PNG, JPEG, GIF or WebP"),
-        (multipart(&[("description", None, None, b"no file")]), 422, "file is required"),
-        (multipart(&[("description", None, None, "x".repeat(1501).as_bytes()), ("file", Some("a.png"), Some("image/png"), &png)]), 422, "description must be at most 1500"),
+        (
+            multipart(&[("file", Some("a.png"), Some("image/jpeg"), &png)]),
+            422,
+            "is not a image/jpeg picture",
+        ),
+        (
+            multipart(&[(
+                "file",
+                Some("a.html"),
+                Some("text/html"),
+                b"<script>alert(1)</script>",
+            )]),
+            422,
+            "must be a PNG, JPEG, GIF or WebP",
+        ),
+        (
+            multipart(&[("file", Some("a.png"), None, &png)]),
+            422,
+            "must be a PNG, JPEG, GIF or WebP",
+        ),
+        (
+            multipart(&[("description", None, None, b"no file")]),
+            422,
+            "file is required",
+        ),
+        (
+            multipart(&[
+                ("description", None, None, "x".repeat(1501).as_bytes()),
+                ("file", Some("a.png"), Some("image/png"), &png),
+            ]),
+            422,
+            "description must be at most 1500",
+        ),
         (b"--nope\r\n\r\n".to_vec(), 400, "Malformed multipart"),
     ];
     for (body, status, detail) in cases {
         let res = send_multipart(&app, "/media/", &token, body).await;
         res.assert_status(status);
-        assert!(res.body.windows(detail.len()).any(|w| w == detail.as_bytes()), "{:?}", res.json());
+        assert!(
+            res.body
+                .windows(detail.len())
+                .any(|w| w == detail.as_bytes()),
+            "{:?}",
+            res.json()
+        );
     }
-    let json_body = app.post("/media/", &json!({"file": "x"}), Some(&token)).await;
+    let json_body = app
+        .post("/media/", &json!({"file": "x"}), Some(&token))
+        .await;
     json_body.assert_status(415);
-    assert_eq!(json_body.json(), json!({"detail": "Send the picture as multipart/form-data"}));
+    assert_eq!(
+        json_body.json(),
+        json!({"detail": "Send the picture as multipart/form-data"})
+    );
     assert_eq!(app.count("media").await, 0);
     assert!(stored(dir.path()).is_empty());
 }
@@ -264,7 +339,10 @@ async fn an_upload_over_the_byte_limit_returns_413(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let app = TestApp::with_settings(
         pool,
-        &[("PAMPS_MEDIA__ROOT", dir.path().to_str().unwrap()), ("PAMPS_MEDIA__MAX_BYTES", "2000")],
+        &[
+            ("PAMPS_MEDIA__ROOT", dir.path().to_str().unwrap()),
+            ("PAMPS_MEDIA__MAX_BYTES", "2000"),
+        ],
     )
     .await;
     let (_, token) = app.user("alice").await;
@@ -272,8 +350,18 @@ async fn an_upload_over_the_byte_limit_returns_413(pool: PgPool) {
     assert!(big.len() > 2000);
     let res = upload(&app, &token, &big, "image/png", "").await;
     res.assert_status(413);
-    assert_eq!(res.json(), json!({"detail": "Request body is larger than 2000 bytes"}));
-    let small = upload(&app, &token, &picture(8, 8, ImageFormat::Png), "image/png", "").await;
+    assert_eq!(
+        res.json(),
+        json!({"detail": "Request body is larger than 2000 bytes"})
+    );
+    let small = upload(
+        &app,
+        &token,
+        &picture(8, 8, ImageFormat::Png),
+        "image/png",
+        "",
+    )
+    .await;
     small.assert_status(201);
     assert_eq!(app.count("media").await, 1);
 }
@@ -309,7 +397,10 @@ async fn alt_text_is_set_with_put_and_uploads_are_private(pool: PgPool) {
     let too_long = put(json!({"description": "é".repeat(1501)}), alice.clone()).await;
     too_long.assert_status(422);
     assert_eq!(too_long.error_locs(), vec![vec!["body", "description"]]);
-    for res in [put(json!({"description": "mine now"}), bob.clone()).await, app.get(&path, Some(&bob)).await] {
+    for res in [
+        put(json!({"description": "mine now"}), bob.clone()).await,
+        app.get(&path, Some(&bob)).await,
+    ] {
         res.assert_status(404);
         assert_eq!(res.json(), json!({"detail": "Media not found"}));
     }
@@ -331,41 +422,85 @@ async fn a_post_takes_up_to_four_uploads_in_order_and_shows_them(pool: PgPool) {
         ids.push(upload_png(&app, &token).await["id"].as_i64().unwrap());
     }
     ids.reverse();
-    let res = app.post("/post/", &json!({"text": "four pictures", "media_ids": ids}), Some(&token)).await;
+    let res = app
+        .post(
+            "/post/",
+            &json!({"text": "four pictures", "media_ids": ids}),
+            Some(&token),
+        )
+        .await;
     res.assert_status(201);
     let post = res.json();
-    let shown: Vec<i64> = post["media"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    let shown: Vec<i64> = post["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
     assert_eq!(shown, ids);
-    let read = app.get(&format!("/post/{}/", post["id"]), None).await.json();
+    let read = app
+        .get(&format!("/post/{}/", post["id"]), None)
+        .await
+        .json();
     assert_eq!(read["media"], post["media"]);
     let listed = app.get("/post/", None).await.json();
     assert_eq!(listed[0]["media"], post["media"]);
-    let plain = app.post("/post/", &json!({"text": "no pictures"}), Some(&token)).await.json();
-    assert_eq!(plain["media"], json!([]));
-    let rows: Vec<(i64, i16)> = sqlx::query_as("SELECT id, position FROM media WHERE post_id = $1 ORDER BY position")
-        .bind(post["id"].as_i64().unwrap())
-        .fetch_all(&app.pool)
+    let plain = app
+        .post("/post/", &json!({"text": "no pictures"}), Some(&token))
         .await
-        .unwrap();
-    assert_eq!(rows, ids.iter().enumerate().map(|(i, id)| (*id, i as i16)).collect::<Vec<_>>());
+        .json();
+    assert_eq!(plain["media"], json!([]));
+    let rows: Vec<(i64, i16)> =
+        sqlx::query_as("SELECT id, position FROM media WHERE post_id = $1 ORDER BY position")
+            .bind(post["id"].as_i64().unwrap())
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i as i16))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[sqlx::test]
-async fn media_ids_that_are_not_ones_own_unattached_uploads_return_422_and_create_no_post(pool: PgPool) {
+async fn media_ids_that_are_not_ones_own_unattached_uploads_return_422_and_create_no_post(
+    pool: PgPool,
+) {
     let dir = tempfile::tempdir().unwrap();
     let app = app_in(pool, dir.path()).await;
     let (_, alice) = app.user("alice").await;
     let (_, bob) = app.user("bob").await;
     let bobs = upload_png(&app, &bob).await["id"].as_i64().unwrap();
     let used = upload_png(&app, &alice).await["id"].as_i64().unwrap();
-    app.post("/post/", &json!({"text": "first", "media_ids": [used]}), Some(&alice)).await.assert_status(201);
+    app.post(
+        "/post/",
+        &json!({"text": "first", "media_ids": [used]}),
+        Some(&alice),
+    )
+    .await
+    .assert_status(201);
     let mut five = Vec::new();
     for _ in 0..5 {
         five.push(upload_png(&app, &alice).await["id"].as_i64().unwrap());
     }
     let posts_before = app.count("posts").await;
-    for ids in [vec![bobs], vec![used], vec![999_999], five.clone(), vec![five[0], five[0]]] {
-        let res = app.post("/post/", &json!({"text": "hi", "media_ids": ids}), Some(&alice)).await;
+    for ids in [
+        vec![bobs],
+        vec![used],
+        vec![999_999],
+        five.clone(),
+        vec![five[0], five[0]],
+    ] {
+        let res = app
+            .post(
+                "/post/",
+                &json!({"text": "hi", "media_ids": ids}),
+                Some(&alice),
+            )
+            .await;
         res.assert_status(422);
         assert_eq!(res.error_locs(), vec![vec!["body", "media_ids"]], "{ids:?}");
     }
@@ -411,7 +546,14 @@ async fn deleting_a_post_removes_its_pictures_and_files(pool: PgPool) {
     let (_, token) = app.user("alice").await;
     let kept = upload_png(&app, &token).await;
     let gone = upload_png(&app, &token).await;
-    let post = app.post("/post/", &json!({"text": "soon gone", "media_ids": [gone["id"]]}), Some(&token)).await.json();
+    let post = app
+        .post(
+            "/post/",
+            &json!({"text": "soon gone", "media_ids": [gone["id"]]}),
+            Some(&token),
+        )
+        .await
+        .json();
     assert_eq!(stored(dir.path()).len(), 4);
     app.delete_post(&token, post["id"].as_i64().unwrap()).await;
     let mut left = vec![key_of(&kept["url"]), key_of(&kept["preview_url"])];
@@ -419,7 +561,9 @@ async fn deleting_a_post_removes_its_pictures_and_files(pool: PgPool) {
     assert_eq!(stored(dir.path()), left);
     assert_eq!(app.count("media").await, 1);
     assert_eq!(app.count("media_trash").await, 0);
-    app.get(gone["url"].as_str().unwrap(), None).await.assert_status(404);
+    app.get(gone["url"].as_str().unwrap(), None)
+        .await
+        .assert_status(404);
 }
 
 #[sqlx::test]
@@ -430,22 +574,55 @@ async fn the_sweep_removes_day_old_unattached_uploads_only_and_skips_when_locked
     let old = upload_png(&app, &token).await;
     let fresh = upload_png(&app, &token).await;
     let attached = upload_png(&app, &token).await;
-    app.post("/post/", &json!({"text": "kept", "media_ids": [attached["id"]]}), Some(&token)).await.assert_status(201);
+    app.post(
+        "/post/",
+        &json!({"text": "kept", "media_ids": [attached["id"]]}),
+        Some(&token),
+    )
+    .await
+    .assert_status(201);
     sqlx::query("UPDATE media SET created_at = now() - interval '25 hours' WHERE id = ANY ($1)")
-        .bind(vec![old["id"].as_i64().unwrap(), attached["id"].as_i64().unwrap()])
+        .bind(vec![
+            old["id"].as_i64().unwrap(),
+            attached["id"].as_i64().unwrap(),
+        ])
         .execute(&pool)
         .await
         .unwrap();
-    let settings = crate::helpers::test_settings(&[("PAMPS_MEDIA__ROOT", dir.path().to_str().unwrap())]);
+    let settings =
+        crate::helpers::test_settings(&[("PAMPS_MEDIA__ROOT", dir.path().to_str().unwrap())]);
     let media = pamps::media::Media::new(&settings.media);
     let mut holder = pool.begin().await.unwrap();
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(0x6d65_6469_61_i64).execute(&mut *holder).await.unwrap();
-    assert_eq!(pamps::media::sweep::sweep_once(&pool, &media).await.unwrap(), None);
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(0x6d65_6469_61_i64)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    assert_eq!(
+        pamps::media::sweep::sweep_once(&pool, &media)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(app.count("media").await, 3);
     holder.rollback().await.unwrap();
-    assert_eq!(pamps::media::sweep::sweep_once(&pool, &media).await.unwrap(), Some((1, 2)));
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM media ORDER BY id").fetch_all(&pool).await.unwrap();
-    assert_eq!(ids, vec![fresh["id"].as_i64().unwrap(), attached["id"].as_i64().unwrap()]);
+    assert_eq!(
+        pamps::media::sweep::sweep_once(&pool, &media)
+            .await
+            .unwrap(),
+        Some((1, 2))
+    );
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM media ORDER BY id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids,
+        vec![
+            fresh["id"].as_i64().unwrap(),
+            attached["id"].as_i64().unwrap()
+        ]
+    );
     assert!(!stored(dir.path()).contains(&key_of(&old["url"])));
     assert_eq!(stored(dir.path()).len(), 4);
 }
@@ -465,7 +642,9 @@ async fn avatar_and_header_uploads_set_the_profile_and_replace_the_old_files(poo
     assert!(avatar.contains("/media/files/"), "{avatar}");
     let path = &avatar[avatar.find("/media/files/").unwrap()..];
     app.get(path, None).await.assert_status(200);
-    let second = send_multipart(&app, "/user/me/avatar/", &token, body()).await.json();
+    let second = send_multipart(&app, "/user/me/avatar/", &token, body())
+        .await
+        .json();
     assert_ne!(second["avatar"], profile["avatar"]);
     app.get(path, None).await.assert_status(404);
     let header = send_multipart(&app, "/user/me/header/", &token, body()).await;
@@ -475,12 +654,23 @@ async fn avatar_and_header_uploads_set_the_profile_and_replace_the_old_files(poo
     assert_eq!(header["avatar"], second["avatar"]);
     assert_eq!(app.profile("alice", None).await["header"], header["header"]);
     assert_eq!(stored(dir.path()).len(), 4);
-    let purposes: Vec<String> = sqlx::query_scalar("SELECT purpose FROM media ORDER BY id").fetch_all(&app.pool).await.unwrap();
+    let purposes: Vec<String> = sqlx::query_scalar("SELECT purpose FROM media ORDER BY id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(purposes, ["avatar", "header"]);
-    let bad = send_multipart(&app, "/user/me/avatar/", &token, multipart(&[("file", Some("x"), Some("image/png"), b"not a png")])).await;
+    let bad = send_multipart(
+        &app,
+        "/user/me/avatar/",
+        &token,
+        multipart(&[("file", Some("x"), Some("image/png"), b"not a png")]),
+    )
+    .await;
     bad.assert_status(422);
     assert_eq!(bad.error_locs(), vec![vec!["body", "file"]]);
-    send_multipart(&app, "/user/me/header/", "bad-token", body()).await.assert_status(401);
+    send_multipart(&app, "/user/me/header/", "bad-token", body())
+        .await
+        .assert_status(401);
 }
 
 #[sqlx::test]
@@ -489,9 +679,14 @@ async fn deleting_an_account_queues_its_files_for_removal(pool: PgPool) {
     let app = app_in(pool.clone(), dir.path()).await;
     let (id, token) = app.user("alice").await;
     upload_png(&app, &token).await;
-    sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
     assert_eq!(app.count("media_trash").await, 2);
-    let settings = crate::helpers::test_settings(&[("PAMPS_MEDIA__ROOT", dir.path().to_str().unwrap())]);
+    let settings =
+        crate::helpers::test_settings(&[("PAMPS_MEDIA__ROOT", dir.path().to_str().unwrap())]);
     let media = pamps::media::Media::new(&settings.media);
     assert_eq!(media.empty_trash(&pool).await.unwrap(), 2);
     assert!(stored(dir.path()).is_empty());

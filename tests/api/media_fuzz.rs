@@ -19,7 +19,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -57,7 +61,12 @@ async fn try_upload(app: &TestApp, token: &str, dir: &Path, bytes: &[u8], ct: &s
     let before = stored(dir);
     let res = upload(app, token, bytes, ct, "").await;
     let status = res.status.as_u16();
-    assert!(matches!(status, 201 | 422), "{ct}, {} bytes: {status} {:?}", bytes.len(), String::from_utf8_lossy(&res.body));
+    assert!(
+        matches!(status, 201 | 422),
+        "{ct}, {} bytes: {status} {:?}",
+        bytes.len(),
+        String::from_utf8_lossy(&res.body)
+    );
     if status == 422 {
         assert_eq!(res.error_locs(), vec![vec!["body", "file"]]);
         assert_eq!(stored(dir), before, "a refused upload stores nothing");
@@ -82,7 +91,18 @@ async fn truncated_pictures_never_crash(pool: PgPool) {
     ] {
         let whole = picture(64, 64, format);
         let mut refused = 0;
-        for cut in [0, 1, 4, 8, 12, 16, 30, whole.len() / 4, whole.len() / 2, whole.len() - 1] {
+        for cut in [
+            0,
+            1,
+            4,
+            8,
+            12,
+            16,
+            30,
+            whole.len() / 4,
+            whole.len() / 2,
+            whole.len() - 1,
+        ] {
             if try_upload(&app, &token, dir.path(), &whole[..cut], ct).await == 422 {
                 refused += 1;
             }
@@ -104,9 +124,16 @@ async fn wrong_magic_is_refused_for_every_declared_type(pool: PgPool) {
         (&png, "image/webp"),
         (&gif, "image/png"),
         (&b"%PDF-1.7 not a picture".to_vec(), "image/png"),
-        (&b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(), "image/svg+xml"),
+        (
+            &b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+            "image/svg+xml",
+        ),
     ] {
-        assert_eq!(try_upload(&app, &token, dir.path(), bytes, ct).await, 422, "{ct}");
+        assert_eq!(
+            try_upload(&app, &token, dir.path(), bytes, ct).await,
+            422,
+            "{ct}"
+        );
     }
     assert!(stored(dir.path()).is_empty());
 }
@@ -124,7 +151,10 @@ async fn huge_declared_dimensions_and_bombs_are_refused_from_the_header(pool: Pg
         let res = upload(&app, &token, &bomb, "image/png", "").await;
         res.assert_status(422);
         let msg = res.json()["detail"][0]["msg"].as_str().unwrap().to_owned();
-        assert!(msg.contains(&format!("{w}x{h}")) || msg.contains("memory"), "{msg}");
+        assert!(
+            msg.contains(&format!("{w}x{h}")) || msg.contains("memory"),
+            "{msg}"
+        );
     }
     assert!(stored(dir.path()).is_empty());
 }
@@ -136,14 +166,20 @@ async fn a_gif_html_polyglot_is_stored_as_a_clean_png(pool: PgPool) {
     let (_, token) = app.user("alice").await;
     let mut polyglot = picture(16, 16, ImageFormat::Gif);
     polyglot.extend_from_slice(b"<html><script>alert(document.cookie)</script></html>");
-    assert_eq!(try_upload(&app, &token, dir.path(), &polyglot, "image/gif").await, 201);
+    assert_eq!(
+        try_upload(&app, &token, dir.path(), &polyglot, "image/gif").await,
+        201
+    );
     for name in stored(dir.path()) {
         let bytes = std::fs::read(dir.path().join(&name)).unwrap();
         assert!(!bytes.windows(7).any(|w| w == b"<script"), "{name}");
         assert!(bytes.starts_with(b"\x89PNG"), "{name}");
     }
     let html = b"<html><script>alert(1)</script>".to_vec();
-    assert_eq!(try_upload(&app, &token, dir.path(), &html, "image/gif").await, 422);
+    assert_eq!(
+        try_upload(&app, &token, dir.path(), &html, "image/gif").await,
+        422
+    );
 }
 
 #[sqlx::test]

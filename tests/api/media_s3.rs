@@ -60,7 +60,10 @@ async fn pictures_are_stored_served_and_removed_through_s3(pool: PgPool) {
     let served = app.get(media["url"].as_str().unwrap(), None).await;
     served.assert_status(200);
     assert_eq!(served.header("content-type"), Some("image/jpeg"));
-    assert_eq!(served.header("content-security-policy"), Some("default-src 'none'; sandbox"));
+    assert_eq!(
+        served.header("content-security-policy"),
+        Some("default-src 'none'; sandbox")
+    );
     assert_ne!(served.body, original);
     // Objects are private (an unsigned GET is a 403): read it signed, through
     // a store of its own.
@@ -70,12 +73,29 @@ async fn pictures_are_stored_served_and_removed_through_s3(pool: PgPool) {
         ("PAMPS_MEDIA__S3_BUCKET", &bucket),
     ]);
     let store = pamps::media::store::build(&settings.media).unwrap();
-    let in_bucket = store.get(&pamps::media::store::path(&key)).await.unwrap().bytes().await.unwrap();
+    let in_bucket = store
+        .get(&pamps::media::store::path(&key))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(served.body, in_bucket.to_vec());
-    let anonymous = reqwest::get(format!("{endpoint}/{bucket}/{key}")).await.unwrap();
+    let anonymous = reqwest::get(format!("{endpoint}/{bucket}/{key}"))
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 403, "the bucket is not public");
-    let post = app.post("/post/", &json!({"text": "s3", "media_ids": [media["id"]]}), Some(&token)).await.json();
+    let post = app
+        .post(
+            "/post/",
+            &json!({"text": "s3", "media_ids": [media["id"]]}),
+            Some(&token),
+        )
+        .await
+        .json();
     app.delete_post(&token, post["id"].as_i64().unwrap()).await;
     assert_eq!(bucket_keys(&endpoint, &bucket).await, before);
-    app.get(media["url"].as_str().unwrap(), None).await.assert_status(404);
+    app.get(media["url"].as_str().unwrap(), None)
+        .await
+        .assert_status(404);
 }
