@@ -82,6 +82,19 @@ pub fn uploads() -> actix_web::Scope<
         .wrap(from_fn(normalize_path))
 }
 
+/// A picture upload, as `multipart/form-data` (documentation only: the
+/// parts are read as they stream in).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PictureForm {
+    /// A PNG, JPEG, GIF or WebP, sent with that content type.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// Alt text, at most 1500 characters.
+    #[schema(max_length = 1500)]
+    description: Option<String>,
+}
+
 /// `PUT /media/{id}/` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MediaUpdate {
@@ -165,7 +178,7 @@ fn multipart_error(e: MultipartError) -> ApiError {
 /// It is re-encoded (metadata dropped) with a thumbnail and a blurhash, and
 /// swept after a day unless a post takes it (`media_ids`).
 #[utoipa::path(tag = "media", security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "`file`: a PNG, JPEG, GIF or WebP; `description`: alt text"),
+    request_body(content_type = "multipart/form-data", content = PictureForm),
     responses(
         (status = 201, body = MediaAttachment, headers(("Location" = String, description = "/media/{id}/"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -271,7 +284,7 @@ async fn profile_picture(
 
 /// Uploads one's avatar (multipart `file`); `avatar` becomes its URL.
 #[utoipa::path(tag = "users", security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "`file`: a PNG, JPEG, GIF or WebP"),
+    request_body(content_type = "multipart/form-data", content = PictureForm),
     responses((status = 200, body = Profile), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -287,7 +300,7 @@ pub async fn upload_avatar(
 
 /// Uploads one's header picture (multipart `file`); `header` becomes its URL.
 #[utoipa::path(tag = "users", security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "`file`: a PNG, JPEG, GIF or WebP"),
+    request_body(content_type = "multipart/form-data", content = PictureForm),
     responses((status = 200, body = Profile), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]

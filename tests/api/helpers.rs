@@ -158,6 +158,9 @@ pub fn test_settings(overrides: &[(&str, &str)]) -> Settings {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    // Not the default `media` under the working directory (the checkout).
+    let media = std::env::temp_dir().join("pamps-test-media");
+    vars.insert("PAMPS_MEDIA__ROOT".into(), media.display().to_string());
     for (k, v) in overrides {
         vars.insert(k.to_string(), v.to_string());
     }
