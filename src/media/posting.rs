@@ -18,7 +18,7 @@ pub async fn create_post(
 ) -> ApiResult<Post> {
     let mut tx = db.begin().await?;
     let mut created = post::create(&mut *tx, user_id, text, parent_id).await?;
-    created.media = Json(rows::attach(&mut *tx, user_id, created.id, media_ids).await?);
+    created.media = Json(rows::attach(&mut tx, user_id, created.id, media_ids).await?);
     tx.commit().await?;
     Ok(created)
 }

@@ -17,7 +17,7 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(15 * 60);
 /// Age at which an unattached upload is swept.
 pub const UNATTACHED_HOURS: i32 = 24;
 /// The advisory lock key of the sweep ("media" in ASCII).
-const LOCK_KEY: i64 = 0x6d65_6469_61;
+const LOCK_KEY: i64 = 0x006d_6564_6961;
 
 /// Sweeps every [`SWEEP_EVERY`] until `shutdown`.
 pub async fn run(pool: PgPool, media: Arc<Media>, shutdown: CancellationToken) {

@@ -43,8 +43,11 @@ pub fn jpeg_with_exif() -> Vec<u8> {
 
 const BOUNDARY: &str = "pamps-test-boundary-7MA4YWxkTrZu0gW";
 
-/// A `multipart/form-data` body: `(name, filename, content type, bytes)`.
-pub fn multipart(parts: &[(&str, Option<&str>, Option<&str>, &[u8])]) -> Vec<u8> {
+/// One part of a multipart body: name, filename, content type, bytes.
+pub type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+/// A `multipart/form-data` body.
+pub fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, filename, content_type, bytes) in parts {
         body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
@@ -594,7 +597,7 @@ async fn the_sweep_removes_day_old_unattached_uploads_only_and_skips_when_locked
     let media = pamps::media::Media::new(&settings.media);
     let mut holder = pool.begin().await.unwrap();
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(0x6d65_6469_61_i64)
+        .bind(0x006d_6564_6961_i64)
         .execute(&mut *holder)
         .await
         .unwrap();
