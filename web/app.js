@@ -593,27 +593,6 @@ async function settings(root, ctx) {
       saved.textContent = "Profile saved.";
     },
   );
-  append(root, h("h2", { text: "Pictures" }));
-  for (const [kind, name] of [["avatar", "Avatar"], ["header", "Header"]]) {
-    const status = h("p", { class: "ok", role: "status" });
-    formView(
-      root,
-      null,
-      [
-        field({ label: `${name} picture`, name: "file", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", hint: "A PNG, JPEG, GIF or WebP of up to 10 MiB." }),
-        status,
-      ],
-      `Upload ${kind}`,
-      async (form) => {
-        status.textContent = "";
-        const file = form.elements.file.files[0];
-        if (!file) throw Object.assign(new Error("Choose a picture first."), { fields: { file: "Choose a picture first." } });
-        session.user = await uploadPicture(file, "", `/user/me/${kind}/`);
-        form.reset();
-        status.textContent = `${name} updated.`;
-      },
-    );
-  }
   append(root, h("h2", { text: "Password" }));
   const done = h("p", { class: "ok", role: "status" });
   formView(
@@ -657,6 +636,27 @@ async function settings(root, ctx) {
       done.textContent = "Password changed.";
     },
   );
+  append(root, h("h2", { text: "Pictures" }));
+  for (const [kind, name] of [["avatar", "Avatar"], ["header", "Header"]]) {
+    const status = h("p", { class: "ok", role: "status" });
+    formView(
+      root,
+      null,
+      [
+        field({ label: `${name} picture`, name: "file", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", hint: "A PNG, JPEG, GIF or WebP of up to 10 MiB." }),
+        status,
+      ],
+      `Upload ${kind}`,
+      async (form) => {
+        status.textContent = "";
+        const file = form.elements.file.files[0];
+        if (!file) throw Object.assign(new Error("Choose a picture first."), { fields: { file: "Choose a picture first." } });
+        session.user = await uploadPicture(file, "", `/user/me/${kind}/`);
+        form.reset();
+        status.textContent = `${name} updated.`;
+      },
+    );
+  }
   append(root, 
     h("h2", { text: "Session" }),
     h("p", {}, `Logged in as @${me.username}. `, h("button", { type: "button", class: "secondary", text: "Log out", on: { click: doLogout } })),
