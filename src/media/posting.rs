@@ -16,6 +16,10 @@ pub async fn create_post(
     parent_id: Option<i64>,
     media_ids: &[i64],
 ) -> ApiResult<Post> {
+    // Without pictures, one statement: no transaction's extra round trips.
+    if media_ids.is_empty() {
+        return post::create(db, user_id, text, parent_id).await;
+    }
     let mut tx = db.begin().await?;
     let mut created = post::create(&mut *tx, user_id, text, parent_id).await?;
     created.media = Json(rows::attach(&mut tx, user_id, created.id, media_ids).await?);
