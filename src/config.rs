@@ -71,6 +71,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub stream: StreamSettings,
     pub metrics: MetricsSettings,
+    pub media: MediaSettings,
     /// Ignored legacy settings found while loading, worded for a log line;
     /// logged once logging is set up.
     #[serde(skip)]
@@ -197,6 +198,21 @@ pub struct MetricsSettings {
     pub listen: String,
 }
 
+/// `[media]`: uploaded pictures and where they are stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSettings {
+    /// `local` (files under `root`) or `s3` (credentials from `AWS_*` variables).
+    pub store: String,
+    pub root: String,
+    pub s3_bucket: String,
+    /// Empty: AWS itself; else an S3-compatible server's URL.
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    /// Largest upload accepted, in bytes.
+    pub max_bytes: usize,
+}
+
 /// Built-in defaults: the lowest layer, so pamps runs without any file.
 const BUILTIN_DEFAULTS: &str = r#"
 [default]
@@ -238,6 +254,12 @@ stream.retention_hours = 24
 stream.max_replay = 1000
 metrics.enabled = false
 metrics.listen = "127.0.0.1:9464"
+media.store = "local"
+media.root = "media"
+media.s3_bucket = ""
+media.s3_endpoint = ""
+media.s3_region = "us-east-1"
+media.max_bytes = 10485760
 
 [production]
 db.auto_migrate = false
@@ -326,6 +348,14 @@ impl Settings {
         }
         self.trusted_proxies()?;
         self.db.ssl_mode()?;
+        match (self.media.store.as_str(), self.media.s3_bucket.is_empty()) {
+            ("local", _) | ("s3", false) => {}
+            _ => {
+                return Err(ConfigError(
+                    "media.store must be local, or s3 with media.s3_bucket set".into(),
+                ));
+            }
+        }
         if self.metrics.enabled {
             self.metrics_addr()?;
         }

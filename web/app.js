@@ -2,7 +2,7 @@
 
 import { api, session, resume, login, logout, loadMe, onSessionExpired, hasSession } from "./api.js";
 import { h, append, field, formError, showError, clearErrors, announce, avatar, time, plural } from "./dom.js";
-import { renderPost, composer, pagedList, userRow, updatePost, removePost, userHref } from "./posts.js";
+import { renderPost, composer, pagedList, userRow, updatePost, removePost, userHref, uploadPicture } from "./posts.js";
 import { live, startLive, stopLive } from "./stream.js";
 
 const main = document.getElementById("main");
@@ -231,6 +231,7 @@ function home(root, ctx) {
     composer({
       label: "What’s happening?",
       draftKey: "home",
+      withPictures: true,
       onDone: (p) => {
         if (!list.has(p.id)) list.prepend(renderPost(p));
         announce("Posted.");
@@ -635,6 +636,27 @@ async function settings(root, ctx) {
       done.textContent = "Password changed.";
     },
   );
+  append(root, h("h2", { text: "Pictures" }));
+  for (const [kind, name] of [["avatar", "Avatar"], ["header", "Header"]]) {
+    const status = h("p", { class: "ok", role: "status" });
+    formView(
+      root,
+      null,
+      [
+        field({ label: `${name} picture`, name: "file", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", hint: "A PNG, JPEG, GIF or WebP of up to 10 MiB." }),
+        status,
+      ],
+      `Upload ${kind}`,
+      async (form) => {
+        status.textContent = "";
+        const file = form.elements.file.files[0];
+        if (!file) throw Object.assign(new Error("Choose a picture first."), { fields: { file: "Choose a picture first." } });
+        session.user = await uploadPicture(file, "", `/user/me/${kind}/`);
+        form.reset();
+        status.textContent = `${name} updated.`;
+      },
+    );
+  }
   append(root, 
     h("h2", { text: "Session" }),
     h("p", {}, `Logged in as @${me.username}. `, h("button", { type: "button", class: "secondary", text: "Log out", on: { click: doLogout } })),

@@ -30,6 +30,37 @@ function richText(text) {
   return out;
 }
 
+/** A post's pictures: thumbnails with their alt text, linking to the full size. */
+function pictures(media) {
+  if (!media || !media.length) return null;
+  return h(
+    "div",
+    { class: `pictures n${media.length}` },
+    media.map((m) =>
+      h(
+        "a",
+        { href: m.url, target: "_blank", rel: "noopener", class: "picture" },
+        h("img", {
+          src: m.preview_url,
+          alt: m.description || "",
+          title: m.description || null,
+          loading: "lazy",
+          width: m.meta.small.width,
+          height: m.meta.small.height,
+        }),
+      ),
+    ),
+  );
+}
+
+/** Uploads one picture with its alt text; the attachment. */
+export async function uploadPicture(file, description, path = "/media/") {
+  const body = new FormData();
+  body.append("description", description);
+  body.append("file", file);
+  return (await api(path, { method: "POST", body })).data;
+}
+
 /**
  * A post as an <article>. opts: main (the thread's post), onDeleted(post).
  * The article keeps its post in `el.post` so live updates can refresh it.
@@ -84,6 +115,7 @@ function fill(el, post) {
       ? h("p", { class: "reply-to" }, h("a", { href: `#/post/${post.parent_id}`, text: "In reply to a post" }))
       : null,
     text,
+    pictures(post.media),
     actions,
     error,
   );
@@ -197,7 +229,7 @@ export function removePost(id) {
  * (kept in sessionStorage while typing, so an expired session loses
  * nothing), submit, send(body) → Promise<{data}>, onDone(post), onCancel.
  */
-export function composer({ label, value = "", draftKey, submit = "Post", send, onDone, onCancel, parentId }) {
+export function composer({ label, value = "", draftKey, submit = "Post", send, onDone, onCancel, parentId, withPictures }) {
   const key = draftKey && `pamps.draft.${draftKey}`;
   const f = field({ label, name: "text", textarea: true, rows: 3, value: (key && sessionStorage.getItem(key)) || value });
   const ta = f.querySelector("textarea");
@@ -205,10 +237,12 @@ export function composer({ label, value = "", draftKey, submit = "Post", send, o
   const counter = h("span", { class: "counter", id: nextId("count") }, n, h("span", { class: "sr-only", text: " characters left" }));
   ta.setAttribute("aria-describedby", `${counter.id} ${ta.getAttribute("aria-describedby")}`);
   const button = h("button", { type: "submit", class: "primary", text: submit });
+  const picker = withPictures ? picturePicker() : null;
   const form = h(
     "form",
     { class: "composer", novalidate: true },
     f,
+    picker && picker.el,
     h(
       "div",
       { class: "composer-foot" },
@@ -246,8 +280,10 @@ export function composer({ label, value = "", draftKey, submit = "Post", send, o
     const body = { text: ta.value };
     if (parentId != null) body.parent_id = parentId;
     try {
+      if (picker) body.media_ids = await picker.upload();
       const { data } = await (send ? send(body) : api("/post/", { method: "POST", body }));
       if (key) sessionStorage.removeItem(key);
+      if (picker) picker.clear();
       ta.value = "";
       update();
       onDone && onDone(data);
@@ -258,6 +294,54 @@ export function composer({ label, value = "", draftKey, submit = "Post", send, o
   });
   update();
   return form;
+}
+
+const MAX_PICTURES = 4;
+
+/**
+ * The composer's pictures: a file input (PNG, JPEG, GIF, WebP; up to 4) and
+ * an alt text field for each chosen file. upload() sends them in order and
+ * resolves their ids; a picture already uploaded is not sent twice.
+ */
+function picturePicker() {
+  const input = h("input", { type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", multiple: true, class: "sr-only", id: nextId("pics") });
+  const list = h("ul", { class: "picked" });
+  let picked = [];
+  const render = () => {
+    list.replaceChildren(
+      ...picked.map((p, i) => {
+        const alt = h("input", { type: "text", maxlength: 1500, value: p.alt, "aria-label": `Alt text for ${p.file.name}`, placeholder: "Describe this picture (alt text)" });
+        alt.addEventListener("input", () => {
+          p.alt = alt.value;
+          p.id = null;
+        });
+        const remove = h("button", { type: "button", class: "ghost", text: "Remove", "aria-label": `Remove ${p.file.name}` });
+        remove.addEventListener("click", () => {
+          picked.splice(i, 1);
+          render();
+        });
+        return h("li", {}, h("span", { class: "file", text: p.file.name }), alt, remove);
+      }),
+    );
+    label.hidden = picked.length >= MAX_PICTURES;
+  };
+  input.addEventListener("change", () => {
+    for (const file of input.files) if (picked.length < MAX_PICTURES) picked.push({ file, alt: "", id: null });
+    input.value = "";
+    render();
+  });
+  const label = h("label", { class: "button secondary add-pictures", for: input.id, text: "Add pictures" });
+  return {
+    el: h("div", { class: "picker" }, input, label, list),
+    async upload() {
+      for (const p of picked) if (p.id == null) p.id = (await uploadPicture(p.file, p.alt.trim())).id;
+      return picked.map((p) => p.id);
+    },
+    clear() {
+      picked = [];
+      render();
+    },
+  };
 }
 
 /**

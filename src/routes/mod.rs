@@ -5,6 +5,7 @@
 //! `utoipa_actix_web`, which collects the documentation of whatever it routes.
 
 pub mod auth;
+pub mod media;
 pub mod notification;
 pub mod ops;
 pub mod post;
@@ -20,6 +21,7 @@ pub fn api(cfg: &mut ServiceConfig) {
     auth::configure(cfg);
     user::configure(cfg);
     post::configure(cfg);
+    media::configure(cfg);
     notification::configure(cfg);
     stream::configure(cfg);
 }
