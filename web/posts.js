@@ -17,6 +17,11 @@ export const userHref = (name) => `#/user/${encodeURIComponent(name)}`;
 // copy: `@` and a username not preceded by a word character or `@`, not
 // followed by a word character. tests/api/username_rule.rs holds them equal.
 const MENTION = /(?<![A-Za-z0-9_@])@([A-Za-z][A-Za-z0-9_]{2,31})(?![A-Za-z0-9_])/g;
+// The hashtag rule, as validation::HASHTAG_PATTERN states it (SQL
+// post_hashtags() in migrations/0009 is the other copy): `#` not preceded by
+// a word character or `#`, then letters, digits and `_`, not only ASCII
+// digits and `_`. tests/api/hashtag_rule.rs holds the three equal.
+const HASHTAG = /(?<![\p{Alphabetic}\p{N}_#])#(?![0-9_]*(?![\p{Alphabetic}\p{N}_]))([\p{Alphabetic}\p{N}_]+)/gu;
 
 /** Post text as text nodes, with @mentions as profile links. */
 function richText(text) {

@@ -16,6 +16,7 @@ mod fd_limit;
 mod follows;
 mod hardening;
 mod harness;
+mod hashtag_rule;
 mod input_rules;
 mod likes;
 mod limit_store_faults;

@@ -1,0 +1,134 @@
+//! Search: posts by full-text match, accounts by username, both ranked and
+//! paged, and the one place that says which posts a search may show.
+//!
+//! A ranked list pages by keyset like every other list: each row's key packs
+//! its rank above its id into one `i64` (rank in the high bits, ids below
+//! 2^43), so "keys below the last one served" continues the ranked order
+//! exactly, and the cursor stays the same opaque 11 characters.
+
+use serde::Deserialize;
+use sqlx::PgExecutor;
+use utoipa::IntoParams;
+
+use crate::error::{ApiError, ApiResult};
+use crate::models::post::{Post, post_select};
+use crate::models::user::{User, user_select};
+use crate::pagination::Page;
+
+/// The longest search accepted, in characters after trimming.
+pub const QUERY_MAX_CHARS: usize = 100;
+
+/// VISIBILITY: which posts `p` the viewer `$1` (a user id, or null when
+/// anonymous) may find through search, hashtag timelines and hashtag lists.
+/// Today every live post is public. This is the one spot to replace with the
+/// visibility module's SQL fragment: every post these searches and hashtag
+/// timelines show passes it. (Hashtag use counts, kept by a trigger, count
+/// every live post: with non-public posts they should count public ones.)
+macro_rules! visible_post {
+    () => {
+        "p.deleted_at IS NULL"
+    };
+}
+pub(crate) use visible_post;
+
+/// Posts search ranks the newest matches only: ranking reads each match's
+/// text, and a common word can match a large share of all posts.
+const POST_WINDOW: i64 = 1000;
+
+/// Accounts search ranks this many prefix matches and this many nearest
+/// names by trigram distance.
+const ACCOUNT_WINDOW: i64 = 200;
+
+/// The query of every search.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// What to look for: 1–100 characters after trimming.
+    #[param(min_length = 1, max_length = 100, pattern = "\\S")]
+    pub q: String,
+}
+
+impl SearchQuery {
+    /// `q` trimmed: 422 when blank, longer than [`QUERY_MAX_CHARS`] or
+    /// holding NUL (which PostgreSQL text cannot).
+    pub fn terms(&self) -> ApiResult<&str> {
+        let q = self.q.trim();
+        let invalid = |msg: String| Err(ApiError::invalid(&["query", "q"], msg));
+        if q.is_empty() {
+            return invalid("q must not be blank".into());
+        }
+        if q.chars().nth(QUERY_MAX_CHARS).is_some() {
+            return invalid(format!("q must be at most {QUERY_MAX_CHARS} characters"));
+        }
+        if q.contains('\0') {
+            return invalid("q must not contain NUL characters".into());
+        }
+        Ok(q)
+    }
+}
+
+/// Live posts matching `terms` (web-search syntax: words, "phrases", `or`,
+/// `-word`), best match first among the newest [`POST_WINDOW`] matches.
+/// The rank is `ts_rank` normalised into [0, 1) (flag 32), in 20 bits.
+pub async fn posts(
+    db: impl PgExecutor<'_>,
+    terms: &str,
+    page: Page,
+    viewer: Option<i64>,
+) -> ApiResult<Vec<Post>> {
+    Ok(sqlx::query_as(concat!(
+        "WITH q AS (SELECT websearch_to_tsquery('simple', $2) AS q),
+              hits AS (SELECT p.id, p.text FROM posts p, q
+                        WHERE to_tsvector('simple', p.text) @@ q.q AND ",
+        visible_post!(),
+        "       ORDER BY p.id DESC LIMIT $5),
+              ranked AS (SELECT h.id,
+                                (floor(ts_rank(to_tsvector('simple', h.text), q.q, 32) * 1048576)::bigint << 43)
+                                + h.id AS key
+                           FROM hits h, q) ",
+        post_select!(
+            "r.key",
+            "JOIN ranked r ON r.id = p.id WHERE r.key < $3 ORDER BY r.key DESC LIMIT $4"
+        )
+    ))
+    .bind(viewer)
+    .bind(terms)
+    .bind(page.after_desc())
+    .bind(page.fetch_limit())
+    .bind(POST_WINDOW)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Accounts whose username starts with `terms` (an `@` before it is
+/// ignored), then accounts whose username is similar (pg_trgm similarity at
+/// least 0.3); each group most similar first.
+pub async fn accounts(db: impl PgExecutor<'_>, terms: &str, page: Page) -> ApiResult<Vec<User>> {
+    let name = terms.strip_prefix('@').unwrap_or(terms);
+    Ok(sqlx::query_as(concat!(
+        "WITH q AS (SELECT lower($1) AS q),
+              prefix AS (SELECT u.id FROM users u, q
+                          WHERE lower(u.username) ~>=~ q.q AND lower(u.username) ~<~ q.q || '~'
+                          ORDER BY lower(u.username) USING ~<~ LIMIT $4),
+              near AS (SELECT u.id FROM users u, q
+                        ORDER BY lower(u.username) <-> q.q LIMIT $4),
+              ranked AS (SELECT u.id,
+                                (starts_with(lower(u.username), q.q)::int::bigint << 62)
+                                + (floor(similarity(lower(u.username), q.q) * 524287)::bigint << 43)
+                                + u.id AS key
+                           FROM (SELECT id FROM prefix UNION SELECT id FROM near) c
+                           JOIN users u ON u.id = c.id, q
+                          WHERE starts_with(lower(u.username), q.q)
+                             OR similarity(lower(u.username), q.q) >= 0.3) ",
+        user_select!(
+            "r.key",
+            "JOIN ranked r ON r.id = u.id WHERE r.key < $2 ORDER BY r.key DESC LIMIT $3"
+        )
+    ))
+    .bind(name)
+    .bind(page.after_desc())
+    .bind(page.fetch_limit())
+    .bind(ACCOUNT_WINDOW)
+    .fetch_all(db)
+    .await?)
+}
