@@ -58,7 +58,9 @@ pub fn hashtags(text: &str) -> Vec<String> {
         if !starts {
             continue;
         }
-        let len = rest.find(|c: char| !is_hashtag_char(c)).unwrap_or(rest.len());
+        let len = rest
+            .find(|c: char| !is_hashtag_char(c))
+            .unwrap_or(rest.len());
         let (run, after) = rest.split_at(len);
         if let Some(tag) = tag_of(run).filter(|t| !tags.contains(t)) {
             tags.push(tag);

@@ -56,7 +56,11 @@ pub async fn timeline(
 
 /// Tags starting with `prefix` (any case) that live posts use, most used
 /// first. The key packs uses (below 2^31) above the id (below 2^32).
-pub async fn by_prefix(db: impl PgExecutor<'_>, prefix: &str, page: Page) -> ApiResult<Vec<Hashtag>> {
+pub async fn by_prefix(
+    db: impl PgExecutor<'_>,
+    prefix: &str,
+    page: Page,
+) -> ApiResult<Vec<Hashtag>> {
     Ok(sqlx::query_as(
         "SELECT h.tag AS name, h.uses, (h.uses::bigint << 32) + h.id AS cursor
            FROM hashtags h

@@ -101,14 +101,17 @@ pub async fn posts(
 }
 
 /// Accounts whose username starts with `terms` (an `@` before it is
-/// ignored), then accounts whose username is similar (pg_trgm similarity at
+/// ignored; a lone `@` finds nobody), then accounts whose username is similar (pg_trgm similarity at
 /// least 0.3); each group most similar first.
 pub async fn accounts(db: impl PgExecutor<'_>, terms: &str, page: Page) -> ApiResult<Vec<User>> {
     let name = terms.strip_prefix('@').unwrap_or(terms);
+    if name.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(sqlx::query_as(concat!(
         "WITH q AS (SELECT lower($1) AS q),
               prefix AS (SELECT u.id FROM users u, q
-                          WHERE lower(u.username) ~>=~ q.q AND lower(u.username) ~<~ q.q || '~'
+                          WHERE lower(u.username) ~>=~ q.q AND lower(u.username) ~<~ (q.q || '~')
                           ORDER BY lower(u.username) USING ~<~ LIMIT $4),
               near AS (SELECT u.id FROM users u, q
                         ORDER BY lower(u.username) <-> q.q LIMIT $4),

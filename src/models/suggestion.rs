@@ -40,7 +40,11 @@ pub struct Suggestion {
 /// Up to `limit` accounts for `viewer` to follow, never themselves or anyone
 /// they follow: those followed by the most of their follows first, then the
 /// most followed.
-pub async fn for_user(db: impl PgExecutor<'_>, viewer: i64, limit: i64) -> ApiResult<Vec<Suggestion>> {
+pub async fn for_user(
+    db: impl PgExecutor<'_>,
+    viewer: i64,
+    limit: i64,
+) -> ApiResult<Vec<Suggestion>> {
     Ok(sqlx::query_as(
         "WITH mine AS (SELECT f.followee_id AS id FROM follows f
                         WHERE f.follower_id = $1 ORDER BY f.id DESC LIMIT $3),
