@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sqlx::PgExecutor;
 use utoipa::IntoParams;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, FieldError};
 use crate::models::post::{Post, post_select};
 use crate::models::user::{User, user_select};
 use crate::pagination::Page;
@@ -39,20 +39,26 @@ const POST_WINDOW: i64 = 1000;
 /// names by trigram distance.
 const ACCOUNT_WINDOW: i64 = 200;
 
-/// The query of every search.
+/// The query of every search. `q` is required, but checked by [`Self::terms`]
+/// rather than by the extractor, so that a bad token is a 401 before a
+/// missing `q` is a 422, as on every route.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// What to look for: 1–100 characters after trimming.
-    #[param(min_length = 1, max_length = 100, pattern = "\\S")]
-    pub q: String,
+    #[param(required = true, min_length = 1, max_length = 100, pattern = "\\S")]
+    pub q: Option<String>,
 }
 
 impl SearchQuery {
-    /// `q` trimmed: 422 when blank, longer than [`QUERY_MAX_CHARS`] or
+    /// `q` trimmed: 422 when missing, blank, longer than [`QUERY_MAX_CHARS`] or
     /// holding NUL (which PostgreSQL text cannot).
     pub fn terms(&self) -> ApiResult<&str> {
-        let q = self.q.trim();
+        let Some(q) = self.q.as_deref() else {
+            let missing = FieldError::with_kind(&["query", "q"], "Field required", "missing");
+            return Err(ApiError::Validation(vec![missing]));
+        };
+        let q = q.trim();
         let invalid = |msg: String| Err(ApiError::invalid(&["query", "q"], msg));
         if q.is_empty() {
             return invalid("q must not be blank".into());
@@ -77,15 +83,15 @@ pub async fn posts(
     viewer: Option<i64>,
 ) -> ApiResult<Vec<Post>> {
     Ok(sqlx::query_as(concat!(
-        "WITH q AS (SELECT websearch_to_tsquery('simple', $2) AS q),
-              hits AS (SELECT p.id, p.text FROM posts p, q
-                        WHERE to_tsvector('simple', p.text) @@ q.q AND ",
+        "WITH hits AS (SELECT p.id, p.text FROM posts p
+                        WHERE to_tsvector('simple', p.text) @@ websearch_to_tsquery('simple', $2) AND ",
         visible_post!(),
         "       ORDER BY p.id DESC LIMIT $5),
               ranked AS (SELECT h.id,
-                                (floor(ts_rank(to_tsvector('simple', h.text), q.q, 32) * 1048576)::bigint << 43)
+                                (floor(ts_rank(to_tsvector('simple', h.text),
+                                               websearch_to_tsquery('simple', $2), 32) * 1048576)::bigint << 43)
                                 + h.id AS key
-                           FROM hits h, q) ",
+                           FROM hits h) ",
         post_select!(
             "r.key",
             "JOIN ranked r ON r.id = p.id WHERE r.key < $3 ORDER BY r.key DESC LIMIT $4"
@@ -109,20 +115,18 @@ pub async fn accounts(db: impl PgExecutor<'_>, terms: &str, page: Page) -> ApiRe
         return Ok(Vec::new());
     }
     Ok(sqlx::query_as(concat!(
-        "WITH q AS (SELECT lower($1) AS q),
-              prefix AS (SELECT u.id FROM users u, q
-                          WHERE lower(u.username) ~>=~ q.q AND lower(u.username) ~<~ (q.q || '~')
+        "WITH prefix AS (SELECT u.id FROM users u
+                          WHERE lower(u.username) ~>=~ lower($1) AND lower(u.username) ~<~ (lower($1) || '~')
                           ORDER BY lower(u.username) USING ~<~ LIMIT $4),
-              near AS (SELECT u.id FROM users u, q
-                        ORDER BY lower(u.username) <-> q.q LIMIT $4),
+              near AS (SELECT u.id FROM users u ORDER BY lower(u.username) <-> lower($1) LIMIT $4),
               ranked AS (SELECT u.id,
-                                (starts_with(lower(u.username), q.q)::int::bigint << 62)
-                                + (floor(similarity(lower(u.username), q.q) * 524287)::bigint << 43)
+                                (starts_with(lower(u.username), lower($1))::int::bigint << 62)
+                                + (floor(similarity(lower(u.username), lower($1)) * 524287)::bigint << 43)
                                 + u.id AS key
                            FROM (SELECT id FROM prefix UNION SELECT id FROM near) c
-                           JOIN users u ON u.id = c.id, q
-                          WHERE starts_with(lower(u.username), q.q)
-                             OR similarity(lower(u.username), q.q) >= 0.3) ",
+                           JOIN users u ON u.id = c.id
+                          WHERE starts_with(lower(u.username), lower($1))
+                             OR similarity(lower(u.username), lower($1)) >= 0.3) ",
         user_select!(
             "r.key",
             "JOIN ranked r ON r.id = u.id WHERE r.key < $2 ORDER BY r.key DESC LIMIT $3"
