@@ -51,7 +51,8 @@ else
   env "${VARS[@]}" "$PAMPS" seed --force --users 100000 --posts 1000000 \
     --follows-per-user 20 --likes 2000000 >"$WORK/seed.log" 2>&1
   say "seeded in $(($(date +%s) - start)) s; recounting hashtags"
-  sql $DB "SELECT hashtags_recount(); VACUUM ANALYZE hashtags;" >/dev/null
+  sql $DB "SELECT hashtags_recount()" >/dev/null
+  sql $DB "VACUUM ANALYZE hashtags" >/dev/null
 fi
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
