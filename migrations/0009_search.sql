@@ -28,7 +28,8 @@ CREATE INDEX posts_hashtags_idx ON posts USING gin (post_hashtags(text))
 -- any language is found by its words. Stored rather than an expression
 -- index: a common word matches a large share of all posts, and filtering
 -- and ranking candidates then read the vector instead of parsing each text
--- again (at 1M posts, 9 ms instead of 50 ms for one common word); a real
+-- again (bench/search-results.md: 6 ms instead of 155 ms p50 for one common
+-- word at 1M posts); a real
 -- column also gives the planner word statistics. PostgreSQL computes it on
 -- every insert and edit; a tombstone's empty text has an empty vector.
 ALTER TABLE posts ADD COLUMN search tsvector
