@@ -4,6 +4,7 @@ import { api, session, resume, login, logout, loadMe, onSessionExpired, hasSessi
 import { h, append, field, formError, showError, clearErrors, announce, avatar, time, plural } from "./dom.js";
 import { renderPost, composer, pagedList, userRow, updatePost, removePost, userHref, uploadPicture } from "./posts.js";
 import { live, startLive, stopLive } from "./stream.js";
+import { searchForm, searchResults, tagTimeline, suggestionsPanel } from "./search.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -18,6 +19,8 @@ const routes = [
   [/^\/login$/, loginView],
   [/^\/signup$/, signupView],
   [/^\/post\/(\d+)$/, thread],
+  [/^\/search$/, searchView],
+  [/^\/tag\/([^/]+)$/, tagView],
   [/^\/user\/([^/]+)(?:\/(posts|replies|likes|followers|following))?$/, profile],
   [/^\/notifications$/, notifications],
   [/^\/settings$/, settings],
@@ -92,6 +95,7 @@ function renderNav(path) {
     nav.replaceChildren(
       link("#/", "Home"),
       link("#/public", "Public"),
+      link("#/search", "Search"),
       link("#/notifications", "Notifications", notificationsAvailable ? badge : null),
       link(userHref(me.username), "Profile"),
       link("#/settings", "Settings"),
@@ -99,7 +103,7 @@ function renderNav(path) {
     );
   } else {
     badge = null;
-    nav.replaceChildren(link("#/public", "Public"), link("#/login", "Log in"), link("#/signup", "Sign up"));
+    nav.replaceChildren(link("#/public", "Public"), link("#/search", "Search"), link("#/login", "Log in"), link("#/signup", "Sign up"));
   }
 }
 
@@ -227,7 +231,10 @@ function home(root, ctx) {
     const i = pending.findIndex((x) => x.id === id);
     if (i >= 0) pending.splice(i, 1), showPending();
   };
+  // Someone who follows nobody has an empty timeline: suggest whom to follow.
+  const suggestions = session.user.following_count === 0 ? suggestionsPanel() : null;
   append(root, 
+    suggestions,
     composer({
       label: "What’s happening?",
       draftKey: "home",
@@ -258,6 +265,24 @@ function publicFeed(root, ctx) {
     );
   }
   const list = pagedList({ url: "/post/?order=desc", render: (p) => renderPost(p), empty: "No posts yet.", label: "Public posts" });
+  ctx.cleanup.push(list.stop);
+  append(root, list.el);
+}
+
+function searchView(root, ctx) {
+  const q = (ctx.query.get("q") || "").trim();
+  const kind = ctx.query.get("type") || "posts";
+  title(root, q ? `Search: ${q}` : "Search");
+  append(root, searchForm(q, kind));
+  if (!q) return;
+  const results = searchResults(q, kind);
+  ctx.cleanup.push(results.stop);
+  append(root, results.el);
+}
+
+function tagView(root, ctx, tag) {
+  title(root, `#${tag}`);
+  const list = tagTimeline(tag);
   ctx.cleanup.push(list.stop);
   append(root, list.el);
 }

@@ -17,13 +17,25 @@ export const userHref = (name) => `#/user/${encodeURIComponent(name)}`;
 // copy: `@` and a username not preceded by a word character or `@`, not
 // followed by a word character. tests/api/username_rule.rs holds them equal.
 const MENTION = /(?<![A-Za-z0-9_@])@([A-Za-z][A-Za-z0-9_]{2,31})(?![A-Za-z0-9_])/g;
+// The hashtag rule, as validation::HASHTAG_PATTERN states it (SQL
+// post_hashtags() in migrations/0009 is the other copy): `#` not preceded by
+// a word character or `#`, then letters, digits and `_`, not only ASCII
+// digits and `_`. tests/api/hashtag_rule.rs holds the three equal.
+const HASHTAG = /(?<![\p{Alphabetic}\p{N}_#])#(?![0-9_]*(?![\p{Alphabetic}\p{N}_]))([\p{Alphabetic}\p{N}_]+)/gu;
 
-/** Post text as text nodes, with @mentions as profile links. */
+/** The hashtag timeline of a tag. */
+export const tagHref = (tag) => `#/tag/${encodeURIComponent(tag.toLowerCase())}`;
+
+/** Post text as text nodes, with @mentions as profile links and #tags as tag links. */
 function richText(text) {
+  const links = [
+    ...[...text.matchAll(MENTION)].map((m) => [m, userHref(m[1])]),
+    ...[...text.matchAll(HASHTAG)].map((m) => [m, tagHref(m[1])]),
+  ].sort((a, b) => a[0].index - b[0].index);
   const out = [];
   let last = 0;
-  for (const m of text.matchAll(MENTION)) {
-    out.push(text.slice(last, m.index), h("a", { href: userHref(m[1]), text: m[0] }));
+  for (const [m, href] of links) {
+    out.push(text.slice(last, m.index), h("a", { href, text: m[0] }));
     last = m.index + m[0].length;
   }
   out.push(text.slice(last));

@@ -1,7 +1,7 @@
 //! The domain: every user action and list read, whatever surface asks.
 //!
 //! One module per capability ([`accounts`], [`posts`], [`interactions`],
-//! [`relationships`], [`notifications`], [`timelines`]). An action takes the
+//! [`relationships`], [`notifications`], [`timelines`], [`search`]). An action takes the
 //! actor and an executor (a pool or a transaction) and performs the whole
 //! action: handlers of any surface only translate their request into a call
 //! and the result (or [`error::DomainError`]) into their response. Nothing
@@ -33,6 +33,7 @@ pub mod interactions;
 pub mod notifications;
 pub mod posts;
 pub mod relationships;
+pub mod search;
 pub mod timelines;
 
 pub use crate::models::event::EventKind;

@@ -10,47 +10,60 @@ use crate::models::post::{self, Post, lock_live_post};
 use crate::validation;
 
 /// A new post moves its author's `posts_count` and, for a reply, the
-/// parent's `reply_count` (trigger `posts_count_insert`); appends a `post`
+/// parent's `reply_count` (trigger `posts_count_insert`), and the use count of
+/// each of its hashtags (`posts_hashtags_count`); appends a `post`
 /// event (`posts_event`, named to fire first, so the post precedes the
 /// notifications about it); notifies the parent's author of a reply and the
 /// first ten users it mentions (`posts_notify`; the rules are in
 /// [`super::notifications`]); and each notification appends a
 /// `notification` event for its recipient (`notifications_event`).
 pub const CREATE: Effects = Effects {
-    counters: &["users.posts_count", "posts.reply_count"],
+    counters: &["users.posts_count", "posts.reply_count", "hashtags.uses"],
     notifications: &[NotificationKind::Reply, NotificationKind::Mention],
     events: &[EventKind::Post, EventKind::Notification],
     signals: &[],
     triggers: &[
         "posts_count_insert",
+        "posts_hashtags_count",
         "posts_event",
         "posts_notify",
         "notifications_event",
     ],
 };
 
-/// An edit that changes the text appends a `post.update` event
+/// An edit that changes the text moves hashtag counts (`posts_hashtags_count`),
+/// appends a `post.update` event
 /// (`posts_event`) and notifies users newly mentioned, within the post's ten
 /// (`posts_notify`, then `notifications_event`).
 pub const EDIT: Effects = Effects {
-    counters: &[],
+    counters: &["hashtags.uses"],
     notifications: &[NotificationKind::Mention],
     events: &[EventKind::PostUpdate, EventKind::Notification],
     signals: &[],
-    triggers: &["posts_event", "posts_notify", "notifications_event"],
+    triggers: &[
+        "posts_hashtags_count",
+        "posts_event",
+        "posts_notify",
+        "notifications_event",
+    ],
 };
 
-/// A soft delete moves `posts_count` and the parent's `reply_count` back
-/// (`posts_count_delete`), appends a `post.delete` event (`posts_event`) and
+/// A soft delete moves `posts_count`, the parent's `reply_count` and its
+/// hashtags' counts back (`posts_count_delete`, `posts_hashtags_count`), appends a `post.delete` event (`posts_event`) and
 /// drops its pictures, whose files are queued for removal
 /// (`media_drop_with_post`, then `media_queue_files`). Notifications about
 /// the post stay but are hidden from every read.
 pub const DELETE: Effects = Effects {
-    counters: &["users.posts_count", "posts.reply_count"],
+    counters: &["users.posts_count", "posts.reply_count", "hashtags.uses"],
     notifications: &[],
     events: &[EventKind::PostDelete],
     signals: &[],
-    triggers: &["posts_count_delete", "posts_event", "media_drop_with_post"],
+    triggers: &[
+        "posts_count_delete",
+        "posts_hashtags_count",
+        "posts_event",
+        "media_drop_with_post",
+    ],
 };
 
 /// Post text by the contract's rule (1–280 visible characters, stored trimmed).
