@@ -8,7 +8,8 @@ use crate::models::post::{self, Post, lock_live_post};
 use crate::validation;
 
 /// A new post moves its author's `posts_count` and, for a reply, the
-/// parent's `reply_count` (trigger `posts_count_insert`); appends a `post`
+/// parent's `reply_count` (trigger `posts_count_insert`, the parent's change
+/// appending a `post.counts` event: `posts_counts_event`); appends a `post`
 /// event (`posts_event`, named to fire first, so the post precedes the
 /// notifications about it); notifies the parent's author of a reply and the
 /// first ten users it mentions (`posts_notify`; the rules are in
@@ -17,10 +18,11 @@ use crate::validation;
 pub const CREATE: Effects = Effects {
     counters: &["users.posts_count", "posts.reply_count"],
     notifications: &[NotificationKind::Reply, NotificationKind::Mention],
-    events: &[EventKind::Post, EventKind::Notification],
+    events: &[EventKind::PostCounts, EventKind::Post, EventKind::Notification],
     signals: &[],
     triggers: &[
         "posts_count_insert",
+        "posts_counts_event",
         "posts_event",
         "posts_notify",
         "notifications_event",
@@ -39,14 +41,15 @@ pub const EDIT: Effects = Effects {
 };
 
 /// A soft delete moves `posts_count` and the parent's `reply_count` back
-/// (`posts_count_delete`) and appends a `post.delete` event (`posts_event`).
+/// (`posts_count_delete`; the parent's change appends a `post.counts` event,
+/// `posts_counts_event`) and appends a `post.delete` event (`posts_event`).
 /// Notifications about the post stay but are hidden from every read.
 pub const DELETE: Effects = Effects {
     counters: &["users.posts_count", "posts.reply_count"],
     notifications: &[],
-    events: &[EventKind::PostDelete],
+    events: &[EventKind::PostCounts, EventKind::PostDelete],
     signals: &[],
-    triggers: &["posts_count_delete", "posts_event"],
+    triggers: &["posts_count_delete", "posts_counts_event", "posts_event"],
 };
 
 /// Post text by the contract's rule (1–280 visible characters, stored trimmed).
@@ -75,7 +78,8 @@ pub async fn create(
              RETURNING *
          )
          SELECT new.id, new.text, new.date, new.user_id, u.username, new.parent_id,
-                new.like_count, new.reply_count, new.edited_at, false AS liked, new.id AS cursor
+                new.like_count, new.reply_count, new.edited_at, false AS liked,
+                new.repost_count, false AS reposted, false AS bookmarked, new.id AS cursor
            FROM new JOIN users u ON u.id = new.user_id",
     ))
     .bind(actor)

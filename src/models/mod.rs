@@ -1,11 +1,13 @@
 //! Row and response types, and the SQL that fills them.
 
+pub mod bookmark;
 pub mod event;
 pub mod follow;
 pub mod like;
 pub mod notification;
 pub mod post;
 pub mod refresh_token;
+pub mod repost;
 pub mod user;
 
 /// RFC 3339 timestamps in UTC with microseconds, as the contract shows them.
