@@ -18,7 +18,11 @@ use crate::validation;
 pub const CREATE: Effects = Effects {
     counters: &["users.posts_count", "posts.reply_count"],
     notifications: &[NotificationKind::Reply, NotificationKind::Mention],
-    events: &[EventKind::PostCounts, EventKind::Post, EventKind::Notification],
+    events: &[
+        EventKind::PostCounts,
+        EventKind::Post,
+        EventKind::Notification,
+    ],
     signals: &[],
     triggers: &[
         "posts_count_insert",

@@ -8,10 +8,10 @@ use sqlx::PgPool;
 
 use super::error::{DomainError, DomainResult};
 use crate::models::follow::{self, Side};
-use crate::models::{bookmark, repost};
 use crate::models::notification::{self, Kind, Notification};
 use crate::models::post::{self, EMBEDDED_REPLIES, Post, PostWithReplies};
 use crate::models::user::{self, User};
+use crate::models::{bookmark, repost};
 use crate::pagination::{Order, Page};
 
 /// A live post with its first direct replies, oldest first.

@@ -242,9 +242,15 @@ macro_rules! unreposted {
 macro_rules! latest_repost {
     ($r:literal) => {
         concat!(
-            "EXISTS (SELECT 1 FROM posts q WHERE q.id = ", $r, ".post_id AND q.deleted_at IS NULL)
+            "EXISTS (SELECT 1 FROM posts q WHERE q.id = ",
+            $r,
+            ".post_id AND q.deleted_at IS NULL)
              AND NOT EXISTS (SELECT 1 FROM src o JOIN reposts r2 ON r2.user_id = o.uid
-                              WHERE r2.post_id = ", $r, ".post_id AND r2.id > ", $r, ".id)"
+                              WHERE r2.post_id = ",
+            $r,
+            ".post_id AND r2.id > ",
+            $r,
+            ".id)"
         )
     };
 }

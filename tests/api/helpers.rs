@@ -398,7 +398,8 @@ impl TestApp {
 // --- shared by the post and user test files ---------------------------------------
 
 /// The keys of every post in a response with a token.
-pub const POST_KEYS: [&str; 10] = [
+pub const POST_KEYS: [&str; 13] = [
+    "bookmarked",
     "date",
     "edited_at",
     "id",
@@ -406,6 +407,8 @@ pub const POST_KEYS: [&str; 10] = [
     "liked",
     "parent_id",
     "reply_count",
+    "repost_count",
+    "reposted",
     "text",
     "user_id",
     "username",

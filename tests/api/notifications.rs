@@ -445,6 +445,8 @@ async fn events_are_appended_in_order_with_type_user_and_top_level(pool: PgPool)
         seen,
         vec![
             (EventKind::Post, Some(post), None, ana, true),
+            // The reply moves the parent's reply_count before its own event.
+            (EventKind::PostCounts, Some(post), None, ana, true),
             (EventKind::Post, Some(reply), None, bob, false),
             (
                 EventKind::Notification,
@@ -454,6 +456,7 @@ async fn events_are_appended_in_order_with_type_user_and_top_level(pool: PgPool)
                 false
             ),
             (EventKind::PostUpdate, Some(post), None, ana, true),
+            (EventKind::PostCounts, Some(post), None, ana, true),
             (
                 EventKind::Notification,
                 Some(post),
@@ -461,6 +464,7 @@ async fn events_are_appended_in_order_with_type_user_and_top_level(pool: PgPool)
                 ana,
                 false
             ),
+            (EventKind::PostCounts, Some(post), None, ana, true),
             (EventKind::PostDelete, Some(reply), None, bob, false),
         ]
     );
