@@ -304,6 +304,8 @@ impl TestApp {
             "posts" => "SELECT count(*) FROM posts",
             "follows" => "SELECT count(*) FROM follows",
             "likes" => "SELECT count(*) FROM likes",
+            "reposts" => "SELECT count(*) FROM reposts",
+            "bookmarks" => "SELECT count(*) FROM bookmarks",
             "refresh_tokens" => "SELECT count(*) FROM refresh_tokens",
             other => panic!("unknown table {other}"),
         };
