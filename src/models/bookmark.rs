@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::error::DomainResult;
 use crate::models::post::{Post, post_select};
 use crate::pagination::Page;
+use crate::visibility::visible_post;
 
 /// The answer to a bookmark: whose bookmark of what.
 #[derive(Debug, Serialize, ToSchema)]
@@ -24,7 +25,9 @@ pub async fn list(db: impl PgExecutor<'_>, user_id: i64, page: Page) -> DomainRe
     Ok(sqlx::query_as(post_select!(
         "k.id",
         "JOIN bookmarks k ON k.post_id = p.id
-         WHERE k.user_id = $1 AND p.deleted_at IS NULL AND k.id < $2
+         WHERE k.user_id = $1 AND ",
+        visible_post!("p", "$1"),
+        " AND k.id < $2
          ORDER BY k.id DESC LIMIT $3"
     ))
     .bind(user_id)

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::error::{DomainError, DomainResult};
 use crate::pagination::{Keyed, Order, Page};
+use crate::visibility::visible_post;
 
 /// How many direct replies `GET /post/{id}/` embeds.
 pub const EMBEDDED_REPLIES: i64 = 100;
@@ -127,7 +128,9 @@ pub(crate) use lock_live_post;
 pub async fn get(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> DomainResult<Post> {
     sqlx::query_as(post_select!(
         "p.id",
-        "WHERE p.id = $2 AND p.deleted_at IS NULL"
+        "WHERE p.id = $2 AND ",
+        visible_post!("p", "$1"),
+        ""
     ))
     .bind(viewer)
     .bind(id)
@@ -147,14 +150,18 @@ pub async fn list_top_level(
         Order::Asc => (
             post_select!(
                 "p.id",
-                "WHERE p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id > $2 ORDER BY p.id LIMIT $3"
+                "WHERE p.parent_id IS NULL AND ",
+                visible_post!("p", "$1"),
+                " AND p.id > $2 ORDER BY p.id LIMIT $3"
             ),
             page.after_asc(),
         ),
         Order::Desc => (
             post_select!(
                 "p.id",
-                "WHERE p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id < $2 ORDER BY p.id DESC LIMIT $3"
+                "WHERE p.parent_id IS NULL AND ",
+                visible_post!("p", "$1"),
+                " AND p.id < $2 ORDER BY p.id DESC LIMIT $3"
             ),
             page.after_desc(),
         ),
@@ -176,7 +183,9 @@ pub async fn replies(
 ) -> DomainResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
         "p.id",
-        "WHERE p.parent_id = $2 AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"
+        "WHERE p.parent_id = $2 AND ",
+        visible_post!("p", "$1"),
+        " AND p.id > $3 ORDER BY p.id LIMIT $4"
     ))
     .bind(viewer)
     .bind(parent_id)
@@ -199,19 +208,27 @@ pub async fn by_user(
     let sql = match (include_replies, order) {
         (false, Order::Asc) => post_select!(
             "p.id",
-            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"
+            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ",
+            visible_post!("p", "$1"),
+            " AND p.id > $3 ORDER BY p.id LIMIT $4"
         ),
         (false, Order::Desc) => post_select!(
             "p.id",
-            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
+            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ",
+            visible_post!("p", "$1"),
+            " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
         ),
         (true, Order::Asc) => post_select!(
             "p.id",
-            "WHERE p.user_id = $2 AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"
+            "WHERE p.user_id = $2 AND ",
+            visible_post!("p", "$1"),
+            " AND p.id > $3 ORDER BY p.id LIMIT $4"
         ),
         (true, Order::Desc) => post_select!(
             "p.id",
-            "WHERE p.user_id = $2 AND p.deleted_at IS NULL AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
+            "WHERE p.user_id = $2 AND ",
+            visible_post!("p", "$1"),
+            " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
         ),
     };
     let after = match order {
@@ -244,7 +261,9 @@ macro_rules! latest_repost {
         concat!(
             "EXISTS (SELECT 1 FROM posts q WHERE q.id = ",
             $r,
-            ".post_id AND q.deleted_at IS NULL)
+            ".post_id AND ",
+            visible_post!("q", "$1"),
+            ")
              AND NOT EXISTS (SELECT 1 FROM src o JOIN reposts r2 ON r2.user_id = o.uid
                               WHERE r2.post_id = ",
             $r,
@@ -286,7 +305,7 @@ pub async fn timeline(
                   SELECT s.uid, false AS boost, h.id FROM src s
                    CROSS JOIN LATERAL (
                          SELECT x.id FROM posts x
-                          WHERE x.user_id = s.uid AND x.deleted_at IS NULL AND x.id < $2
+                          WHERE x.user_id = s.uid AND ", visible_post!("x", "$1"), " AND x.id < $2
                             AND ", unreposted!("x"), "
                           ORDER BY x.id DESC LIMIT 1) h
                   UNION ALL
@@ -302,7 +321,7 @@ pub async fn timeline(
                   SELECT t.id AS cursor, t.id AS post_id, NULL::bigint AS reposter FROM newest n
                    CROSS JOIN LATERAL (
                          SELECT x.id FROM posts x
-                          WHERE NOT n.boost AND x.user_id = n.uid AND x.deleted_at IS NULL
+                          WHERE NOT n.boost AND x.user_id = n.uid AND ", visible_post!("x", "$1"), "
                             AND x.id < $2 AND x.id >= (SELECT b FROM bound) AND ", unreposted!("x"), "
                           ORDER BY x.id DESC LIMIT $3) t),
              boosted AS (
@@ -335,7 +354,9 @@ pub async fn liked_by(
     Ok(sqlx::query_as(post_select!(
         "k.id",
         "JOIN likes k ON k.post_id = p.id
-         WHERE k.user_id = $2 AND p.deleted_at IS NULL AND k.id < $3
+         WHERE k.user_id = $2 AND ",
+        visible_post!("p", "$1"),
+        " AND k.id < $3
          ORDER BY k.id DESC LIMIT $4"
     ))
     .bind(viewer)
