@@ -2,7 +2,7 @@
 
 import { api, session, resume, login, logout, loadMe, onSessionExpired, hasSession } from "./api.js";
 import { h, append, field, formError, showError, clearErrors, announce, avatar, time, plural } from "./dom.js";
-import { renderPost, composer, pagedList, userRow, updatePost, updateCounts, removePost, userHref } from "./posts.js";
+import { renderPost, composer, pagedList, userRow, updatePost, updateCounts, countsSeen, removePost, userHref } from "./posts.js";
 import { live, startLive, stopLive } from "./stream.js";
 
 const main = document.getElementById("main");
@@ -296,10 +296,13 @@ async function thread(root, ctx, id) {
     label: "Replies",
   });
   ctx.cleanup.push(replies.stop);
+  // Live counts are absolute: count a reply here only when none arrived since the last.
+  let seen = countsSeen(mainEl);
   const addReply = (p) => {
     if (p.parent_id !== post.id || replies.has(p.id)) return;
     replies.append(renderPost(p, { nested: true }));
-    mainEl.post.reply_count += 1;
+    if (countsSeen(mainEl) === seen) mainEl.post.reply_count += 1;
+    seen = countsSeen(mainEl);
     updatePost({ id: post.id, reply_count: mainEl.post.reply_count });
   };
   ctx.onPost = addReply;

@@ -105,15 +105,16 @@ function fill(el, post) {
     if (!session.user) return needLogin();
     like.disabled = true;
     const p = el.post;
+    const seen = countsSeen(el);
     try {
       if (p.liked) {
         await api(`/post/${p.id}/like/`, { method: "DELETE" });
         p.liked = false;
-        p.like_count = Math.max(0, p.like_count - 1);
+        if (countsSeen(el) === seen) p.like_count = Math.max(0, p.like_count - 1);
       } else {
         const r = await api(`/post/${p.id}/like/`, { method: "POST" });
         p.liked = true;
-        if (r.status === 201) p.like_count += 1;
+        if (r.status === 201 && countsSeen(el) === seen) p.like_count += 1;
       }
       like.setAttribute("aria-pressed", String(p.liked));
       likeCount.textContent = p.like_count;
@@ -204,15 +205,16 @@ function toggle(el, { cls, label, field, count, path }) {
     const error = el.querySelector(":scope > .error");
     b.disabled = true;
     const p = el.post;
+    const seen = countsSeen(el);
     try {
       if (p[field]) {
         await api(`/post/${p.id}/${path}/`, { method: "DELETE" });
         p[field] = false;
-        if (count) p[count] = Math.max(0, p[count] - 1);
+        if (count && countsSeen(el) === seen) p[count] = Math.max(0, p[count] - 1);
       } else {
         const r = await api(`/post/${p.id}/${path}/`, { method: "POST" });
         p[field] = true;
-        if (count && r.status === 201) p[count] += 1;
+        if (count && r.status === 201 && countsSeen(el) === seen) p[count] += 1;
       }
       b.setAttribute("aria-pressed", String(p[field]));
       if (n) n.textContent = p[count];
@@ -228,10 +230,19 @@ function toggle(el, { cls, label, field, count, path }) {
   return b;
 }
 
+/**
+ * How many live counts a shown post has received. The server's counts are
+ * absolute: a click adjusts its count itself only when none arrived while
+ * its request ran (one that did already includes the click, or will be
+ * followed by one that does).
+ */
+export const countsSeen = (el) => el.countsSeen || 0;
+
 /** Shows a post's new like, reply and repost counts (a live `post.counts`) wherever it is shown. */
 export function updateCounts(counts) {
   for (const el of document.querySelectorAll(`article[data-post-id="${CSS.escape(String(counts.id))}"]`)) {
-    el.post = { ...el.post, ...counts };
+    el.countsSeen = countsSeen(el) + 1;
+    Object.assign(el.post, counts);
     for (const [cls, key] of [["like", "like_count"], ["reply", "reply_count"], ["repost", "repost_count"]]) {
       const n = el.querySelector(`:scope > .actions .${cls} .count`);
       if (n) n.textContent = counts[key];
