@@ -11,7 +11,7 @@ use regex_lite::Regex;
 use secrecy::SecretString;
 
 /// Usernames that would shadow routes under `/user/`.
-const RESERVED_USERNAMES: [&str; 4] = ["me", "timeline", "follow", "suggestions"];
+const RESERVED_USERNAMES: [&str; 5] = ["me", "timeline", "follow", "suggestions", "bookmarks"];
 pub const POST_MAX_CHARS: usize = 280;
 pub const BIO_MAX_CHARS: usize = 500;
 pub const AVATAR_MAX_CHARS: usize = 2048;
@@ -292,6 +292,7 @@ mod tests {
             "timeline",
             "follow",
             "Suggestions",
+            "Bookmarks",
             "",
             &"a".repeat(33),
         ] {

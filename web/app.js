@@ -2,7 +2,7 @@
 
 import { api, session, resume, login, logout, loadMe, onSessionExpired, hasSession } from "./api.js";
 import { h, append, field, formError, showError, clearErrors, announce, avatar, time, plural } from "./dom.js";
-import { renderPost, composer, pagedList, userRow, updatePost, removePost, userHref, uploadPicture } from "./posts.js";
+import { renderPost, composer, pagedList, userRow, updatePost, updateCounts, countsSeen, removePost, userHref, uploadPicture } from "./posts.js";
 import { live, startLive, stopLive } from "./stream.js";
 import { searchForm, searchResults, tagTimeline, suggestionsPanel } from "./search.js";
 
@@ -21,8 +21,9 @@ const routes = [
   [/^\/post\/(\d+)$/, thread],
   [/^\/search$/, searchView],
   [/^\/tag\/([^/]+)$/, tagView],
-  [/^\/user\/([^/]+)(?:\/(posts|replies|likes|followers|following))?$/, profile],
+  [/^\/user\/([^/]+)(?:\/(posts|replies|original|likes|followers|following))?$/, profile],
   [/^\/notifications$/, notifications],
+  [/^\/bookmarks$/, bookmarks],
   [/^\/settings$/, settings],
 ];
 
@@ -98,6 +99,7 @@ function renderNav(path) {
       link("#/search", "Search"),
       link("#/notifications", "Notifications", notificationsAvailable ? badge : null),
       link(userHref(me.username), "Profile"),
+      link("#/bookmarks", "Bookmarks"),
       link("#/settings", "Settings"),
       h("button", { type: "button", class: "linkish", text: "Log out", on: { click: doLogout } }),
     );
@@ -174,7 +176,10 @@ window.addEventListener("storage", (e) => {
 
 // ---- live events -------------------------------------------------------------
 
-live.addEventListener("post", (e) => view && view.onPost && view.onPost(e.detail.data));
+// Public-stream posts only refresh what is shown; the home view takes home's.
+live.addEventListener("post", (e) => e.detail.stream === "home" && view && view.onPost && view.onPost(e.detail.data));
+live.addEventListener("repost", (e) => view && view.onRepost && view.onRepost(e.detail.data));
+live.addEventListener("post.counts", (e) => updateCounts(e.detail.data));
 live.addEventListener("post.update", (e) => updatePost(e.detail.data));
 live.addEventListener("post.delete", (e) => {
   removePost(e.detail.data.id);
@@ -198,7 +203,7 @@ function home(root, ctx) {
   title(root, "Home");
   ctx.live = true;
   const list = pagedList({
-    url: "/user/timeline",
+    url: "/user/timeline?include_own=true",
     render: (p) => renderPost(p),
     empty: "Your timeline is empty. Follow people from the public feed to see their posts here.",
     label: "Home timeline",
@@ -223,6 +228,15 @@ function home(root, ctx) {
   ctx.onPost = (p) => {
     if (list.has(p.id) || pending.some((x) => x.id === p.id)) return;
     if (p.user_id === session.user.id) return list.prepend(renderPost(p));
+    pending.push(p);
+    showPending();
+    announce(`${plural(pending.length, "new post")}. Use the button at the top of the timeline to show them.`);
+  };
+  // A post reposted by several people shows once, under its latest reposter.
+  ctx.onRepost = (p) => {
+    if (list.has(p.id)) return;
+    const i = pending.findIndex((x) => x.id === p.id);
+    if (i >= 0) pending.splice(i, 1);
     pending.push(p);
     showPending();
     announce(`${plural(pending.length, "new post")}. Use the button at the top of the timeline to show them.`);
@@ -308,10 +322,13 @@ async function thread(root, ctx, id) {
     label: "Replies",
   });
   ctx.cleanup.push(replies.stop);
+  // Live counts are absolute: count a reply here only when none arrived since the last.
+  let seen = countsSeen(mainEl);
   const addReply = (p) => {
     if (p.parent_id !== post.id || replies.has(p.id)) return;
     replies.append(renderPost(p, { nested: true }));
-    mainEl.post.reply_count += 1;
+    if (countsSeen(mainEl) === seen) mainEl.post.reply_count += 1;
+    seen = countsSeen(mainEl);
     updatePost({ id: post.id, reply_count: mainEl.post.reply_count });
   };
   ctx.onPost = addReply;
@@ -400,17 +417,19 @@ async function profile(root, ctx, name, tab = "posts") {
     ),
     error,
   );
+  // The Posts tab lists what posts_count counts: live posts and replies.
   const tabs = [
     ["posts", "Posts"],
-    ["replies", "Posts and replies"],
+    ["original", "Without replies"],
     ["likes", "Likes"],
     ["followers", "Followers"],
     ["following", "Following"],
   ];
   const u = encodeURIComponent(user.username);
   const lists = {
-    posts: [`/post/user/${u}/?order=desc`, "No posts yet."],
+    posts: [`/post/user/${u}/?order=desc&include_replies=true`, "No posts yet."],
     replies: [`/post/user/${u}/?order=desc&include_replies=true`, "No posts yet."],
+    original: [`/post/user/${u}/?order=desc`, "No posts yet."],
     likes: [`/post/likes/${u}/`, "No likes yet."],
     followers: [`/user/${u}/followers/`, "No followers yet."],
     following: [`/user/${u}/following/`, "Not following anyone yet."],
@@ -421,7 +440,7 @@ async function profile(root, ctx, name, tab = "posts") {
     url,
     render: isUsers ? userRow : (p) => renderPost(p),
     empty,
-    label: tabs.find((t) => t[0] === tab)[1],
+    label: (tabs.find((t) => t[0] === tab) || tabs[0])[1],
   });
   ctx.cleanup.push(list.stop);
   append(root, 
@@ -435,7 +454,7 @@ async function profile(root, ctx, name, tab = "posts") {
   );
 }
 
-const WHAT = { like: "liked your post", reply: "replied to your post", follow: "followed you", mention: "mentioned you" };
+const WHAT = { like: "liked your post", reply: "replied to your post", follow: "followed you", mention: "mentioned you", repost: "reposted your post" };
 
 function renderNotification(n) {
   const target = n.post && (n.type === "reply" && n.post.parent_id ? n.post.parent_id : n.post.id);
@@ -466,6 +485,14 @@ async function markRead(id) {
     // the badge stays as it is; nothing to tell the user
   }
   refreshUnread();
+}
+
+function bookmarks(root, ctx) {
+  if (!session.user) return requireLogin();
+  title(root, "Bookmarks");
+  const list = pagedList({ url: "/user/bookmarks/", render: (p) => renderPost(p), empty: "No bookmarks yet.", label: "Bookmarks" });
+  ctx.cleanup.push(list.stop);
+  append(root, list.el);
 }
 
 function notifications(root, ctx) {

@@ -108,6 +108,8 @@ function fill(el, post) {
       h("span", { class: "count", text: post.reply_count }),
     ),
     like,
+    toggle(el, { cls: "repost", label: "Repost", field: "reposted", count: "repost_count", path: "repost" }),
+    toggle(el, { cls: "bookmark", label: "Bookmark", field: "bookmarked", path: "bookmark" }),
     own ? h("button", { type: "button", class: "act edit", text: "Edit" }) : null,
     own ? h("button", { type: "button", class: "act delete", text: "Delete" }) : null,
   );
@@ -115,6 +117,9 @@ function fill(el, post) {
   el.replaceChildren();
   append(
     el,
+    post.reposted_by
+      ? h("p", { class: "reposted-by" }, "Reposted by ", h("a", { href: userHref(post.reposted_by), text: `@${post.reposted_by}` }))
+      : null,
     h(
       "header",
       { class: "post-head" },
@@ -144,15 +149,16 @@ function fill(el, post) {
     if (!session.user) return needLogin();
     like.disabled = true;
     const p = el.post;
+    const seen = countsSeen(el);
     try {
       if (p.liked) {
         await api(`/post/${p.id}/like/`, { method: "DELETE" });
         p.liked = false;
-        p.like_count = Math.max(0, p.like_count - 1);
+        if (countsSeen(el) === seen) p.like_count = Math.max(0, p.like_count - 1);
       } else {
         const r = await api(`/post/${p.id}/like/`, { method: "POST" });
         p.liked = true;
-        if (r.status === 201) p.like_count += 1;
+        if (r.status === 201 && countsSeen(el) === seen) p.like_count += 1;
       }
       like.setAttribute("aria-pressed", String(p.liked));
       likeCount.textContent = p.like_count;
@@ -222,9 +228,71 @@ export function updatePost(post) {
     if (el.querySelector("form")) continue; // being edited here: don't clobber
     const had = el.contains(document.activeElement);
     const merged = { ...el.post, ...post };
-    if (!("liked" in post) && "liked" in el.post) merged.liked = el.post.liked;
+    for (const k of VIEWER_FIELDS) if (!(k in post) && k in el.post) merged[k] = el.post[k];
     fill(el, merged);
     if (had) el.querySelector(".like").focus();
+  }
+}
+
+// Fields of a post that are the viewer's own, absent from live payloads.
+const VIEWER_FIELDS = ["liked", "reposted", "bookmarked", "reposted_by"];
+
+/**
+ * A repost or bookmark button (aria-pressed), with its count when `count`
+ * names one: POST to set, DELETE to undo `/post/{id}/{path}/`.
+ */
+function toggle(el, { cls, label, field, count, path }) {
+  const n = count ? h("span", { class: "count", text: el.post[count] }) : null;
+  const b = h("button", { type: "button", class: `act ${cls}`, "aria-pressed": el.post[field] ? "true" : "false" }, label, n);
+  b.addEventListener("click", async () => {
+    if (!session.user) return needLogin();
+    const error = el.querySelector(":scope > .error");
+    b.disabled = true;
+    const p = el.post;
+    const seen = countsSeen(el);
+    try {
+      if (p[field]) {
+        await api(`/post/${p.id}/${path}/`, { method: "DELETE" });
+        p[field] = false;
+        if (count && countsSeen(el) === seen) p[count] = Math.max(0, p[count] - 1);
+      } else {
+        const r = await api(`/post/${p.id}/${path}/`, { method: "POST" });
+        p[field] = true;
+        if (count && r.status === 201 && countsSeen(el) === seen) p[count] += 1;
+      }
+      b.setAttribute("aria-pressed", String(p[field]));
+      if (n) n.textContent = p[count];
+      announce(p[field] ? `${label}ed.` : `${label} removed.`);
+      error.hidden = true;
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+    } finally {
+      b.disabled = false;
+    }
+  });
+  return b;
+}
+
+/**
+ * How many live counts a shown post has received. The server's counts are
+ * absolute: a click adjusts its count itself only when none arrived while
+ * its request ran (one that did already includes the click, or will be
+ * followed by one that does).
+ */
+export const countsSeen = (el) => el.countsSeen || 0;
+
+/** Shows a post's new like, reply and repost counts (a live `post.counts`) wherever it is shown. */
+export function updateCounts(counts) {
+  for (const el of document.querySelectorAll(`article[data-post-id="${CSS.escape(String(counts.id))}"]`)) {
+    el.countsSeen = countsSeen(el) + 1;
+    Object.assign(el.post, counts);
+    for (const [cls, key] of [["like", "like_count"], ["reply", "reply_count"], ["repost", "repost_count"]]) {
+      const n = el.querySelector(`:scope > .actions .${cls} .count`);
+      if (n) n.textContent = counts[key];
+    }
+    const reply = el.querySelector(":scope > .actions .reply");
+    if (reply) reply.setAttribute("aria-label", `Reply (${plural(counts.reply_count, "reply")})`);
   }
 }
 

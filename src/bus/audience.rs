@@ -25,9 +25,14 @@ impl Loaded {
             EventKind::Notification => Audience::Recipient(e.user_id),
             // Loaded only while the post is live; a delete announces itself
             // to whoever could see the post.
-            EventKind::Post | EventKind::PostUpdate | EventKind::PostDelete => {
-                Audience::post(e.user_id, true)
-            }
+            EventKind::Post
+            | EventKind::PostUpdate
+            | EventKind::PostDelete
+            | EventKind::PostCounts => Audience::post(e.user_id, true),
+            // `user_id` is the reposter: it reaches them and their followers'
+            // home (never public: `top_level` is false). Only public posts
+            // can be reposted (`domain::reposts::repost`).
+            EventKind::Repost => Audience::post(e.user_id, true),
         }
     }
 

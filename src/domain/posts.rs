@@ -10,7 +10,8 @@ use crate::models::post::{self, Post, lock_live_post};
 use crate::validation;
 
 /// A new post moves its author's `posts_count` and, for a reply, the
-/// parent's `reply_count` (trigger `posts_count_insert`), and the use count of
+/// parent's `reply_count` (trigger `posts_count_insert`, the parent's change
+/// appending a `post.counts` event: `posts_counts_event`), and the use count of
 /// each of its hashtags (`posts_hashtags_count`); appends a `post`
 /// event (`posts_event`, named to fire first, so the post precedes the
 /// notifications about it); notifies the parent's author of a reply and the
@@ -20,10 +21,15 @@ use crate::validation;
 pub const CREATE: Effects = Effects {
     counters: &["users.posts_count", "posts.reply_count", "hashtags.uses"],
     notifications: &[NotificationKind::Reply, NotificationKind::Mention],
-    events: &[EventKind::Post, EventKind::Notification],
+    events: &[
+        EventKind::PostCounts,
+        EventKind::Post,
+        EventKind::Notification,
+    ],
     signals: &[],
     triggers: &[
         "posts_count_insert",
+        "posts_counts_event",
         "posts_hashtags_count",
         "posts_event",
         "posts_notify",
@@ -49,17 +55,20 @@ pub const EDIT: Effects = Effects {
 };
 
 /// A soft delete moves `posts_count`, the parent's `reply_count` and its
-/// hashtags' counts back (`posts_count_delete`, `posts_hashtags_count`), appends a `post.delete` event (`posts_event`) and
-/// drops its pictures, whose files are queued for removal
-/// (`media_drop_with_post`, then `media_queue_files`). Notifications about
-/// the post stay but are hidden from every read.
+/// hashtags' counts back (`posts_count_delete`, `posts_hashtags_count`; the
+/// parent's change appends a `post.counts` event, `posts_counts_event`),
+/// appends a `post.delete` event (`posts_event`) and drops its pictures,
+/// whose files are queued for removal (`media_drop_with_post`, then
+/// `media_queue_files`). Notifications about the post stay but are hidden
+/// from every read.
 pub const DELETE: Effects = Effects {
     counters: &["users.posts_count", "posts.reply_count", "hashtags.uses"],
     notifications: &[],
-    events: &[EventKind::PostDelete],
+    events: &[EventKind::PostCounts, EventKind::PostDelete],
     signals: &[],
     triggers: &[
         "posts_count_delete",
+        "posts_counts_event",
         "posts_hashtags_count",
         "posts_event",
         "media_drop_with_post",
@@ -112,7 +121,8 @@ async fn insert(
          )
          SELECT new.id, new.text, new.date, new.user_id, u.username, new.parent_id,
                 new.like_count, new.reply_count, new.edited_at, '[]'::json AS media,
-                false AS liked, new.id AS cursor
+                false AS liked, new.repost_count, false AS reposted, false AS bookmarked,
+                new.id AS cursor
            FROM new JOIN users u ON u.id = new.user_id",
     ))
     .bind(actor)

@@ -1,5 +1,6 @@
 //! Row and response types, and the SQL that fills them.
 
+pub mod bookmark;
 pub mod event;
 pub mod follow;
 pub mod hashtag;
@@ -7,6 +8,7 @@ pub mod like;
 pub mod notification;
 pub mod post;
 pub mod refresh_token;
+pub mod repost;
 pub mod search;
 pub mod suggestion;
 pub mod user;

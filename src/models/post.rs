@@ -35,6 +35,20 @@ pub struct Post {
     /// Whether the viewer liked this post (present only with a token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liked: Option<bool>,
+    // Reposts and bookmarks (migrations/0011).
+    pub repost_count: i32,
+    /// Whether the viewer reposted this post (present only with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reposted: Option<bool>,
+    /// Whether the viewer bookmarked this post (present only with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bookmarked: Option<bool>,
+    /// On the home timeline and `repost` events: who (of the people the
+    /// viewer follows) reposted it, the latest; absent when the row is the
+    /// post itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[sqlx(default)]
+    pub reposted_by: Option<String>,
     /// The list's ordering key (the post's or the like's id).
     #[serde(skip)]
     #[schema(ignore)]
@@ -77,7 +91,8 @@ pub struct PostEdit {
     pub text: String,
 }
 
-/// The columns of [`Post`]: `$1` is the viewer's id or null, `$cursor` the list key.
+/// The columns of [`Post`]: `$1` is the viewer's id or null, `$cursor` the
+/// list key (preceded by any extra columns, e.g. `reposted_by`).
 macro_rules! post_select {
     ($cursor:literal, $($tail:expr),+) => {
         concat!(
@@ -87,7 +102,14 @@ macro_rules! post_select {
             " AS media,
                     CASE WHEN $1::bigint IS NULL THEN NULL
                          ELSE EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
-                    END AS liked, ",
+                    END AS liked,
+                    p.repost_count,
+                    CASE WHEN $1::bigint IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM reposts r WHERE r.post_id = p.id AND r.user_id = $1)
+                    END AS reposted,
+                    CASE WHEN $1::bigint IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM bookmarks b WHERE b.post_id = p.id AND b.user_id = $1)
+                    END AS bookmarked, ",
             $cursor, " AS cursor
                FROM posts p JOIN users u ON u.id = p.user_id ",
             $($tail),+
@@ -233,38 +255,102 @@ pub async fn by_user(
         .await?)
 }
 
-/// Posts (replies included) by the users `viewer` follows, newest first.
+/// A followee's post that no source has reposted (the repost stands for it).
+macro_rules! unreposted {
+    ($x:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM src o JOIN reposts r ON r.user_id = o.uid AND r.post_id = ",
+            $x,
+            ".id)"
+        )
+    };
+}
+
+/// A source's repost of a live post that no source reposted later.
+macro_rules! latest_repost {
+    ($r:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM posts q WHERE q.id = ",
+            $r,
+            ".post_id AND ",
+            visible_post!("q", "$1"),
+            ")
+             AND NOT EXISTS (SELECT 1 FROM src o JOIN reposts r2 ON r2.user_id = o.uid
+                              WHERE r2.post_id = ",
+            $r,
+            ".post_id AND r2.id > ",
+            $r,
+            ".id)"
+        )
+    };
+}
+
+/// The home timeline: posts (replies included) by the users `viewer`
+/// follows (and by `viewer` with `include_own`), and the posts those users
+/// reposted, newest entry first.
 ///
-/// Two phases, bounded by followees + limit index probes whatever the plan
-/// (docs/performance.md): the newest post of each followee; at least `limit`
-/// posts are at or above the `limit`-th newest of those heads, so the page is
-/// too, and only the followees owning those heads are read again, from that
-/// bound up. With fewer heads than `limit` there is no bound.
-pub async fn timeline(db: impl PgExecutor<'_>, viewer: i64, page: Page) -> DomainResult<Vec<Post>> {
+/// Reposts take their ids from the posts' sequence, so an entry's cursor is
+/// the post's id or the repost's. A post shows once, at its newest entry
+/// over the whole timeline (not only this page, so paging never repeats
+/// it): the latest repost by a source (`reposted_by` names its reposter),
+/// else the post itself. Each source (a user's posts, a user's reposts) is
+/// read in two phases, bounded by sources + limit index probes whatever the
+/// plan (docs/performance.md): the newest entry of each source; at least
+/// `limit` entries are at or above the `limit`-th newest of those heads, so
+/// the page is too, and only the sources owning those heads are read again,
+/// from that bound up. With fewer heads than `limit` there is no bound.
+pub async fn timeline(
+    db: impl PgExecutor<'_>,
+    viewer: i64,
+    include_own: bool,
+    page: Page,
+) -> DomainResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
-        "p.id",
-        "WHERE p.id = ANY (ARRAY(
-             WITH heads AS (
-                  SELECT f.followee_id AS user_id, h.id FROM follows f
+        // The cursor slot also names the reposter (see `post_select`).
+        "ru.username AS reposted_by, e.cursor",
+        "JOIN (
+             WITH src AS (
+                  SELECT followee_id AS uid FROM follows WHERE follower_id = $1
+                  UNION ALL SELECT $1 WHERE $4),
+             heads AS (
+                  SELECT s.uid, false AS boost, h.id FROM src s
                    CROSS JOIN LATERAL (
                          SELECT x.id FROM posts x
-                          WHERE x.user_id = f.followee_id AND ", visible_post!("x", "$1"), " AND x.id < $2
+                          WHERE x.user_id = s.uid AND ", visible_post!("x", "$1"), " AND x.id < $2
+                            AND ", unreposted!("x"), "
                           ORDER BY x.id DESC LIMIT 1) h
-                   WHERE f.follower_id = $1),
-             newest AS (SELECT user_id, id FROM heads ORDER BY id DESC LIMIT $3)
-             SELECT t.id FROM newest n
-              CROSS JOIN LATERAL (
-                    SELECT x.id FROM posts x
-                     WHERE x.user_id = n.user_id AND ", visible_post!("x", "$1"), " AND x.id < $2
-                       AND x.id >= (SELECT CASE WHEN count(*) < $3 THEN -9223372036854775808 ELSE min(id) END
-                                      FROM newest)
-                     ORDER BY x.id DESC LIMIT $3) t
-              ORDER BY t.id DESC LIMIT $3))
-         ORDER BY p.id DESC LIMIT $3"
+                  UNION ALL
+                  SELECT s.uid, true AS boost, h.id FROM src s
+                   CROSS JOIN LATERAL (
+                         SELECT x.id FROM reposts x
+                          WHERE x.user_id = s.uid AND x.id < $2 AND ", latest_repost!("x"), "
+                          ORDER BY x.id DESC LIMIT 1) h),
+             newest AS (SELECT uid, boost, id FROM heads ORDER BY id DESC LIMIT $3),
+             bound AS (SELECT CASE WHEN count(*) < $3 THEN -9223372036854775808 ELSE min(id) END AS b
+                         FROM newest),
+             own AS (
+                  SELECT t.id AS cursor, t.id AS post_id, NULL::bigint AS reposter FROM newest n
+                   CROSS JOIN LATERAL (
+                         SELECT x.id FROM posts x
+                          WHERE NOT n.boost AND x.user_id = n.uid AND ", visible_post!("x", "$1"), "
+                            AND x.id < $2 AND x.id >= (SELECT b FROM bound) AND ", unreposted!("x"), "
+                          ORDER BY x.id DESC LIMIT $3) t),
+             boosted AS (
+                  SELECT t.id AS cursor, t.post_id, n.uid AS reposter FROM newest n
+                   CROSS JOIN LATERAL (
+                         SELECT x.id, x.post_id FROM reposts x
+                          WHERE n.boost AND x.user_id = n.uid AND x.id < $2
+                            AND x.id >= (SELECT b FROM bound) AND ", latest_repost!("x"), "
+                          ORDER BY x.id DESC LIMIT $3) t)
+             SELECT * FROM own UNION ALL SELECT * FROM boosted
+             ORDER BY cursor DESC LIMIT $3) e ON e.post_id = p.id
+         LEFT JOIN users ru ON ru.id = e.reposter
+         ORDER BY e.cursor DESC LIMIT $3"
     ))
     .bind(viewer)
     .bind(page.after_desc())
     .bind(page.fetch_limit())
+    .bind(include_own)
     .fetch_all(db)
     .await?)
 }

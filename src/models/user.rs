@@ -58,7 +58,7 @@ pub struct RegisterRequest {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 3–32 of `[A-Za-z0-9_]`, starting with a letter
-    /// ([`crate::validation::USERNAME_PATTERN`]); `me`, `timeline`, `follow` are reserved.
+    /// ([`crate::validation::USERNAME_PATTERN`]); `me`, `timeline`, `follow`, `bookmarks` are reserved.
     #[schema(
         min_length = 3,
         max_length = 32,

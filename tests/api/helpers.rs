@@ -307,6 +307,8 @@ impl TestApp {
             "posts" => "SELECT count(*) FROM posts",
             "follows" => "SELECT count(*) FROM follows",
             "likes" => "SELECT count(*) FROM likes",
+            "reposts" => "SELECT count(*) FROM reposts",
+            "bookmarks" => "SELECT count(*) FROM bookmarks",
             "refresh_tokens" => "SELECT count(*) FROM refresh_tokens",
             "media" => "SELECT count(*) FROM media",
             "media_trash" => "SELECT count(*) FROM media_trash",
@@ -403,7 +405,8 @@ impl TestApp {
 // --- shared by the post and user test files ---------------------------------------
 
 /// The keys of every post in a response with a token.
-pub const POST_KEYS: [&str; 11] = [
+pub const POST_KEYS: [&str; 14] = [
+    "bookmarked",
     "date",
     "edited_at",
     "id",
@@ -412,6 +415,8 @@ pub const POST_KEYS: [&str; 11] = [
     "media",
     "parent_id",
     "reply_count",
+    "repost_count",
+    "reposted",
     "text",
     "user_id",
     "username",

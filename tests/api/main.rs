@@ -6,6 +6,7 @@ mod helpers;
 
 mod attacks;
 mod auth;
+mod bookmarks;
 mod cli;
 mod cli_startup;
 mod client_errors;
@@ -41,6 +42,7 @@ mod profiles;
 mod races;
 mod races_content;
 mod registration;
+mod reposts;
 mod routes;
 mod search;
 mod seed;

@@ -262,7 +262,7 @@ async fn all_events(pool: &PgPool) -> Vec<Event> {
 async fn loadable_now(pool: &PgPool, e: &Event) -> bool {
     let sql = match e.kind {
         EventKind::PostDelete => return true,
-        EventKind::Post | EventKind::PostUpdate => {
+        EventKind::Post | EventKind::PostUpdate | EventKind::Repost | EventKind::PostCounts => {
             "SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL)"
         }
         EventKind::Notification => {
