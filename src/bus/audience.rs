@@ -19,15 +19,12 @@ pub enum Reach {
 
 impl Loaded {
     /// Who the event is for.
-    pub(super) fn audience(&self) -> Audience {
-        let e = &self.event;
-        match e.kind {
-            EventKind::Notification => Audience::Recipient(e.user_id),
+    pub(super) fn audience(&self) -> Audience<'_> {
+        match self.event.kind {
+            EventKind::Notification => Audience::Recipient(self.event.user_id),
             // Loaded only while the post is live; a delete announces itself
             // to whoever could see the post.
-            EventKind::Post | EventKind::PostUpdate | EventKind::PostDelete => {
-                Audience::post(e.user_id, true)
-            }
+            _ => self.facts.as_ref().map_or(Audience::Nobody, Audience::post),
         }
     }
 
@@ -61,6 +58,7 @@ impl Loaded {
             _ => Reach::Accounts(
                 std::iter::once(e.user_id)
                     .chain(known.followers_of(e.user_id))
+                    .chain(self.audience().mentioned().iter().copied())
                     .collect(),
             ),
         }

@@ -1,7 +1,7 @@
 //! The domain: every user action and list read, whatever surface asks.
 //!
 //! One module per capability ([`accounts`], [`posts`], [`interactions`],
-//! [`relationships`], [`notifications`], [`timelines`]). An action takes the
+//! [`relationships`], [`privacy`], [`notifications`], [`timelines`]). An action takes the
 //! actor and an executor (a pool or a transaction) and performs the whole
 //! action: handlers of any surface only translate their request into a call
 //! and the result (or [`error::DomainError`]) into their response. Nothing
@@ -32,6 +32,7 @@ pub mod error;
 pub mod interactions;
 pub mod notifications;
 pub mod posts;
+pub mod privacy;
 pub mod relationships;
 pub mod timelines;
 
@@ -65,6 +66,10 @@ pub const ACTIONS: &[(&str, &Effects)] = &[
     ("relationships::follow", &relationships::FOLLOW),
     ("relationships::unfollow", &relationships::UNFOLLOW),
     ("notifications::mark_read", &notifications::MARK_READ),
+    ("privacy::block", &privacy::BLOCK),
+    ("privacy::unblock", &privacy::UNBLOCK),
+    ("privacy::mute", &privacy::MUTE),
+    ("privacy::unmute", &privacy::UNMUTE),
 ];
 
 /// Triggers that fire on writes no domain action makes, and who makes them.

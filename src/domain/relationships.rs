@@ -35,19 +35,27 @@ pub async fn follow(db: impl PgExecutor<'_>, actor: i64, followee: i64) -> Domai
             "you cannot follow yourself",
         ));
     }
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)
-         ON CONFLICT ON CONSTRAINT follows_pkey DO NOTHING RETURNING id",
+    // Refused across a block; a block committing just after removes it.
+    let (blocked, created): (bool, bool) = sqlx::query_as(
+        "WITH new AS (
+             INSERT INTO follows (follower_id, followee_id)
+             SELECT $1, $2 WHERE NOT blocked_between($1, $2)
+             ON CONFLICT ON CONSTRAINT follows_pkey DO NOTHING RETURNING id
+         )
+         SELECT blocked_between($1, $2), EXISTS (SELECT 1 FROM new)",
     )
     .bind(actor)
     .bind(followee)
-    .fetch_optional(db)
+    .fetch_one(db)
     .await
     .on_constraint("follows_followee_id_fkey", || {
         DomainError::NotFound("User not found")
     })
     .on_constraint("follows_follower_id_fkey", || DomainError::Gone)?;
-    Ok(id.is_some())
+    if blocked {
+        return Err(DomainError::Forbidden(super::privacy::BLOCKED));
+    }
+    Ok(created)
 }
 
 /// `actor` stops following `followee` ([`UNFOLLOW`]; a no-op when not

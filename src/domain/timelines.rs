@@ -40,14 +40,14 @@ pub async fn home(db: &PgPool, viewer: i64, page: Page) -> DomainResult<Vec<Post
     post::timeline(db, viewer, page).await
 }
 
-/// Direct live replies of live post `id`, oldest first.
+/// Direct live replies of live post `id` (one `viewer` may see), oldest first.
 pub async fn replies(
     db: &PgPool,
     id: i64,
     page: Page,
     viewer: Option<i64>,
 ) -> DomainResult<Vec<Post>> {
-    if !post::exists(db, id).await? {
+    if !post::visible(db, id, viewer).await? {
         return Err(DomainError::NotFound("Post not found"));
     }
     post::replies(db, id, page, viewer).await

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::error::{DomainError, DomainResult};
 use crate::pagination::{Keyed, Order, Page};
-use crate::visibility::visible_post;
+use crate::visibility::{Level, home_post, listed_post, visible_post};
 
 /// How many direct replies `GET /post/{id}/` embeds.
 pub const EMBEDDED_REPLIES: i64 = 100;
@@ -27,6 +27,8 @@ pub struct Post {
     pub reply_count: i32,
     #[serde(serialize_with = "crate::models::timestamp::option::serialize")]
     pub edited_at: Option<DateTime<Utc>>,
+    /// Who may read it (an addition to the contract; `public` by default).
+    pub visibility: Level,
     /// Whether the viewer liked this post (present only with a token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liked: Option<bool>,
@@ -58,6 +60,11 @@ pub struct NewPost {
     #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
     pub text: String,
     pub parent_id: Option<i64>,
+    /// Who may read it (default `public`; `followers` names `private`). A
+    /// reply is never wider than its parent: a wider level is narrowed to
+    /// the parent's.
+    #[serde(default)]
+    pub visibility: Level,
 }
 
 /// `PATCH /post/{id}/` body.
@@ -73,7 +80,7 @@ macro_rules! post_select {
     ($cursor:literal, $($tail:expr),+) => {
         concat!(
             "SELECT p.id, p.text, p.date, p.user_id, u.username, p.parent_id,
-                    p.like_count, p.reply_count, p.edited_at,
+                    p.like_count, p.reply_count, p.edited_at, p.visibility,
                     CASE WHEN $1::bigint IS NULL THEN NULL
                          ELSE EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
                     END AS liked, ",
@@ -84,23 +91,6 @@ macro_rules! post_select {
     };
 }
 pub(crate) use post_select;
-
-/// Locks a live post against a concurrent delete until the statement's
-/// transaction ends; a post deleted meanwhile is skipped. `FOR NO KEY UPDATE`
-/// because the soft delete is a non-key UPDATE, which `FOR KEY SHARE` (what a
-/// foreign key check takes) does not wait for; and not `FOR SHARE`, which two
-/// concurrent replies or likes would both hold and then deadlock upgrading,
-/// as each one's counter trigger updates the same row.
-macro_rules! lock_live_post {
-    ($id:literal) => {
-        concat!(
-            "SELECT id FROM posts WHERE id = ",
-            $id,
-            " AND deleted_at IS NULL FOR NO KEY UPDATE"
-        )
-    };
-}
-pub(crate) use lock_live_post;
 
 /// A live post by id.
 pub async fn get(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> DomainResult<Post> {
@@ -129,7 +119,7 @@ pub async fn list_top_level(
             post_select!(
                 "p.id",
                 "WHERE p.parent_id IS NULL AND ",
-                visible_post!("p", "$1"),
+                listed_post!("p", "$1"),
                 " AND p.id > $2 ORDER BY p.id LIMIT $3"
             ),
             page.after_asc(),
@@ -138,7 +128,7 @@ pub async fn list_top_level(
             post_select!(
                 "p.id",
                 "WHERE p.parent_id IS NULL AND ",
-                visible_post!("p", "$1"),
+                listed_post!("p", "$1"),
                 " AND p.id < $2 ORDER BY p.id DESC LIMIT $3"
             ),
             page.after_desc(),
@@ -237,14 +227,14 @@ pub async fn timeline(db: impl PgExecutor<'_>, viewer: i64, page: Page) -> Domai
                   SELECT f.followee_id AS user_id, h.id FROM follows f
                    CROSS JOIN LATERAL (
                          SELECT x.id FROM posts x
-                          WHERE x.user_id = f.followee_id AND ", visible_post!("x", "$1"), " AND x.id < $2
+                          WHERE x.user_id = f.followee_id AND ", home_post!("x", "$1"), " AND x.id < $2
                           ORDER BY x.id DESC LIMIT 1) h
                    WHERE f.follower_id = $1),
              newest AS (SELECT user_id, id FROM heads ORDER BY id DESC LIMIT $3)
              SELECT t.id FROM newest n
               CROSS JOIN LATERAL (
                     SELECT x.id FROM posts x
-                     WHERE x.user_id = n.user_id AND ", visible_post!("x", "$1"), " AND x.id < $2
+                     WHERE x.user_id = n.user_id AND ", home_post!("x", "$1"), " AND x.id < $2
                        AND x.id >= (SELECT CASE WHEN count(*) < $3 THEN -9223372036854775808 ELSE min(id) END
                                       FROM newest)
                      ORDER BY x.id DESC LIMIT $3) t
@@ -281,11 +271,14 @@ pub async fn liked_by(
     .await?)
 }
 
-/// Whether a live post exists.
-pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> DomainResult<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL)",
-    )
+/// Whether a live post exists that `viewer` may see.
+pub async fn visible(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> DomainResult<bool> {
+    Ok(sqlx::query_scalar(concat!(
+        "SELECT EXISTS (SELECT 1 FROM posts p WHERE p.id = $2 AND ",
+        visible_post!("p", "$1::bigint"),
+        ")"
+    ))
+    .bind(viewer)
     .bind(id)
     .fetch_one(db)
     .await?)

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod notification;
 pub mod ops;
 pub mod post;
+pub mod privacy;
 pub mod stream;
 pub mod user;
 
@@ -18,6 +19,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn api(cfg: &mut ServiceConfig) {
     ops::configure(cfg);
     auth::configure(cfg);
+    privacy::configure(cfg);
     user::configure(cfg);
     post::configure(cfg);
     notification::configure(cfg);

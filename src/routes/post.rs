@@ -70,7 +70,14 @@ pub async fn create(
     me: Writer,
     JsonBody(body): JsonBody<NewPost>,
 ) -> ApiResult<HttpResponse> {
-    let created = posts::create(&state.pool, me.id, &body.text, body.parent_id).await?;
+    let created = posts::create(
+        &state.pool,
+        me.id,
+        &body.text,
+        body.parent_id,
+        body.visibility,
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/post/{}/", created.id)))
         .json(created))

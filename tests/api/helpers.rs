@@ -398,7 +398,7 @@ impl TestApp {
 // --- shared by the post and user test files ---------------------------------------
 
 /// The keys of every post in a response with a token.
-pub const POST_KEYS: [&str; 10] = [
+pub const POST_KEYS: [&str; 11] = [
     "date",
     "edited_at",
     "id",
@@ -409,6 +409,7 @@ pub const POST_KEYS: [&str; 10] = [
     "text",
     "user_id",
     "username",
+    "visibility",
 ];
 
 /// The public keys of a user.
