@@ -97,7 +97,7 @@ pub async fn mute(
         .is_some_and(|d| !(1..=MAX_MUTE_SECONDS).contains(&d))
     {
         return Err(DomainError::invalid(
-            &["body", "duration"],
+            &["query", "duration"],
             "duration must be between 1 and 315360000 seconds",
         ));
     }

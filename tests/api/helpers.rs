@@ -305,6 +305,9 @@ impl TestApp {
             "follows" => "SELECT count(*) FROM follows",
             "likes" => "SELECT count(*) FROM likes",
             "refresh_tokens" => "SELECT count(*) FROM refresh_tokens",
+            "notifications" => "SELECT count(*) FROM notifications",
+            "blocks" => "SELECT count(*) FROM blocks",
+            "mutes" => "SELECT count(*) FROM mutes",
             other => panic!("unknown table {other}"),
         };
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
