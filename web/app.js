@@ -4,6 +4,7 @@ import { api, session, resume, login, logout, loadMe, onSessionExpired, hasSessi
 import { h, append, field, formError, showError, clearErrors, announce, avatar, time, plural } from "./dom.js";
 import { renderPost, composer, pagedList, userRow, updatePost, removePost, userHref } from "./posts.js";
 import { live, startLive, stopLive } from "./stream.js";
+import { profileActions, privacySettings } from "./privacy.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -363,6 +364,7 @@ async function profile(root, ctx, name, tab = "posts") {
     "section",
     { class: "profile", "aria-label": "Profile" },
     h("div", { class: "profile-top" }, avatar(user, "big"), follow),
+    me && !isMe ? profileActions(user, error, () => render()) : null,
     user.bio ? h("p", { class: "bio", dir: "auto", text: user.bio }) : null,
     h("p", { class: "muted" }, "Joined ", time(user.created_at)),
     h(
@@ -635,6 +637,7 @@ async function settings(root, ctx) {
       done.textContent = "Password changed.";
     },
   );
+  append(root, ...privacySettings(ctx));
   append(root, 
     h("h2", { text: "Session" }),
     h("p", {}, `Logged in as @${me.username}. `, h("button", { type: "button", class: "secondary", text: "Log out", on: { click: doLogout } })),
