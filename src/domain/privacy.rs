@@ -1,7 +1,7 @@
 //! Blocks and mutes: who keeps whom away. What they hide is decided in
 //! [`crate::visibility`]; here are the actions and the refusals.
 
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use super::error::{ConstraintExt, DomainError, DomainResult};
 use super::{Effects, NO_EFFECTS};
@@ -41,6 +41,19 @@ fn not_self(actor: i64, other: i64, what: &'static str) -> DomainResult<()> {
     Ok(())
 }
 
+/// Locks both users' rows, in id order (as `follows_count` does), for the
+/// rest of the transaction: a follow and a block of the same pair take turns,
+/// and the later one's statements see the earlier one committed (so a
+/// follow racing a block is either refused or removed by it).
+pub async fn lock_pair(conn: &mut PgConnection, a: i64, b: i64) -> DomainResult<()> {
+    sqlx::query("SELECT 1 FROM users WHERE id IN ($1, $2) ORDER BY id FOR NO KEY UPDATE")
+        .bind(a)
+        .bind(b)
+        .fetch_all(conn)
+        .await?;
+    Ok(())
+}
+
 /// Refuses with [`BLOCKED`] when either of `a` and `b` blocks the other.
 pub async fn refuse_if_blocked(db: impl PgExecutor<'_>, a: i64, b: i64) -> DomainResult<()> {
     if block::between_two(db, a, b).await? {
@@ -51,8 +64,10 @@ pub async fn refuse_if_blocked(db: impl PgExecutor<'_>, a: i64, b: i64) -> Domai
 
 /// `actor` blocks `other` ([`BLOCK`]), removing the follows between them;
 /// true when the block is new.
-pub async fn block(db: impl PgExecutor<'_>, actor: i64, other: i64) -> DomainResult<bool> {
+pub async fn block(db: &PgPool, actor: i64, other: i64) -> DomainResult<bool> {
     not_self(actor, other, "you cannot block yourself")?;
+    let mut tx = db.begin().await?;
+    lock_pair(&mut tx, actor, other).await?;
     let created: bool = sqlx::query_scalar(
         "WITH new AS (
              INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)
@@ -65,12 +80,13 @@ pub async fn block(db: impl PgExecutor<'_>, actor: i64, other: i64) -> DomainRes
     )
     .bind(actor)
     .bind(other)
-    .fetch_one(db)
+    .fetch_one(&mut *tx)
     .await
     .on_constraint("blocks_blocked_id_fkey", || {
         DomainError::NotFound("User not found")
     })
     .on_constraint("blocks_blocker_id_fkey", || DomainError::Gone)?;
+    tx.commit().await?;
     Ok(created)
 }
 

@@ -434,3 +434,51 @@ async fn a_suspended_accounts_profile_and_lists_are_not_found(pool: PgPool) {
     }
     assert_eq!(app.get("/post/", None).await.json(), json!([]));
 }
+
+// ---------------------------------------------------------------- races
+
+/// A follow racing a block of the same pair: whichever commits first, no
+/// follow survives beside the block (the pair is locked by both actions).
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_follow_racing_a_block_never_survives_it(pool: PgPool) {
+    const TRIALS: usize = 30;
+    let app = TestApp::new(pool).await;
+    let (ana, ana_token) = app.user("ana").await;
+    let (_, ben_token) = app.user("ben").await;
+    let follow_path = format!("/user/follow/{ana}");
+    let (mut refused, mut removed, mut broken) = (0, 0, 0);
+    for trial in 0..TRIALS {
+        app.delete("/user/ben/block/", Some(&ana_token))
+            .await
+            .assert_status(204);
+        app.delete(&follow_path, Some(&ben_token))
+            .await
+            .assert_status(204);
+        let follow = app.post_empty(&follow_path, Some(&ben_token));
+        let block = app.post_empty("/user/ben/block/", Some(&ana_token));
+        let (followed, blocked) = if trial % 2 == 0 {
+            tokio::join!(follow, block)
+        } else {
+            let (b, f) = tokio::join!(block, follow);
+            (f, b)
+        };
+        blocked.assert_status(204);
+        match followed.status.as_u16() {
+            403 => refused += 1,
+            201 => removed += 1,
+            other => panic!("follow answered {other}: {}", followed.json()),
+        }
+        if !follow_rows(&app).await.is_empty() {
+            broken += 1;
+        }
+    }
+    eprintln!("follow refused {refused}, follow removed by the block {removed} of {TRIALS}");
+    assert_eq!(
+        broken, 0,
+        "a follow survived a block in {broken} of {TRIALS} trials"
+    );
+    assert_eq!(refused + removed, TRIALS);
+    assert!(refused > 0 && removed > 0, "the race never went both ways");
+    let profile = app.profile("ana", None).await;
+    assert_eq!(profile["followers_count"], 0);
+}
