@@ -125,7 +125,7 @@ pub struct ValidProfileUpdate {
 
 /// The columns of [`User`]; `$cursor` is the list's ordering key.
 macro_rules! user_select {
-    ($cursor:literal, $($tail:literal),+) => {
+    ($cursor:literal, $($tail:expr),+) => {
         concat!(
             "SELECT u.id, u.username, u.avatar, u.bio, u.created_at, ", $cursor, " AS cursor FROM users u ",
             $($tail),+
@@ -164,7 +164,9 @@ macro_rules! profile_select {
 pub async fn list(db: impl PgExecutor<'_>, page: Page) -> DomainResult<Vec<User>> {
     Ok(sqlx::query_as(user_select!(
         "u.id",
-        "WHERE u.id > $1 ORDER BY u.id LIMIT $2"
+        "WHERE ",
+        visible_account!("u"),
+        " AND u.id > $1 ORDER BY u.id LIMIT $2"
     ))
     .bind(page.after_asc())
     .bind(page.fetch_limit())

@@ -410,6 +410,8 @@ async fn a_reply_to_a_post_one_may_not_see_and_an_unknown_level_are_422(pool: Pg
 async fn a_suspended_accounts_profile_and_lists_are_not_found(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (sus, sus_token) = app.user("sus").await;
+    let (fay, _) = app.user("fay").await;
+    app.follow(&sus_token, fay).await;
     let post = app.create_post(&sus_token, "soon hidden", None).await;
     sqlx::query("UPDATE users SET suspended_at = now() WHERE id = $1")
         .bind(sus)
@@ -433,6 +435,8 @@ async fn a_suspended_accounts_profile_and_lists_are_not_found(pool: PgPool) {
         );
     }
     assert_eq!(app.get("/post/", None).await.json(), json!([]));
+    assert_eq!(usernames(&app.get("/user/", None).await.json()), ["fay"]);
+    assert_eq!(app.get("/user/fay/followers/", None).await.json(), json!([]));
 }
 
 // ---------------------------------------------------------------- races
