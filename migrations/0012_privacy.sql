@@ -9,6 +9,10 @@
 -- src/visibility.rs (`visible_post!`, `may_see`).
 
 ALTER TABLE users ADD COLUMN IF NOT EXISTS suspended_at timestamptz;
+-- The visibility rule asks "is this author suspended?" for every post it
+-- reads; without this index PostgreSQL answers with a scan of all users
+-- (GET /post/ went from 0.14 ms to 17 ms at 100k users).
+CREATE INDEX IF NOT EXISTS users_suspended_idx ON users (id) WHERE suspended_at IS NOT NULL;
 
 ALTER TABLE posts
     ADD COLUMN visibility text NOT NULL DEFAULT 'public',
