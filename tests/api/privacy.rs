@@ -436,7 +436,10 @@ async fn a_suspended_accounts_profile_and_lists_are_not_found(pool: PgPool) {
     }
     assert_eq!(app.get("/post/", None).await.json(), json!([]));
     assert_eq!(usernames(&app.get("/user/", None).await.json()), ["fay"]);
-    assert_eq!(app.get("/user/fay/followers/", None).await.json(), json!([]));
+    assert_eq!(
+        app.get("/user/fay/followers/", None).await.json(),
+        json!([])
+    );
 }
 
 // ---------------------------------------------------------------- races
