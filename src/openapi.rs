@@ -111,7 +111,11 @@ impl Modify for Complete {
         (name = "follows", description = "Following people"),
         (name = "posts", description = "Posts, threads and timelines"),
         (name = "likes", description = "Likes"),
-        (name = "notifications", description = "Likes, replies, follows and mentions of me"),
+        (name = "media", description = "Pictures: uploads with alt text, attached to posts with media_ids"),
+        (name = "reposts", description = "Reposts (boosts): on the reposters' followers' home timelines"),
+        (name = "bookmarks", description = "Bookmarks, private to their owner"),
+        (name = "notifications", description = "Likes, replies, follows, mentions and reposts of me"),
+        (name = "search", description = "Finding posts, accounts and hashtags"),
         (name = "stream", description = "The live stream (GET /stream: WebSocket or Server-Sent Events; see docs/API.md)"),
         (name = "operations", description = "Probes"),
     )

@@ -2,9 +2,10 @@
 
 import { api, session, resume, login, logout, loadMe, onSessionExpired, hasSession } from "./api.js";
 import { h, append, field, formError, showError, clearErrors, announce, avatar, time, plural } from "./dom.js";
-import { renderPost, composer, pagedList, userRow, updatePost, removePost, userHref } from "./posts.js";
+import { renderPost, composer, pagedList, userRow, updatePost, updateCounts, countsSeen, removePost, userHref, uploadPicture } from "./posts.js";
 import { live, startLive, stopLive } from "./stream.js";
 import { profileActions, privacySettings } from "./privacy.js";
+import { searchForm, searchResults, tagTimeline, suggestionsPanel } from "./search.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -19,8 +20,11 @@ const routes = [
   [/^\/login$/, loginView],
   [/^\/signup$/, signupView],
   [/^\/post\/(\d+)$/, thread],
-  [/^\/user\/([^/]+)(?:\/(posts|replies|likes|followers|following))?$/, profile],
+  [/^\/search$/, searchView],
+  [/^\/tag\/([^/]+)$/, tagView],
+  [/^\/user\/([^/]+)(?:\/(posts|replies|original|likes|followers|following))?$/, profile],
   [/^\/notifications$/, notifications],
+  [/^\/bookmarks$/, bookmarks],
   [/^\/settings$/, settings],
 ];
 
@@ -93,14 +97,16 @@ function renderNav(path) {
     nav.replaceChildren(
       link("#/", "Home"),
       link("#/public", "Public"),
+      link("#/search", "Search"),
       link("#/notifications", "Notifications", notificationsAvailable ? badge : null),
       link(userHref(me.username), "Profile"),
+      link("#/bookmarks", "Bookmarks"),
       link("#/settings", "Settings"),
       h("button", { type: "button", class: "linkish", text: "Log out", on: { click: doLogout } }),
     );
   } else {
     badge = null;
-    nav.replaceChildren(link("#/public", "Public"), link("#/login", "Log in"), link("#/signup", "Sign up"));
+    nav.replaceChildren(link("#/public", "Public"), link("#/search", "Search"), link("#/login", "Log in"), link("#/signup", "Sign up"));
   }
 }
 
@@ -171,7 +177,10 @@ window.addEventListener("storage", (e) => {
 
 // ---- live events -------------------------------------------------------------
 
-live.addEventListener("post", (e) => view && view.onPost && view.onPost(e.detail.data));
+// Public-stream posts only refresh what is shown; the home view takes home's.
+live.addEventListener("post", (e) => e.detail.stream === "home" && view && view.onPost && view.onPost(e.detail.data));
+live.addEventListener("repost", (e) => view && view.onRepost && view.onRepost(e.detail.data));
+live.addEventListener("post.counts", (e) => updateCounts(e.detail.data));
 live.addEventListener("post.update", (e) => updatePost(e.detail.data));
 live.addEventListener("post.delete", (e) => {
   removePost(e.detail.data.id);
@@ -195,7 +204,7 @@ function home(root, ctx) {
   title(root, "Home");
   ctx.live = true;
   const list = pagedList({
-    url: "/user/timeline",
+    url: "/user/timeline?include_own=true",
     render: (p) => renderPost(p),
     empty: "Your timeline is empty. Follow people from the public feed to see their posts here.",
     label: "Home timeline",
@@ -224,14 +233,27 @@ function home(root, ctx) {
     showPending();
     announce(`${plural(pending.length, "new post")}. Use the button at the top of the timeline to show them.`);
   };
+  // A post reposted by several people shows once, under its latest reposter.
+  ctx.onRepost = (p) => {
+    if (list.has(p.id)) return;
+    const i = pending.findIndex((x) => x.id === p.id);
+    if (i >= 0) pending.splice(i, 1);
+    pending.push(p);
+    showPending();
+    announce(`${plural(pending.length, "new post")}. Use the button at the top of the timeline to show them.`);
+  };
   ctx.onDelete = (id) => {
     const i = pending.findIndex((x) => x.id === id);
     if (i >= 0) pending.splice(i, 1), showPending();
   };
+  // Someone who follows nobody has an empty timeline: suggest whom to follow.
+  const suggestions = session.user.following_count === 0 ? suggestionsPanel() : null;
   append(root, 
+    suggestions,
     composer({
       label: "What’s happening?",
       draftKey: "home",
+      withPictures: true,
       onDone: (p) => {
         if (!list.has(p.id)) list.prepend(renderPost(p));
         announce("Posted.");
@@ -262,6 +284,24 @@ function publicFeed(root, ctx) {
   append(root, list.el);
 }
 
+function searchView(root, ctx) {
+  const q = (ctx.query.get("q") || "").trim();
+  const kind = ctx.query.get("type") || "posts";
+  title(root, q ? `Search: ${q}` : "Search");
+  append(root, searchForm(q, kind));
+  if (!q) return;
+  const results = searchResults(q, kind);
+  ctx.cleanup.push(results.stop);
+  append(root, results.el);
+}
+
+function tagView(root, ctx, tag) {
+  title(root, `#${tag}`);
+  const list = tagTimeline(tag);
+  ctx.cleanup.push(list.stop);
+  append(root, list.el);
+}
+
 async function thread(root, ctx, id) {
   title(root, "Post");
   const { data: post } = await api(`/post/${id}/`);
@@ -283,10 +323,13 @@ async function thread(root, ctx, id) {
     label: "Replies",
   });
   ctx.cleanup.push(replies.stop);
+  // Live counts are absolute: count a reply here only when none arrived since the last.
+  let seen = countsSeen(mainEl);
   const addReply = (p) => {
     if (p.parent_id !== post.id || replies.has(p.id)) return;
     replies.append(renderPost(p, { nested: true }));
-    mainEl.post.reply_count += 1;
+    if (countsSeen(mainEl) === seen) mainEl.post.reply_count += 1;
+    seen = countsSeen(mainEl);
     updatePost({ id: post.id, reply_count: mainEl.post.reply_count });
   };
   ctx.onPost = addReply;
@@ -376,17 +419,19 @@ async function profile(root, ctx, name, tab = "posts") {
     ),
     error,
   );
+  // The Posts tab lists what posts_count counts: live posts and replies.
   const tabs = [
     ["posts", "Posts"],
-    ["replies", "Posts and replies"],
+    ["original", "Without replies"],
     ["likes", "Likes"],
     ["followers", "Followers"],
     ["following", "Following"],
   ];
   const u = encodeURIComponent(user.username);
   const lists = {
-    posts: [`/post/user/${u}/?order=desc`, "No posts yet."],
+    posts: [`/post/user/${u}/?order=desc&include_replies=true`, "No posts yet."],
     replies: [`/post/user/${u}/?order=desc&include_replies=true`, "No posts yet."],
+    original: [`/post/user/${u}/?order=desc`, "No posts yet."],
     likes: [`/post/likes/${u}/`, "No likes yet."],
     followers: [`/user/${u}/followers/`, "No followers yet."],
     following: [`/user/${u}/following/`, "Not following anyone yet."],
@@ -397,7 +442,7 @@ async function profile(root, ctx, name, tab = "posts") {
     url,
     render: isUsers ? userRow : (p) => renderPost(p),
     empty,
-    label: tabs.find((t) => t[0] === tab)[1],
+    label: (tabs.find((t) => t[0] === tab) || tabs[0])[1],
   });
   ctx.cleanup.push(list.stop);
   append(root, 
@@ -411,7 +456,7 @@ async function profile(root, ctx, name, tab = "posts") {
   );
 }
 
-const WHAT = { like: "liked your post", reply: "replied to your post", follow: "followed you", mention: "mentioned you" };
+const WHAT = { like: "liked your post", reply: "replied to your post", follow: "followed you", mention: "mentioned you", repost: "reposted your post" };
 
 function renderNotification(n) {
   const target = n.post && (n.type === "reply" && n.post.parent_id ? n.post.parent_id : n.post.id);
@@ -442,6 +487,14 @@ async function markRead(id) {
     // the badge stays as it is; nothing to tell the user
   }
   refreshUnread();
+}
+
+function bookmarks(root, ctx) {
+  if (!session.user) return requireLogin();
+  title(root, "Bookmarks");
+  const list = pagedList({ url: "/user/bookmarks/", render: (p) => renderPost(p), empty: "No bookmarks yet.", label: "Bookmarks" });
+  ctx.cleanup.push(list.stop);
+  append(root, list.el);
 }
 
 function notifications(root, ctx) {
@@ -638,6 +691,27 @@ async function settings(root, ctx) {
     },
   );
   append(root, ...privacySettings(ctx));
+  append(root, h("h2", { text: "Pictures" }));
+  for (const [kind, name] of [["avatar", "Avatar"], ["header", "Header"]]) {
+    const status = h("p", { class: "ok", role: "status" });
+    formView(
+      root,
+      null,
+      [
+        field({ label: `${name} picture`, name: "file", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", hint: "A PNG, JPEG, GIF or WebP of up to 10 MiB." }),
+        status,
+      ],
+      `Upload ${kind}`,
+      async (form) => {
+        status.textContent = "";
+        const file = form.elements.file.files[0];
+        if (!file) throw Object.assign(new Error("Choose a picture first."), { fields: { file: "Choose a picture first." } });
+        session.user = await uploadPicture(file, "", `/user/me/${kind}/`);
+        form.reset();
+        status.textContent = `${name} updated.`;
+      },
+    );
+  }
   append(root, 
     h("h2", { text: "Session" }),
     h("p", {}, `Logged in as @${me.username}. `, h("button", { type: "button", class: "secondary", text: "Log out", on: { click: doLogout } })),

@@ -18,17 +18,60 @@ export const userHref = (name) => `#/user/${encodeURIComponent(name)}`;
 // copy: `@` and a username not preceded by a word character or `@`, not
 // followed by a word character. tests/api/username_rule.rs holds them equal.
 const MENTION = /(?<![A-Za-z0-9_@])@([A-Za-z][A-Za-z0-9_]{2,31})(?![A-Za-z0-9_])/g;
+// The hashtag rule, as validation::HASHTAG_PATTERN states it (SQL
+// post_hashtags() in migrations/0009 is the other copy): `#` not preceded by
+// a word character or `#`, then letters, digits and `_`, not only ASCII
+// digits and `_`. tests/api/hashtag_rule.rs holds the three equal.
+const HASHTAG = /(?<![\p{Alphabetic}\p{N}_#])#(?![0-9_]*(?![\p{Alphabetic}\p{N}_]))([\p{Alphabetic}\p{N}_]+)/gu;
 
-/** Post text as text nodes, with @mentions as profile links. */
+/** The hashtag timeline of a tag. */
+export const tagHref = (tag) => `#/tag/${encodeURIComponent(tag.toLowerCase())}`;
+
+/** Post text as text nodes, with @mentions as profile links and #tags as tag links. */
 function richText(text) {
+  const links = [
+    ...[...text.matchAll(MENTION)].map((m) => [m, userHref(m[1])]),
+    ...[...text.matchAll(HASHTAG)].map((m) => [m, tagHref(m[1])]),
+  ].sort((a, b) => a[0].index - b[0].index);
   const out = [];
   let last = 0;
-  for (const m of text.matchAll(MENTION)) {
-    out.push(text.slice(last, m.index), h("a", { href: userHref(m[1]), text: m[0] }));
+  for (const [m, href] of links) {
+    out.push(text.slice(last, m.index), h("a", { href, text: m[0] }));
     last = m.index + m[0].length;
   }
   out.push(text.slice(last));
   return out;
+}
+
+/** A post's pictures: thumbnails with their alt text, linking to the full size. */
+function pictures(media) {
+  if (!media || !media.length) return null;
+  return h(
+    "div",
+    { class: `pictures n${media.length}` },
+    media.map((m) =>
+      h(
+        "a",
+        { href: m.url, target: "_blank", rel: "noopener", class: "picture" },
+        h("img", {
+          src: m.preview_url,
+          alt: m.description || "",
+          title: m.description || null,
+          loading: "lazy",
+          width: m.meta.small.width,
+          height: m.meta.small.height,
+        }),
+      ),
+    ),
+  );
+}
+
+/** Uploads one picture with its alt text; the attachment. */
+export async function uploadPicture(file, description, path = "/media/") {
+  const body = new FormData();
+  body.append("description", description);
+  body.append("file", file);
+  return (await api(path, { method: "POST", body })).data;
 }
 
 /**
@@ -66,6 +109,8 @@ function fill(el, post) {
       h("span", { class: "count", text: post.reply_count }),
     ),
     like,
+    toggle(el, { cls: "repost", label: "Repost", field: "reposted", count: "repost_count", path: "repost" }),
+    toggle(el, { cls: "bookmark", label: "Bookmark", field: "bookmarked", path: "bookmark" }),
     own ? h("button", { type: "button", class: "act edit", text: "Edit" }) : null,
     own ? h("button", { type: "button", class: "act delete", text: "Delete" }) : null,
   );
@@ -73,6 +118,9 @@ function fill(el, post) {
   el.replaceChildren();
   append(
     el,
+    post.reposted_by
+      ? h("p", { class: "reposted-by" }, "Reposted by ", h("a", { href: userHref(post.reposted_by), text: `@${post.reposted_by}` }))
+      : null,
     h(
       "header",
       { class: "post-head" },
@@ -86,6 +134,7 @@ function fill(el, post) {
       ? h("p", { class: "reply-to" }, h("a", { href: `#/post/${post.parent_id}`, text: "In reply to a post" }))
       : null,
     text,
+    pictures(post.media),
     actions,
     error,
   );
@@ -102,15 +151,16 @@ function fill(el, post) {
     if (!session.user) return needLogin();
     like.disabled = true;
     const p = el.post;
+    const seen = countsSeen(el);
     try {
       if (p.liked) {
         await api(`/post/${p.id}/like/`, { method: "DELETE" });
         p.liked = false;
-        p.like_count = Math.max(0, p.like_count - 1);
+        if (countsSeen(el) === seen) p.like_count = Math.max(0, p.like_count - 1);
       } else {
         const r = await api(`/post/${p.id}/like/`, { method: "POST" });
         p.liked = true;
-        if (r.status === 201) p.like_count += 1;
+        if (r.status === 201 && countsSeen(el) === seen) p.like_count += 1;
       }
       like.setAttribute("aria-pressed", String(p.liked));
       likeCount.textContent = p.like_count;
@@ -180,9 +230,71 @@ export function updatePost(post) {
     if (el.querySelector("form")) continue; // being edited here: don't clobber
     const had = el.contains(document.activeElement);
     const merged = { ...el.post, ...post };
-    if (!("liked" in post) && "liked" in el.post) merged.liked = el.post.liked;
+    for (const k of VIEWER_FIELDS) if (!(k in post) && k in el.post) merged[k] = el.post[k];
     fill(el, merged);
     if (had) el.querySelector(".like").focus();
+  }
+}
+
+// Fields of a post that are the viewer's own, absent from live payloads.
+const VIEWER_FIELDS = ["liked", "reposted", "bookmarked", "reposted_by"];
+
+/**
+ * A repost or bookmark button (aria-pressed), with its count when `count`
+ * names one: POST to set, DELETE to undo `/post/{id}/{path}/`.
+ */
+function toggle(el, { cls, label, field, count, path }) {
+  const n = count ? h("span", { class: "count", text: el.post[count] }) : null;
+  const b = h("button", { type: "button", class: `act ${cls}`, "aria-pressed": el.post[field] ? "true" : "false" }, label, n);
+  b.addEventListener("click", async () => {
+    if (!session.user) return needLogin();
+    const error = el.querySelector(":scope > .error");
+    b.disabled = true;
+    const p = el.post;
+    const seen = countsSeen(el);
+    try {
+      if (p[field]) {
+        await api(`/post/${p.id}/${path}/`, { method: "DELETE" });
+        p[field] = false;
+        if (count && countsSeen(el) === seen) p[count] = Math.max(0, p[count] - 1);
+      } else {
+        const r = await api(`/post/${p.id}/${path}/`, { method: "POST" });
+        p[field] = true;
+        if (count && r.status === 201 && countsSeen(el) === seen) p[count] += 1;
+      }
+      b.setAttribute("aria-pressed", String(p[field]));
+      if (n) n.textContent = p[count];
+      announce(p[field] ? `${label}ed.` : `${label} removed.`);
+      error.hidden = true;
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+    } finally {
+      b.disabled = false;
+    }
+  });
+  return b;
+}
+
+/**
+ * How many live counts a shown post has received. The server's counts are
+ * absolute: a click adjusts its count itself only when none arrived while
+ * its request ran (one that did already includes the click, or will be
+ * followed by one that does).
+ */
+export const countsSeen = (el) => el.countsSeen || 0;
+
+/** Shows a post's new like, reply and repost counts (a live `post.counts`) wherever it is shown. */
+export function updateCounts(counts) {
+  for (const el of document.querySelectorAll(`article[data-post-id="${CSS.escape(String(counts.id))}"]`)) {
+    el.countsSeen = countsSeen(el) + 1;
+    Object.assign(el.post, counts);
+    for (const [cls, key] of [["like", "like_count"], ["reply", "reply_count"], ["repost", "repost_count"]]) {
+      const n = el.querySelector(`:scope > .actions .${cls} .count`);
+      if (n) n.textContent = counts[key];
+    }
+    const reply = el.querySelector(":scope > .actions .reply");
+    if (reply) reply.setAttribute("aria-label", `Reply (${plural(counts.reply_count, "reply")})`);
   }
 }
 
@@ -199,7 +311,7 @@ export function removePost(id) {
  * (kept in sessionStorage while typing, so an expired session loses
  * nothing), submit, send(body) → Promise<{data}>, onDone(post), onCancel.
  */
-export function composer({ label, value = "", draftKey, submit = "Post", send, onDone, onCancel, parentId }) {
+export function composer({ label, value = "", draftKey, submit = "Post", send, onDone, onCancel, parentId, withPictures }) {
   const key = draftKey && `pamps.draft.${draftKey}`;
   const f = field({ label, name: "text", textarea: true, rows: 3, value: (key && sessionStorage.getItem(key)) || value });
   const ta = f.querySelector("textarea");
@@ -207,10 +319,12 @@ export function composer({ label, value = "", draftKey, submit = "Post", send, o
   const counter = h("span", { class: "counter", id: nextId("count") }, n, h("span", { class: "sr-only", text: " characters left" }));
   ta.setAttribute("aria-describedby", `${counter.id} ${ta.getAttribute("aria-describedby")}`);
   const button = h("button", { type: "submit", class: "primary", text: submit });
+  const picker = withPictures ? picturePicker() : null;
   const form = h(
     "form",
     { class: "composer", novalidate: true },
     f,
+    picker && picker.el,
     h(
       "div",
       { class: "composer-foot" },
@@ -250,8 +364,10 @@ export function composer({ label, value = "", draftKey, submit = "Post", send, o
     if (parentId != null) body.parent_id = parentId;
     if (form.elements.visibility) body.visibility = form.elements.visibility.value;
     try {
+      if (picker) body.media_ids = await picker.upload();
       const { data } = await (send ? send(body) : api("/post/", { method: "POST", body }));
       if (key) sessionStorage.removeItem(key);
+      if (picker) picker.clear();
       ta.value = "";
       update();
       onDone && onDone(data);
@@ -262,6 +378,54 @@ export function composer({ label, value = "", draftKey, submit = "Post", send, o
   });
   update();
   return form;
+}
+
+const MAX_PICTURES = 4;
+
+/**
+ * The composer's pictures: a file input (PNG, JPEG, GIF, WebP; up to 4) and
+ * an alt text field for each chosen file. upload() sends them in order and
+ * resolves their ids; a picture already uploaded is not sent twice.
+ */
+function picturePicker() {
+  const input = h("input", { type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", multiple: true, class: "sr-only", id: nextId("pics") });
+  const list = h("ul", { class: "picked" });
+  let picked = [];
+  const render = () => {
+    list.replaceChildren(
+      ...picked.map((p, i) => {
+        const alt = h("input", { type: "text", maxlength: 1500, value: p.alt, "aria-label": `Alt text for ${p.file.name}`, placeholder: "Describe this picture (alt text)" });
+        alt.addEventListener("input", () => {
+          p.alt = alt.value;
+          p.id = null;
+        });
+        const remove = h("button", { type: "button", class: "ghost", text: "Remove", "aria-label": `Remove ${p.file.name}` });
+        remove.addEventListener("click", () => {
+          picked.splice(i, 1);
+          render();
+        });
+        return h("li", {}, h("span", { class: "file", text: p.file.name }), alt, remove);
+      }),
+    );
+    label.hidden = picked.length >= MAX_PICTURES;
+  };
+  input.addEventListener("change", () => {
+    for (const file of input.files) if (picked.length < MAX_PICTURES) picked.push({ file, alt: "", id: null });
+    input.value = "";
+    render();
+  });
+  const label = h("label", { class: "button secondary add-pictures", for: input.id, text: "Add pictures" });
+  return {
+    el: h("div", { class: "picker" }, input, label, list),
+    async upload() {
+      for (const p of picked) if (p.id == null) p.id = (await uploadPicture(p.file, p.alt.trim())).id;
+      return picked.map((p) => p.id);
+    },
+    clear() {
+      picked = [];
+      render();
+    },
+  };
 }
 
 /**

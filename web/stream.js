@@ -1,4 +1,5 @@
-// The live stream: one WebSocket for the `home` and `notifications` streams.
+// The live stream: one WebSocket for the `home`, `notifications` and `public`
+// streams (public: new counts and edits of any shown post, not only followees').
 //
 // A one-time ticket (POST /stream/ticket) authenticates the socket, since
 // browsers can't set headers on it and access tokens never go in URLs.
@@ -7,7 +8,10 @@
 
 import { api, refresh, sessionGone } from "./api.js";
 
-/** Dispatches "post", "post.update", "post.delete", "notification", "reset" and "state". */
+/**
+ * Dispatches "post", "post.update", "post.delete", "notification", "repost",
+ * "post.counts", "reset" and "state".
+ */
 export const live = new EventTarget();
 
 let socket = null;
@@ -66,7 +70,7 @@ async function connect() {
     return;
   }
   if (!running || socket) return;
-  const q = new URLSearchParams({ ticket, streams: "home,notifications" });
+  const q = new URLSearchParams({ ticket, streams: "home,notifications,public" });
   if (lastId != null) q.set("since", lastId);
   const s = new WebSocket(`${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/stream?${q}`);
   socket = s;

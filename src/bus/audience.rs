@@ -22,6 +22,18 @@ impl Loaded {
     pub(super) fn audience(&self) -> Audience<'_> {
         match self.event.kind {
             EventKind::Notification => Audience::Recipient(self.event.user_id),
+            // `user_id` is the reposter: it reaches them and their followers'
+            // home (never public: `top_level` is false), while the post is
+            // live (its author not suspended). Only public posts can be
+            // reposted (`visibility::may_repost`).
+            EventKind::Repost => match &self.facts {
+                Some(f) if f.live => Audience::Post {
+                    author: self.event.user_id,
+                    level: f.level,
+                    mentioned: &[],
+                },
+                _ => Audience::Nobody,
+            },
             // Loaded only while the post is live; a delete announces itself
             // to whoever could see the post.
             _ => self.facts.as_ref().map_or(Audience::Nobody, Audience::post),

@@ -95,7 +95,7 @@ impl Loaded {
 async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
     let post_ids: Vec<i64> = events
         .iter()
-        .filter(|e| matches!(e.kind, EventKind::Post | EventKind::PostUpdate))
+        .filter(|e| e.kind != EventKind::Notification && e.kind != EventKind::PostDelete)
         .filter_map(|e| e.post_id)
         .collect();
     let notification_ids: Vec<i64> = events.iter().filter_map(|e| e.notification_id).collect();
@@ -107,30 +107,63 @@ async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
     let mut posts = HashMap::new();
     if !post_ids.is_empty() {
         for post in event::posts_by_ids(pool, &post_ids).await? {
-            posts.insert(post.id, to_json(&post)?);
+            posts.insert(post.id, post);
         }
     }
+    let reposters: Vec<i64> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Repost)
+        .map(|e| e.user_id)
+        .collect();
+    let usernames = if reposters.is_empty() {
+        HashMap::new()
+    } else {
+        event::usernames(pool, &reposters).await?
+    };
     let mut notifications = HashMap::new();
     if !notification_ids.is_empty() {
         for (_, n) in notification::by_ids(pool, &notification_ids).await? {
             notifications.insert(n.id, to_json(&n)?);
         }
     }
-    Ok(events
-        .into_iter()
-        .filter_map(|event| {
-            let data = match event.kind {
-                EventKind::Post | EventKind::PostUpdate => posts.get(&event.post_id?)?.clone(),
-                EventKind::PostDelete => format!(r#"{{"id":{}}}"#, event.post_id?),
-                EventKind::Notification => notifications.get(&event.notification_id?)?.clone(),
-            };
-            let facts = match event.kind {
-                EventKind::Notification => None,
-                _ => Some(facts.remove(&event.post_id?)?),
-            };
-            Some(Loaded { event, data, facts })
-        })
-        .collect())
+    let mut loaded = Vec::with_capacity(events.len());
+    for event in events {
+        let post = event.post_id.and_then(|id| posts.get(&id));
+        let data = match (event.kind, post) {
+            (EventKind::Post | EventKind::PostUpdate, Some(post)) => to_json(post)?,
+            (EventKind::Repost, Some(post)) => {
+                let mut post = post.clone();
+                post.reposted_by = usernames.get(&event.user_id).cloned();
+                to_json(&post)?
+            }
+            (EventKind::PostCounts, Some(p)) => to_json(&serde_json::json!({
+                "id": p.id,
+                "like_count": p.like_count,
+                "reply_count": p.reply_count,
+                "repost_count": p.repost_count,
+            }))?,
+            (EventKind::PostDelete, _) => match event.post_id {
+                Some(id) => format!(r#"{{"id":{id}}}"#),
+                None => continue,
+            },
+            (EventKind::Notification, _) => {
+                match event.notification_id.and_then(|id| notifications.get(&id)) {
+                    Some(json) => json.clone(),
+                    None => continue,
+                }
+            }
+            (_, None) => continue,
+        };
+        let facts = match event.kind {
+            EventKind::Notification => None,
+            _ => match event.post_id.and_then(|id| facts.get(&id)) {
+                Some(f) => Some(f.clone()),
+                None => continue,
+            },
+        };
+        loaded.push(Loaded { event, data, facts });
+    }
+    Ok(loaded)
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {

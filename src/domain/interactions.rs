@@ -7,26 +7,32 @@ use super::privacy::BLOCKED;
 use super::{Effects, EventKind, NotificationKind};
 use crate::visibility::visible_post;
 
-/// Liking a post moves its `like_count` (trigger `likes_count`), notifies its
+/// Liking a post moves its `like_count` (trigger `likes_count`, whose update
+/// appends a `post.counts` event: `posts_counts_event`), notifies its
 /// author unless they liked their own post, once per liker and post ever
 /// (`likes_notify`), and that notification appends a `notification` event
 /// for the author (`notifications_event`).
 pub const LIKE: Effects = Effects {
     counters: &["posts.like_count"],
     notifications: &[NotificationKind::Like],
-    events: &[EventKind::Notification],
+    events: &[EventKind::PostCounts, EventKind::Notification],
     signals: &[],
-    triggers: &["likes_count", "likes_notify", "notifications_event"],
+    triggers: &[
+        "likes_count",
+        "posts_counts_event",
+        "likes_notify",
+        "notifications_event",
+    ],
 };
 
-/// Unliking moves `like_count` back (`likes_count`); the notification stays,
-/// so liking again never notifies twice.
+/// Unliking moves `like_count` back (`likes_count`, `posts_counts_event`);
+/// the notification stays, so liking again never notifies twice.
 pub const UNLIKE: Effects = Effects {
     counters: &["posts.like_count"],
     notifications: &[],
-    events: &[],
+    events: &[EventKind::PostCounts],
     signals: &[],
-    triggers: &["likes_count"],
+    triggers: &["likes_count", "posts_counts_event"],
 };
 
 /// `actor` likes live post `post_id` ([`LIKE`]); true when the like is new.

@@ -1,7 +1,8 @@
 //! The domain: every user action and list read, whatever surface asks.
 //!
 //! One module per capability ([`accounts`], [`posts`], [`interactions`],
-//! [`relationships`], [`privacy`], [`notifications`], [`timelines`]). An action takes the
+//! [`reposts`], [`bookmarks`], [`relationships`], [`privacy`], [`notifications`],
+//! [`timelines`], [`search`]). An action takes the
 //! actor and an executor (a pool or a transaction) and performs the whole
 //! action: handlers of any surface only translate their request into a call
 //! and the result (or [`error::DomainError`]) into their response. Nothing
@@ -28,12 +29,15 @@
 //! client, and a test fails until all four agree.
 
 pub mod accounts;
+pub mod bookmarks;
 pub mod error;
 pub mod interactions;
 pub mod notifications;
 pub mod posts;
 pub mod privacy;
 pub mod relationships;
+pub mod reposts;
+pub mod search;
 pub mod timelines;
 
 pub use crate::models::event::EventKind;
@@ -63,6 +67,10 @@ pub const ACTIONS: &[(&str, &Effects)] = &[
     ("posts::delete", &posts::DELETE),
     ("interactions::like", &interactions::LIKE),
     ("interactions::unlike", &interactions::UNLIKE),
+    ("reposts::repost", &reposts::REPOST),
+    ("reposts::unrepost", &reposts::UNREPOST),
+    ("bookmarks::bookmark", &bookmarks::BOOKMARK),
+    ("bookmarks::unbookmark", &bookmarks::UNBOOKMARK),
     ("relationships::follow", &relationships::FOLLOW),
     ("relationships::unfollow", &relationships::UNFOLLOW),
     ("notifications::mark_read", &notifications::MARK_READ),

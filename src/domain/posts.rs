@@ -1,54 +1,80 @@
 //! Posts and replies: create, edit, soft delete.
 
+use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 
 use super::error::{ConstraintExt, DomainError, DomainResult, field};
 use super::privacy;
 use super::{Effects, EventKind, NotificationKind};
+use crate::media;
 use crate::models::post::{self, Post};
 use crate::validation;
 use crate::visibility::{Level, visible_post};
 
 /// A new post moves its author's `posts_count` and, for a reply, the
-/// parent's `reply_count` (trigger `posts_count_insert`); appends a `post`
+/// parent's `reply_count` (trigger `posts_count_insert`, the parent's change
+/// appending a `post.counts` event: `posts_counts_event`), and the use count of
+/// each of its hashtags (`posts_hashtags_count`); appends a `post`
 /// event (`posts_event`, named to fire first, so the post precedes the
 /// notifications about it); notifies the parent's author of a reply and the
 /// first ten users it mentions (`posts_notify`; the rules are in
 /// [`super::notifications`]); and each notification appends a
 /// `notification` event for its recipient (`notifications_event`).
 pub const CREATE: Effects = Effects {
-    counters: &["users.posts_count", "posts.reply_count"],
+    counters: &["users.posts_count", "posts.reply_count", "hashtags.uses"],
     notifications: &[NotificationKind::Reply, NotificationKind::Mention],
-    events: &[EventKind::Post, EventKind::Notification],
+    events: &[
+        EventKind::PostCounts,
+        EventKind::Post,
+        EventKind::Notification,
+    ],
     signals: &[],
     triggers: &[
         "posts_count_insert",
+        "posts_counts_event",
+        "posts_hashtags_count",
         "posts_event",
         "posts_notify",
         "notifications_event",
     ],
 };
 
-/// An edit that changes the text appends a `post.update` event
+/// An edit that changes the text moves hashtag counts (`posts_hashtags_count`),
+/// appends a `post.update` event
 /// (`posts_event`) and notifies users newly mentioned, within the post's ten
 /// (`posts_notify`, then `notifications_event`).
 pub const EDIT: Effects = Effects {
-    counters: &[],
+    counters: &["hashtags.uses"],
     notifications: &[NotificationKind::Mention],
     events: &[EventKind::PostUpdate, EventKind::Notification],
     signals: &[],
-    triggers: &["posts_event", "posts_notify", "notifications_event"],
+    triggers: &[
+        "posts_hashtags_count",
+        "posts_event",
+        "posts_notify",
+        "notifications_event",
+    ],
 };
 
-/// A soft delete moves `posts_count` and the parent's `reply_count` back
-/// (`posts_count_delete`) and appends a `post.delete` event (`posts_event`).
-/// Notifications about the post stay but are hidden from every read.
+/// A soft delete moves `posts_count`, the parent's `reply_count` and its
+/// hashtags' counts back (`posts_count_delete`, `posts_hashtags_count`; the
+/// parent's change appends a `post.counts` event, `posts_counts_event`),
+/// appends a `post.delete` event (`posts_event`) and drops its pictures,
+/// whose files are queued for removal (`media_drop_with_post`, then
+/// `media_queue_files`). Notifications about the post stay but are hidden
+/// from every read.
 pub const DELETE: Effects = Effects {
-    counters: &["users.posts_count", "posts.reply_count"],
+    counters: &["users.posts_count", "posts.reply_count", "hashtags.uses"],
     notifications: &[],
-    events: &[EventKind::PostDelete],
+    events: &[EventKind::PostCounts, EventKind::PostDelete],
     signals: &[],
-    triggers: &["posts_count_delete", "posts_event"],
+    triggers: &[
+        "posts_count_delete",
+        "posts_counts_event",
+        "posts_hashtags_count",
+        "posts_event",
+        "media_drop_with_post",
+    ],
 };
 
 /// Post text by the contract's rule (1–280 visible characters, stored trimmed).
@@ -57,21 +83,19 @@ fn text(raw: &str) -> DomainResult<String> {
 }
 
 /// `actor` posts `text` (as typed: the rule is applied here) at `level`, or
-/// replies to live post `parent_id` ([`CREATE`]). A reply's level is
-/// narrowed to its parent's, so it cannot widen a thread's audience; a
-/// parent the actor may not see is not found, and a reply across a block is
-/// refused. The parent is locked in the same statement, so a reply either
-/// commits before the parent's delete or sees it: `FOR NO KEY UPDATE`, as
-/// the soft delete is a non-key UPDATE, which `FOR KEY SHARE` (what a foreign
-/// key check takes) does not wait for; and not `FOR SHARE`, which two
-/// concurrent replies or likes would both hold and then deadlock upgrading,
-/// as each one's counter trigger updates the same row.
+/// replies to live post `parent_id` ([`CREATE`]), with up to four of their
+/// unattached uploads `media_ids`, in order. A reply's level is narrowed to
+/// its parent's, so it cannot widen a thread's audience; a parent the actor
+/// may not see is not found, and a reply across a block is refused. Without
+/// pictures this is one statement; with them, one transaction, so a refused
+/// `media_ids` leaves no post behind.
 pub async fn create(
     db: &PgPool,
     actor: i64,
     text: &str,
     parent_id: Option<i64>,
     level: Level,
+    media_ids: &[i64],
 ) -> DomainResult<Post> {
     let text = self::text(text)?;
     if let Some(parent) = parent_id {
@@ -83,6 +107,29 @@ pub async fn create(
             privacy::refuse_if_blocked(db, actor, author).await?;
         }
     }
+    if media_ids.is_empty() {
+        return insert(db, actor, &text, parent_id, level).await;
+    }
+    let mut tx = db.begin().await?;
+    let mut created = insert(&mut *tx, actor, &text, parent_id, level).await?;
+    created.media = Json(media::rows::attach(&mut tx, actor, created.id, media_ids).await?);
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Inserts the post row. The parent is locked in the same statement, so a
+/// reply either commits before the parent's delete or sees it: `FOR NO KEY
+/// UPDATE`, as the soft delete is a non-key UPDATE, which `FOR KEY SHARE`
+/// (what a foreign key check takes) does not wait for; and not `FOR SHARE`,
+/// which two concurrent replies or likes would both hold and then deadlock
+/// upgrading, as each one's counter trigger updates the same row.
+async fn insert(
+    db: impl PgExecutor<'_>,
+    actor: i64,
+    text: &str,
+    parent_id: Option<i64>,
+    level: Level,
+) -> DomainResult<Post> {
     sqlx::query_as(concat!(
         "WITH parent AS (
              SELECT p.id, p.visibility FROM posts p
@@ -101,12 +148,14 @@ pub async fn create(
              RETURNING *
          )
          SELECT new.id, new.text, new.date, new.user_id, u.username, new.parent_id,
-                new.like_count, new.reply_count, new.edited_at, new.visibility, false AS liked,
+                new.like_count, new.reply_count, new.edited_at, '[]'::json AS media,
+                false AS liked, new.repost_count, false AS reposted, false AS bookmarked,
+                new.visibility,
                 new.id AS cursor
            FROM new JOIN users u ON u.id = new.user_id",
     ))
     .bind(actor)
-    .bind(&text)
+    .bind(text)
     .bind(parent_id)
     .bind(level)
     .fetch_optional(db)

@@ -11,6 +11,7 @@ use crate::models::follow::{self, Side};
 use crate::models::notification::{self, Kind, Notification};
 use crate::models::post::{self, EMBEDDED_REPLIES, Post, PostWithReplies};
 use crate::models::user::{self, User};
+use crate::models::{bookmark, repost};
 use crate::pagination::{Order, Page};
 
 /// A live post with its first direct replies, oldest first.
@@ -35,9 +36,30 @@ pub async fn public(
     post::list_top_level(db, order, page, viewer).await
 }
 
-/// Posts (replies included) by the users `viewer` follows, newest first.
-pub async fn home(db: &PgPool, viewer: i64, page: Page) -> DomainResult<Vec<Post>> {
-    post::timeline(db, viewer, page).await
+/// Posts (replies included) by the users `viewer` follows, and by `viewer`
+/// with `include_own`, and the posts those users reposted (each once),
+/// newest first.
+pub async fn home(
+    db: &PgPool,
+    viewer: i64,
+    include_own: bool,
+    page: Page,
+) -> DomainResult<Vec<Post>> {
+    post::timeline(db, viewer, include_own, page).await
+}
+
+/// The users who reposted live post `id` (one anyone may see: only public
+/// posts are reposted), most recent repost first.
+pub async fn reposted_by(db: &PgPool, id: i64, page: Page) -> DomainResult<Vec<User>> {
+    if !post::visible(db, id, None).await? {
+        return Err(DomainError::NotFound("Post not found"));
+    }
+    repost::reposters(db, id, page).await
+}
+
+/// `viewer`'s bookmarked live posts, newest bookmark first.
+pub async fn bookmarks(db: &PgPool, viewer: i64, page: Page) -> DomainResult<Vec<Post>> {
+    bookmark::list(db, viewer, page).await
 }
 
 /// Direct live replies of live post `id` (one `viewer` may see), oldest first.

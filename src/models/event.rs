@@ -34,6 +34,12 @@ pub enum EventKind {
     /// A new notification.
     #[strum(serialize = "notification")]
     Notification,
+    /// Someone reposted a post (`user_id` is the reposter).
+    #[strum(serialize = "repost")]
+    Repost,
+    /// A live post's like, reply or repost count moved.
+    #[strum(serialize = "post.counts")]
+    PostCounts,
 }
 
 /// One row of the outbox: ids only, payloads are loaded when sent.
@@ -276,6 +282,19 @@ pub async fn post_facts(
         .collect())
 }
 
+/// Usernames by user id: the reposters named in `repost` events.
+pub async fn usernames(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> DomainResult<std::collections::HashMap<i64, String>> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, username FROM users WHERE id = ANY ($1)")
+            .bind(ids)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,7 +304,14 @@ mod tests {
         let names: Vec<&str> = EventKind::VARIANTS.iter().map(|&k| k.into()).collect();
         assert_eq!(
             names,
-            ["post", "post.update", "post.delete", "notification"]
+            [
+                "post",
+                "post.update",
+                "post.delete",
+                "notification",
+                "repost",
+                "post.counts"
+            ]
         );
         for &kind in EventKind::VARIANTS {
             assert_eq!(<&str>::from(kind).parse::<EventKind>(), Ok(kind));

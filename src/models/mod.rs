@@ -1,13 +1,18 @@
 //! Row and response types, and the SQL that fills them.
 
 pub mod block;
+pub mod bookmark;
 pub mod event;
 pub mod follow;
+pub mod hashtag;
 pub mod like;
 pub mod mute;
 pub mod notification;
 pub mod post;
 pub mod refresh_token;
+pub mod repost;
+pub mod search;
+pub mod suggestion;
 pub mod user;
 
 /// RFC 3339 timestamps in UTC with microseconds, as the contract shows them.

@@ -44,6 +44,8 @@ pub enum Kind {
     Follow,
     /// My `@username` appears in someone's post.
     Mention,
+    /// Someone reposted my post.
+    Repost,
 }
 
 impl Kind {
@@ -55,7 +57,7 @@ impl Kind {
                 DomainError::invalid(
                     &["query", "types"],
                     format!(
-                        "unknown notification type {name:?}; expected like, reply, follow or mention"
+                        "unknown notification type {name:?}; expected like, reply, follow, mention or repost"
                     ),
                 )
             })?;
@@ -103,9 +105,16 @@ macro_rules! notification_select {
                     p.user_id AS post_user_id, pu.username AS post_username,
                     p.parent_id AS post_parent_id, p.like_count AS post_like_count,
                     p.reply_count AS post_reply_count, p.edited_at AS post_edited_at,
-                    p.visibility AS post_visibility,
+                    p.visibility AS post_visibility, ",
+            $crate::media::attachment::post_media_json!("p.id"),
+            " AS post_media,
                     EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = n.user_id)
-                        AS post_liked
+                        AS post_liked,
+                    p.repost_count AS post_repost_count,
+                    EXISTS (SELECT 1 FROM reposts x WHERE x.post_id = p.id AND x.user_id = n.user_id)
+                        AS post_reposted,
+                    EXISTS (SELECT 1 FROM bookmarks b WHERE b.post_id = p.id AND b.user_id = n.user_id)
+                        AS post_bookmarked
                FROM notifications n
                JOIN users a ON a.id = n.actor_id
                LEFT JOIN posts p ON p.id = n.post_id AND ", visible_post!("p", "n.user_id"), "
@@ -137,7 +146,12 @@ impl<'r> FromRow<'r, PgRow> for Notification {
                 reply_count: row.try_get("post_reply_count")?,
                 edited_at: row.try_get("post_edited_at")?,
                 visibility: row.try_get("post_visibility")?,
+                media: row.try_get("post_media")?,
                 liked: Some(row.try_get("post_liked")?),
+                repost_count: row.try_get("post_repost_count")?,
+                reposted: Some(row.try_get("post_reposted")?),
+                bookmarked: Some(row.try_get("post_bookmarked")?),
+                reposted_by: None,
                 cursor: id,
             }),
             None => None,
@@ -238,7 +252,7 @@ mod tests {
             assert_eq!(name.parse::<Kind>(), Ok(kind));
         }
         let names: Vec<&str> = Kind::VARIANTS.iter().map(|&k| k.into()).collect();
-        assert_eq!(names, ["like", "reply", "follow", "mention"]);
+        assert_eq!(names, ["like", "reply", "follow", "mention", "repost"]);
     }
 
     #[test]

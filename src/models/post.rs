@@ -2,10 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 
 use crate::domain::error::{DomainError, DomainResult};
+use crate::media::attachment::MediaAttachment;
 use crate::pagination::{Keyed, Order, Page};
 use crate::visibility::{Level, home_post, listed_post, visible_post};
 
@@ -29,9 +31,26 @@ pub struct Post {
     pub edited_at: Option<DateTime<Utc>>,
     /// Who may read it (an addition to the contract; `public` by default).
     pub visibility: Level,
+    /// Its pictures, in order (`[]` when none).
+    #[schema(value_type = Vec<MediaAttachment>)]
+    pub media: Json<Vec<MediaAttachment>>,
     /// Whether the viewer liked this post (present only with a token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liked: Option<bool>,
+    // Reposts and bookmarks (migrations/0011).
+    pub repost_count: i32,
+    /// Whether the viewer reposted this post (present only with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reposted: Option<bool>,
+    /// Whether the viewer bookmarked this post (present only with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bookmarked: Option<bool>,
+    /// On the home timeline and `repost` events: who (of the people the
+    /// viewer follows) reposted it, the latest; absent when the row is the
+    /// post itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[sqlx(default)]
+    pub reposted_by: Option<String>,
     /// The list's ordering key (the post's or the like's id).
     #[serde(skip)]
     #[schema(ignore)]
@@ -65,6 +84,10 @@ pub struct NewPost {
     /// the parent's.
     #[serde(default)]
     pub visibility: Level,
+    /// Up to 4 of one's own unattached uploads (`POST /media/`), in order.
+    #[serde(default)]
+    #[schema(max_items = 4)]
+    pub media_ids: Vec<i64>,
 }
 
 /// `PATCH /post/{id}/` body.
@@ -75,15 +98,25 @@ pub struct PostEdit {
     pub text: String,
 }
 
-/// The columns of [`Post`]: `$1` is the viewer's id or null, `$cursor` the list key.
+/// The columns of [`Post`]: `$1` is the viewer's id or null, `$cursor` the
+/// list key (preceded by any extra columns, e.g. `reposted_by`).
 macro_rules! post_select {
     ($cursor:literal, $($tail:expr),+) => {
         concat!(
             "SELECT p.id, p.text, p.date, p.user_id, u.username, p.parent_id,
-                    p.like_count, p.reply_count, p.edited_at, p.visibility,
+                    p.like_count, p.reply_count, p.edited_at, ",
+            $crate::media::attachment::post_media_json!("p.id"),
+            " AS media, p.visibility,
                     CASE WHEN $1::bigint IS NULL THEN NULL
                          ELSE EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
-                    END AS liked, ",
+                    END AS liked,
+                    p.repost_count,
+                    CASE WHEN $1::bigint IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM reposts r WHERE r.post_id = p.id AND r.user_id = $1)
+                    END AS reposted,
+                    CASE WHEN $1::bigint IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM bookmarks b WHERE b.post_id = p.id AND b.user_id = $1)
+                    END AS bookmarked, ",
             $cursor, " AS cursor
                FROM posts p JOIN users u ON u.id = p.user_id ",
             $($tail),+
@@ -91,6 +124,20 @@ macro_rules! post_select {
     };
 }
 pub(crate) use post_select;
+
+/// Locks a live post against a concurrent delete until the statement's
+/// transaction ends; a post deleted meanwhile is skipped (why `FOR NO KEY
+/// UPDATE`: `domain::posts::insert`).
+macro_rules! lock_live_post {
+    ($id:literal) => {
+        concat!(
+            "SELECT id FROM posts WHERE id = ",
+            $id,
+            " AND deleted_at IS NULL FOR NO KEY UPDATE"
+        )
+    };
+}
+pub(crate) use lock_live_post;
 
 /// A live post by id.
 pub async fn get(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> DomainResult<Post> {
@@ -212,38 +259,102 @@ pub async fn by_user(
         .await?)
 }
 
-/// Posts (replies included) by the users `viewer` follows, newest first.
+/// A followee's post that no source has reposted (the repost stands for it).
+macro_rules! unreposted {
+    ($x:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM src o JOIN reposts r ON r.user_id = o.uid AND r.post_id = ",
+            $x,
+            ".id)"
+        )
+    };
+}
+
+/// A source's repost of a live post that no source reposted later.
+macro_rules! latest_repost {
+    ($r:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM posts q WHERE q.id = ",
+            $r,
+            ".post_id AND ",
+            visible_post!("q", "$1"),
+            ")
+             AND NOT EXISTS (SELECT 1 FROM src o JOIN reposts r2 ON r2.user_id = o.uid
+                              WHERE r2.post_id = ",
+            $r,
+            ".post_id AND r2.id > ",
+            $r,
+            ".id)"
+        )
+    };
+}
+
+/// The home timeline: posts (replies included) by the users `viewer`
+/// follows (and by `viewer` with `include_own`), and the posts those users
+/// reposted, newest entry first.
 ///
-/// Two phases, bounded by followees + limit index probes whatever the plan
-/// (docs/performance.md): the newest post of each followee; at least `limit`
-/// posts are at or above the `limit`-th newest of those heads, so the page is
-/// too, and only the followees owning those heads are read again, from that
-/// bound up. With fewer heads than `limit` there is no bound.
-pub async fn timeline(db: impl PgExecutor<'_>, viewer: i64, page: Page) -> DomainResult<Vec<Post>> {
+/// Reposts take their ids from the posts' sequence, so an entry's cursor is
+/// the post's id or the repost's. A post shows once, at its newest entry
+/// over the whole timeline (not only this page, so paging never repeats
+/// it): the latest repost by a source (`reposted_by` names its reposter),
+/// else the post itself. Each source (a user's posts, a user's reposts) is
+/// read in two phases, bounded by sources + limit index probes whatever the
+/// plan (docs/performance.md): the newest entry of each source; at least
+/// `limit` entries are at or above the `limit`-th newest of those heads, so
+/// the page is too, and only the sources owning those heads are read again,
+/// from that bound up. With fewer heads than `limit` there is no bound.
+pub async fn timeline(
+    db: impl PgExecutor<'_>,
+    viewer: i64,
+    include_own: bool,
+    page: Page,
+) -> DomainResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
-        "p.id",
-        "WHERE p.id = ANY (ARRAY(
-             WITH heads AS (
-                  SELECT f.followee_id AS user_id, h.id FROM follows f
+        // The cursor slot also names the reposter (see `post_select`).
+        "ru.username AS reposted_by, e.cursor",
+        "JOIN (
+             WITH src AS (
+                  SELECT followee_id AS uid FROM follows WHERE follower_id = $1
+                  UNION ALL SELECT $1 WHERE $4),
+             heads AS (
+                  SELECT s.uid, false AS boost, h.id FROM src s
                    CROSS JOIN LATERAL (
                          SELECT x.id FROM posts x
-                          WHERE x.user_id = f.followee_id AND ", home_post!("x", "$1"), " AND x.id < $2
+                          WHERE x.user_id = s.uid AND ", home_post!("x", "$1"), " AND x.id < $2
+                            AND ", unreposted!("x"), "
                           ORDER BY x.id DESC LIMIT 1) h
-                   WHERE f.follower_id = $1),
-             newest AS (SELECT user_id, id FROM heads ORDER BY id DESC LIMIT $3)
-             SELECT t.id FROM newest n
-              CROSS JOIN LATERAL (
-                    SELECT x.id FROM posts x
-                     WHERE x.user_id = n.user_id AND ", home_post!("x", "$1"), " AND x.id < $2
-                       AND x.id >= (SELECT CASE WHEN count(*) < $3 THEN -9223372036854775808 ELSE min(id) END
-                                      FROM newest)
-                     ORDER BY x.id DESC LIMIT $3) t
-              ORDER BY t.id DESC LIMIT $3))
-         ORDER BY p.id DESC LIMIT $3"
+                  UNION ALL
+                  SELECT s.uid, true AS boost, h.id FROM src s
+                   CROSS JOIN LATERAL (
+                         SELECT x.id FROM reposts x
+                          WHERE x.user_id = s.uid AND x.id < $2 AND ", latest_repost!("x"), "
+                          ORDER BY x.id DESC LIMIT 1) h),
+             newest AS (SELECT uid, boost, id FROM heads ORDER BY id DESC LIMIT $3),
+             bound AS (SELECT CASE WHEN count(*) < $3 THEN -9223372036854775808 ELSE min(id) END AS b
+                         FROM newest),
+             own AS (
+                  SELECT t.id AS cursor, t.id AS post_id, NULL::bigint AS reposter FROM newest n
+                   CROSS JOIN LATERAL (
+                         SELECT x.id FROM posts x
+                          WHERE NOT n.boost AND x.user_id = n.uid AND ", home_post!("x", "$1"), "
+                            AND x.id < $2 AND x.id >= (SELECT b FROM bound) AND ", unreposted!("x"), "
+                          ORDER BY x.id DESC LIMIT $3) t),
+             boosted AS (
+                  SELECT t.id AS cursor, t.post_id, n.uid AS reposter FROM newest n
+                   CROSS JOIN LATERAL (
+                         SELECT x.id, x.post_id FROM reposts x
+                          WHERE n.boost AND x.user_id = n.uid AND x.id < $2
+                            AND x.id >= (SELECT b FROM bound) AND ", latest_repost!("x"), "
+                          ORDER BY x.id DESC LIMIT $3) t)
+             SELECT * FROM own UNION ALL SELECT * FROM boosted
+             ORDER BY cursor DESC LIMIT $3) e ON e.post_id = p.id
+         LEFT JOIN users ru ON ru.id = e.reposter
+         ORDER BY e.cursor DESC LIMIT $3"
     ))
     .bind(viewer)
     .bind(page.after_desc())
     .bind(page.fetch_limit())
+    .bind(include_own)
     .fetch_all(db)
     .await?)
 }

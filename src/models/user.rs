@@ -37,6 +37,8 @@ pub struct Profile {
     pub id: i64,
     pub username: String,
     pub avatar: Option<String>,
+    /// The profile's banner picture (`POST /user/me/header/`).
+    pub header: Option<String>,
     pub bio: Option<String>,
     #[serde(serialize_with = "crate::models::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
@@ -66,7 +68,7 @@ pub struct RegisterRequest {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 3–32 of `[A-Za-z0-9_]`, starting with a letter
-    /// ([`crate::validation::USERNAME_PATTERN`]); `me`, `timeline`, `follow` are reserved.
+    /// ([`crate::validation::USERNAME_PATTERN`]); `me`, `timeline`, `follow`, `bookmarks` are reserved.
     #[schema(
         min_length = 3,
         max_length = 32,
@@ -138,7 +140,7 @@ pub(crate) use user_select;
 macro_rules! profile_select {
     ($($tail:expr),+) => {
         concat!(
-            "SELECT u.id, u.username, u.avatar, u.bio, u.created_at,
+            "SELECT u.id, u.username, u.avatar, u.header, u.bio, u.created_at,
                     u.followers_count, u.following_count, u.posts_count,
                     CASE WHEN $1::bigint IS NULL THEN NULL
                          ELSE EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id)
@@ -229,7 +231,7 @@ pub async fn profile(
 /// One's own profile, with email. A token for a user that no longer exists is a 401.
 pub async fn own_profile(db: impl PgExecutor<'_>, id: i64) -> DomainResult<Profile> {
     sqlx::query_as(
-        "SELECT id, username, avatar, bio, created_at, followers_count, following_count,
+        "SELECT id, username, avatar, header, bio, created_at, followers_count, following_count,
                 posts_count, NULL::boolean AS following, NULL::boolean AS blocking,
                 NULL::boolean AS blocked_by, NULL::boolean AS muting, email
            FROM users WHERE id = $1",

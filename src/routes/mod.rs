@@ -5,10 +5,12 @@
 //! `utoipa_actix_web`, which collects the documentation of whatever it routes.
 
 pub mod auth;
+pub mod media;
 pub mod notification;
 pub mod ops;
 pub mod post;
 pub mod privacy;
+pub mod search;
 pub mod stream;
 pub mod user;
 
@@ -20,8 +22,10 @@ pub fn api(cfg: &mut ServiceConfig) {
     ops::configure(cfg);
     auth::configure(cfg);
     privacy::configure(cfg);
+    search::configure(cfg);
     user::configure(cfg);
     post::configure(cfg);
+    media::configure(cfg);
     notification::configure(cfg);
     stream::configure(cfg);
 }

@@ -1,4 +1,4 @@
-//! `/post/…`: posts, threads, edits, deletes and likes.
+//! `/post/…`: posts, threads, edits, deletes, likes, reposts and bookmarks.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
@@ -8,12 +8,15 @@ use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::{MaybeAuthUser, Writer};
-use crate::domain::{interactions, posts, timelines};
+use crate::domain::{bookmarks, interactions, posts, reposts, timelines};
 use crate::error::ApiResult;
 use crate::error::{ErrorBody, ValidationBody};
 use crate::input::{JsonBody, Query};
+use crate::models::bookmark::Bookmarked;
 use crate::models::like::Liked;
 use crate::models::post::{NewPost, Post, PostEdit, PostWithReplies};
+use crate::models::repost::Reposted;
+use crate::models::user::User;
 use crate::pagination::{OrderQuery, PageQuery, page_response};
 use crate::state::AppState;
 
@@ -28,7 +31,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(delete)
         .service(replies)
         .service(like)
-        .service(unlike);
+        .service(unlike)
+        .service(repost)
+        .service(unrepost)
+        .service(reposted_by)
+        .service(bookmark)
+        .service(unbookmark);
 }
 
 /// Query of `GET /post/user/{username}/`, beside its page and order.
@@ -62,7 +70,7 @@ pub async fn list(
         (status = 201, body = Post, headers(("Location" = String, description = "/post/{id}/"))),
         (status = 401, body = ErrorBody), (status = 403, description = "A reply across a block", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, description = "Invalid text, unknown parent_id or visibility", body = ValidationBody),
+        (status = 422, description = "Invalid text, unknown parent_id or visibility, or media_ids not your unattached uploads", body = ValidationBody),
         (status = 429, body = ErrorBody),
     ))]
 #[post("/post/")]
@@ -77,6 +85,7 @@ pub async fn create(
         &body.text,
         body.parent_id,
         body.visibility,
+        &body.media_ids,
     )
     .await?;
     Ok(HttpResponse::Created()
@@ -128,6 +137,7 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     posts::delete(&state.pool, me.id, id.into_inner()).await?;
+    state.media.tidy(&state.pool).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -237,4 +247,108 @@ pub async fn liked_by(
     let page = q.page()?;
     let rows = timelines::liked_by(&state.pool, &path, page, viewer.id()).await?;
     Ok(page_response(&req, page, rows))
+}
+
+/// Reposts a post (one's own too): 201 the first time, 200 after.
+#[utoipa::path(tag = "reposts", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Reposted", body = Reposted, headers(("Location" = String))),
+        (status = 200, description = "Already reposted", body = Reposted),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
+#[post("/post/{id}/repost/")]
+pub async fn repost(
+    state: web::Data<AppState>,
+    me: Writer,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let created = reposts::repost(&state.pool, me.id, id).await?;
+    let body = Reposted {
+        post_id: id,
+        user_id: me.id,
+        reposted: true,
+    };
+    Ok(if created {
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/post/{id}/reposted_by/")))
+            .json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
+/// Undoes one's repost (204 also when not reposted).
+#[utoipa::path(tag = "reposts", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "Not reposted"), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
+#[delete("/post/{id}/repost/")]
+pub async fn unrepost(
+    state: web::Data<AppState>,
+    me: Writer,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    reposts::unrepost(&state.pool, me.id, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Who reposted a post, most recent repost first.
+#[utoipa::path(tag = "reposts", params(("id" = i64, Path), PageQuery),
+    security((), ("bearer" = [])),
+    responses((status = 200, body = Vec<User>), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ValidationBody)))]
+#[get("/post/{id}/reposted_by/")]
+pub async fn reposted_by(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    _viewer: MaybeAuthUser,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let page = q.page()?;
+    let rows = timelines::reposted_by(&state.pool, id.into_inner(), page).await?;
+    Ok(page_response(&req, page, rows))
+}
+
+/// Bookmarks a post (private): 201 the first time, 200 after.
+#[utoipa::path(tag = "bookmarks", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Bookmarked", body = Bookmarked, headers(("Location" = String))),
+        (status = 200, description = "Already bookmarked", body = Bookmarked),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
+#[post("/post/{id}/bookmark/")]
+pub async fn bookmark(
+    state: web::Data<AppState>,
+    me: Writer,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let id = id.into_inner();
+    let created = bookmarks::bookmark(&state.pool, me.id, id).await?;
+    let body = Bookmarked {
+        post_id: id,
+        user_id: me.id,
+        bookmarked: true,
+    };
+    Ok(if created {
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, "/user/bookmarks/"))
+            .json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
+/// Removes one's bookmark (204 also when not bookmarked).
+#[utoipa::path(tag = "bookmarks", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "Not bookmarked"), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
+#[delete("/post/{id}/bookmark/")]
+pub async fn unbookmark(
+    state: web::Data<AppState>,
+    me: Writer,
+    id: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    bookmarks::unbookmark(&state.pool, me.id, id.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(update_me)
         .service(change_password)
         .service(timeline)
+        .service(bookmarks)
         .service(follow)
         .service(unfollow)
         .service(profile)
@@ -224,8 +225,17 @@ async fn follow_list(
     Ok(page_response(req, page, rows))
 }
 
-/// Posts (replies included) by the users I follow, newest first.
-#[utoipa::path(tag = "posts", security(("bearer" = [])), params(PageQuery),
+/// Query of `GET /user/timeline`, beside its page.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineQuery {
+    /// Also my own posts and reposts (default false: the people I follow only).
+    pub include_own: Option<bool>,
+}
+
+/// Posts (replies included) by the users I follow, and the posts they
+/// reposted (each once, `reposted_by` naming the latest reposter), newest first.
+#[utoipa::path(tag = "posts", security(("bearer" = [])), params(TimelineQuery, PageQuery),
     responses((status = 200, body = Vec<crate::models::post::Post>), (status = 401, body = ErrorBody),
         (status = 422, body = ValidationBody)))]
 #[get("/user/timeline")]
@@ -233,12 +243,30 @@ pub async fn timeline(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: AuthUser,
+    Query(t): Query<TimelineQuery>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
+    let own = t.include_own.unwrap_or(false);
     Ok(page_response(
         &req,
         page,
-        timelines::home(&state.pool, caller.id, page).await?,
+        timelines::home(&state.pool, caller.id, own, page).await?,
     ))
+}
+
+/// My bookmarked posts, newest bookmark first (private: only mine).
+#[utoipa::path(tag = "bookmarks", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Vec<crate::models::post::Post>), (status = 401, body = ErrorBody),
+        (status = 422, body = ValidationBody)))]
+#[get("/user/bookmarks/")]
+pub async fn bookmarks(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let page = q.page()?;
+    let rows = timelines::bookmarks(&state.pool, caller.id, page).await?;
+    Ok(page_response(&req, page, rows))
 }

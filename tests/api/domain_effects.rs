@@ -95,6 +95,14 @@ async fn counts(pool: &PgPool, user: i64) -> (i32, i32, i32) {
         .unwrap()
 }
 
+async fn repost_count(pool: &PgPool, post: i64) -> i32 {
+    sqlx::query_scalar("SELECT repost_count FROM posts WHERE id = $1")
+        .bind(post)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn every_action_writes_exactly_the_effects_it_declares(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
@@ -130,7 +138,12 @@ async fn every_action_writes_exactly_the_effects_it_declares(pool: PgPool) {
     let kinds: Vec<(&str, i64)> = events.iter().map(|e| (e.0.as_str(), e.3)).collect();
     assert_eq!(
         kinds,
-        [("post", bob), ("notification", ana), ("notification", cyd)]
+        [
+            ("post.counts", ana),
+            ("post", bob),
+            ("notification", ana),
+            ("notification", cyd)
+        ]
     );
     assert_eq!(app.post_row(post).await.4, 1, "reply_count");
     assert_eq!(counts(&pool, bob).await.0, 1);
@@ -162,8 +175,9 @@ async fn every_action_writes_exactly_the_effects_it_declares(pool: PgPool) {
     .await;
     let (events, notifications) = since(&pool, from).await;
     assert_eq!(notifications, [("like".into(), bob, ana, Some(reply))]);
-    assert_eq!(events.len(), 1);
+    assert_eq!(events.len(), 2, "the counts, then the notification");
     assert_eq!((events[0].1, events[0].3), (Some(reply), bob));
+    assert_eq!((events[1].1, events[1].3), (Some(reply), bob));
     assert_eq!(app.post_row(reply).await.3, 1, "like_count");
     let from = mark(&pool).await;
     app.delete(&format!("/post/{reply}/like/"), Some(&ana_token))
@@ -274,13 +288,85 @@ async fn every_action_writes_exactly_the_effects_it_declares(pool: PgPool) {
     )
     .await;
 
+    // A repost, then its undo; bookmarks write their own row only.
+    let from = mark(&pool).await;
+    app.post(
+        &format!("/post/{reply}/repost/"),
+        &json!({}),
+        Some(&cyd_token),
+    )
+    .await
+    .assert_status(201);
+    assert_declared(
+        &pool,
+        from,
+        "reposts::repost",
+        &domain::reposts::REPOST,
+        true,
+    )
+    .await;
+    let (events, notifications) = since(&pool, from).await;
+    assert_eq!(notifications, [("repost".into(), bob, cyd, Some(reply))]);
+    let kinds: Vec<(&str, Option<i64>, i64)> =
+        events.iter().map(|e| (e.0.as_str(), e.1, e.3)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("post.counts", Some(reply), bob),
+            ("repost", Some(reply), cyd),
+            ("notification", Some(reply), bob)
+        ]
+    );
+    assert_eq!(repost_count(&pool, reply).await, 1);
+    let from = mark(&pool).await;
+    app.delete(&format!("/post/{reply}/repost/"), Some(&cyd_token))
+        .await
+        .assert_status(204);
+    assert_declared(
+        &pool,
+        from,
+        "reposts::unrepost",
+        &domain::reposts::UNREPOST,
+        true,
+    )
+    .await;
+    assert_eq!(repost_count(&pool, reply).await, 0);
+    for (bookmark, name, effects, status) in [
+        (
+            true,
+            "bookmarks::bookmark",
+            &domain::bookmarks::BOOKMARK,
+            201,
+        ),
+        (
+            false,
+            "bookmarks::unbookmark",
+            &domain::bookmarks::UNBOOKMARK,
+            204,
+        ),
+    ] {
+        let from = mark(&pool).await;
+        let path = format!("/post/{reply}/bookmark/");
+        let res = if bookmark {
+            app.post(&path, &json!({}), Some(&cyd_token)).await
+        } else {
+            app.delete(&path, Some(&cyd_token)).await
+        };
+        res.assert_status(status);
+        assert_declared(&pool, from, name, effects, true).await;
+        assert_eq!(since(&pool, from).await, (vec![], vec![]), "{name}");
+    }
+
     // A delete: the delete event, the counters back.
     let from = mark(&pool).await;
     app.delete_post(&bob_token, reply).await;
     assert_declared(&pool, from, "posts::delete", &domain::posts::DELETE, true).await;
     assert_eq!(
         since(&pool, from).await.0,
-        [("post.delete".into(), Some(reply), None, bob)]
+        [
+            ("post.counts".into(), Some(post), None, ana),
+            ("post.delete".into(), Some(reply), None, bob)
+        ]
     );
     assert_eq!(app.post_row(post).await.4, 0, "reply_count");
     assert_eq!(counts(&pool, bob).await.0, 0);
@@ -291,7 +377,7 @@ async fn every_trigger_on_the_written_tables_is_declared_by_an_action(pool: PgPo
     let triggers: HashSet<String> = sqlx::query_scalar(
         "SELECT tgname::text FROM pg_trigger
           WHERE NOT tgisinternal
-            AND tgrelid = ANY ('{users,posts,follows,likes,notifications,notification_reads,refresh_tokens}'::regclass[])",
+            AND tgrelid = ANY ('{users,posts,follows,likes,reposts,bookmarks,notifications,notification_reads,refresh_tokens}'::regclass[])",
     )
     .fetch_all(&pool)
     .await

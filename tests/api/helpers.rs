@@ -158,6 +158,9 @@ pub fn test_settings(overrides: &[(&str, &str)]) -> Settings {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    // Not the default `media` under the working directory (the checkout).
+    let media = std::env::temp_dir().join("pamps-test-media");
+    vars.insert("PAMPS_MEDIA__ROOT".into(), media.display().to_string());
     for (k, v) in overrides {
         vars.insert(k.to_string(), v.to_string());
     }
@@ -304,10 +307,14 @@ impl TestApp {
             "posts" => "SELECT count(*) FROM posts",
             "follows" => "SELECT count(*) FROM follows",
             "likes" => "SELECT count(*) FROM likes",
+            "reposts" => "SELECT count(*) FROM reposts",
+            "bookmarks" => "SELECT count(*) FROM bookmarks",
             "refresh_tokens" => "SELECT count(*) FROM refresh_tokens",
             "notifications" => "SELECT count(*) FROM notifications",
             "blocks" => "SELECT count(*) FROM blocks",
             "mutes" => "SELECT count(*) FROM mutes",
+            "media" => "SELECT count(*) FROM media",
+            "media_trash" => "SELECT count(*) FROM media_trash",
             other => panic!("unknown table {other}"),
         };
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
@@ -401,14 +408,18 @@ impl TestApp {
 // --- shared by the post and user test files ---------------------------------------
 
 /// The keys of every post in a response with a token.
-pub const POST_KEYS: [&str; 11] = [
+pub const POST_KEYS: [&str; 15] = [
+    "bookmarked",
     "date",
     "edited_at",
     "id",
     "like_count",
     "liked",
+    "media",
     "parent_id",
     "reply_count",
+    "repost_count",
+    "reposted",
     "text",
     "user_id",
     "username",

@@ -446,6 +446,8 @@ async fn events_are_appended_in_order_with_type_user_and_top_level(pool: PgPool)
         seen,
         vec![
             (EventKind::Post, Some(post), None, ana, true),
+            // The reply moves the parent's reply_count before its own event.
+            (EventKind::PostCounts, Some(post), None, ana, true),
             (EventKind::Post, Some(reply), None, bob, false),
             (
                 EventKind::Notification,
@@ -455,6 +457,7 @@ async fn events_are_appended_in_order_with_type_user_and_top_level(pool: PgPool)
                 false
             ),
             (EventKind::PostUpdate, Some(post), None, ana, true),
+            (EventKind::PostCounts, Some(post), None, ana, true),
             (
                 EventKind::Notification,
                 Some(post),
@@ -462,6 +465,7 @@ async fn events_are_appended_in_order_with_type_user_and_top_level(pool: PgPool)
                 ana,
                 false
             ),
+            (EventKind::PostCounts, Some(post), None, ana, true),
             (EventKind::PostDelete, Some(reply), None, bob, false),
         ]
     );

@@ -34,7 +34,16 @@ async fn home_carries_my_posts_and_my_followees_posts_and_nothing_else(pool: PgP
     let reply = post(&server, &bob, "a followee's reply", Some(mine)).await;
 
     for expected in [mine, bobs, reply] {
-        let event = ws.next_json().await;
+        let mut event = ws.next_json().await;
+        if expected == reply {
+            // The reply moves my post's reply_count first.
+            assert_eq!(event["event"], "post.counts");
+            assert_eq!(
+                event["data"],
+                json!({"id": mine, "like_count": 0, "reply_count": 1, "repost_count": 0})
+            );
+            event = ws.next_json().await;
+        }
         assert_eq!(event["event"], "post");
         assert_eq!(event["stream"], "home");
         assert_eq!(event["data"]["id"], expected);
@@ -62,6 +71,12 @@ async fn public_needs_no_token_and_carries_top_level_posts_edits_and_deletes(poo
     assert_eq!(
         (created["event"].as_str(), created["stream"].as_str()),
         (Some("post"), Some("public"))
+    );
+    // The reply itself stays off public; its parent's new count does not.
+    let counted = ws.next_json().await;
+    assert_eq!(
+        (counted["event"].as_str(), &counted["data"]["reply_count"]),
+        (Some("post.counts"), &json!(1))
     );
     let (status, _) = server
         .http(

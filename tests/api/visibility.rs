@@ -445,13 +445,15 @@ async fn all_events(pool: &PgPool) -> Vec<Event> {
 async fn loadable_now(world: &World, known: &Relations, e: &Event) -> bool {
     match e.kind {
         EventKind::PostDelete => true,
-        EventKind::Post | EventKind::PostUpdate => sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL)",
-        )
-        .bind(e.post_id)
-        .fetch_one(&world.pool)
-        .await
-        .unwrap(),
+        EventKind::Post | EventKind::PostUpdate | EventKind::Repost | EventKind::PostCounts => {
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL)",
+            )
+            .bind(e.post_id)
+            .fetch_one(&world.pool)
+            .await
+            .unwrap()
+        }
         EventKind::Notification => {
             let row: Option<NotificationRow> = sqlx::query_as(
                 "SELECT id, user_id, post_id, actor_id FROM notifications WHERE id = $1",

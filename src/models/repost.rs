@@ -1,0 +1,37 @@
+//! Reposts: the answer type and who reposted a post (the actions are
+//! `domain::reposts`).
+
+use serde::Serialize;
+use sqlx::PgExecutor;
+use utoipa::ToSchema;
+
+use crate::domain::error::DomainResult;
+use crate::models::user::{User, user_select};
+use crate::pagination::Page;
+
+/// The answer to a repost: who reposted what.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reposted {
+    pub post_id: i64,
+    pub user_id: i64,
+    /// Always true.
+    pub reposted: bool,
+}
+
+/// The users who reposted `post_id`, most recent repost first.
+pub async fn reposters(
+    db: impl PgExecutor<'_>,
+    post_id: i64,
+    page: Page,
+) -> DomainResult<Vec<User>> {
+    Ok(sqlx::query_as(user_select!(
+        "r.id",
+        "JOIN reposts r ON r.user_id = u.id
+         WHERE r.post_id = $1 AND r.id < $2 ORDER BY r.id DESC LIMIT $3"
+    ))
+    .bind(post_id)
+    .bind(page.after_desc())
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
+}
