@@ -11,7 +11,15 @@ use regex_lite::Regex;
 use secrecy::SecretString;
 
 /// Usernames that would shadow routes under `/user/`.
-const RESERVED_USERNAMES: [&str; 5] = ["me", "timeline", "follow", "suggestions", "bookmarks"];
+const RESERVED_USERNAMES: [&str; 7] = [
+    "me",
+    "timeline",
+    "follow",
+    "suggestions",
+    "bookmarks",
+    "blocks",
+    "mutes",
+];
 pub const POST_MAX_CHARS: usize = 280;
 pub const BIO_MAX_CHARS: usize = 500;
 pub const AVATAR_MAX_CHARS: usize = 2048;

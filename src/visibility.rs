@@ -1,40 +1,103 @@
 //! Who may see what: the one rule every read path consults.
 //!
 //! A post, event or account gets its [`Audience`] once (from its author,
-//! whether it still exists, and later its level and mentions); a reader is a
-//! [`Viewer`] (an account or nobody, with what is known of their relations).
-//! Reads in Rust (the live stream, resume) ask [`may_see`] and the two
-//! placements built on it, [`on_home`] and [`on_public`]; reads in SQL
-//! (lists, threads, notifications) embed [`visible_post!`], the same rule as
-//! a condition. Today every live post is public, readable logged out; a
-//! deleted post, or one whose author was deleted, is seen by nobody; every
-//! existing account is seen by anyone (profiles need no clause yet: blocks
-//! and suspension bring `Audience::Account` and a `visible_account!`).
+//! whether it is live, its [`Level`] and whom it mentions); a reader is a
+//! [`Viewer`] (an account or nobody, with what is known of their relations:
+//! follows, blocks, mutes). Reads in Rust (the live stream, resume) ask
+//! [`may_see`] and the two placements built on it, [`on_home`] and
+//! [`on_public`]; reads in SQL embed the same rule as conditions:
+//! [`visible_post!`] (a post by id, threads, profiles, liked lists,
+//! notifications), [`listed_post!`] (the public lists: `GET /post/`, search,
+//! hashtags), [`home_post!`] (the home timeline) and
+//! [`visible_notification!`].
 //!
-//! Issue 17 changes the rule here, not at the read paths: post levels
-//! (unlisted, followers-only, direct) and a suspended author are new
-//! [`Audience`] arms made in [`Audience::post`] (whose callers then pass the
-//! level and mentions), blocks and mutes are new facts in [`Relations`]
-//! checked in [`may_see`], and each becomes a clause of [`visible_post!`].
+//! The rule. A post is seen by nobody once deleted or while its author is
+//! suspended, and never across a block (either way). Otherwise: `public` and
+//! `unlisted` posts by anyone (logged out too); `private` (followers-only)
+//! by the author, their followers and the mentioned; `direct` by the author
+//! and the mentioned. Only `public` posts are on public lists and the public
+//! stream. A mute hides the muted from the muter's home, public lists and
+//! stream (unless it mutes notifications only) and notifications, until it
+//! expires; threads and profiles still show them, as the muter asked to see
+//! less, not to be protected. A reply is never wider than its parent
+//! (`domain::posts::create` narrows it), so a reply cannot carry a
+//! followers-only thread to the public lists.
 
 use std::collections::{HashMap, HashSet};
 
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A post's visibility level, named as Mastodon names them; ordered from the
+/// widest to the narrowest.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    sqlx::Type,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum Level {
+    /// Anyone, on every list.
+    #[default]
+    Public,
+    /// Anyone with the link, on profiles and home; not on public lists or search.
+    Unlisted,
+    /// Followers-only: the author, their followers and the mentioned.
+    /// (`followers` is accepted as its name on input.)
+    #[serde(alias = "followers")]
+    Private,
+    /// The author and the mentioned only.
+    Direct,
+}
+
+/// What the rule needs to know about a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostFacts {
+    pub author: i64,
+    pub level: Level,
+    /// Everyone the text mentions.
+    pub mentioned: Vec<i64>,
+    /// Not deleted, and its author not suspended.
+    pub live: bool,
+}
+
 /// Who a post, event or account is for, computed once per item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Audience {
-    /// Anyone, logged out too: a live post by `author` (every post today).
-    Public { author: i64 },
+pub enum Audience<'a> {
+    /// A live post by `author`.
+    Post {
+        author: i64,
+        level: Level,
+        mentioned: &'a [i64],
+    },
     /// One account only: a notification, seen by its recipient.
     Recipient(i64),
-    /// Nobody: a deleted post, or anything of a deleted account.
+    /// Nobody: a deleted post, anything of a deleted account, a suspended
+    /// author's posts.
     Nobody,
 }
 
-impl Audience {
-    /// A post's audience: `live` is false once it or its author is deleted.
-    pub fn post(author: i64, live: bool) -> Self {
-        if live {
-            Self::Public { author }
+impl<'a> Audience<'a> {
+    /// A post's audience.
+    pub fn post(facts: &'a PostFacts) -> Self {
+        if facts.live {
+            Self::Post {
+                author: facts.author,
+                level: facts.level,
+                mentioned: &facts.mentioned,
+            }
         } else {
             Self::Nobody
         }
@@ -43,18 +106,30 @@ impl Audience {
     /// Whose it is, when it has an author.
     pub fn author(self) -> Option<i64> {
         match self {
-            Self::Public { author } => Some(author),
+            Self::Post { author, .. } => Some(author),
             Self::Recipient(_) | Self::Nobody => None,
+        }
+    }
+
+    /// Who else than the author's followers may see it (the stream's reach).
+    pub fn mentioned(self) -> &'a [i64] {
+        match self {
+            Self::Post { mentioned, .. } => mentioned,
+            Self::Recipient(_) | Self::Nobody => &[],
         }
     }
 }
 
 /// What is known about accounts' relations, loaded once per batch of reads:
-/// who follows whom (blocks and mutes join here).
+/// who follows, blocks and (for timelines) mutes whom.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Relations {
     /// Followee to followers.
     followers: HashMap<i64, HashSet<i64>>,
+    /// (blocker, blocked).
+    blocks: HashSet<(i64, i64)>,
+    /// (muter, muted), for live mutes that hide timelines too.
+    mutes: HashSet<(i64, i64)>,
 }
 
 impl Relations {
@@ -69,6 +144,28 @@ impl Relations {
     pub fn followers_of(&self, followee: i64) -> impl Iterator<Item = i64> + '_ {
         self.followers.get(&followee).into_iter().flatten().copied()
     }
+
+    /// Adds `(blocker, blocked)` pairs.
+    pub fn with_blocks(mut self, pairs: impl IntoIterator<Item = (i64, i64)>) -> Self {
+        self.blocks.extend(pairs);
+        self
+    }
+
+    /// Adds `(muter, muted)` pairs (live mutes of timelines).
+    pub fn with_mutes(mut self, pairs: impl IntoIterator<Item = (i64, i64)>) -> Self {
+        self.mutes.extend(pairs);
+        self
+    }
+
+    /// Whether `muter` muted `muted` out of their timelines.
+    pub fn mutes(&self, muter: i64, muted: i64) -> bool {
+        self.mutes.contains(&(muter, muted))
+    }
+
+    /// Whether either of `a` and `b` blocks the other.
+    pub fn blocked_between(&self, a: i64, b: i64) -> bool {
+        self.blocks.contains(&(a, b)) || self.blocks.contains(&(b, a))
+    }
 }
 
 impl FromIterator<(i64, i64)> for Relations {
@@ -78,7 +175,10 @@ impl FromIterator<(i64, i64)> for Relations {
         for (follower, followee) in pairs {
             followers.entry(followee).or_default().insert(follower);
         }
-        Self { followers }
+        Self {
+            followers,
+            ..Self::default()
+        }
     }
 }
 
@@ -92,7 +192,7 @@ pub struct Viewer<'a> {
 
 impl<'a> Viewer<'a> {
     /// Account `id` (None: logged out); `known` holds at least their follows
-    /// of the authors being read.
+    /// of, blocks with and mutes of the authors being read.
     pub fn new(id: Option<i64>, known: &'a Relations) -> Self {
         Self { id, known }
     }
@@ -107,91 +207,200 @@ impl<'a> Viewer<'a> {
         self.id
             .is_some_and(|me| me == author || self.known.follows(me, author))
     }
+
+    /// Whether the reader muted `author` out of their timelines.
+    fn mutes(&self, author: i64) -> bool {
+        self.id.is_some_and(|me| self.known.mutes(me, author))
+    }
 }
 
 /// Whether `viewer` may see something with this `audience` at all (a post by
 /// id, a thread, a notification, a profile): every other placement builds on it.
-pub fn may_see(viewer: &Viewer<'_>, audience: Audience) -> bool {
+pub fn may_see(viewer: &Viewer<'_>, audience: Audience<'_>) -> bool {
     match audience {
-        Audience::Public { .. } => true,
+        Audience::Post {
+            author,
+            level,
+            mentioned,
+        } => {
+            let me = viewer.id;
+            if me.is_some_and(|me| viewer.known.blocked_between(me, author)) {
+                return false;
+            }
+            let mentioned = me.is_some_and(|me| mentioned.contains(&me));
+            match level {
+                Level::Public | Level::Unlisted => true,
+                Level::Private => mentioned || viewer.is_or_follows(author),
+                Level::Direct => mentioned || me == Some(author),
+            }
+        }
         Audience::Recipient(user) => viewer.id == Some(user),
         Audience::Nobody => false,
     }
 }
 
 /// Whether it belongs on `viewer`'s `home` stream: theirs, or by someone
-/// they follow, and visible to them. (`GET /user/timeline` lists the
-/// followed only, as the contract says, with [`visible_post!`].)
-pub fn on_home(viewer: &Viewer<'_>, audience: Audience) -> bool {
-    may_see(viewer, audience) && audience.author().is_some_and(|a| viewer.is_or_follows(a))
+/// they follow and have not muted, and visible to them. (`GET
+/// /user/timeline` lists the followed only, as the contract says, with
+/// [`home_post!`].)
+pub fn on_home(viewer: &Viewer<'_>, audience: Audience<'_>) -> bool {
+    may_see(viewer, audience)
+        && audience
+            .author()
+            .is_some_and(|a| viewer.is_or_follows(a) && !viewer.mutes(a))
 }
 
-/// Whether a post belongs on the public lists and `public` stream, which
-/// show top-level posts only.
-pub fn on_public(viewer: &Viewer<'_>, audience: Audience, top_level: bool) -> bool {
-    top_level && audience.author().is_some() && may_see(viewer, audience)
+/// Whether a post belongs on the public lists and `public` stream: public,
+/// top-level, visible and not muted.
+pub fn on_public(viewer: &Viewer<'_>, audience: Audience<'_>, top_level: bool) -> bool {
+    top_level
+        && matches!(audience, Audience::Post { level: Level::Public, author, .. } if !viewer.mutes(author))
+        && may_see(viewer, audience)
 }
 
-/// [`may_see`] for a post as an SQL condition, for list queries: `$post` is
-/// the alias of the `posts` row, `$viewer` the SQL expression of the viewer's
-/// id (null when logged out). Deleted authors need no clause: their posts are
-/// gone with them. Every call site names its viewer, though today's rule
-/// does not read it, so the levels of issue 17 change this macro alone.
+/// Whether `viewer` may repost a post: public ones they may see only (a
+/// repost would carry any other level to the reposter's followers). For the
+/// reposts action (issue 17.1), which lands separately.
+pub fn may_repost(viewer: &Viewer<'_>, audience: Audience<'_>) -> bool {
+    matches!(
+        audience,
+        Audience::Post {
+            level: Level::Public,
+            ..
+        }
+    ) && may_see(viewer, audience)
+}
+
+/// [`may_see`] for a post as an SQL condition: `$post` is the alias of the
+/// `posts` row, `$viewer` the SQL expression of the viewer's id (a bigint,
+/// null when logged out). Deleted authors need no clause: their posts are
+/// gone with them.
 macro_rules! visible_post {
     ($post:literal, $viewer:literal) => {
-        concat!("(", $post, ".deleted_at IS NULL)")
+        concat!(
+            "(",
+            $post,
+            ".deleted_at IS NULL
+              AND (",
+            $post,
+            ".visibility IN ('public', 'unlisted')
+                   OR ",
+            $post,
+            ".user_id = ",
+            $viewer,
+            "
+                   OR ",
+            $viewer,
+            " = ANY (",
+            $post,
+            ".mentioned)
+                   OR (",
+            $post,
+            ".visibility = 'private'
+                       AND EXISTS (SELECT 1 FROM follows vf
+                                    WHERE vf.follower_id = ",
+            $viewer,
+            " AND vf.followee_id = ",
+            $post,
+            ".user_id)))
+              AND NOT EXISTS (SELECT 1 FROM users vs
+                               WHERE vs.id = ",
+            $post,
+            ".user_id AND vs.suspended_at IS NOT NULL)
+              AND NOT EXISTS (SELECT 1 FROM blocks vb
+                               WHERE (vb.blocker_id = ",
+            $viewer,
+            " AND vb.blocked_id = ",
+            $post,
+            ".user_id)
+                                  OR (vb.blocker_id = ",
+            $post,
+            ".user_id AND vb.blocked_id = ",
+            $viewer,
+            ")))"
+        )
     };
 }
 pub(crate) use visible_post;
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const ANA: i64 = 1;
-    const FAY: i64 = 2;
-    const SAM: i64 = 3;
-
-    /// Each viewer kind against each audience: (may see, on home).
-    #[test]
-    fn the_rule_as_a_table() {
-        let known: Relations = [(FAY, ANA)].into_iter().collect();
-        let viewers = [
-            ("author", Some(ANA)),
-            ("follower", Some(FAY)),
-            ("stranger", Some(SAM)),
-            ("logged out", None),
-        ];
-        let table = [
-            (
-                Audience::post(ANA, true),
-                [(true, true), (true, true), (true, false), (true, false)],
-            ),
-            (Audience::post(ANA, false), [(false, false); 4]),
-            (
-                Audience::Recipient(FAY),
-                [
-                    (false, false),
-                    (true, false),
-                    (false, false),
-                    (false, false),
-                ],
-            ),
-        ];
-        for (audience, row) in table {
-            for ((name, id), (sees, home)) in viewers.iter().zip(row) {
-                let viewer = Viewer::new(*id, &known);
-                assert_eq!(may_see(&viewer, audience), sees, "{name} sees {audience:?}");
-                assert_eq!(on_home(&viewer, audience), home, "{name} home {audience:?}");
-                assert_eq!(
-                    on_public(&viewer, audience, true),
-                    sees && audience.author().is_some()
-                );
-                assert!(
-                    !on_public(&viewer, audience, false),
-                    "replies are not on public lists"
-                );
-            }
-        }
-    }
+/// Whether `$viewer` has a live mute of the author `$row.$col` hiding
+/// timelines (`timelines`) or notifications (`notifications`: every mute).
+macro_rules! muted {
+    ($row:literal, $col:literal, $viewer:literal, timelines) => {
+        concat!($crate::visibility::muted!(@open $row, $col, $viewer), " AND NOT vm.notifications_only)")
+    };
+    ($row:literal, $col:literal, $viewer:literal, notifications) => {
+        concat!($crate::visibility::muted!(@open $row, $col, $viewer), ")")
+    };
+    (@open $row:literal, $col:literal, $viewer:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM mutes vm
+                      WHERE vm.muter_id = ", $viewer, " AND vm.muted_id = ", $row, ".", $col, "
+                        AND (vm.expires_at IS NULL OR vm.expires_at > now())"
+        )
+    };
 }
+pub(crate) use muted;
+
+/// [`on_public`] as an SQL condition (top-level-ness is the list's own
+/// clause): public posts the viewer may see, by no one they muted.
+macro_rules! listed_post {
+    ($post:literal, $viewer:literal) => {
+        concat!(
+            "(",
+            $post,
+            ".visibility = 'public' AND ",
+            $crate::visibility::visible_post!($post, $viewer),
+            " AND NOT ",
+            $crate::visibility::muted!($post, "user_id", $viewer, timelines),
+            ")"
+        )
+    };
+}
+pub(crate) use listed_post;
+
+/// [`on_home`] as an SQL condition for the home timeline's posts.
+macro_rules! home_post {
+    ($post:literal, $viewer:literal) => {
+        concat!(
+            "(",
+            $crate::visibility::visible_post!($post, $viewer),
+            " AND NOT ",
+            $crate::visibility::muted!($post, "user_id", $viewer, timelines),
+            ")"
+        )
+    };
+}
+pub(crate) use home_post;
+
+/// A notification its recipient sees, for a query where `n` is the
+/// `notifications` row: its actor is not suspended, not blocked either way
+/// and not muted (its post is checked with [`visible_post!`] by the caller).
+macro_rules! visible_notification {
+    () => {
+        concat!(
+            "(NOT EXISTS (SELECT 1 FROM users vs
+                           WHERE vs.id = n.actor_id AND vs.suspended_at IS NOT NULL)
+              AND NOT EXISTS (SELECT 1 FROM blocks vb
+                               WHERE (vb.blocker_id = n.user_id AND vb.blocked_id = n.actor_id)
+                                  OR (vb.blocker_id = n.actor_id AND vb.blocked_id = n.user_id))
+              AND NOT ",
+            $crate::visibility::muted!("n", "actor_id", "n.user_id", notifications),
+            ")"
+        )
+    };
+}
+pub(crate) use visible_notification;
+
+/// An account anyone may look up: `$user` is the `users` row. A suspended
+/// account's profile is hidden like its posts (blocks still show the
+/// profile, with the block's state, so it can be undone).
+macro_rules! visible_account {
+    ($user:literal) => {
+        concat!("(", $user, ".suspended_at IS NULL)")
+    };
+}
+pub(crate) use visible_account;
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@ import { api, session, resume, login, logout, loadMe, onSessionExpired, hasSessi
 import { h, append, field, formError, showError, clearErrors, announce, avatar, time, plural } from "./dom.js";
 import { renderPost, composer, pagedList, userRow, updatePost, updateCounts, countsSeen, removePost, userHref, uploadPicture } from "./posts.js";
 import { live, startLive, stopLive } from "./stream.js";
+import { profileActions, privacySettings } from "./privacy.js";
 import { searchForm, searchResults, tagTimeline, suggestionsPanel } from "./search.js";
 
 const main = document.getElementById("main");
@@ -406,6 +407,7 @@ async function profile(root, ctx, name, tab = "posts") {
     "section",
     { class: "profile", "aria-label": "Profile" },
     h("div", { class: "profile-top" }, avatar(user, "big"), follow),
+    me && !isMe ? profileActions(user, error, () => render()) : null,
     user.bio ? h("p", { class: "bio", dir: "auto", text: user.bio }) : null,
     h("p", { class: "muted" }, "Joined ", time(user.created_at)),
     h(
@@ -688,6 +690,7 @@ async function settings(root, ctx) {
       done.textContent = "Password changed.";
     },
   );
+  append(root, ...privacySettings(ctx));
   append(root, h("h2", { text: "Pictures" }));
   for (const [kind, name] of [["avatar", "Avatar"], ["header", "Header"]]) {
     const status = h("p", { class: "ok", role: "status" });

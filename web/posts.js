@@ -2,6 +2,7 @@
 
 import { api, session } from "./api.js";
 import { h, append, field, formError, showError, clearErrors, time, charCount, avatar, announce, plural, nextId } from "./dom.js";
+import { levelPicker, levelBadge } from "./levels.js";
 
 export const MAX_CHARS = 280;
 
@@ -127,6 +128,7 @@ function fill(el, post) {
       h("a", { class: "author", id: authorId, href: userHref(post.username), text: `@${post.username}` }),
       h("a", { class: "when", href: `#/post/${post.id}` }, time(post.date), h("span", { class: "sr-only", text: ", open thread" })),
       post.edited_at ? h("span", { class: "edited", text: "edited" }) : null,
+      levelBadge(post),
     ),
     post.parent_id && !opts.main && !opts.nested
       ? h("p", { class: "reply-to" }, h("a", { href: `#/post/${post.parent_id}`, text: "In reply to a post" }))
@@ -327,6 +329,7 @@ export function composer({ label, value = "", draftKey, submit = "Post", send, o
       "div",
       { class: "composer-foot" },
       counter,
+      send ? null : levelPicker(),
       onCancel ? h("button", { type: "button", class: "ghost", text: "Cancel", on: { click: onCancel } }) : null,
       button,
     ),
@@ -359,6 +362,7 @@ export function composer({ label, value = "", draftKey, submit = "Post", send, o
     button.disabled = true;
     const body = { text: ta.value };
     if (parentId != null) body.parent_id = parentId;
+    if (form.elements.visibility) body.visibility = form.elements.visibility.value;
     try {
       if (picker) body.media_ids = await picker.upload();
       const { data } = await (send ? send(body) : api("/post/", { method: "POST", body }));

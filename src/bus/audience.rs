@@ -19,20 +19,24 @@ pub enum Reach {
 
 impl Loaded {
     /// Who the event is for.
-    pub(super) fn audience(&self) -> Audience {
-        let e = &self.event;
-        match e.kind {
-            EventKind::Notification => Audience::Recipient(e.user_id),
+    pub(super) fn audience(&self) -> Audience<'_> {
+        match self.event.kind {
+            EventKind::Notification => Audience::Recipient(self.event.user_id),
+            // `user_id` is the reposter: it reaches them and their followers'
+            // home (never public: `top_level` is false), while the post is
+            // live (its author not suspended). Only public posts can be
+            // reposted (`visibility::may_repost`).
+            EventKind::Repost => match &self.facts {
+                Some(f) if f.live => Audience::Post {
+                    author: self.event.user_id,
+                    level: f.level,
+                    mentioned: &[],
+                },
+                _ => Audience::Nobody,
+            },
             // Loaded only while the post is live; a delete announces itself
             // to whoever could see the post.
-            EventKind::Post
-            | EventKind::PostUpdate
-            | EventKind::PostDelete
-            | EventKind::PostCounts => Audience::post(e.user_id, true),
-            // `user_id` is the reposter: it reaches them and their followers'
-            // home (never public: `top_level` is false). Only public posts
-            // can be reposted (`domain::reposts::repost`).
-            EventKind::Repost => Audience::post(e.user_id, true),
+            _ => self.facts.as_ref().map_or(Audience::Nobody, Audience::post),
         }
     }
 
@@ -66,6 +70,7 @@ impl Loaded {
             _ => Reach::Accounts(
                 std::iter::once(e.user_id)
                     .chain(known.followers_of(e.user_id))
+                    .chain(self.audience().mentioned().iter().copied())
                     .collect(),
             ),
         }

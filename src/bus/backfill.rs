@@ -12,7 +12,7 @@ use sqlx::PgPool;
 
 use super::{BATCH, Frame, StreamName, Streams, load};
 use crate::error::ApiResult;
-use crate::models::{event, follow};
+use crate::models::{block, event, follow, mute};
 use crate::visibility::{Relations, Viewer};
 
 /// A resume: the events in `(since, up_to]` one subscriber may see, read
@@ -62,10 +62,17 @@ impl Backfill {
             let events =
                 event::after(&mut *snapshot, after, Some(self.up_to), BATCH as i64).await?;
             let known = match self.viewer {
-                Some(id) if self.streams.has(StreamName::Home) => {
-                    follow::of_follower(&mut *snapshot, id).await?
+                Some(id) => {
+                    let follows = if self.streams.has(StreamName::Home) {
+                        follow::of_follower(&mut *snapshot, id).await?
+                    } else {
+                        Relations::default()
+                    };
+                    follows
+                        .with_blocks(block::of_user(&mut *snapshot, id).await?)
+                        .with_mutes(mute::of_muter(&mut *snapshot, id).await?)
                 }
-                _ => Relations::default(),
+                None => Relations::default(),
             };
             snapshot.commit().await?;
             let Some(last) = events.last().map(|e| e.pos) else {

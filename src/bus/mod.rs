@@ -39,7 +39,8 @@ pub use sessions::watch_sessions;
 
 use crate::error::{ApiError, ApiResult};
 use crate::models::event::{self, Event, EventKind};
-use crate::models::{follow, notification};
+use crate::models::{block, follow, mute, notification};
+use crate::visibility::PostFacts;
 
 /// Events read from the outbox per query, and so at most one dispatch's
 /// events per subscriber (see `Hub::subscribe`).
@@ -69,6 +70,8 @@ impl NumberingWake {
 struct Loaded {
     event: Event,
     data: String,
+    /// The post's, for post events.
+    facts: Option<PostFacts>,
 }
 
 impl Loaded {
@@ -96,6 +99,11 @@ async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
         .filter_map(|e| e.post_id)
         .collect();
     let notification_ids: Vec<i64> = events.iter().filter_map(|e| e.notification_id).collect();
+    let all_post_ids: Vec<i64> = events.iter().filter_map(|e| e.post_id).collect();
+    let mut facts: HashMap<i64, PostFacts> = HashMap::new();
+    if !all_post_ids.is_empty() {
+        facts.extend(event::post_facts(pool, &all_post_ids).await?);
+    }
     let mut posts = HashMap::new();
     if !post_ids.is_empty() {
         for post in event::posts_by_ids(pool, &post_ids).await? {
@@ -146,7 +154,14 @@ async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
             }
             (_, None) => continue,
         };
-        loaded.push(Loaded { event, data });
+        let facts = match event.kind {
+            EventKind::Notification => None,
+            _ => match event.post_id.and_then(|id| facts.get(&id)) {
+                Some(f) => Some(f.clone()),
+                None => continue,
+            },
+        };
+        loaded.push(Loaded { event, data, facts });
     }
     Ok(loaded)
 }
@@ -173,7 +188,11 @@ async fn drain(pool: &PgPool, hub: &Hub) -> ApiResult<()> {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let known = follow::between(pool, &hub.connected_users(), &authors).await?;
+        let connected = hub.connected_users();
+        let known = follow::between(pool, &connected, &authors)
+            .await?
+            .with_blocks(block::between(pool, &connected, &authors).await?)
+            .with_mutes(mute::between(pool, &connected, &authors).await?);
         hub.dispatch(&loaded, &known, last);
         if !full {
             return Ok(());

@@ -3,8 +3,9 @@
 use sqlx::PgExecutor;
 
 use super::error::{ConstraintExt, DomainError, DomainResult};
+use super::privacy::BLOCKED;
 use super::{Effects, EventKind, NotificationKind};
-use crate::models::post;
+use crate::visibility::visible_post;
 
 /// Liking a post moves its `like_count` (trigger `likes_count`, whose update
 /// appends a `post.counts` event: `posts_counts_event`), notifies its
@@ -36,23 +37,31 @@ pub const UNLIKE: Effects = Effects {
 
 /// `actor` likes live post `post_id` ([`LIKE`]); true when the like is new.
 /// The post is locked in the same statement, so a like either commits before
-/// the post's delete or sees it.
+/// the post's delete or sees it. A post the actor may not see is not found;
+/// across a block the like is refused.
 pub async fn like(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainResult<bool> {
-    let (live, created): (bool, bool) = sqlx::query_as(concat!(
-        "WITH post AS (",
-        post::lock_live_post!("$2"),
-        "), new AS (
-             INSERT INTO likes (user_id, post_id) SELECT $1, id FROM post
+    let (live, blocked, visible, created): (bool, bool, bool, bool) = sqlx::query_as(concat!(
+        "WITH post AS (
+             SELECT p.id, blocked_between($1, p.user_id) AS blocked, ",
+        visible_post!("p", "$1"),
+        " AS visible
+               FROM posts p WHERE p.id = $2 AND p.deleted_at IS NULL FOR NO KEY UPDATE OF p
+         ), new AS (
+             INSERT INTO likes (user_id, post_id) SELECT $1, id FROM post WHERE visible
              ON CONFLICT ON CONSTRAINT likes_pkey DO NOTHING RETURNING id
          )
-         SELECT EXISTS (SELECT 1 FROM post), EXISTS (SELECT 1 FROM new)"
+         SELECT EXISTS (SELECT 1 FROM post), coalesce((SELECT blocked FROM post), false),
+                coalesce((SELECT visible FROM post), false), EXISTS (SELECT 1 FROM new)"
     ))
     .bind(actor)
     .bind(post_id)
     .fetch_one(db)
     .await
     .on_constraint("likes_user_id_fkey", || DomainError::Gone)?;
-    if !live {
+    if blocked {
+        return Err(DomainError::Forbidden(BLOCKED));
+    }
+    if !live || !visible {
         return Err(DomainError::NotFound("Post not found"));
     }
     Ok(created)

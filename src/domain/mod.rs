@@ -1,8 +1,8 @@
 //! The domain: every user action and list read, whatever surface asks.
 //!
 //! One module per capability ([`accounts`], [`posts`], [`interactions`],
-//! [`reposts`], [`bookmarks`], [`relationships`], [`notifications`], [`timelines`],
-//! [`search`]). An action takes the
+//! [`reposts`], [`bookmarks`], [`relationships`], [`privacy`], [`notifications`],
+//! [`timelines`], [`search`]). An action takes the
 //! actor and an executor (a pool or a transaction) and performs the whole
 //! action: handlers of any surface only translate their request into a call
 //! and the result (or [`error::DomainError`]) into their response. Nothing
@@ -34,6 +34,7 @@ pub mod error;
 pub mod interactions;
 pub mod notifications;
 pub mod posts;
+pub mod privacy;
 pub mod relationships;
 pub mod reposts;
 pub mod search;
@@ -73,6 +74,10 @@ pub const ACTIONS: &[(&str, &Effects)] = &[
     ("relationships::follow", &relationships::FOLLOW),
     ("relationships::unfollow", &relationships::UNFOLLOW),
     ("notifications::mark_read", &notifications::MARK_READ),
+    ("privacy::block", &privacy::BLOCK),
+    ("privacy::unblock", &privacy::UNBLOCK),
+    ("privacy::mute", &privacy::MUTE),
+    ("privacy::unmute", &privacy::UNMUTE),
 ];
 
 /// Triggers that fire on writes no domain action makes, and who makes them.

@@ -4,10 +4,12 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 
 use super::error::{ConstraintExt, DomainError, DomainResult, field};
+use super::privacy;
 use super::{Effects, EventKind, NotificationKind};
 use crate::media;
-use crate::models::post::{self, Post, lock_live_post};
+use crate::models::post::{self, Post};
 use crate::validation;
+use crate::visibility::{Level, visible_post};
 
 /// A new post moves its author's `posts_count` and, for a reply, the
 /// parent's `reply_count` (trigger `posts_count_insert`, the parent's change
@@ -80,54 +82,82 @@ fn text(raw: &str) -> DomainResult<String> {
     field(&["body", "text"], validation::post_text(raw))
 }
 
-/// `actor` posts `text` (as typed: the rule is applied here), or replies to
-/// live post `parent_id` ([`CREATE`]), with up to four of their unattached
-/// uploads `media_ids`, in order. Without pictures this is one statement; with
-/// them, one transaction, so a refused `media_ids` leaves no post behind.
+/// `actor` posts `text` (as typed: the rule is applied here) at `level`, or
+/// replies to live post `parent_id` ([`CREATE`]), with up to four of their
+/// unattached uploads `media_ids`, in order. A reply's level is narrowed to
+/// its parent's, so it cannot widen a thread's audience; a parent the actor
+/// may not see is not found, and a reply across a block is refused. Without
+/// pictures this is one statement; with them, one transaction, so a refused
+/// `media_ids` leaves no post behind.
 pub async fn create(
     db: &PgPool,
     actor: i64,
     text: &str,
     parent_id: Option<i64>,
+    level: Level,
     media_ids: &[i64],
 ) -> DomainResult<Post> {
     let text = self::text(text)?;
+    if let Some(parent) = parent_id {
+        let author: Option<i64> = sqlx::query_scalar("SELECT user_id FROM posts WHERE id = $1")
+            .bind(parent)
+            .fetch_optional(db)
+            .await?;
+        if let Some(author) = author {
+            privacy::refuse_if_blocked(db, actor, author).await?;
+        }
+    }
     if media_ids.is_empty() {
-        return insert(db, actor, &text, parent_id).await;
+        return insert(db, actor, &text, parent_id, level).await;
     }
     let mut tx = db.begin().await?;
-    let mut created = insert(&mut *tx, actor, &text, parent_id).await?;
+    let mut created = insert(&mut *tx, actor, &text, parent_id, level).await?;
     created.media = Json(media::rows::attach(&mut tx, actor, created.id, media_ids).await?);
     tx.commit().await?;
     Ok(created)
 }
 
 /// Inserts the post row. The parent is locked in the same statement, so a
-/// reply either commits before the parent's delete or sees it.
+/// reply either commits before the parent's delete or sees it: `FOR NO KEY
+/// UPDATE`, as the soft delete is a non-key UPDATE, which `FOR KEY SHARE`
+/// (what a foreign key check takes) does not wait for; and not `FOR SHARE`,
+/// which two concurrent replies or likes would both hold and then deadlock
+/// upgrading, as each one's counter trigger updates the same row.
 async fn insert(
     db: impl PgExecutor<'_>,
     actor: i64,
     text: &str,
     parent_id: Option<i64>,
+    level: Level,
 ) -> DomainResult<Post> {
     sqlx::query_as(concat!(
-        "WITH parent AS (",
-        lock_live_post!("$3"),
-        "), new AS (
-             INSERT INTO posts (user_id, text, parent_id)
-             SELECT $1, $2, $3
+        "WITH parent AS (
+             SELECT p.id, p.visibility FROM posts p
+              WHERE p.id = $3 AND ",
+        visible_post!("p", "$1"),
+        " FOR NO KEY UPDATE OF p
+         ), levels AS (SELECT ARRAY['public', 'unlisted', 'private', 'direct'] AS names),
+         new AS (
+             INSERT INTO posts (user_id, text, parent_id, visibility, mentioned)
+             SELECT $1, $2, $3,
+                    names[GREATEST(array_position(names, $4::text),
+                                   coalesce(array_position(names, (SELECT visibility FROM parent)), 1))],
+                    ARRAY(SELECT m.user_id FROM post_mentions($2, $1, NULL) m)
+               FROM levels
               WHERE $3::bigint IS NULL OR EXISTS (SELECT 1 FROM parent)
              RETURNING *
          )
          SELECT new.id, new.text, new.date, new.user_id, u.username, new.parent_id,
                 new.like_count, new.reply_count, new.edited_at, '[]'::json AS media,
                 false AS liked, new.repost_count, false AS reposted, false AS bookmarked,
+                new.visibility,
                 new.id AS cursor
            FROM new JOIN users u ON u.id = new.user_id",
     ))
     .bind(actor)
     .bind(text)
     .bind(parent_id)
+    .bind(level)
     .fetch_optional(db)
     .await
     .on_constraint("posts_user_id_fkey", || DomainError::Gone)?
@@ -156,7 +186,8 @@ pub async fn edit(db: &PgPool, actor: i64, id: i64, text: &str) -> DomainResult<
     let text = self::text(text)?;
     let mut tx = db.begin().await?;
     let done = sqlx::query(
-        "UPDATE posts SET text = $3, edited_at = now()
+        "UPDATE posts SET text = $3, edited_at = now(),
+                mentioned = ARRAY(SELECT m.user_id FROM post_mentions($3, $2, NULL) m)
           WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
     )
     .bind(id)

@@ -1,6 +1,6 @@
 //! Follows between users: idempotent follow and unfollow.
 
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 
 use super::error::{ConstraintExt, DomainError, DomainResult};
 use super::{Effects, EventKind, NotificationKind};
@@ -28,26 +28,38 @@ pub const UNFOLLOW: Effects = Effects {
 };
 
 /// `actor` follows `followee` ([`FOLLOW`]); true when the follow is new.
-pub async fn follow(db: impl PgExecutor<'_>, actor: i64, followee: i64) -> DomainResult<bool> {
+/// Refused across a block, the pair locked first so a racing block either
+/// comes first (refused here) or after (and removes the follow).
+pub async fn follow(db: &PgPool, actor: i64, followee: i64) -> DomainResult<bool> {
     if actor == followee {
         return Err(DomainError::invalid(
             &["path", "id"],
             "you cannot follow yourself",
         ));
     }
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)
-         ON CONFLICT ON CONSTRAINT follows_pkey DO NOTHING RETURNING id",
+    let mut tx = db.begin().await?;
+    super::privacy::lock_pair(&mut tx, actor, followee).await?;
+    let (blocked, created): (bool, bool) = sqlx::query_as(
+        "WITH new AS (
+             INSERT INTO follows (follower_id, followee_id)
+             SELECT $1, $2 WHERE NOT blocked_between($1, $2)
+             ON CONFLICT ON CONSTRAINT follows_pkey DO NOTHING RETURNING id
+         )
+         SELECT blocked_between($1, $2), EXISTS (SELECT 1 FROM new)",
     )
     .bind(actor)
     .bind(followee)
-    .fetch_optional(db)
+    .fetch_one(&mut *tx)
     .await
     .on_constraint("follows_followee_id_fkey", || {
         DomainError::NotFound("User not found")
     })
     .on_constraint("follows_follower_id_fkey", || DomainError::Gone)?;
-    Ok(id.is_some())
+    tx.commit().await?;
+    if blocked {
+        return Err(DomainError::Forbidden(super::privacy::BLOCKED));
+    }
+    Ok(created)
 }
 
 /// `actor` stops following `followee` ([`UNFOLLOW`]; a no-op when not

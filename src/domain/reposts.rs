@@ -6,6 +6,7 @@ use sqlx::PgExecutor;
 use super::error::{ConstraintExt, DomainError, DomainResult};
 use super::{Effects, EventKind, NotificationKind};
 use crate::models::post;
+use crate::visibility::visible_post;
 
 /// Reposting moves the post's `repost_count` (trigger `reposts_count`, whose
 /// update appends a `post.counts` event: `posts_counts_event`); appends a
@@ -45,26 +46,40 @@ pub const UNREPOST: Effects = Effects {
 /// new. The post is locked in the same statement, so a repost either commits
 /// before the post's delete or sees it.
 ///
-/// VISIBILITY CHECK (`visibility::may_repost`): every post is public until
-/// post visibility levels land; that change refuses a non-public post here
-/// (in this statement's `post` CTE, so the lock and the rule are one read).
+/// The visibility rule (`visibility::may_repost`) is in the `post` CTE, so
+/// the lock and the rule are one read: a post the actor may not see is not
+/// found, one across a block or not public is refused (403).
 pub async fn repost(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainResult<bool> {
-    let (live, created): (bool, bool) = sqlx::query_as(concat!(
-        "WITH post AS (",
-        post::lock_live_post!("$2"),
-        "), new AS (
-             INSERT INTO reposts (user_id, post_id) SELECT $1, id FROM post
-             ON CONFLICT ON CONSTRAINT reposts_pkey DO NOTHING RETURNING id
-         )
-         SELECT EXISTS (SELECT 1 FROM post), EXISTS (SELECT 1 FROM new)"
-    ))
-    .bind(actor)
-    .bind(post_id)
-    .fetch_one(db)
-    .await
-    .on_constraint("reposts_user_id_fkey", || DomainError::Gone)?;
-    if !live {
+    let (live, visible, blocked, public, created): (bool, bool, bool, bool, bool) =
+        sqlx::query_as(concat!(
+            "WITH post AS (
+                 SELECT p.id, p.visibility = 'public' AS public,
+                        blocked_between($1, p.user_id) AS blocked, ",
+            visible_post!("p", "$1"),
+            " AS visible
+                   FROM posts p WHERE p.id = $2 AND p.deleted_at IS NULL FOR NO KEY UPDATE OF p
+             ), new AS (
+                 INSERT INTO reposts (user_id, post_id)
+                 SELECT $1, id FROM post WHERE visible AND public
+                 ON CONFLICT ON CONSTRAINT reposts_pkey DO NOTHING RETURNING id
+             )
+             SELECT EXISTS (SELECT 1 FROM post), coalesce((SELECT visible FROM post), false),
+                    coalesce((SELECT blocked FROM post), false),
+                    coalesce((SELECT public FROM post), false), EXISTS (SELECT 1 FROM new)"
+        ))
+        .bind(actor)
+        .bind(post_id)
+        .fetch_one(db)
+        .await
+        .on_constraint("reposts_user_id_fkey", || DomainError::Gone)?;
+    if blocked {
+        return Err(DomainError::Forbidden(super::privacy::BLOCKED));
+    }
+    if !live || !visible {
         return Err(DomainError::NotFound("Post not found"));
+    }
+    if !public {
+        return Err(DomainError::Forbidden("Only public posts can be reposted"));
     }
     Ok(created)
 }

@@ -48,9 +48,10 @@ pub async fn home(
     post::timeline(db, viewer, include_own, page).await
 }
 
-/// The users who reposted live post `id`, most recent repost first.
+/// The users who reposted live post `id` (one anyone may see: only public
+/// posts are reposted), most recent repost first.
 pub async fn reposted_by(db: &PgPool, id: i64, page: Page) -> DomainResult<Vec<User>> {
-    if !post::exists(db, id).await? {
+    if !post::visible(db, id, None).await? {
         return Err(DomainError::NotFound("Post not found"));
     }
     repost::reposters(db, id, page).await
@@ -61,14 +62,14 @@ pub async fn bookmarks(db: &PgPool, viewer: i64, page: Page) -> DomainResult<Vec
     bookmark::list(db, viewer, page).await
 }
 
-/// Direct live replies of live post `id`, oldest first.
+/// Direct live replies of live post `id` (one `viewer` may see), oldest first.
 pub async fn replies(
     db: &PgPool,
     id: i64,
     page: Page,
     viewer: Option<i64>,
 ) -> DomainResult<Vec<Post>> {
-    if !post::exists(db, id).await? {
+    if !post::visible(db, id, viewer).await? {
         return Err(DomainError::NotFound("Post not found"));
     }
     post::replies(db, id, page, viewer).await

@@ -13,6 +13,7 @@ use strum::{EnumString, IntoStaticStr, VariantArray};
 
 use crate::domain::error::DomainResult;
 use crate::models::post::{Post, post_select};
+use crate::visibility::{Level, PostFacts};
 
 /// The `LISTEN` channel: one empty notification per numbering batch.
 pub const CHANNEL: &str = "pamps_events";
@@ -250,6 +251,35 @@ pub async fn posts_by_ids(db: impl PgExecutor<'_>, ids: &[i64]) -> DomainResult<
     .bind(ids)
     .fetch_all(db)
     .await?)
+}
+
+/// What the visibility rule needs about each post of `ids`, deleted ones
+/// too (a delete reaches whoever could see the post): `live` here only says
+/// that the author is not suspended.
+pub async fn post_facts(
+    db: impl PgExecutor<'_>,
+    ids: &[i64],
+) -> DomainResult<Vec<(i64, PostFacts)>> {
+    let rows: Vec<(i64, i64, Level, Vec<i64>, bool)> = sqlx::query_as(
+        "SELECT p.id, p.user_id, p.visibility, p.mentioned, u.suspended_at IS NULL
+           FROM posts p JOIN users u ON u.id = p.user_id
+          WHERE p.id = ANY ($1)",
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, author, level, mentioned, live)| {
+            let facts = PostFacts {
+                author,
+                level,
+                mentioned,
+                live,
+            };
+            (id, facts)
+        })
+        .collect())
 }
 
 /// Usernames by user id: the reposters named in `repost` events.

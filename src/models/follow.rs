@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::error::DomainResult;
 use crate::models::user::{User, user_select};
 use crate::pagination::Page;
-use crate::visibility::Relations;
+use crate::visibility::{Relations, visible_account};
 
 /// The answer to a follow: who follows whom.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,12 +39,16 @@ pub async fn list(
         Side::Followers => user_select!(
             "f.id",
             "JOIN follows f ON f.follower_id = u.id
-             WHERE f.followee_id = $1 AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
+             WHERE f.followee_id = $1 AND ",
+            visible_account!("u"),
+            " AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
         ),
         Side::Following => user_select!(
             "f.id",
             "JOIN follows f ON f.followee_id = u.id
-             WHERE f.follower_id = $1 AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
+             WHERE f.follower_id = $1 AND ",
+            visible_account!("u"),
+            " AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
         ),
     };
     Ok(sqlx::query_as(sql)

@@ -1,10 +1,12 @@
 //! Row and response types, and the SQL that fills them.
 
+pub mod block;
 pub mod bookmark;
 pub mod event;
 pub mod follow;
 pub mod hashtag;
 pub mod like;
+pub mod mute;
 pub mod notification;
 pub mod post;
 pub mod refresh_token;

@@ -15,7 +15,7 @@ use crate::domain::error::{DomainError, DomainResult};
 use crate::models::post::Post;
 use crate::models::user::User;
 use crate::pagination::{Keyed, Page};
-use crate::visibility::visible_post;
+use crate::visibility::{visible_notification, visible_post};
 
 /// What happened. Its name (`like`, ...) is the one in JSON, in `?types=` and
 /// in the database: serde's and strum's `lowercase` must agree (a test checks).
@@ -104,7 +104,8 @@ macro_rules! notification_select {
                     p.id AS post_id, p.text AS post_text, p.date AS post_date,
                     p.user_id AS post_user_id, pu.username AS post_username,
                     p.parent_id AS post_parent_id, p.like_count AS post_like_count,
-                    p.reply_count AS post_reply_count, p.edited_at AS post_edited_at, ",
+                    p.reply_count AS post_reply_count, p.edited_at AS post_edited_at,
+                    p.visibility AS post_visibility, ",
             $crate::media::attachment::post_media_json!("p.id"),
             " AS post_media,
                     EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = n.user_id)
@@ -119,7 +120,7 @@ macro_rules! notification_select {
                LEFT JOIN posts p ON p.id = n.post_id AND ", visible_post!("p", "n.user_id"), "
                LEFT JOIN users pu ON pu.id = p.user_id
                LEFT JOIN notification_reads r ON r.user_id = n.user_id
-              WHERE (n.post_id IS NULL OR p.id IS NOT NULL) AND ",
+              WHERE (n.post_id IS NULL OR p.id IS NOT NULL) AND ", visible_notification!(), " AND ",
             $($tail),+
         )
     };
@@ -144,6 +145,7 @@ impl<'r> FromRow<'r, PgRow> for Notification {
                 like_count: row.try_get("post_like_count")?,
                 reply_count: row.try_get("post_reply_count")?,
                 edited_at: row.try_get("post_edited_at")?,
+                visibility: row.try_get("post_visibility")?,
                 media: row.try_get("post_media")?,
                 liked: Some(row.try_get("post_liked")?),
                 repost_count: row.try_get("post_repost_count")?,
@@ -223,8 +225,9 @@ pub async fn unread(db: impl PgExecutor<'_>, user_id: i64) -> DomainResult<Unrea
         "SELECT r.last_read_id,
                 (SELECT count(*) FROM notifications n
                    LEFT JOIN posts p ON p.id = n.post_id
-                  WHERE n.user_id = $1 AND n.id > coalesce(r.last_read_id, 0)
-                    AND (n.post_id IS NULL OR ",
+                  WHERE n.user_id = $1 AND n.id > coalesce(r.last_read_id, 0) AND ",
+        visible_notification!(),
+        " AND (n.post_id IS NULL OR ",
         visible_post!("p", "n.user_id"),
         ")) AS count
            FROM (SELECT $1::bigint AS user_id) me

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::media::attachment::MediaAttachment;
 use crate::pagination::{Keyed, Order, Page};
-use crate::visibility::visible_post;
+use crate::visibility::{Level, home_post, listed_post, visible_post};
 
 /// How many direct replies `GET /post/{id}/` embeds.
 pub const EMBEDDED_REPLIES: i64 = 100;
@@ -29,6 +29,8 @@ pub struct Post {
     pub reply_count: i32,
     #[serde(serialize_with = "crate::models::timestamp::option::serialize")]
     pub edited_at: Option<DateTime<Utc>>,
+    /// Who may read it (an addition to the contract; `public` by default).
+    pub visibility: Level,
     /// Its pictures, in order (`[]` when none).
     #[schema(value_type = Vec<MediaAttachment>)]
     pub media: Json<Vec<MediaAttachment>>,
@@ -77,6 +79,11 @@ pub struct NewPost {
     #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
     pub text: String,
     pub parent_id: Option<i64>,
+    /// Who may read it (default `public`; `followers` names `private`). A
+    /// reply is never wider than its parent: a wider level is narrowed to
+    /// the parent's.
+    #[serde(default)]
+    pub visibility: Level,
     /// Up to 4 of one's own unattached uploads (`POST /media/`), in order.
     #[serde(default)]
     #[schema(max_items = 4)]
@@ -99,7 +106,7 @@ macro_rules! post_select {
             "SELECT p.id, p.text, p.date, p.user_id, u.username, p.parent_id,
                     p.like_count, p.reply_count, p.edited_at, ",
             $crate::media::attachment::post_media_json!("p.id"),
-            " AS media,
+            " AS media, p.visibility,
                     CASE WHEN $1::bigint IS NULL THEN NULL
                          ELSE EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
                     END AS liked,
@@ -119,11 +126,8 @@ macro_rules! post_select {
 pub(crate) use post_select;
 
 /// Locks a live post against a concurrent delete until the statement's
-/// transaction ends; a post deleted meanwhile is skipped. `FOR NO KEY UPDATE`
-/// because the soft delete is a non-key UPDATE, which `FOR KEY SHARE` (what a
-/// foreign key check takes) does not wait for; and not `FOR SHARE`, which two
-/// concurrent replies or likes would both hold and then deadlock upgrading,
-/// as each one's counter trigger updates the same row.
+/// transaction ends; a post deleted meanwhile is skipped (why `FOR NO KEY
+/// UPDATE`: `domain::posts::insert`).
 macro_rules! lock_live_post {
     ($id:literal) => {
         concat!(
@@ -162,7 +166,7 @@ pub async fn list_top_level(
             post_select!(
                 "p.id",
                 "WHERE p.parent_id IS NULL AND ",
-                visible_post!("p", "$1"),
+                listed_post!("p", "$1"),
                 " AND p.id > $2 ORDER BY p.id LIMIT $3"
             ),
             page.after_asc(),
@@ -171,7 +175,7 @@ pub async fn list_top_level(
             post_select!(
                 "p.id",
                 "WHERE p.parent_id IS NULL AND ",
-                visible_post!("p", "$1"),
+                listed_post!("p", "$1"),
                 " AND p.id < $2 ORDER BY p.id DESC LIMIT $3"
             ),
             page.after_desc(),
@@ -316,7 +320,7 @@ pub async fn timeline(
                   SELECT s.uid, false AS boost, h.id FROM src s
                    CROSS JOIN LATERAL (
                          SELECT x.id FROM posts x
-                          WHERE x.user_id = s.uid AND ", visible_post!("x", "$1"), " AND x.id < $2
+                          WHERE x.user_id = s.uid AND ", home_post!("x", "$1"), " AND x.id < $2
                             AND ", unreposted!("x"), "
                           ORDER BY x.id DESC LIMIT 1) h
                   UNION ALL
@@ -332,7 +336,7 @@ pub async fn timeline(
                   SELECT t.id AS cursor, t.id AS post_id, NULL::bigint AS reposter FROM newest n
                    CROSS JOIN LATERAL (
                          SELECT x.id FROM posts x
-                          WHERE NOT n.boost AND x.user_id = n.uid AND ", visible_post!("x", "$1"), "
+                          WHERE NOT n.boost AND x.user_id = n.uid AND ", home_post!("x", "$1"), "
                             AND x.id < $2 AND x.id >= (SELECT b FROM bound) AND ", unreposted!("x"), "
                           ORDER BY x.id DESC LIMIT $3) t),
              boosted AS (
@@ -378,11 +382,14 @@ pub async fn liked_by(
     .await?)
 }
 
-/// Whether a live post exists.
-pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> DomainResult<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM posts WHERE id = $1 AND deleted_at IS NULL)",
-    )
+/// Whether a live post exists that `viewer` may see.
+pub async fn visible(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> DomainResult<bool> {
+    Ok(sqlx::query_scalar(concat!(
+        "SELECT EXISTS (SELECT 1 FROM posts p WHERE p.id = $2 AND ",
+        visible_post!("p", "$1::bigint"),
+        ")"
+    ))
+    .bind(viewer)
     .bind(id)
     .fetch_one(db)
     .await?)

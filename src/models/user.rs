@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::domain::error::{DomainError, DomainResult};
 use crate::pagination::{Keyed, Page};
+use crate::visibility::visible_account;
 
 /// A user as every public list shows it.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -47,6 +48,15 @@ pub struct Profile {
     /// Whether the viewer follows this user (present only with a token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub following: Option<bool>,
+    /// Whether the viewer blocks this user (present only with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocking: Option<bool>,
+    /// Whether this user blocks the viewer (present only with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<bool>,
+    /// Whether the viewer mutes this user (present only with a token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muting: Option<bool>,
     /// The user's email (present only on their own profile).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -117,7 +127,7 @@ pub struct ValidProfileUpdate {
 
 /// The columns of [`User`]; `$cursor` is the list's ordering key.
 macro_rules! user_select {
-    ($cursor:literal, $($tail:literal),+) => {
+    ($cursor:literal, $($tail:expr),+) => {
         concat!(
             "SELECT u.id, u.username, u.avatar, u.bio, u.created_at, ", $cursor, " AS cursor FROM users u ",
             $($tail),+
@@ -128,13 +138,23 @@ pub(crate) use user_select;
 
 /// The columns of [`Profile`]; `$1` is the viewer's id or null.
 macro_rules! profile_select {
-    ($($tail:literal),+) => {
+    ($($tail:expr),+) => {
         concat!(
             "SELECT u.id, u.username, u.avatar, u.header, u.bio, u.created_at,
                     u.followers_count, u.following_count, u.posts_count,
                     CASE WHEN $1::bigint IS NULL THEN NULL
                          ELSE EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id)
                     END AS following,
+                    CASE WHEN $1::bigint IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = $1 AND b.blocked_id = u.id)
+                    END AS blocking,
+                    CASE WHEN $1::bigint IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = u.id AND b.blocked_id = $1)
+                    END AS blocked_by,
+                    CASE WHEN $1::bigint IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = u.id
+                                         AND (m.expires_at IS NULL OR m.expires_at > now()))
+                    END AS muting,
                     NULL::text AS email
                FROM users u ",
             $($tail),+
@@ -146,7 +166,9 @@ macro_rules! profile_select {
 pub async fn list(db: impl PgExecutor<'_>, page: Page) -> DomainResult<Vec<User>> {
     Ok(sqlx::query_as(user_select!(
         "u.id",
-        "WHERE u.id > $1 ORDER BY u.id LIMIT $2"
+        "WHERE ",
+        visible_account!("u"),
+        " AND u.id > $1 ORDER BY u.id LIMIT $2"
     ))
     .bind(page.after_asc())
     .bind(page.fetch_limit())
@@ -160,16 +182,19 @@ fn storable(username: &str) -> bool {
     !username.contains('\0')
 }
 
-/// A user's id by username (case-insensitive).
+/// A visible (not suspended) user's id by username (case-insensitive).
 pub async fn id_by_username(db: impl PgExecutor<'_>, username: &str) -> DomainResult<i64> {
     if !storable(username) {
         return Err(DomainError::NotFound("User not found"));
     }
-    sqlx::query_scalar("SELECT id FROM users WHERE lower(username) = lower($1)")
-        .bind(username)
-        .fetch_optional(db)
-        .await?
-        .ok_or(DomainError::NotFound("User not found"))
+    sqlx::query_scalar(concat!(
+        "SELECT u.id FROM users u WHERE lower(u.username) = lower($1) AND ",
+        visible_account!("u")
+    ))
+    .bind(username)
+    .fetch_optional(db)
+    .await?
+    .ok_or(DomainError::NotFound("User not found"))
 }
 
 /// Whether a user id exists.
@@ -182,7 +207,8 @@ pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> DomainResult<bool> {
     )
 }
 
-/// A profile by username, with `following` for `viewer`.
+/// A profile by username, with `following` and the block and mute state for
+/// `viewer`; a suspended account's is not found.
 pub async fn profile(
     db: impl PgExecutor<'_>,
     username: &str,
@@ -191,19 +217,23 @@ pub async fn profile(
     if !storable(username) {
         return Err(DomainError::NotFound("User not found"));
     }
-    sqlx::query_as(profile_select!("WHERE lower(u.username) = lower($2)"))
-        .bind(viewer)
-        .bind(username)
-        .fetch_optional(db)
-        .await?
-        .ok_or(DomainError::NotFound("User not found"))
+    sqlx::query_as(profile_select!(
+        "WHERE lower(u.username) = lower($2) AND ",
+        visible_account!("u")
+    ))
+    .bind(viewer)
+    .bind(username)
+    .fetch_optional(db)
+    .await?
+    .ok_or(DomainError::NotFound("User not found"))
 }
 
 /// One's own profile, with email. A token for a user that no longer exists is a 401.
 pub async fn own_profile(db: impl PgExecutor<'_>, id: i64) -> DomainResult<Profile> {
     sqlx::query_as(
         "SELECT id, username, avatar, header, bio, created_at, followers_count, following_count,
-                posts_count, NULL::boolean AS following, email
+                posts_count, NULL::boolean AS following, NULL::boolean AS blocking,
+                NULL::boolean AS blocked_by, NULL::boolean AS muting, email
            FROM users WHERE id = $1",
     )
     .bind(id)

@@ -9,6 +9,7 @@ pub mod media;
 pub mod notification;
 pub mod ops;
 pub mod post;
+pub mod privacy;
 pub mod search;
 pub mod stream;
 pub mod user;
@@ -20,6 +21,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn api(cfg: &mut ServiceConfig) {
     ops::configure(cfg);
     auth::configure(cfg);
+    privacy::configure(cfg);
     search::configure(cfg);
     user::configure(cfg);
     post::configure(cfg);

@@ -68,8 +68,9 @@ pub async fn list(
 #[utoipa::path(tag = "posts", security(("bearer" = [])), request_body = NewPost,
     responses(
         (status = 201, body = Post, headers(("Location" = String, description = "/post/{id}/"))),
-        (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, description = "Invalid text, unknown parent_id, or media_ids not your unattached uploads", body = ValidationBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "A reply across a block", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Invalid text, unknown parent_id or visibility, or media_ids not your unattached uploads", body = ValidationBody),
         (status = 429, body = ErrorBody),
     ))]
 #[post("/post/")]
@@ -83,6 +84,7 @@ pub async fn create(
         me.id,
         &body.text,
         body.parent_id,
+        body.visibility,
         &body.media_ids,
     )
     .await?;
@@ -190,7 +192,8 @@ pub async fn by_user(
     responses(
         (status = 201, description = "Liked", body = Liked, headers(("Location" = String))),
         (status = 200, description = "Already liked", body = Liked),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "Across a block", body = ErrorBody),
+        (status = 404, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
 #[post("/post/{id}/like/")]
 pub async fn like(

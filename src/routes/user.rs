@@ -137,7 +137,8 @@ pub async fn change_password(
     responses(
         (status = 201, description = "Now following", body = Following, headers(("Location" = String))),
         (status = 200, description = "Already following", body = Following),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, description = "Across a block", body = ErrorBody),
+        (status = 404, body = ErrorBody),
         (status = 422, description = "Following oneself", body = ValidationBody), (status = 429, body = ErrorBody),
     ))]
 #[post("/user/follow/{id}")]

@@ -229,6 +229,47 @@ async fn every_action_writes_exactly_the_effects_it_declares(pool: PgPool) {
         (0, 0)
     );
 
+    // A block ends the follows both ways (counters back); unblock, mute
+    // and unmute write only their rows.
+    app.follow(&cyd_token, ana).await;
+    let from = mark(&pool).await;
+    app.post_empty("/user/cyd/block/", Some(&ana_token))
+        .await
+        .assert_status(204);
+    assert_declared(&pool, from, "privacy::block", &domain::privacy::BLOCK, true).await;
+    assert_eq!(
+        (counts(&pool, ana).await.1, counts(&pool, cyd).await.2),
+        (0, 0)
+    );
+    for (method, path, name, effects) in [
+        (
+            "DELETE",
+            "/user/cyd/block/",
+            "privacy::unblock",
+            &domain::privacy::UNBLOCK,
+        ),
+        (
+            "POST",
+            "/user/cyd/mute/",
+            "privacy::mute",
+            &domain::privacy::MUTE,
+        ),
+        (
+            "DELETE",
+            "/user/cyd/mute/",
+            "privacy::unmute",
+            &domain::privacy::UNMUTE,
+        ),
+    ] {
+        let from = mark(&pool).await;
+        let res = match method {
+            "POST" => app.post_empty(path, Some(&ana_token)).await,
+            _ => app.delete(path, Some(&ana_token)).await,
+        };
+        res.assert_status(204);
+        assert_declared(&pool, from, name, effects, true).await;
+    }
+
     // Marking read.
     let from = mark(&pool).await;
     app.post(

@@ -310,6 +310,9 @@ impl TestApp {
             "reposts" => "SELECT count(*) FROM reposts",
             "bookmarks" => "SELECT count(*) FROM bookmarks",
             "refresh_tokens" => "SELECT count(*) FROM refresh_tokens",
+            "notifications" => "SELECT count(*) FROM notifications",
+            "blocks" => "SELECT count(*) FROM blocks",
+            "mutes" => "SELECT count(*) FROM mutes",
             "media" => "SELECT count(*) FROM media",
             "media_trash" => "SELECT count(*) FROM media_trash",
             other => panic!("unknown table {other}"),
@@ -405,7 +408,7 @@ impl TestApp {
 // --- shared by the post and user test files ---------------------------------------
 
 /// The keys of every post in a response with a token.
-pub const POST_KEYS: [&str; 14] = [
+pub const POST_KEYS: [&str; 15] = [
     "bookmarked",
     "date",
     "edited_at",
@@ -420,6 +423,7 @@ pub const POST_KEYS: [&str; 14] = [
     "text",
     "user_id",
     "username",
+    "visibility",
 ];
 
 /// The public keys of a user.

@@ -38,6 +38,7 @@ mod post_create;
 mod post_edit;
 mod post_lists;
 mod post_read;
+mod privacy;
 mod profiles;
 mod races;
 mod races_content;
