@@ -11,7 +11,7 @@ use regex_lite::Regex;
 use secrecy::SecretString;
 
 /// Usernames that would shadow routes under `/user/`.
-const RESERVED_USERNAMES: [&str; 3] = ["me", "timeline", "follow"];
+const RESERVED_USERNAMES: [&str; 4] = ["me", "timeline", "follow", "export"];
 pub const POST_MAX_CHARS: usize = 280;
 pub const BIO_MAX_CHARS: usize = 500;
 pub const AVATAR_MAX_CHARS: usize = 2048;
@@ -238,6 +238,7 @@ mod tests {
             "ME",
             "timeline",
             "follow",
+            "export",
             "",
             &"a".repeat(33),
         ] {

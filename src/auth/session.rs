@@ -15,6 +15,8 @@ use crate::state::AppState;
 use crate::validation;
 
 const BAD_LOGIN: &str = "Incorrect username or password";
+/// The 403 of a suspended account (told only to whoever knows its password).
+pub const SUSPENDED: &str = "Account suspended";
 
 /// `POST /token` body (form or JSON), as FastAPI's OAuth2PasswordRequestForm.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -35,6 +37,12 @@ pub struct PasswordChange {
     pub current_password: String,
     #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
+}
+
+/// `DELETE /user/` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AccountDeletion {
+    pub password: String,
 }
 
 /// A freshly issued access and refresh token.
@@ -63,6 +71,7 @@ pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair>
     let stored = found.as_ref().map(|c| c.password_hash.clone());
     let verified = state.hasher.verify(password, stored).await?;
     match found {
+        Some(creds) if verified && creds.suspended => Err(ApiError::Forbidden(SUSPENDED)),
         Some(creds) if verified => {
             let session = Uuid::new_v4();
             let (pair, token) = sign_pair(state, creds.id, &creds.username, true, session)?;
@@ -134,6 +143,26 @@ pub async fn change_password(
     accounts::change_password(&mut tx, user.id, &hash).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Deletes the caller's account after checking their password.
+pub async fn delete_account(
+    state: &AppState,
+    user: &AuthUser,
+    body: AccountDeletion,
+) -> ApiResult<()> {
+    let stored = user::credentials_by_id(&state.pool, user.id)
+        .await?
+        .ok_or_else(ApiError::bad_credentials)?;
+    let password = SecretString::from(body.password);
+    if !state
+        .hasher
+        .verify(password, Some(stored.password_hash))
+        .await?
+    {
+        return Err(ApiError::Unauthorized("Incorrect password"));
+    }
+    Ok(accounts::delete_account(&state.pool, user.id).await?)
 }
 
 /// Signs a new pair in `session`; the refresh token is valid only once recorded.

@@ -3,6 +3,7 @@
 pub mod event;
 pub mod follow;
 pub mod like;
+pub mod moderation;
 pub mod notification;
 pub mod post;
 pub mod refresh_token;

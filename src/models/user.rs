@@ -48,6 +48,9 @@ pub struct Profile {
     /// The user's email (present only on their own profile).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The user's role (present only on their own profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::models::moderation::Role>,
 }
 
 /// `POST /user/` body. Unknown fields are ignored (no mass assignment).
@@ -56,7 +59,7 @@ pub struct RegisterRequest {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 3–32 of `[A-Za-z0-9_]`, starting with a letter
-    /// ([`crate::validation::USERNAME_PATTERN`]); `me`, `timeline`, `follow` are reserved.
+    /// ([`crate::validation::USERNAME_PATTERN`]); `me`, `timeline`, `follow`, `export` are reserved.
     #[schema(
         min_length = 3,
         max_length = 32,
@@ -133,7 +136,7 @@ macro_rules! profile_select {
                     CASE WHEN $1::bigint IS NULL THEN NULL
                          ELSE EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id)
                     END AS following,
-                    NULL::text AS email
+                    NULL::text AS email, NULL::text AS role
                FROM users u ",
             $($tail),+
         )
@@ -144,7 +147,7 @@ macro_rules! profile_select {
 pub async fn list(db: impl PgExecutor<'_>, page: Page) -> DomainResult<Vec<User>> {
     Ok(sqlx::query_as(user_select!(
         "u.id",
-        "WHERE u.id > $1 ORDER BY u.id LIMIT $2"
+        "WHERE u.id > $1 AND u.deleted_at IS NULL ORDER BY u.id LIMIT $2"
     ))
     .bind(page.after_asc())
     .bind(page.fetch_limit())
@@ -170,14 +173,15 @@ pub async fn id_by_username(db: impl PgExecutor<'_>, username: &str) -> DomainRe
         .ok_or(DomainError::NotFound("User not found"))
 }
 
-/// Whether a user id exists.
-pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> DomainResult<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
-            .bind(id)
-            .fetch_one(db)
-            .await?,
+/// Whether account `id` may act: `None` when it no longer exists (or was
+/// deleted), `Some(true)` when it is suspended.
+pub async fn suspended(db: impl PgExecutor<'_>, id: i64) -> DomainResult<Option<bool>> {
+    Ok(sqlx::query_scalar(
+        "SELECT suspended_at IS NOT NULL FROM users WHERE id = $1 AND deleted_at IS NULL",
     )
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// A profile by username, with `following` for `viewer`.
@@ -189,7 +193,9 @@ pub async fn profile(
     if !storable(username) {
         return Err(DomainError::NotFound("User not found"));
     }
-    sqlx::query_as(profile_select!("WHERE lower(u.username) = lower($2)"))
+    sqlx::query_as(profile_select!(
+        "WHERE lower(u.username) = lower($2) AND u.deleted_at IS NULL"
+    ))
         .bind(viewer)
         .bind(username)
         .fetch_optional(db)
@@ -201,8 +207,8 @@ pub async fn profile(
 pub async fn own_profile(db: impl PgExecutor<'_>, id: i64) -> DomainResult<Profile> {
     sqlx::query_as(
         "SELECT id, username, avatar, bio, created_at, followers_count, following_count,
-                posts_count, NULL::boolean AS following, email
-           FROM users WHERE id = $1",
+                posts_count, NULL::boolean AS following, email, role
+           FROM users WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(id)
     .fetch_optional(db)
@@ -216,6 +222,7 @@ pub struct Credentials {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
+    pub suspended: bool,
 }
 
 /// Credentials by username key (see [`crate::validation::username_key`]).
@@ -224,7 +231,10 @@ pub async fn credentials_by_key(
     key: &str,
 ) -> DomainResult<Option<Credentials>> {
     Ok(
-        sqlx::query_as("SELECT id, username, password_hash FROM users WHERE lower(username) = $1")
+        sqlx::query_as(
+            "SELECT id, username, password_hash, suspended_at IS NOT NULL AS suspended
+               FROM users WHERE lower(username) = $1 AND deleted_at IS NULL",
+        )
             .bind(key)
             .fetch_optional(db)
             .await?,
@@ -237,7 +247,10 @@ pub async fn credentials_by_id(
     id: i64,
 ) -> DomainResult<Option<Credentials>> {
     Ok(
-        sqlx::query_as("SELECT id, username, password_hash FROM users WHERE id = $1")
+        sqlx::query_as(
+            "SELECT id, username, password_hash, suspended_at IS NOT NULL AS suspended
+               FROM users WHERE id = $1 AND deleted_at IS NULL",
+        )
             .bind(id)
             .fetch_optional(db)
             .await?,

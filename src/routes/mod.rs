@@ -5,6 +5,7 @@
 //! `utoipa_actix_web`, which collects the documentation of whatever it routes.
 
 pub mod auth;
+pub mod moderation;
 pub mod notification;
 pub mod ops;
 pub mod post;
@@ -21,6 +22,7 @@ pub fn api(cfg: &mut ServiceConfig) {
     user::configure(cfg);
     post::configure(cfg);
     notification::configure(cfg);
+    moderation::configure(cfg);
     stream::configure(cfg);
 }
 
