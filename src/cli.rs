@@ -9,8 +9,8 @@ use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
 use crate::config::{AppEnv, Settings};
-use crate::domain::{accounts, moderation};
 use crate::domain::error::DomainError;
+use crate::domain::{accounts, moderation};
 use crate::models::moderation::Role;
 use crate::models::user::{self, RegisterRequest};
 use crate::seed::{self, SeedOptions};

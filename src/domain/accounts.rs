@@ -5,8 +5,8 @@
 
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
-use super::{EventKind, Effects};
 use super::error::{ConstraintExt, DomainError, DomainResult, Fields, field};
+use super::{Effects, EventKind};
 use crate::models::refresh_token;
 use crate::models::user::{self, NewUser, Profile, ProfileUpdate, RegisterRequest, User};
 use crate::pagination::Page;

@@ -253,13 +253,11 @@ pub async fn set_suspended(
         (false, false) => return Err(DomainError::Conflict("Account is not suspended")),
         _ => {}
     }
-    sqlx::query(
-        "UPDATE users SET suspended_at = CASE WHEN $2 THEN now() END WHERE id = $1",
-    )
-    .bind(target)
-    .bind(suspend)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query("UPDATE users SET suspended_at = CASE WHEN $2 THEN now() END WHERE id = $1")
+        .bind(target)
+        .bind(suspend)
+        .execute(&mut *tx)
+        .await?;
     if suspend {
         refresh_token::revoke_all_for_user(&mut tx, target).await?;
     }

@@ -227,11 +227,11 @@ pub async fn reports(
     Ok(sqlx::query_as(report_select!(
         "WHERE r.status = $1 AND r.id > $2 ORDER BY r.id LIMIT $3"
     ))
-        .bind(status.as_str())
-        .bind(page.after_asc())
-        .bind(page.fetch_limit())
-        .fetch_all(db)
-        .await?)
+    .bind(status.as_str())
+    .bind(page.after_asc())
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
 }
 
 /// The audit log, newest first.

@@ -196,11 +196,11 @@ pub async fn profile(
     sqlx::query_as(profile_select!(
         "WHERE lower(u.username) = lower($2) AND u.deleted_at IS NULL"
     ))
-        .bind(viewer)
-        .bind(username)
-        .fetch_optional(db)
-        .await?
-        .ok_or(DomainError::NotFound("User not found"))
+    .bind(viewer)
+    .bind(username)
+    .fetch_optional(db)
+    .await?
+    .ok_or(DomainError::NotFound("User not found"))
 }
 
 /// One's own profile, with email. A token for a user that no longer exists is a 401.
@@ -230,15 +230,13 @@ pub async fn credentials_by_key(
     db: impl PgExecutor<'_>,
     key: &str,
 ) -> DomainResult<Option<Credentials>> {
-    Ok(
-        sqlx::query_as(
-            "SELECT id, username, password_hash, suspended_at IS NOT NULL AS suspended
+    Ok(sqlx::query_as(
+        "SELECT id, username, password_hash, suspended_at IS NOT NULL AS suspended
                FROM users WHERE lower(username) = $1 AND deleted_at IS NULL",
-        )
-            .bind(key)
-            .fetch_optional(db)
-            .await?,
     )
+    .bind(key)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// Credentials by id.
@@ -246,15 +244,13 @@ pub async fn credentials_by_id(
     db: impl PgExecutor<'_>,
     id: i64,
 ) -> DomainResult<Option<Credentials>> {
-    Ok(
-        sqlx::query_as(
-            "SELECT id, username, password_hash, suspended_at IS NOT NULL AS suspended
+    Ok(sqlx::query_as(
+        "SELECT id, username, password_hash, suspended_at IS NOT NULL AS suspended
                FROM users WHERE id = $1 AND deleted_at IS NULL",
-        )
-            .bind(id)
-            .fetch_optional(db)
-            .await?,
     )
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// A row of `pamps user-list`.

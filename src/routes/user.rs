@@ -274,7 +274,7 @@ pub async fn export(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<H
 pub async fn delete_account(
     req: HttpRequest,
     state: web::Data<AppState>,
-    caller: AuthUser,
+    caller: Writer,
     JsonBody(body): JsonBody<AccountDeletion>,
 ) -> ApiResult<HttpResponse> {
     state.limits.password_check(&req, caller.id).await?;

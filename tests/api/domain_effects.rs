@@ -261,6 +261,7 @@ async fn every_trigger_on_the_written_tables_is_declared_by_an_action(pool: PgPo
         .iter()
         .flat_map(|(_, e)| e.triggers.iter().map(|t| (*t).to_owned()))
         .chain(domain::OUTSIDE_ACTIONS.iter().map(|(t, _)| (*t).to_owned()))
+        .chain(domain::GUARDS.iter().map(|t| (*t).to_owned()))
         .collect();
     assert_eq!(
         triggers, declared,
