@@ -4,6 +4,7 @@ import { api, session, resume, login, logout, loadMe, onSessionExpired, hasSessi
 import { h, append, field, formError, showError, clearErrors, announce, avatar, time, plural } from "./dom.js";
 import { renderPost, composer, pagedList, userRow, updatePost, removePost, userHref } from "./posts.js";
 import { live, startLive, stopLive } from "./stream.js";
+import { moderationView, reportButton, leavingSection, isModerator } from "./moderation.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -21,6 +22,7 @@ const routes = [
   [/^\/user\/([^/]+)(?:\/(posts|replies|likes|followers|following))?$/, profile],
   [/^\/notifications$/, notifications],
   [/^\/settings$/, settings],
+  [/^\/moderation$/, moderation],
 ];
 
 function route() {
@@ -95,6 +97,7 @@ function renderNav(path) {
       link("#/notifications", "Notifications", notificationsAvailable ? badge : null),
       link(userHref(me.username), "Profile"),
       link("#/settings", "Settings"),
+      isModerator() ? link("#/moderation", "Moderation") : null,
       h("button", { type: "button", class: "linkish", text: "Log out", on: { click: doLogout } }),
     );
   } else {
@@ -359,6 +362,8 @@ async function profile(root, ctx, name, tab = "posts") {
   } else {
     follow = h("a", { class: "button secondary", href: "#/settings", text: "Edit profile" });
   }
+  const reportRow = h("p", { class: "report-row" });
+  if (me && !isMe) append(reportRow, reportButton({ username: user.username }, `@${user.username}`, () => reportRow));
   const card = h(
     "section",
     { class: "profile", "aria-label": "Profile" },
@@ -372,6 +377,7 @@ async function profile(root, ctx, name, tab = "posts") {
       h("a", { href: `${base}/followers` }, followers),
       h("a", { href: `${base}/following`, text: `${user.following_count} following` }),
     ),
+    reportRow,
     error,
   );
   const tabs = [
@@ -639,6 +645,17 @@ async function settings(root, ctx) {
     h("h2", { text: "Session" }),
     h("p", {}, `Logged in as @${me.username}. `, h("button", { type: "button", class: "secondary", text: "Log out", on: { click: doLogout } })),
   );
+  leavingSection(root, async () => {
+    await doLogout();
+    announce("Your account was deleted.");
+  });
+}
+
+function moderation(root, ctx) {
+  if (!session.user) return requireLogin();
+  title(root, "Moderation");
+  if (!isModerator()) return append(root, h("p", { class: "notice", text: "Moderators only." }));
+  return moderationView(root, ctx);
 }
 
 function notFound(root) {
