@@ -7,9 +7,12 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
-use crate::auth::session::SUSPENDED;
 use crate::error::{ApiError, ApiResult};
 use crate::models::user;
+
+/// The 403 of a suspended account: on its tokens, and at login after a
+/// correct password (never told to someone guessing it).
+pub const SUSPENDED: &str = "Account suspended";
 
 /// How long a user once found in the database counts as existing.
 const KNOWN_FOR: Duration = Duration::from_secs(60);

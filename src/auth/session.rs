@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::auth::known::SUSPENDED;
 use crate::auth::tokens::Scope;
 use crate::domain::accounts;
 use crate::error::{ApiError, ApiResult};
@@ -15,8 +16,6 @@ use crate::state::AppState;
 use crate::validation;
 
 const BAD_LOGIN: &str = "Incorrect username or password";
-/// The 403 of a suspended account (told only to whoever knows its password).
-pub const SUSPENDED: &str = "Account suspended";
 
 /// `POST /token` body (form or JSON), as FastAPI's OAuth2PasswordRequestForm.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -42,6 +41,9 @@ pub struct PasswordChange {
 /// `DELETE /user/` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AccountDeletion {
+    /// Required; absent reads as empty, so the token is checked first.
+    #[serde(default)]
+    #[schema(min_length = 1)]
     pub password: String,
 }
 
@@ -151,6 +153,9 @@ pub async fn delete_account(
     user: &AuthUser,
     body: AccountDeletion,
 ) -> ApiResult<()> {
+    if body.password.is_empty() {
+        return Err(ApiError::invalid(&["body", "password"], "Field required"));
+    }
     let stored = user::credentials_by_id(&state.pool, user.id)
         .await?
         .ok_or_else(ApiError::bad_credentials)?;

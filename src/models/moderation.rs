@@ -59,6 +59,9 @@ pub struct ReportRequest {
     #[serde(default)]
     #[schema(max_items = 10)]
     pub post_ids: Vec<i64>,
+    /// Required; absent reads as empty, so the rule (not the JSON reader)
+    /// answers, after the caller's token was checked.
+    #[serde(default)]
     #[schema(min_length = 1, max_length = 1000)]
     pub reason: String,
 }

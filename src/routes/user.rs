@@ -5,6 +5,7 @@ use futures_util::TryStreamExt;
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::session::{self, AccountDeletion, PasswordChange};
@@ -18,6 +19,9 @@ use crate::models::follow::{Following, Side};
 use crate::models::user::{Profile, ProfileUpdate, RegisterRequest, User};
 use crate::pagination::{PageQuery, page_response};
 use crate::state::AppState;
+
+/// A JSON object, as documented beside it.
+type Object = serde_json::Map<String, serde_json::Value>;
 
 /// Registers the `/user` routes; fixed paths come before `{username}`.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -247,11 +251,27 @@ pub async fn timeline(
     ))
 }
 
+/// The archive's shape, for the documentation: the body is streamed from
+/// the rows (`domain::archive`), never built as this value.
+#[derive(ToSchema)]
+pub struct Archive {
+    /// `{id, username, email, avatar, bio, created_at, role}`.
+    pub profile: Object,
+    /// `{id, text, date, parent_id, edited_at, like_count, reply_count}`, oldest first.
+    pub posts: Vec<Object>,
+    /// `{username, since}`, oldest follow first.
+    pub following: Vec<Object>,
+    /// `{username, since}`, oldest follow first.
+    pub followers: Vec<Object>,
+    /// `{post_id, author, liked_at}`, oldest like first.
+    pub likes: Vec<Object>,
+}
+
 /// Downloads my data: profile, posts, follows both ways and likes, as one
 /// JSON document streamed a page of rows at a time.
 #[utoipa::path(tag = "users", security(("bearer" = [])),
     responses((status = 200, description = "The archive", content_type = "application/json",
-        body = Object), (status = 401, body = ErrorBody)))]
+        body = Archive), (status = 401, body = ErrorBody)))]
 #[get("/user/export/")]
 pub async fn export(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
     let chunks = archive::archive(state.pool.clone(), caller.id).await?;

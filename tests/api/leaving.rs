@@ -109,6 +109,10 @@ async fn deleting_an_account_needs_the_password(pool: PgPool) {
     wrong.assert_status(401);
     assert_eq!(wrong.detail(), "Incorrect password");
     missing.assert_status(422);
+    assert_eq!(
+        missing.error_locs(),
+        [vec!["body".to_owned(), "password".to_owned()]]
+    );
     anonymous.assert_status(401);
     assert_eq!(app.fingerprint().await, before);
     app.get("/user/me/", Some(&token)).await.assert_status(200);
