@@ -13,9 +13,10 @@
 /// per worker, the binary's own files, log output.
 const PROCESS_FDS: u64 = 64;
 
-/// Database connections outside the pool: the event listener, the session
-/// watcher, the rate-limit sweeper, one spare for a reconnect in flight.
-const OWN_DB_CONNECTIONS: u64 = 4;
+/// Database connections outside the pool: the event listener, the
+/// numbering role's, the session watcher, the rate-limit sweeper, one spare
+/// for a reconnect in flight.
+const OWN_DB_CONNECTIONS: u64 = 5;
 
 /// REST connections kept free of streams: a quarter of what is left after
 /// the fixed part, at most this many.
@@ -76,23 +77,23 @@ mod tests {
     fn the_limit_of_the_attack_leaves_room_for_rest() {
         // Hard limit 20,000 and max_sockets 20,000: accept used to fail.
         let b = plan(20_000, 16, 20_000).unwrap();
-        assert_eq!(b.connections, 20_000 - 84);
-        assert_eq!(b.streams, 20_000 - 84 - 1024);
+        assert_eq!(b.connections, 20_000 - 85);
+        assert_eq!(b.streams, 20_000 - 85 - 1024);
         assert_eq!(b.connections - b.streams, 1024);
     }
 
     #[test]
     fn a_small_limit_shares_out_a_quarter_for_rest() {
         let b = plan(1024, 16, 20_000).unwrap();
-        assert_eq!((b.connections, b.rest_reserve, b.streams), (940, 235, 705));
+        assert_eq!((b.connections, b.rest_reserve, b.streams), (939, 234, 705));
     }
 
     #[test]
     fn a_limit_that_cannot_hold_the_fixed_part_is_refused() {
-        let err = plan(100, 16, 20_000).unwrap_err();
-        assert!(err.contains("open-file limit (100)"), "{err}");
-        assert!(err.contains("at least 101"), "{err}");
-        assert!(plan(101, 16, 20_000).is_ok());
-        assert_eq!(plan(101, 16, 20_000).unwrap().streams, 1);
+        let err = plan(101, 16, 20_000).unwrap_err();
+        assert!(err.contains("open-file limit (101)"), "{err}");
+        assert!(err.contains("at least 102"), "{err}");
+        assert!(plan(102, 16, 20_000).is_ok());
+        assert_eq!(plan(102, 16, 20_000).unwrap().streams, 1);
     }
 }

@@ -28,4 +28,5 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod validation;
+pub mod visibility;
 pub mod wording;

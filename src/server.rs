@@ -177,6 +177,14 @@ impl Application {
             ),
         );
         tasks.spawn(
+            "numbering role",
+            bus::hold_numbering_role(
+                state.pool.clone(),
+                state.numbering.clone(),
+                shutdown.clone(),
+            ),
+        );
+        tasks.spawn(
             "session watcher",
             bus::watch_sessions(state.clone().into_inner()),
         );

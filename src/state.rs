@@ -28,7 +28,7 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Resume pages read from the outbox at once: a quarter of the pool, so
     /// replays never take the connections the API needs.
-    pub replays: tokio::sync::Semaphore,
+    pub replays: Arc<tokio::sync::Semaphore>,
     /// Wakes this instance's event numberer after a write.
     pub numbering: Arc<NumberingWake>,
     /// The database's last known state (probed by a background task).
@@ -60,7 +60,9 @@ impl AppState {
                 settings.stream.queue_capacity,
                 settings.stream.max_sockets,
             )),
-            replays: tokio::sync::Semaphore::new((settings.db.max_connections as usize / 4).max(1)),
+            replays: Arc::new(tokio::sync::Semaphore::new(
+                (settings.db.max_connections as usize / 4).max(1),
+            )),
             numbering: Arc::default(),
             db_health: Arc::default(),
             pool,

@@ -6,14 +6,14 @@
 //! [`Page::Pruned`] (the client gets `reset`) instead of skipping events,
 //! and a follow or unfollow during the resume applies from the next page on.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use sqlx::PgPool;
 
 use super::{BATCH, Frame, StreamName, Streams, load};
 use crate::error::ApiResult;
-use crate::models::event;
+use crate::models::{event, follow};
+use crate::visibility::{Relations, Viewer};
 
 /// A resume: the events in `(since, up_to]` one subscriber may see, read
 /// from the outbox page by page.
@@ -61,11 +61,11 @@ impl Backfill {
             }
             let events =
                 event::after(&mut *snapshot, after, Some(self.up_to), BATCH as i64).await?;
-            let follows: HashSet<i64> = match self.viewer {
+            let known = match self.viewer {
                 Some(id) if self.streams.has(StreamName::Home) => {
-                    event::followees(&mut *snapshot, id).await?
+                    follow::of_follower(&mut *snapshot, id).await?
                 }
-                _ => HashSet::new(),
+                _ => Relations::default(),
             };
             snapshot.commit().await?;
             let Some(last) = events.last().map(|e| e.pos) else {
@@ -73,14 +73,11 @@ impl Backfill {
                 return Ok(Page::Done);
             };
             after = last;
+            let viewer = Viewer::new(self.viewer, &known);
             let frames: Vec<Arc<Frame>> = load(pool, events)
                 .await?
                 .iter()
-                .filter_map(|l| {
-                    let follows = follows.contains(&l.event.user_id);
-                    l.stream_for(self.viewer, self.streams, follows)
-                        .map(|s| l.frame(s))
-                })
+                .filter_map(|l| l.stream_for(&viewer, self.streams).map(|s| l.frame(s)))
                 .collect();
             if !frames.is_empty() {
                 self.after = after;

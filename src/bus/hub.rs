@@ -10,8 +10,9 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::Loaded;
+use super::audience::Reach;
 use crate::error::{ApiError, ApiResult};
-use crate::models::event::EventKind;
+use crate::visibility::{Relations, Viewer};
 
 /// A stream a subscriber can receive; its name (`home`, ...) is what clients use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumString, IntoStaticStr, VariantArray)]
@@ -298,59 +299,37 @@ impl Hub {
         self.lock().by_user.keys().copied().collect()
     }
 
-    /// Hands a batch to the subscribers. `followers` maps an author to the
-    /// connected users following them.
-    pub(super) fn dispatch(
-        &self,
-        batch: &[Loaded],
-        followers: &HashMap<i64, Vec<i64>>,
-        up_to: i64,
-    ) {
+    /// Hands a batch to the subscribers, each event on the stream
+    /// [`Loaded::stream_for`] picks for them; `known` holds the follows of
+    /// connected users to the batch's authors.
+    pub(super) fn dispatch(&self, batch: &[Loaded], known: &Relations, up_to: i64) {
         let mut inner = self.lock();
         for loaded in batch {
-            let e = &loaded.event;
-            if e.pos <= inner.delivered {
+            if loaded.event.pos <= inner.delivered {
                 continue;
             }
-            let mut reached = HashSet::new();
-            if e.kind == EventKind::Notification {
-                let frame = loaded.frame(StreamName::Notifications);
-                for id in inner.by_user.get(&e.user_id).cloned().unwrap_or_default() {
-                    let wants = inner.subscribers.get(&id);
-                    if wants.is_some_and(|s| s.streams.has(StreamName::Notifications)) {
-                        inner.send(id, &frame);
-                    }
-                }
-            } else {
-                let frame = loaded.frame(StreamName::Home);
-                let audience = std::iter::once(e.user_id)
-                    .chain(followers.get(&e.user_id).into_iter().flatten().copied());
-                let ids: Vec<u64> = audience
-                    .flat_map(|user| inner.by_user.get(&user).cloned().unwrap_or_default())
-                    .collect();
-                for id in ids {
-                    if inner
-                        .subscribers
-                        .get(&id)
-                        .is_some_and(|s| s.streams.has(StreamName::Home))
-                        && reached.insert(id)
-                    {
-                        inner.send(id, &frame);
-                    }
-                }
-                if e.top_level {
-                    let frame = loaded.frame(StreamName::Public);
-                    let ids: Vec<u64> = inner
-                        .subscribers
-                        .iter()
-                        .filter(|(id, s)| {
-                            s.streams.has(StreamName::Public) && !reached.contains(*id)
-                        })
-                        .map(|(id, _)| *id)
-                        .collect();
-                    for id in ids {
-                        inner.send(id, &frame);
-                    }
+            let ids: Vec<u64> = match loaded.reach(known) {
+                Reach::Accounts(users) => users
+                    .iter()
+                    .flat_map(|u| inner.by_user.get(u).into_iter().flatten().copied())
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect(),
+                Reach::Everyone => inner.subscribers.keys().copied().collect(),
+            };
+            // One frame per stream, shared by its recipients.
+            let mut frames: HashMap<StreamName, Arc<Frame>> = HashMap::new();
+            for id in ids {
+                let Some(sub) = inner.subscribers.get(&id) else {
+                    continue;
+                };
+                let viewer = Viewer::new(sub.holder.map(|h| h.user), known);
+                if let Some(stream) = loaded.stream_for(&viewer, sub.streams) {
+                    let frame = frames
+                        .entry(stream)
+                        .or_insert_with(|| loaded.frame(stream))
+                        .clone();
+                    inner.send(id, &frame);
                 }
             }
         }

@@ -12,11 +12,15 @@
 //! ([`NumberingWake`]), which retries within milliseconds while another
 //! instance numbers (whose snapshot may have missed this write). Writes that
 //! woke nobody (a script, a crashed instance) are found by the one instance
-//! holding the numbering role, which looks every [`ROLE_POLL`]. An idle
-//! instance so sends a query every second or two, not 250.
+//! holding the numbering role (`role`), which looks every [`ROLE_POLL`];
+//! the others wait for the role without a query. An idle instance so sends
+//! no numbering query unless it holds the role, not 250 a second.
 
+mod audience;
 mod backfill;
+pub mod feed;
 mod hub;
+mod role;
 mod sessions;
 
 use std::collections::{HashMap, HashSet};
@@ -30,11 +34,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use backfill::{Backfill, Page};
 pub use hub::{Dropped, Frame, Holder, Hub, StreamName, Streams, Subscription};
+pub use role::{ROLE_POLL, hold as hold_numbering_role};
 pub use sessions::{end_user, watch_sessions};
 
 use crate::error::{ApiError, ApiResult};
 use crate::models::event::{self, Event, EventKind};
-use crate::models::notification;
+use crate::models::{follow, notification};
 
 /// Events read from the outbox per query, and so at most one dispatch's
 /// events per subscriber (see `Hub::subscribe`).
@@ -43,10 +48,6 @@ const BATCH: usize = 500;
 /// How long the numberer waits before trying again while another numberer
 /// holds the lock: that one's snapshot may predate the write that woke us.
 const RETRY_BUSY: Duration = Duration::from_millis(2);
-
-/// How often the holder of the numbering role looks for events nobody woke a
-/// numberer for, and how often the others try to take the role.
-pub const ROLE_POLL: Duration = Duration::from_secs(2);
 
 /// The outbox is read at least this often, signal or not (a lost
 /// notification without a lost connection should not happen; this bounds it).
@@ -83,27 +84,6 @@ impl Loaded {
                 self.data
             ),
         })
-    }
-
-    /// The stream this event reaches `viewer` on (home before public), if
-    /// any. `follows` says whether the viewer follows the event's author.
-    fn stream_for(
-        &self,
-        viewer: Option<i64>,
-        streams: Streams,
-        follows: bool,
-    ) -> Option<StreamName> {
-        let e = &self.event;
-        match e.kind {
-            EventKind::Notification => (streams.has(StreamName::Notifications)
-                && viewer == Some(e.user_id))
-            .then_some(StreamName::Notifications),
-            _ if streams.has(StreamName::Home) && (viewer == Some(e.user_id) || follows) => {
-                Some(StreamName::Home)
-            }
-            _ if streams.has(StreamName::Public) && e.top_level => Some(StreamName::Public),
-            _ => None,
-        }
     }
 }
 
@@ -146,37 +126,6 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
         .map_err(|e| ApiError::Internal(format!("serializing an event: {e}")))
 }
 
-/// For each author in `events`, the users in `connected` who follow them.
-async fn connected_followers(
-    pool: &PgPool,
-    events: &[Loaded],
-    connected: &[i64],
-) -> ApiResult<HashMap<i64, Vec<i64>>> {
-    let authors: Vec<i64> = events
-        .iter()
-        .filter(|l| l.event.kind != EventKind::Notification)
-        .map(|l| l.event.user_id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let mut map: HashMap<i64, Vec<i64>> = HashMap::new();
-    if authors.is_empty() || connected.is_empty() {
-        return Ok(map);
-    }
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT f.followee_id, f.follower_id FROM follows f
-          WHERE f.followee_id = ANY ($1) AND f.follower_id IN (SELECT unnest($2::bigint[]))",
-    )
-    .bind(&authors)
-    .bind(connected)
-    .fetch_all(pool)
-    .await?;
-    for (author, follower) in rows {
-        map.entry(author).or_default().push(follower);
-    }
-    Ok(map)
-}
-
 /// Reads and delivers everything committed past the hub's position.
 async fn drain(pool: &PgPool, hub: &Hub) -> ApiResult<()> {
     loop {
@@ -187,8 +136,15 @@ async fn drain(pool: &PgPool, hub: &Hub) -> ApiResult<()> {
         };
         let full = events.len() == BATCH;
         let loaded = load(pool, events).await?;
-        let followers = connected_followers(pool, &loaded, &hub.connected_users()).await?;
-        hub.dispatch(&loaded, &followers, last);
+        let authors: Vec<i64> = loaded
+            .iter()
+            .filter(|l| l.event.kind != EventKind::Notification)
+            .map(|l| l.event.user_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let known = follow::between(pool, &hub.connected_users(), &authors).await?;
+        hub.dispatch(&loaded, &known, last);
         if !full {
             return Ok(());
         }
@@ -233,9 +189,10 @@ enum Woken {
     Shutdown,
     /// A batch was numbered somewhere (or the connection was re-established).
     Signal,
-    /// A local write, or the retry after finding the lock taken.
+    /// A local write or the numbering role's poll, or the retry after
+    /// finding the lock taken.
     Number,
-    /// The role's poll period passed.
+    /// The safety drain is due.
     Tick,
 }
 
@@ -246,12 +203,8 @@ async fn listen_once(
     shutdown: &CancellationToken,
 ) -> ApiResult<()> {
     let mut listener = PgListener::connect_with(pool).await?;
-    // The role lives on the listening session: it passes to another
-    // instance when this connection goes.
-    let mut role = event::claim_numbering_role(&mut listener).await?;
     listener.listen(event::CHANNEL).await?;
     let mut retry: Option<tokio::time::Instant> = None;
-    let mut tick = tokio::time::Instant::now() + ROLE_POLL;
     // Whatever was announced while nobody listened is in the outbox, and
     // whatever is pending may have woken nobody.
     let (mut number, mut drain_now, mut drained) = (true, true, Instant::now());
@@ -270,13 +223,14 @@ async fn listen_once(
             drain(pool, hub).await?;
             drained = Instant::now();
         }
-        let deadline = retry.map_or(tick, |r| r.min(tick));
+        let next_drain = tokio::time::Instant::from_std(drained + SAFETY_DRAIN);
+        let deadline = retry.map_or(next_drain, |r| r.min(next_drain));
         let woken = tokio::select! {
             () = shutdown.cancelled() => Woken::Shutdown,
             received = listener.try_recv() => match received? {
                 Some(_) => Woken::Signal,
-                // The connection was lost, and the session's role lock with
-                // it: start over on a new one (which drains first).
+                // The connection was lost: start over on a new one (which
+                // drains first).
                 None => return Ok(()),
             },
             () = wake.0.notified() => Woken::Number,
@@ -292,13 +246,7 @@ async fn listen_once(
             Woken::Shutdown => return Ok(()),
             Woken::Signal => (false, true),
             Woken::Number => (true, false),
-            Woken::Tick => {
-                tick = tokio::time::Instant::now() + ROLE_POLL;
-                if !role {
-                    role = event::claim_numbering_role(&mut listener).await?;
-                }
-                (role, false)
-            }
+            Woken::Tick => (false, false),
         };
     }
 }

@@ -1,4 +1,4 @@
-//! The event outbox behind the live stream, and one-time stream tickets.
+//! The event outbox behind the live stream: numbering, reading, pruning.
 //!
 //! Triggers (migrations/0002, 0006) append an event to the `events_pending`
 //! queue in the same transaction as each new post, edit, delete and
@@ -8,14 +8,10 @@
 //! `pos > last` in `pos` order never skips a late commit and never reorders
 //! (the migration explains why).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use sqlx::{FromRow, PgExecutor, PgPool};
 use strum::{EnumString, IntoStaticStr, VariantArray};
 
-use crate::domain::error::{ConstraintExt, DomainError, DomainResult};
+use crate::domain::error::DomainResult;
 use crate::models::post::{Post, post_select};
 
 /// The `LISTEN` channel: one empty notification per numbering batch.
@@ -60,7 +56,7 @@ pub struct Event {
 const NUMBERING_LOCK: i64 = 0x7061_6d70_735f_6576;
 
 /// The session-level advisory lock of the numbering role: the one instance
-/// holding it polls for events nobody woke a numberer for.
+/// holding it polls for events nobody woke a numberer for (`bus::role`).
 const NUMBERING_ROLE_LOCK: i64 = 0x7061_6d70_735f_726f;
 
 /// Events numbered per transaction at most.
@@ -120,13 +116,24 @@ pub async fn pending(db: impl PgExecutor<'_>) -> DomainResult<bool> {
     )
 }
 
-/// Tries to take the numbering role for the session of `conn` (held until
-/// that connection closes); true when this session now holds it.
-pub async fn claim_numbering_role(db: impl PgExecutor<'_>) -> DomainResult<bool> {
-    Ok(sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+/// Waits inside PostgreSQL until the session of `conn` holds the numbering
+/// role (held until that connection closes): no query is sent meanwhile.
+pub async fn wait_for_numbering_role(conn: &mut sqlx::PgConnection) -> DomainResult<()> {
+    // A configured timeout would end the wait; this session waits for good.
+    for setting in ["SET statement_timeout = 0", "SET lock_timeout = 0"] {
+        sqlx::query(setting).execute(&mut *conn).await?;
+    }
+    // A waiting backend does not read its socket: without this check (from
+    // PostgreSQL 14; older servers refuse the setting, which is harmless),
+    // the waiter of a stopped instance stays until the role frees.
+    let _ = sqlx::query("SET client_connection_check_interval = '2s'")
+        .execute(&mut *conn)
+        .await;
+    sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(NUMBERING_ROLE_LOCK)
-        .fetch_one(db)
-        .await?)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// The greatest committed position (0 for an empty log): a subscriber that
@@ -188,21 +195,6 @@ pub async fn snapshot(pool: &PgPool) -> DomainResult<sqlx::Transaction<'static, 
     Ok(tx)
 }
 
-/// The users `user_id` follows (whose posts reach their `home` stream).
-pub async fn followees(
-    db: impl PgExecutor<'_>,
-    user_id: i64,
-) -> DomainResult<std::collections::HashSet<i64>> {
-    Ok(
-        sqlx::query_scalar("SELECT followee_id FROM follows WHERE follower_id = $1")
-            .bind(user_id)
-            .fetch_all(db)
-            .await?
-            .into_iter()
-            .collect(),
-    )
-}
-
 /// Claims this period's pruning for the caller: true for exactly one
 /// caller (across every instance) per `every`.
 pub async fn claim_prune(
@@ -221,7 +213,8 @@ pub async fn claim_prune(
 
 /// Deletes events older than `older_than`, and every event before
 /// them, so what remains is exactly `pos > pruned_up_to()`; records the new
-/// bound and sweeps expired stream tickets. Returns the events deleted.
+/// bound and sweeps expired stream tickets (`auth::ticket`) in the same
+/// round trip. Returns the events deleted.
 pub async fn prune(db: impl PgExecutor<'_>, older_than: chrono::Duration) -> DomainResult<u64> {
     let deleted: i64 = sqlx::query_scalar(
         "WITH bound AS (
@@ -250,66 +243,6 @@ pub async fn posts_by_ids(db: impl PgExecutor<'_>, ids: &[i64]) -> DomainResult<
     .bind(None::<i64>)
     .bind(ids)
     .fetch_all(db)
-    .await?)
-}
-
-/// Who a redeemed stream ticket authenticates.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
-pub struct Ticket {
-    pub user_id: i64,
-    pub username: String,
-    /// When the access token the ticket was issued for expires: the stream
-    /// closes then.
-    pub access_expires_at: DateTime<Utc>,
-    /// The session the ticket was issued in (see `refresh_token::session_live`).
-    pub session_id: Option<uuid::Uuid>,
-}
-
-fn ticket_hash(ticket: &str) -> Vec<u8> {
-    Sha256::digest(ticket.as_bytes()).to_vec()
-}
-
-/// Issues a one-time ticket valid for `ttl_secs`: 32 random bytes, URL-safe
-/// base64. Only its SHA-256 is stored. A user deleted meanwhile is a 401.
-pub async fn ticket_create(
-    db: impl PgExecutor<'_>,
-    (user_id, session_id): (i64, Option<uuid::Uuid>),
-    username: &str,
-    access_expires_at: DateTime<Utc>,
-    ttl_secs: i64,
-) -> DomainResult<String> {
-    // Two v4 UUIDs: 244 bits from the operating system's CSPRNG.
-    let mut bytes = [0u8; 32];
-    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
-    let ticket = URL_SAFE_NO_PAD.encode(bytes);
-    sqlx::query(
-        "INSERT INTO stream_tickets
-                (ticket_hash, user_id, username, access_expires_at, expires_at, session_id)
-         VALUES ($1, $2, $3, $4, now() + $5 * interval '1 second', $6)",
-    )
-    .bind(ticket_hash(&ticket))
-    .bind(user_id)
-    .bind(username)
-    .bind(access_expires_at)
-    .bind(ttl_secs)
-    .bind(session_id)
-    .execute(db)
-    .await
-    .on_constraint("stream_tickets_user_id_fkey", || DomainError::Gone)?;
-    Ok(ticket)
-}
-
-/// Redeems a ticket: the first use within its lifetime gets its user, any
-/// other use (again, expired, unknown) gets None. One statement, so two
-/// instances racing for the same ticket cannot both win.
-pub async fn ticket_redeem(db: impl PgExecutor<'_>, ticket: &str) -> DomainResult<Option<Ticket>> {
-    Ok(sqlx::query_as(
-        "DELETE FROM stream_tickets WHERE ticket_hash = $1 AND expires_at > now()
-         RETURNING user_id, username, access_expires_at, session_id",
-    )
-    .bind(ticket_hash(ticket))
-    .fetch_optional(db)
     .await?)
 }
 

@@ -15,6 +15,7 @@ use crate::domain::error::{DomainError, DomainResult};
 use crate::models::post::Post;
 use crate::models::user::User;
 use crate::pagination::{Keyed, Page};
+use crate::visibility::visible_post;
 
 /// What happened. Its name (`like`, ...) is the one in JSON, in `?types=` and
 /// in the database: serde's and strum's `lowercase` must agree (a test checks).
@@ -106,7 +107,7 @@ macro_rules! notification_select {
                         AS post_liked
                FROM notifications n
                JOIN users a ON a.id = n.actor_id
-               LEFT JOIN posts p ON p.id = n.post_id AND p.deleted_at IS NULL
+               LEFT JOIN posts p ON p.id = n.post_id AND ", visible_post!("p", "n.user_id"), "
                LEFT JOIN users pu ON pu.id = p.user_id
                LEFT JOIN notification_reads r ON r.user_id = n.user_id
               WHERE (n.post_id IS NULL OR p.id IS NOT NULL) AND ",
@@ -204,15 +205,17 @@ pub struct Unread {
 
 /// How many of a user's visible notifications are unread, and the marker.
 pub async fn unread(db: impl PgExecutor<'_>, user_id: i64) -> DomainResult<Unread> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(concat!(
         "SELECT r.last_read_id,
                 (SELECT count(*) FROM notifications n
                    LEFT JOIN posts p ON p.id = n.post_id
                   WHERE n.user_id = $1 AND n.id > coalesce(r.last_read_id, 0)
-                    AND (n.post_id IS NULL OR p.deleted_at IS NULL)) AS count
+                    AND (n.post_id IS NULL OR ",
+        visible_post!("p", "n.user_id"),
+        ")) AS count
            FROM (SELECT $1::bigint AS user_id) me
            LEFT JOIN notification_reads r ON r.user_id = me.user_id",
-    )
+    ))
     .bind(user_id)
     .fetch_one(db)
     .await?)

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::error::{DomainError, DomainResult};
 use crate::pagination::{Keyed, Order, Page};
+use crate::visibility::visible_post;
 
 /// How many direct replies `GET /post/{id}/` embeds.
 pub const EMBEDDED_REPLIES: i64 = 100;
@@ -69,7 +70,7 @@ pub struct PostEdit {
 
 /// The columns of [`Post`]: `$1` is the viewer's id or null, `$cursor` the list key.
 macro_rules! post_select {
-    ($cursor:literal, $($tail:literal),+) => {
+    ($cursor:literal, $($tail:expr),+) => {
         concat!(
             "SELECT p.id, p.text, p.date, p.user_id, u.username, p.parent_id,
                     p.like_count, p.reply_count, p.edited_at,
@@ -105,7 +106,9 @@ pub(crate) use lock_live_post;
 pub async fn get(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> DomainResult<Post> {
     sqlx::query_as(post_select!(
         "p.id",
-        "WHERE p.id = $2 AND p.deleted_at IS NULL"
+        "WHERE p.id = $2 AND ",
+        visible_post!("p", "$1"),
+        ""
     ))
     .bind(viewer)
     .bind(id)
@@ -125,14 +128,18 @@ pub async fn list_top_level(
         Order::Asc => (
             post_select!(
                 "p.id",
-                "WHERE p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id > $2 ORDER BY p.id LIMIT $3"
+                "WHERE p.parent_id IS NULL AND ",
+                visible_post!("p", "$1"),
+                " AND p.id > $2 ORDER BY p.id LIMIT $3"
             ),
             page.after_asc(),
         ),
         Order::Desc => (
             post_select!(
                 "p.id",
-                "WHERE p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id < $2 ORDER BY p.id DESC LIMIT $3"
+                "WHERE p.parent_id IS NULL AND ",
+                visible_post!("p", "$1"),
+                " AND p.id < $2 ORDER BY p.id DESC LIMIT $3"
             ),
             page.after_desc(),
         ),
@@ -154,7 +161,9 @@ pub async fn replies(
 ) -> DomainResult<Vec<Post>> {
     Ok(sqlx::query_as(post_select!(
         "p.id",
-        "WHERE p.parent_id = $2 AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"
+        "WHERE p.parent_id = $2 AND ",
+        visible_post!("p", "$1"),
+        " AND p.id > $3 ORDER BY p.id LIMIT $4"
     ))
     .bind(viewer)
     .bind(parent_id)
@@ -177,19 +186,27 @@ pub async fn by_user(
     let sql = match (include_replies, order) {
         (false, Order::Asc) => post_select!(
             "p.id",
-            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"
+            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ",
+            visible_post!("p", "$1"),
+            " AND p.id > $3 ORDER BY p.id LIMIT $4"
         ),
         (false, Order::Desc) => post_select!(
             "p.id",
-            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND p.deleted_at IS NULL AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
+            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ",
+            visible_post!("p", "$1"),
+            " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
         ),
         (true, Order::Asc) => post_select!(
             "p.id",
-            "WHERE p.user_id = $2 AND p.deleted_at IS NULL AND p.id > $3 ORDER BY p.id LIMIT $4"
+            "WHERE p.user_id = $2 AND ",
+            visible_post!("p", "$1"),
+            " AND p.id > $3 ORDER BY p.id LIMIT $4"
         ),
         (true, Order::Desc) => post_select!(
             "p.id",
-            "WHERE p.user_id = $2 AND p.deleted_at IS NULL AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
+            "WHERE p.user_id = $2 AND ",
+            visible_post!("p", "$1"),
+            " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
         ),
     };
     let after = match order {
@@ -220,14 +237,14 @@ pub async fn timeline(db: impl PgExecutor<'_>, viewer: i64, page: Page) -> Domai
                   SELECT f.followee_id AS user_id, h.id FROM follows f
                    CROSS JOIN LATERAL (
                          SELECT x.id FROM posts x
-                          WHERE x.user_id = f.followee_id AND x.deleted_at IS NULL AND x.id < $2
+                          WHERE x.user_id = f.followee_id AND ", visible_post!("x", "$1"), " AND x.id < $2
                           ORDER BY x.id DESC LIMIT 1) h
                    WHERE f.follower_id = $1),
              newest AS (SELECT user_id, id FROM heads ORDER BY id DESC LIMIT $3)
              SELECT t.id FROM newest n
               CROSS JOIN LATERAL (
                     SELECT x.id FROM posts x
-                     WHERE x.user_id = n.user_id AND x.deleted_at IS NULL AND x.id < $2
+                     WHERE x.user_id = n.user_id AND ", visible_post!("x", "$1"), " AND x.id < $2
                        AND x.id >= (SELECT CASE WHEN count(*) < $3 THEN -9223372036854775808 ELSE min(id) END
                                       FROM newest)
                      ORDER BY x.id DESC LIMIT $3) t
@@ -251,7 +268,9 @@ pub async fn liked_by(
     Ok(sqlx::query_as(post_select!(
         "k.id",
         "JOIN likes k ON k.post_id = p.id
-         WHERE k.user_id = $2 AND p.deleted_at IS NULL AND k.id < $3
+         WHERE k.user_id = $2 AND ",
+        visible_post!("p", "$1"),
+        " AND k.id < $3
          ORDER BY k.id DESC LIMIT $4"
     ))
     .bind(viewer)

@@ -1,19 +1,15 @@
 //! `GET /stream` (WebSocket or Server-Sent Events) and `POST /stream/ticket`.
 //!
-//! Both transports run the same [`Feed`]: authenticate and parse the query
-//! before the upgrade (401/422/503 as JSON), subscribe to the hub, replay
-//! `(since, subscribed-at]` from the outbox when resuming, then forward live
-//! events. The socket ends with a defined close code: 1001 when the server
-//! shuts down, 4001 when the access token expires, 4003 when its session ends
-//! (logout, password change, account deleted: see `bus::sessions`), 4008
-//! when the client reads too slowly for its bounded queue, 1009 for an
-//! oversized frame. Admission reads the session from the database each time
+//! Both transports are thin: authenticate and parse the query before the
+//! upgrade (401/422/503 as JSON), subscribe to the hub, then write what the
+//! same [`Feed`] (`bus::feed`: resume, live events, close codes) gives them,
+//! as WebSocket messages or SSE events; a WebSocket also closes with 1009
+//! for an oversized frame. Admission reads the session from the database each time
 //! (no cache), after subscribing, so a session that ends in between is
 //! either seen here or signalled to the hub.
 //! `/stream` is not in the OpenAPI document: it never ends, which would
 //! hang generated clients and fuzzers; `/stream/ticket` is.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header;
@@ -23,37 +19,26 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use serde::{Deserialize, Serialize};
 use strum::VariantArray;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::auth::Writer;
 use crate::auth::extract::{bearer_token, user_of};
-use crate::bus::{Backfill, Dropped, Frame, Holder, Page, StreamName, Streams, Subscription};
+use crate::auth::ticket::{self as tickets, TICKET_TTL_SECS};
+use crate::bus::feed::{CLOSE_TOO_SLOW, Context, Feed, Next, error_message};
+use crate::bus::{Holder, StreamName, Streams};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::input::Query;
-use crate::models::{event, refresh_token};
+use crate::models::refresh_token;
 use crate::rate_limit::slots::Slot;
 use crate::state::AppState;
-
-/// How long a ticket works, in seconds.
-pub const TICKET_TTL_SECS: i64 = 30;
 
 /// The largest frame a client may send.
 const MAX_CLIENT_FRAME: usize = 4096;
 
 /// How long one write to a client may take before it counts as too slow.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The message that tells a client its resume point is gone (reload over REST).
-const RESET: &str = r#"{"event":"reset"}"#;
-
-/// Close code: the access token behind the stream expired.
-const CLOSE_TOKEN_EXPIRED: u16 = 4001;
-/// Close code: the session behind the stream ended.
-const CLOSE_SESSION_ENDED: u16 = 4003;
-/// Close code: the client read too slowly and its queue overflowed.
-const CLOSE_TOO_SLOW: u16 = 4008;
 
 /// Registers `POST /stream/ticket` (the stream itself is mounted by the app).
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -80,7 +65,7 @@ pub async fn ticket(state: web::Data<AppState>, me: Writer) -> ApiResult<HttpRes
     if !refresh_token::session_live(&state.pool, me.id, me.session).await? {
         return Err(ApiError::bad_credentials());
     }
-    let ticket = event::ticket_create(
+    let ticket = tickets::create(
         &state.pool,
         (me.id, me.session),
         &me.username,
@@ -155,7 +140,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, q: &StreamQuery) -> ApiR
             expires_at: expiry_instant(user.expires_at),
         })
     } else if let Some(raw) = &q.ticket {
-        let redeemed = event::ticket_redeem(&state.pool, raw)
+        let redeemed = tickets::redeem(&state.pool, raw)
             .await?
             .ok_or(ApiError::Unauthorized("Invalid, used or expired ticket"))?;
         Some(Viewer {
@@ -231,17 +216,25 @@ pub async fn stream(
     {
         return Err(ApiError::bad_credentials());
     }
-    let feed = Feed::new(state.into_inner(), request, subscription, slot);
+    let context = Context {
+        pool: state.pool.clone(),
+        replays: state.replays.clone(),
+        shutdown: state.shutdown.clone(),
+        ping_every: Duration::from_secs(state.settings.stream.ping_interval_secs),
+        max_replay: i64::try_from(state.settings.stream.max_replay).unwrap_or(i64::MAX),
+    };
+    let expires_at = request.viewer.as_ref().map(|v| v.expires_at);
+    let feed = Feed::new(context, subscription, request.since, expires_at);
     if let Some((res, session, messages)) = websocket_parts {
         let messages = messages
             .max_frame_size(MAX_CLIENT_FRAME)
             .aggregate_continuations()
             .max_continuation_size(MAX_CLIENT_FRAME);
-        actix_web::rt::spawn(websocket(feed, session, messages));
+        actix_web::rt::spawn(websocket(feed, slot, session, messages));
         Ok(res)
     } else {
         let (tx, rx) = mpsc::channel::<Bytes>(8);
-        actix_web::rt::spawn(server_sent_events(feed, tx));
+        actix_web::rt::spawn(server_sent_events(feed, slot, tx));
         let body = futures_util::stream::unfold(rx, |mut rx| async move {
             rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
         });
@@ -254,200 +247,11 @@ pub async fn stream(
     }
 }
 
-/// What the feed gives a transport next.
-enum Next {
-    /// One event.
-    Event(Arc<Frame>),
-    /// A message that is not an event (`{"event": "reset"}`).
-    Notice(&'static str),
-    /// Time for a heartbeat.
-    Ping,
-    /// The end, with a close code and reason.
-    Close(u16, &'static str),
-}
-
-/// One subscriber's events: the resume first, then live.
-struct Feed {
-    state: Arc<AppState>,
-    subscription: Subscription,
-    expires_at: Option<Instant>,
-    backfill: Option<Backfill>,
-    since: Option<i64>,
-    pending: std::collections::VecDeque<Arc<Frame>>,
-    /// The greatest position sent, so the live queue never repeats the resume.
-    sent: i64,
-    next_ping: Instant,
-    ping_every: Duration,
-    /// Most events a resume may replay (`stream.max_replay`).
-    max_replay: i64,
-    /// The stream's place under the per-account and per-address caps,
-    /// freed when the feed ends.
-    _slot: Option<Slot>,
-}
-
-impl Feed {
-    fn new(
-        state: Arc<AppState>,
-        request: Request,
-        subscription: Subscription,
-        slot: Option<Slot>,
-    ) -> Self {
-        let ping_every = Duration::from_secs(state.settings.stream.ping_interval_secs);
-        let max_replay = i64::try_from(state.settings.stream.max_replay).unwrap_or(i64::MAX);
-        Self {
-            expires_at: request.viewer.as_ref().map(|v| v.expires_at),
-            sent: request.since.unwrap_or(subscription.registered_at),
-            since: request.since,
-            backfill: None,
-            pending: Default::default(),
-            subscription,
-            state,
-            next_ping: Instant::now() + ping_every,
-            ping_every,
-            max_replay,
-            _slot: slot,
-        }
-    }
-
-    /// Starts a resume, or says it cannot: a `since` older than the outbox
-    /// keeps, newer than any event, or more than `stream.max_replay` events
-    /// behind, gets `reset` (reload over REST: paged, cheaper than a replay).
-    /// Cancel-safe: `since` is consumed only once the resume is set up.
-    async fn resume(&mut self) -> ApiResult<Option<Next>> {
-        let Some(since) = self.since else {
-            return Ok(None);
-        };
-        let pool = &self.state.pool;
-        let up_to = self.subscription.registered_at;
-        let head = event::head(pool).await?.max(up_to);
-        let too_far = head.saturating_sub(since) > self.max_replay;
-        if too_far || since < event::pruned_up_to(pool).await? || since > head {
-            // The client reloads over REST, which shows everything up to now.
-            self.since = None;
-            self.sent = head;
-            return Ok(Some(Next::Notice(RESET)));
-        }
-        if since < up_to {
-            let (viewer, streams) = (self.subscription.user(), self.subscription.streams());
-            self.backfill = Some(Backfill::new(viewer, streams, since, up_to));
-        }
-        self.since = None;
-        Ok(None)
-    }
-
-    /// The next thing to send. Cancel-safe (the socket loop drops it when
-    /// the client speaks): state changes only after the last await.
-    async fn next(&mut self) -> Next {
-        match self.resume().await {
-            Ok(Some(notice)) => return notice,
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(error = %err, "stream resume failed");
-                return Next::Close(1011, "resume failed");
-            }
-        }
-        loop {
-            if let Some(frame) = self.pending.pop_front() {
-                if frame.pos > self.sent {
-                    self.sent = frame.pos;
-                    return Next::Event(frame);
-                }
-                continue;
-            }
-            if let Some(backfill) = self.backfill.as_mut() {
-                let Ok(_turn) = self.state.replays.acquire().await else {
-                    return Next::Close(1001, "going away");
-                };
-                match backfill.next_page(&self.state.pool).await {
-                    Ok(Page::Frames(page)) => self.pending.extend(page),
-                    Ok(Page::Done) => self.backfill = None,
-                    Ok(Page::Pruned) => {
-                        // Events the client has not seen are gone: it reloads
-                        // over REST, and live events continue past the resume.
-                        self.backfill = None;
-                        self.sent = self.sent.max(self.subscription.registered_at);
-                        return Next::Notice(RESET);
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "stream resume failed");
-                        return Next::Close(1011, "resume failed");
-                    }
-                }
-                continue;
-            }
-            let expiry = self.expires_at;
-            tokio::select! {
-                frame = self.subscription.rx.recv() => match frame {
-                    Some(frame) => self.pending.push_back(frame),
-                    None => return match self.subscription.dropped() {
-                        Some(Dropped::TooSlow) => {
-                            Next::Close(CLOSE_TOO_SLOW, "too slow: events were dropped")
-                        }
-                        Some(Dropped::SessionEnded) => {
-                            Next::Close(CLOSE_SESSION_ENDED, "session ended")
-                        }
-                        None => Next::Close(1001, "going away"),
-                    },
-                },
-                () = self.state.shutdown.cancelled() => return Next::Close(1001, "going away"),
-                () = sleep_until(expiry.unwrap_or_else(far_future)), if expiry.is_some() => {
-                    return Next::Close(CLOSE_TOKEN_EXPIRED, "access token expired")
-                }
-                () = sleep_until(self.next_ping) => {
-                    self.next_ping = Instant::now() + self.ping_every;
-                    return Next::Ping;
-                }
-            }
-        }
-    }
-
-    /// Applies `{"type": "subscribe" | "unsubscribe", "stream": …}`; the
-    /// error message to send back, if any.
-    fn command(&mut self, text: &str) -> Option<String> {
-        #[derive(Deserialize)]
-        struct Command {
-            #[serde(rename = "type")]
-            kind: String,
-            stream: String,
-        }
-        let Ok(command) = serde_json::from_str::<Command>(text) else {
-            return Some(error_message(
-                r#"expected {"type": "subscribe" | "unsubscribe", "stream": "home" | "notifications" | "public"}"#,
-            ));
-        };
-        let Ok(stream) = command.stream.parse::<StreamName>() else {
-            return Some(error_message(&format!(
-                "unknown stream: {:.40}",
-                command.stream
-            )));
-        };
-        let streams = self.subscription.streams();
-        let streams = match command.kind.as_str() {
-            "subscribe" if stream.needs_user() && self.subscription.user().is_none() => {
-                return Some(error_message(&format!(
-                    "the {} stream needs authentication",
-                    <&str>::from(stream)
-                )));
-            }
-            "subscribe" => streams.with(stream),
-            "unsubscribe" => streams.without(stream),
-            other => return Some(error_message(&format!("unknown type: {other:.40}"))),
-        };
-        self.subscription.set_streams(streams);
-        None
-    }
-}
-
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86_400 * 365)
-}
-
-fn error_message(text: &str) -> String {
-    serde_json::json!({ "error": text }).to_string()
-}
-
+/// A WebSocket's life; `_slot` (its place under the stream caps) is freed
+/// when it ends.
 async fn websocket(
     mut feed: Feed,
+    _slot: Option<Slot>,
     mut session: actix_ws::Session,
     mut messages: actix_ws::AggregatedMessageStream,
 ) {
@@ -460,7 +264,7 @@ async fn websocket(
                     Next::Event(frame) => send(session.text(frame.json.clone())).await,
                     Next::Notice(text) => send(session.text(text)).await,
                     Next::Ping => {
-                        if last_heard.elapsed() > feed.ping_every * 2 {
+                        if last_heard.elapsed() > feed.ping_every() * 2 {
                             break None;
                         }
                         send(session.ping(b"")).await
@@ -511,7 +315,8 @@ async fn send<E>(write: impl std::future::Future<Output = Result<(), E>>) -> boo
     matches!(tokio::time::timeout(SEND_TIMEOUT, write).await, Ok(Ok(())))
 }
 
-async fn server_sent_events(mut feed: Feed, tx: mpsc::Sender<Bytes>) {
+/// An SSE response's life; `_slot` as for [`websocket`].
+async fn server_sent_events(mut feed: Feed, _slot: Option<Slot>, tx: mpsc::Sender<Bytes>) {
     let _open = crate::metrics::stream_open("sse");
     let _ = tx.send(Bytes::from_static(b"retry: 2000\n\n")).await;
     loop {

@@ -53,3 +53,4 @@ mod stream_sessions;
 mod surfaces;
 mod tls;
 mod username_rule;
+mod visibility;

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use jsonwebtoken::{EncodingKey, Header, encode};
+use pamps::auth::ticket;
 use pamps::auth::tokens::{Claims, Scope};
 use pamps::db::MIGRATOR;
-use pamps::models::event;
 use pamps::password::Hasher;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -199,21 +199,15 @@ async fn every_migration_applies_to_a_database_holding_data_at_the_version_befor
         .collect();
     assert!(kinds.contains(&"like"), "{notes}");
     // Tickets from version 2 (no session) and version 4 redeem once.
-    let v2 = event::ticket_redeem(&pool, "v2-ticket")
-        .await
-        .unwrap()
-        .unwrap();
+    let v2 = ticket::redeem(&pool, "v2-ticket").await.unwrap().unwrap();
     assert_eq!((v2.user_id, v2.session_id), (ana, None));
     assert!(
-        event::ticket_redeem(&pool, "v4-ticket")
+        ticket::redeem(&pool, "v4-ticket")
             .await
             .unwrap()
             .unwrap()
             .session_id
             .is_some()
     );
-    assert_eq!(
-        event::ticket_redeem(&pool, "v2-ticket").await.unwrap(),
-        None
-    );
+    assert_eq!(ticket::redeem(&pool, "v2-ticket").await.unwrap(), None);
 }

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
+use pamps::auth::ticket;
 use pamps::domain::notifications;
 use pamps::models::event::{self, Event, EventKind};
 use pamps::models::notification::{self, Kind, Notification, Unread};
@@ -654,7 +655,7 @@ async fn concurrent_writers_never_make_a_reader_skip_or_repeat_an_event(pool: Pg
 async fn stream_tickets_work_once_and_only_before_they_expire(pool: PgPool) {
     let ana = add_user(&pool, "ana").await;
     let access_expires_at = Utc::now() + chrono::Duration::minutes(30);
-    let ticket = event::ticket_create(&pool, (ana, None), "ana", access_expires_at, 30)
+    let ticket = ticket::create(&pool, (ana, None), "ana", access_expires_at, 30)
         .await
         .unwrap();
     assert_eq!(ticket.len(), 43, "32 bytes of URL-safe base64");
@@ -669,19 +670,19 @@ async fn stream_tickets_work_once_and_only_before_they_expire(pool: PgPool) {
         .unwrap();
     assert_eq!(stored.len(), 32, "only the SHA-256 is stored");
 
-    let redeemed = event::ticket_redeem(&pool, &ticket).await.unwrap().unwrap();
+    let redeemed = ticket::redeem(&pool, &ticket).await.unwrap().unwrap();
     assert_eq!((redeemed.user_id, redeemed.username.as_str()), (ana, "ana"));
     assert_eq!(
         redeemed.access_expires_at.timestamp_micros(),
         access_expires_at.timestamp_micros()
     );
-    assert_eq!(event::ticket_redeem(&pool, &ticket).await.unwrap(), None);
-    assert_eq!(event::ticket_redeem(&pool, "made-up").await.unwrap(), None);
+    assert_eq!(ticket::redeem(&pool, &ticket).await.unwrap(), None);
+    assert_eq!(ticket::redeem(&pool, "made-up").await.unwrap(), None);
 
-    let expired = event::ticket_create(&pool, (ana, None), "ana", access_expires_at, -1)
+    let expired = ticket::create(&pool, (ana, None), "ana", access_expires_at, -1)
         .await
         .unwrap();
-    assert_eq!(event::ticket_redeem(&pool, &expired).await.unwrap(), None);
+    assert_eq!(ticket::redeem(&pool, &expired).await.unwrap(), None);
     event::prune(&pool, chrono::Duration::hours(1))
         .await
         .unwrap();

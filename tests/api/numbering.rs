@@ -1,9 +1,10 @@
 //! Event numbering and what it costs: writes wake their instance's numberer,
-//! only the holder of the numbering role polls, and a burst reaches a reader
-//! that keeps up whole.
+//! only the holder of the numbering role polls (the others wait for it
+//! without a query), and a burst reaches a reader that keeps up whole.
 
 use std::time::{Duration, Instant};
 
+use pamps::bus;
 use pamps::models::event;
 use sqlx::PgPool;
 
@@ -185,4 +186,105 @@ async fn numbering_moves_committed_events_from_the_queue_into_the_log_in_write_o
         .unwrap();
     assert_eq!(left, 0);
     assert_eq!(event::number(&pool).await.unwrap(), Some(0));
+}
+
+/// The backends of this test's database waiting for the numbering role:
+/// `(pid, when their query started)`.
+async fn role_waiters(pool: &PgPool) -> Vec<(i32, chrono::DateTime<chrono::Utc>)> {
+    sqlx::query_as(
+        "SELECT pid, query_start FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'
+            AND query LIKE 'SELECT pg_advisory_lock(%'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Whether a backend of this test's database holds the numbering role (the
+/// advisory lock `models::event::NUMBERING_ROLE_LOCK`, by its two halves).
+async fn role_held(pool: &PgPool) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                         WHERE a.datname = current_database() AND l.locktype = 'advisory'
+                           AND l.granted AND l.classid = x'70616d70'::int
+                           AND l.objid = x'735f726f'::int)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn an_instance_without_the_numbering_role_waits_for_it_without_a_query_and_takes_it_over(
+    pool: PgPool,
+) {
+    let first = LiveServer::start(&pool, &[]).await;
+    let deadline = Instant::now() + PATIENCE;
+    while !role_held(&pool).await {
+        assert!(Instant::now() < deadline, "nobody took the role");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = LiveServer::start(&pool, &[]).await;
+    let waiting = loop {
+        let waiters = role_waiters(&pool).await;
+        if !waiters.is_empty() {
+            break waiters;
+        }
+        assert!(Instant::now() < deadline, "nobody waits for the role");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        waiting.len(),
+        1,
+        "one instance holds the role, the other waits"
+    );
+    // Two of the holder's polls later, the waiter is still in the same query.
+    tokio::time::sleep(bus::ROLE_POLL * 2).await;
+    assert_eq!(
+        role_waiters(&pool).await,
+        waiting,
+        "the waiter sent nothing"
+    );
+
+    // The holder stops: the waiter takes the role and finds a script's write.
+    first.stop().await;
+    let (ana_id, _) = user(&second, "ana").await;
+    let mut ws = Ws::connect(&second, "/stream", None).await;
+    let id: i64 =
+        sqlx::query_scalar("INSERT INTO posts (user_id, text) VALUES ($1, 'by hand') RETURNING id")
+            .bind(ana_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let event = ws.next_json().await;
+    assert_eq!(event["data"]["id"], id, "{event}");
+    assert!(role_waiters(&pool).await.is_empty());
+    assert!(role_held(&pool).await, "the second instance holds the role");
+    second.stop().await;
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_stopped_instance_leaves_no_backend_waiting_for_the_role(pool: PgPool) {
+    let first = LiveServer::start(&pool, &[]).await;
+    let deadline = Instant::now() + PATIENCE;
+    while !role_held(&pool).await {
+        assert!(Instant::now() < deadline, "nobody took the role");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = LiveServer::start(&pool, &[]).await;
+    while role_waiters(&pool).await.is_empty() {
+        assert!(Instant::now() < deadline, "nobody waits for the role");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The waiting backend notices its client is gone (within the 2 s
+    // connection check), rather than when the role frees.
+    second.stop().await;
+    let deadline = Instant::now() + PATIENCE;
+    while !role_waiters(&pool).await.is_empty() {
+        assert!(Instant::now() < deadline, "a stopped instance still waits");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(role_held(&pool).await, "the first instance keeps the role");
+    first.stop().await;
 }
