@@ -112,6 +112,7 @@ impl Modify for Complete {
         (name = "posts", description = "Posts, threads and timelines"),
         (name = "likes", description = "Likes"),
         (name = "notifications", description = "Likes, replies, follows and mentions of me"),
+        (name = "moderation", description = "Reports, the moderators' queue, suspensions and the audit log"),
         (name = "stream", description = "The live stream (GET /stream: WebSocket or Server-Sent Events; see docs/API.md)"),
         (name = "operations", description = "Probes"),
     )

@@ -55,7 +55,7 @@ async fn require(conn: &mut PgConnection, actor: i64, role: Role) -> DomainResul
     Ok(())
 }
 
-/// A reason by the rule: trimmed, at most [`MAX_REASON_CHARS`]; empty is none.
+/// A reason by the rule: trimmed, at most [`MAX_REASON_CHARS`], no NUL; empty is none.
 fn note(loc: &[&str], raw: Option<&str>) -> DomainResult<Option<String>> {
     let reason = raw.map(str::trim).filter(|r| !r.is_empty());
     match reason {
@@ -63,6 +63,8 @@ fn note(loc: &[&str], raw: Option<&str>) -> DomainResult<Option<String>> {
             loc,
             format!("at most {MAX_REASON_CHARS} characters"),
         )),
+        // PostgreSQL text cannot hold NUL.
+        Some(r) if r.contains('\0') => Err(DomainError::invalid(loc, "must not contain NUL")),
         _ => Ok(reason.map(str::to_owned)),
     }
 }

@@ -134,6 +134,10 @@ async fn bad_reports_are_422_and_write_nothing(pool: PgPool) {
         (json!({"username": "bob", "reason": ""}), "reason"),
         (json!({"username": "bob", "reason": "   "}), "reason"),
         (json!({"username": "bob", "reason": long}), "reason"),
+        (
+            json!({"username": "bob", "reason": "nul \0 inside"}),
+            "reason",
+        ),
         (json!({"reason": "nobody named"}), "username"),
         (
             json!({"username": "bob", "post_ids": eleven, "reason": "r"}),
