@@ -34,7 +34,8 @@ psql "$DATABASE_URL" -XqAt -c "CREATE DATABASE $db" >/dev/null
 
 seed=${FUZZ_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 echo "api-fuzz: seed $seed (FUZZ_SEED=$seed replays this run)"
-# Seeded rows: user1..user40 (ids 1..40, password pamps-seed-password),
+# Seeded rows: user1..user40 (ids 1..40, password pamps-seed-password; user1
+# an admin, so the moderation routes answer it, with open reports 1..38),
 # posts 1..60 by them, follows and likes; then posts 61..300 by user1, the
 # account the fuzz acts as, so that generated post ids are often its own and
 # PATCH/DELETE /post/{id}/ can succeed too; user1 follows nobody, so a
@@ -44,7 +45,10 @@ PAMPS_ENV=testing PAMPS_DB__URI="$base/$db" ./target/debug/pamps seed \
   --users 40 --posts 60 --follows-per-user 5 --likes 100 --seed "$seed" >/dev/null
 psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "INSERT INTO posts (user_id, text)
   SELECT u.id, 'fuzz seed post ' || g FROM users u, generate_series(1, 240) g WHERE u.username = 'user1';
-  DELETE FROM follows WHERE follower_id = (SELECT id FROM users WHERE username = 'user1')" >/dev/null
+  DELETE FROM follows WHERE follower_id = (SELECT id FROM users WHERE username = 'user1');
+  UPDATE users SET role = 'admin' WHERE username = 'user1';
+  INSERT INTO reports (reporter_id, target_id, reason)
+  SELECT 2, id, 'fuzz seed report' FROM users WHERE username NOT IN ('user1', 'user2')" >/dev/null
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
@@ -119,7 +123,7 @@ for har in sys.argv[3:]:
 # These succeed only with a secret no generator can guess: a password or a
 # refresh token (the API tests cover their success paths).
 SECRET_NEEDED = {("POST", "/token"), ("POST", "/refresh_token"), ("POST", "/logout"),
-                 ("POST", "/user/me/password")}
+                 ("POST", "/user/me/password"), ("DELETE", "/user/")}
 reached = [op for op, (_, c) in ops.items() if c[1]]
 print(f"api-fuzz: {len(reached)} of {len(ops)} operations got a 2xx "
       f"({sum(c[0] for _, c in ops.values())} requests)")
