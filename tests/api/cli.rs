@@ -105,7 +105,14 @@ fn help_lists_every_command() {
 
     assert!(out.status.success());
     let help = stdout(&out);
-    for command in ["serve", "migrate", "adduser", "user-list", "role", "reset-db"] {
+    for command in [
+        "serve",
+        "migrate",
+        "adduser",
+        "user-list",
+        "role",
+        "reset-db",
+    ] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
     assert!(help.contains("create-user"), "{help}");
