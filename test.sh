@@ -8,6 +8,7 @@
 # Environment:
 #   SKIP_LINT=1          skip cargo fmt/clippy, for quick local iterations.
 #   SKIP_FUZZ=1          skip the schemathesis spec fuzz (scripts/api-fuzz.sh).
+#   SKIP_S3=1            skip the S3 media store tests against moto (scripts/media-s3.sh).
 #   SKIP_BROWSER=1       skip the browser tests (scripts/browser-tests.sh).
 #   SKIP_CLUSTER=1       skip the 3-instance checks behind nginx (scripts/cluster.sh check).
 #   DATABASE_URL         a PostgreSQL server to use, if reachable; tests need
@@ -219,6 +220,12 @@ main() {
     step "spec fuzz skipped (SKIP_FUZZ=1)"
   else
     run_api_fuzz
+  fi
+  if [[ ${SKIP_S3:-} == 1 ]]; then
+    step "S3 media store tests skipped (SKIP_S3=1)"
+  else
+    step "S3 media store against moto (scripts/media-s3.sh; installs moto[server])"
+    bash scripts/media-s3.sh
   fi
   if [[ ${SKIP_BROWSER:-} == 1 ]]; then
     step "browser tests skipped (SKIP_BROWSER=1)"

@@ -28,6 +28,7 @@ server_pid=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   psql "$DATABASE_URL" -XqAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "${TMPDIR:-/tmp}/pamps-fuzz-media-$$"
 }
 trap cleanup EXIT
 psql "$DATABASE_URL" -XqAt -c "CREATE DATABASE $db" >/dev/null
@@ -48,7 +49,10 @@ psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "INSERT INTO posts (user_id, text)
   DELETE FROM follows WHERE follower_id = (SELECT id FROM users WHERE username = 'user1');
   UPDATE users SET role = 'admin' WHERE username = 'user1';
   INSERT INTO reports (reporter_id, target_id, reason)
-  SELECT 2, id, 'fuzz seed report' FROM users WHERE username NOT IN ('user1', 'user2')" >/dev/null
+  SELECT 2, id, 'fuzz seed report' FROM users WHERE username NOT IN ('user1', 'user2');
+  INSERT INTO media (user_id, file_key, preview_key, content_type, width, height, small_width, small_height, blurhash)
+  SELECT u.id, md5('f' || g) || '.png', md5('p' || g) || '_small.png', 'image/png', 10, 10, 10, 10, 'LEHV6nWB2yk8pyo0adR*.7kCMdnj'
+    FROM users u, generate_series(1, 300) g WHERE u.username = 'user1'" >/dev/null
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
@@ -57,6 +61,7 @@ PAMPS_DB__URI="$base/$db" \
 PAMPS_SERVER__PORT="$port" \
 PAMPS_SERVER__LOG_LEVEL=error \
 PAMPS_RATE_LIMIT__ENABLED=false \
+PAMPS_MEDIA__ROOT="${TMPDIR:-/tmp}/pamps-fuzz-media-$$" \
 PAMPS_SECURITY__SECRET_KEY="api-fuzz-secret-api-fuzz-secret-0123" \
   ./target/debug/pamps serve >"${TMPDIR:-/tmp}/pamps-fuzz-$$.log" 2>&1 &
 server_pid=$!
@@ -123,7 +128,10 @@ for har in sys.argv[3:]:
 # These succeed only with a secret no generator can guess: a password or a
 # refresh token (the API tests cover their success paths).
 SECRET_NEEDED = {("POST", "/token"), ("POST", "/refresh_token"), ("POST", "/logout"),
-                 ("POST", "/user/me/password"), ("DELETE", "/user/")}
+                 ("POST", "/user/me/password"), ("DELETE", "/user/"),
+                 # a random file name, and a real picture in a multipart body
+                 ("GET", "/media/files/{key}"), ("POST", "/media/"),
+                 ("POST", "/user/me/avatar/"), ("POST", "/user/me/header/")}
 reached = [op for op, (_, c) in ops.items() if c[1]]
 print(f"api-fuzz: {len(reached)} of {len(ops)} operations got a 2xx "
       f"({sum(c[0] for _, c in ops.values())} requests)")

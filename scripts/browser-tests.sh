@@ -90,6 +90,7 @@ export PAMPS_ENV=testing \
   PAMPS_SECURITY__SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')" \
   PAMPS_RATE_LIMIT__ENABLED=false \
   PAMPS_SERVER__LOG_LEVEL=info \
+  PAMPS_MEDIA__ROOT="$BROWSER_ARTIFACTS/media" \
   PAMPS_BIN="$BIN" \
   PAMPS_SERVER_LOG="$BROWSER_ARTIFACTS/server.log"
 "$BIN" serve >"$PAMPS_SERVER_LOG" 2>&1 &

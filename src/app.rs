@@ -87,6 +87,7 @@ pub fn build_app(
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(from_fn(head_without_stream)),
         )
+        .service(routes::media::uploads())
         .service(api)
         .wrap(from_fn(request_log))
         .wrap(Condition::new(
@@ -134,7 +135,7 @@ fn cors(origins: &[String]) -> Option<Cors> {
         .iter()
         .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin));
     Some(
-        cors.allowed_methods(["GET", "HEAD", "POST", "PATCH", "DELETE"])
+        cors.allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
             .allowed_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,

@@ -112,6 +112,7 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
             [
                 (item.get.is_some(), "GET, HEAD"),
                 (item.post.is_some(), "POST"),
+                (item.put.is_some(), "PUT"),
                 (item.patch.is_some(), "PATCH"),
                 (item.delete.is_some(), "DELETE"),
             ]

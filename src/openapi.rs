@@ -111,8 +111,10 @@ impl Modify for Complete {
         (name = "follows", description = "Following people"),
         (name = "posts", description = "Posts, threads and timelines"),
         (name = "likes", description = "Likes"),
+        (name = "media", description = "Pictures: uploads with alt text, attached to posts with media_ids"),
         (name = "notifications", description = "Likes, replies, follows and mentions of me"),
         (name = "moderation", description = "Reports, the moderators' queue, suspensions and the audit log"),
+        (name = "search", description = "Finding posts, accounts and hashtags"),
         (name = "stream", description = "The live stream (GET /stream: WebSocket or Server-Sent Events; see docs/API.md)"),
         (name = "operations", description = "Probes"),
     )

@@ -205,6 +205,10 @@ impl Application {
                 shutdown.clone().cancelled_owned(),
             ),
         );
+        tasks.spawn(
+            "media sweep",
+            crate::media::sweep::run(state.pool.clone(), state.media.clone(), shutdown.clone()),
+        );
         if let Some(sweeper) = state.limits.sweeper() {
             tasks.spawn("rate-limit sweep", sweeper.run(shutdown.clone()));
         }

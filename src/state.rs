@@ -12,6 +12,7 @@ use crate::auth::tokens::TokenService;
 use crate::bus::{Hub, NumberingWake};
 use crate::config::Settings;
 use crate::db::Health;
+use crate::media::Media;
 use crate::password::Hasher;
 use crate::proxy::Forwarding;
 use crate::rate_limit::Limits;
@@ -34,6 +35,8 @@ pub struct AppState {
     /// The database's last known state (probed by a background task).
     pub db_health: Arc<Health>,
     pub settings: Arc<Settings>,
+    /// Picture processing and storage.
+    pub media: Arc<Media>,
     /// Trusted proxies and the public URL (also app data of its own).
     pub forwarding: Arc<Forwarding>,
     /// Cancelled when the server begins to shut down.
@@ -65,6 +68,7 @@ impl AppState {
             )),
             numbering: Arc::default(),
             db_health: Arc::default(),
+            media: Arc::new(Media::new(&settings.media)),
             pool,
             settings: Arc::new(settings),
             shutdown: CancellationToken::new(),

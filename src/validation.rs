@@ -11,7 +11,7 @@ use regex_lite::Regex;
 use secrecy::SecretString;
 
 /// Usernames that would shadow routes under `/user/`.
-const RESERVED_USERNAMES: [&str; 4] = ["me", "timeline", "follow", "export"];
+const RESERVED_USERNAMES: [&str; 5] = ["me", "timeline", "follow", "suggestions", "export"];
 pub const POST_MAX_CHARS: usize = 280;
 pub const BIO_MAX_CHARS: usize = 500;
 pub const AVATAR_MAX_CHARS: usize = 2048;
@@ -28,6 +28,59 @@ pub const USERNAME_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_]{2,31}$";
 
 static USERNAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(USERNAME_PATTERN).expect("USERNAME_PATTERN compiles"));
+
+/// The hashtag rule, written as the web client's `HASHTAG` (an ECMAScript
+/// `u` regex): a `#` not preceded by a word character or `#`, then a run of
+/// word characters (Unicode letters, digits, `_`) that is not only ASCII
+/// digits and `_`. Tags compare lower-cased. [`hashtags`] implements it;
+/// tests/api/hashtag_rule.rs holds it, SQL `post_hashtags()` and web/posts.js
+/// to the same answers.
+pub const HASHTAG_PATTERN: &str =
+    r"(?<![\p{Alphabetic}\p{N}_#])#(?![0-9_]*(?![\p{Alphabetic}\p{N}_]))([\p{Alphabetic}\p{N}_]+)";
+
+/// A letter, digit or `_`: what a hashtag is made of.
+pub fn is_hashtag_char(c: char) -> bool {
+    c.is_alphabetic() || c.is_numeric() || c == '_'
+}
+
+/// A run of hashtag characters that names a tag, lower-cased.
+fn tag_of(run: &str) -> Option<String> {
+    let named = run.chars().any(|c| !c.is_ascii_digit() && c != '_');
+    (named && run.chars().all(is_hashtag_char)).then(|| run.to_lowercase())
+}
+
+/// The tags of a text by [`HASHTAG_PATTERN`], lower-cased, each once, in
+/// order of first use.
+pub fn hashtags(text: &str) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    let mut prev = None;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        let starts = c == '#' && !prev.is_some_and(|p: char| p == '#' || is_hashtag_char(p));
+        prev = Some(c);
+        if !starts {
+            continue;
+        }
+        let len = rest
+            .find(|c: char| !is_hashtag_char(c))
+            .unwrap_or(rest.len());
+        let (run, after) = rest.split_at(len);
+        if let Some(tag) = tag_of(run).filter(|t| !tags.contains(t)) {
+            tags.push(tag);
+        }
+        prev = run.chars().next_back().or(prev);
+        rest = after;
+    }
+    tags
+}
+
+/// The tag a request names (`rust`, `#Rust`) without its `#`, or None when
+/// no post could carry it. Compared lower-cased by SQL, as stored tags are.
+pub fn hashtag_name(raw: &str) -> Option<&str> {
+    let run = raw.strip_prefix('#').unwrap_or(raw);
+    (run.chars().count() < POST_MAX_CHARS && tag_of(run).is_some()).then_some(run)
+}
 
 /// The key a username is unique, looked up and rate limited under: the
 /// ASCII-lowercased name when `raw` matches [`USERNAME_PATTERN`], else None.
@@ -238,6 +291,7 @@ mod tests {
             "ME",
             "timeline",
             "follow",
+            "Suggestions",
             "export",
             "",
             &"a".repeat(33),

@@ -105,7 +105,8 @@ function nextLink(headers) {
 }
 
 /**
- * Calls the API. Options: method, body (JSON), auth ("none" to send no
+ * Calls the API. Options: method, body (JSON, or FormData sent as
+ * multipart/form-data), auth ("none" to send no
  * token), retry (false: don't refresh and retry on 401).
  * Resolves {data, status, next}; rejects with ApiError.
  */
@@ -117,12 +118,13 @@ export async function api(path, { method = "GET", body, auth, retry = true } = {
   }
   const go = () => {
     const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const form = body instanceof FormData;
+    if (body !== undefined && !form) headers["Content-Type"] = "application/json";
     if (sendToken && access) headers.Authorization = `Bearer ${access}`;
     return fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
     }).catch(() => {
       throw new ApiError(0, null, null);
     });

@@ -2,9 +2,10 @@
 
 import { api, session, resume, login, logout, loadMe, onSessionExpired, hasSession } from "./api.js";
 import { h, append, field, formError, showError, clearErrors, announce, avatar, time, plural } from "./dom.js";
-import { renderPost, composer, pagedList, userRow, updatePost, removePost, userHref } from "./posts.js";
+import { renderPost, composer, pagedList, userRow, updatePost, removePost, userHref, uploadPicture } from "./posts.js";
 import { live, startLive, stopLive } from "./stream.js";
 import { moderationView, reportButton, leavingSection, isModerator } from "./moderation.js";
+import { searchForm, searchResults, tagTimeline, suggestionsPanel } from "./search.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -19,6 +20,8 @@ const routes = [
   [/^\/login$/, loginView],
   [/^\/signup$/, signupView],
   [/^\/post\/(\d+)$/, thread],
+  [/^\/search$/, searchView],
+  [/^\/tag\/([^/]+)$/, tagView],
   [/^\/user\/([^/]+)(?:\/(posts|replies|likes|followers|following))?$/, profile],
   [/^\/notifications$/, notifications],
   [/^\/settings$/, settings],
@@ -94,6 +97,7 @@ function renderNav(path) {
     nav.replaceChildren(
       link("#/", "Home"),
       link("#/public", "Public"),
+      link("#/search", "Search"),
       link("#/notifications", "Notifications", notificationsAvailable ? badge : null),
       link(userHref(me.username), "Profile"),
       link("#/settings", "Settings"),
@@ -102,7 +106,7 @@ function renderNav(path) {
     );
   } else {
     badge = null;
-    nav.replaceChildren(link("#/public", "Public"), link("#/login", "Log in"), link("#/signup", "Sign up"));
+    nav.replaceChildren(link("#/public", "Public"), link("#/search", "Search"), link("#/login", "Log in"), link("#/signup", "Sign up"));
   }
 }
 
@@ -230,10 +234,14 @@ function home(root, ctx) {
     const i = pending.findIndex((x) => x.id === id);
     if (i >= 0) pending.splice(i, 1), showPending();
   };
+  // Someone who follows nobody has an empty timeline: suggest whom to follow.
+  const suggestions = session.user.following_count === 0 ? suggestionsPanel() : null;
   append(root, 
+    suggestions,
     composer({
       label: "What’s happening?",
       draftKey: "home",
+      withPictures: true,
       onDone: (p) => {
         if (!list.has(p.id)) list.prepend(renderPost(p));
         announce("Posted.");
@@ -260,6 +268,24 @@ function publicFeed(root, ctx) {
     );
   }
   const list = pagedList({ url: "/post/?order=desc", render: (p) => renderPost(p), empty: "No posts yet.", label: "Public posts" });
+  ctx.cleanup.push(list.stop);
+  append(root, list.el);
+}
+
+function searchView(root, ctx) {
+  const q = (ctx.query.get("q") || "").trim();
+  const kind = ctx.query.get("type") || "posts";
+  title(root, q ? `Search: ${q}` : "Search");
+  append(root, searchForm(q, kind));
+  if (!q) return;
+  const results = searchResults(q, kind);
+  ctx.cleanup.push(results.stop);
+  append(root, results.el);
+}
+
+function tagView(root, ctx, tag) {
+  title(root, `#${tag}`);
+  const list = tagTimeline(tag);
   ctx.cleanup.push(list.stop);
   append(root, list.el);
 }
@@ -641,6 +667,27 @@ async function settings(root, ctx) {
       done.textContent = "Password changed.";
     },
   );
+  append(root, h("h2", { text: "Pictures" }));
+  for (const [kind, name] of [["avatar", "Avatar"], ["header", "Header"]]) {
+    const status = h("p", { class: "ok", role: "status" });
+    formView(
+      root,
+      null,
+      [
+        field({ label: `${name} picture`, name: "file", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", hint: "A PNG, JPEG, GIF or WebP of up to 10 MiB." }),
+        status,
+      ],
+      `Upload ${kind}`,
+      async (form) => {
+        status.textContent = "";
+        const file = form.elements.file.files[0];
+        if (!file) throw Object.assign(new Error("Choose a picture first."), { fields: { file: "Choose a picture first." } });
+        session.user = await uploadPicture(file, "", `/user/me/${kind}/`);
+        form.reset();
+        status.textContent = `${name} updated.`;
+      },
+    );
+  }
   append(root, 
     h("h2", { text: "Session" }),
     h("p", {}, `Logged in as @${me.username}. `, h("button", { type: "button", class: "secondary", text: "Log out", on: { click: doLogout } })),

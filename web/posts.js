@@ -18,17 +18,60 @@ export const userHref = (name) => `#/user/${encodeURIComponent(name)}`;
 // copy: `@` and a username not preceded by a word character or `@`, not
 // followed by a word character. tests/api/username_rule.rs holds them equal.
 const MENTION = /(?<![A-Za-z0-9_@])@([A-Za-z][A-Za-z0-9_]{2,31})(?![A-Za-z0-9_])/g;
+// The hashtag rule, as validation::HASHTAG_PATTERN states it (SQL
+// post_hashtags() in migrations/0009 is the other copy): `#` not preceded by
+// a word character or `#`, then letters, digits and `_`, not only ASCII
+// digits and `_`. tests/api/hashtag_rule.rs holds the three equal.
+const HASHTAG = /(?<![\p{Alphabetic}\p{N}_#])#(?![0-9_]*(?![\p{Alphabetic}\p{N}_]))([\p{Alphabetic}\p{N}_]+)/gu;
 
-/** Post text as text nodes, with @mentions as profile links. */
+/** The hashtag timeline of a tag. */
+export const tagHref = (tag) => `#/tag/${encodeURIComponent(tag.toLowerCase())}`;
+
+/** Post text as text nodes, with @mentions as profile links and #tags as tag links. */
 function richText(text) {
+  const links = [
+    ...[...text.matchAll(MENTION)].map((m) => [m, userHref(m[1])]),
+    ...[...text.matchAll(HASHTAG)].map((m) => [m, tagHref(m[1])]),
+  ].sort((a, b) => a[0].index - b[0].index);
   const out = [];
   let last = 0;
-  for (const m of text.matchAll(MENTION)) {
-    out.push(text.slice(last, m.index), h("a", { href: userHref(m[1]), text: m[0] }));
+  for (const [m, href] of links) {
+    out.push(text.slice(last, m.index), h("a", { href, text: m[0] }));
     last = m.index + m[0].length;
   }
   out.push(text.slice(last));
   return out;
+}
+
+/** A post's pictures: thumbnails with their alt text, linking to the full size. */
+function pictures(media) {
+  if (!media || !media.length) return null;
+  return h(
+    "div",
+    { class: `pictures n${media.length}` },
+    media.map((m) =>
+      h(
+        "a",
+        { href: m.url, target: "_blank", rel: "noopener", class: "picture" },
+        h("img", {
+          src: m.preview_url,
+          alt: m.description || "",
+          title: m.description || null,
+          loading: "lazy",
+          width: m.meta.small.width,
+          height: m.meta.small.height,
+        }),
+      ),
+    ),
+  );
+}
+
+/** Uploads one picture with its alt text; the attachment. */
+export async function uploadPicture(file, description, path = "/media/") {
+  const body = new FormData();
+  body.append("description", description);
+  body.append("file", file);
+  return (await api(path, { method: "POST", body })).data;
 }
 
 /**
@@ -86,6 +129,7 @@ function fill(el, post) {
       ? h("p", { class: "reply-to" }, h("a", { href: `#/post/${post.parent_id}`, text: "In reply to a post" }))
       : null,
     text,
+    pictures(post.media),
     actions,
     error,
   );
@@ -199,7 +243,7 @@ export function removePost(id) {
  * (kept in sessionStorage while typing, so an expired session loses
  * nothing), submit, send(body) → Promise<{data}>, onDone(post), onCancel.
  */
-export function composer({ label, value = "", draftKey, submit = "Post", send, onDone, onCancel, parentId }) {
+export function composer({ label, value = "", draftKey, submit = "Post", send, onDone, onCancel, parentId, withPictures }) {
   const key = draftKey && `pamps.draft.${draftKey}`;
   const f = field({ label, name: "text", textarea: true, rows: 3, value: (key && sessionStorage.getItem(key)) || value });
   const ta = f.querySelector("textarea");
@@ -207,10 +251,12 @@ export function composer({ label, value = "", draftKey, submit = "Post", send, o
   const counter = h("span", { class: "counter", id: nextId("count") }, n, h("span", { class: "sr-only", text: " characters left" }));
   ta.setAttribute("aria-describedby", `${counter.id} ${ta.getAttribute("aria-describedby")}`);
   const button = h("button", { type: "submit", class: "primary", text: submit });
+  const picker = withPictures ? picturePicker() : null;
   const form = h(
     "form",
     { class: "composer", novalidate: true },
     f,
+    picker && picker.el,
     h(
       "div",
       { class: "composer-foot" },
@@ -248,8 +294,10 @@ export function composer({ label, value = "", draftKey, submit = "Post", send, o
     const body = { text: ta.value };
     if (parentId != null) body.parent_id = parentId;
     try {
+      if (picker) body.media_ids = await picker.upload();
       const { data } = await (send ? send(body) : api("/post/", { method: "POST", body }));
       if (key) sessionStorage.removeItem(key);
+      if (picker) picker.clear();
       ta.value = "";
       update();
       onDone && onDone(data);
@@ -260,6 +308,54 @@ export function composer({ label, value = "", draftKey, submit = "Post", send, o
   });
   update();
   return form;
+}
+
+const MAX_PICTURES = 4;
+
+/**
+ * The composer's pictures: a file input (PNG, JPEG, GIF, WebP; up to 4) and
+ * an alt text field for each chosen file. upload() sends them in order and
+ * resolves their ids; a picture already uploaded is not sent twice.
+ */
+function picturePicker() {
+  const input = h("input", { type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", multiple: true, class: "sr-only", id: nextId("pics") });
+  const list = h("ul", { class: "picked" });
+  let picked = [];
+  const render = () => {
+    list.replaceChildren(
+      ...picked.map((p, i) => {
+        const alt = h("input", { type: "text", maxlength: 1500, value: p.alt, "aria-label": `Alt text for ${p.file.name}`, placeholder: "Describe this picture (alt text)" });
+        alt.addEventListener("input", () => {
+          p.alt = alt.value;
+          p.id = null;
+        });
+        const remove = h("button", { type: "button", class: "ghost", text: "Remove", "aria-label": `Remove ${p.file.name}` });
+        remove.addEventListener("click", () => {
+          picked.splice(i, 1);
+          render();
+        });
+        return h("li", {}, h("span", { class: "file", text: p.file.name }), alt, remove);
+      }),
+    );
+    label.hidden = picked.length >= MAX_PICTURES;
+  };
+  input.addEventListener("change", () => {
+    for (const file of input.files) if (picked.length < MAX_PICTURES) picked.push({ file, alt: "", id: null });
+    input.value = "";
+    render();
+  });
+  const label = h("label", { class: "button secondary add-pictures", for: input.id, text: "Add pictures" });
+  return {
+    el: h("div", { class: "picker" }, input, label, list),
+    async upload() {
+      for (const p of picked) if (p.id == null) p.id = (await uploadPicture(p.file, p.alt.trim())).id;
+      return picked.map((p) => p.id);
+    },
+    clear() {
+      picked = [];
+      render();
+    },
+  };
 }
 
 /**

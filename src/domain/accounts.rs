@@ -31,7 +31,9 @@ pub const CHANGE_PASSWORD: Effects = Effects {
 /// `users_session_end_password`; each revoked family:
 /// `refresh_tokens_session_end`), removes its likes and follows (counters
 /// back: `likes_count`, `follows_count`) and turns its posts into tombstones
-/// (`posts_count_delete`, a `post.delete` event each: `posts_event`).
+/// (`posts_count_delete`, a `post.delete` event each: `posts_event`); its
+/// pictures go, their files to the trash the media sweep empties
+/// (`media_drop_with_post`, `media_queue_files`).
 pub const DELETE_ACCOUNT: Effects = Effects {
     counters: &[
         "posts.like_count",
@@ -50,6 +52,8 @@ pub const DELETE_ACCOUNT: Effects = Effects {
         "follows_count",
         "posts_count_delete",
         "posts_event",
+        "media_drop_with_post",
+        "media_queue_files",
     ],
 };
 
@@ -200,7 +204,7 @@ pub async fn own_profile(db: &PgPool, actor: i64) -> DomainResult<Profile> {
 /// avatar, bio or usable password) and revokes every session; it touches
 /// only that row, so no write in flight can deadlock with it. The second
 /// removes what the account did, once nothing more can be added: likes,
-/// follows both ways, notifications, tickets and tokens; posts become
+/// follows both ways, pictures (files too), notifications, tickets and tokens; posts become
 /// tombstones (text removed) so replies keep their parent. The row stays
 /// (posts and reports refer to it) with `deleted_at` set.
 pub async fn delete_account(db: &PgPool, actor: i64) -> DomainResult<()> {
@@ -210,7 +214,7 @@ pub async fn delete_account(db: &PgPool, actor: i64) -> DomainResult<()> {
         .await?
         .ok_or(DomainError::Gone)?;
     sqlx::query(
-        "UPDATE users SET deleted_at = now(), role = 'user', avatar = NULL, bio = NULL,
+        "UPDATE users SET deleted_at = now(), role = 'user', avatar = NULL, header = NULL, bio = NULL,
                 username = 'gone_' || substr(md5(gen_random_uuid()::text), 1, 26),
                 email = 'gone_' || id || '@deleted.invalid', password_hash = '!'
           WHERE id = $1",
@@ -242,6 +246,7 @@ async fn erase_traces(db: &PgPool, actor: i64) -> DomainResult<()> {
         "DELETE FROM likes WHERE user_id = $1",
         "DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1",
         "UPDATE posts SET deleted_at = now(), text = '' WHERE user_id = $1 AND deleted_at IS NULL",
+        "DELETE FROM media WHERE user_id = $1",
         "DELETE FROM notifications WHERE user_id = $1 OR actor_id = $1",
         "DELETE FROM notification_reads WHERE user_id = $1",
         "DELETE FROM stream_tickets WHERE user_id = $1",

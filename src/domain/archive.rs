@@ -3,7 +3,7 @@
 //!
 //! PostgreSQL renders each row as JSON text; this module only joins the
 //! pieces: `{"profile": {...}, "posts": [...], "following": [...],
-//! "followers": [...], "likes": [...]}`.
+//! "followers": [...], "media": [...], "likes": [...]}`.
 
 use futures_util::Stream;
 use futures_util::stream;
@@ -35,6 +35,13 @@ const SECTIONS: &[(&str, &str)] = &[
           WHERE f.followee_id = $1 AND f.id > $2 ORDER BY f.id LIMIT $3",
     ),
     (
+        "media",
+        "SELECT id, json_build_object('id', id, 'url', '/media/files/' || file_key,
+                    'purpose', purpose, 'post_id', post_id, 'description', description,
+                    'created_at', created_at)::text
+           FROM media WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    ),
+    (
         "likes",
         "SELECT l.id, json_build_object('post_id', l.post_id, 'author', u.username,
                     'liked_at', l.created_at)::text
@@ -63,7 +70,7 @@ pub async fn archive(
 ) -> DomainResult<impl Stream<Item = DomainResult<String>> + 'static> {
     let profile: String = sqlx::query_scalar(
         "SELECT json_build_object('id', id, 'username', username, 'email', email,
-                    'avatar', avatar, 'bio', bio, 'created_at', created_at, 'role', role)::text
+                    'avatar', avatar, 'header', header, 'bio', bio, 'created_at', created_at, 'role', role)::text
            FROM users WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(actor)

@@ -2,7 +2,7 @@
 //!
 //! One module per capability ([`accounts`] and its [`archive`], [`posts`],
 //! [`interactions`], [`relationships`], [`notifications`], [`timelines`],
-//! [`moderation`]). An action takes the
+//! [`search`], [`moderation`]). An action takes the
 //! actor and an executor (a pool or a transaction) and performs the whole
 //! action: handlers of any surface only translate their request into a call
 //! and the result (or [`error::DomainError`]) into their response. Nothing
@@ -36,6 +36,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod posts;
 pub mod relationships;
+pub mod search;
 pub mod timelines;
 
 pub use crate::models::event::EventKind;

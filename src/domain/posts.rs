@@ -1,52 +1,69 @@
 //! Posts and replies: create, edit, soft delete.
 
+use sqlx::types::Json;
 use sqlx::{PgExecutor, PgPool};
 
 use super::error::{ConstraintExt, DomainError, DomainResult, field};
 use super::{Effects, EventKind, NotificationKind};
+use crate::media;
 use crate::models::post::{self, Post, lock_live_post};
 use crate::validation;
 
 /// A new post moves its author's `posts_count` and, for a reply, the
-/// parent's `reply_count` (trigger `posts_count_insert`); appends a `post`
+/// parent's `reply_count` (trigger `posts_count_insert`), and the use count of
+/// each of its hashtags (`posts_hashtags_count`); appends a `post`
 /// event (`posts_event`, named to fire first, so the post precedes the
 /// notifications about it); notifies the parent's author of a reply and the
 /// first ten users it mentions (`posts_notify`; the rules are in
 /// [`super::notifications`]); and each notification appends a
 /// `notification` event for its recipient (`notifications_event`).
 pub const CREATE: Effects = Effects {
-    counters: &["users.posts_count", "posts.reply_count"],
+    counters: &["users.posts_count", "posts.reply_count", "hashtags.uses"],
     notifications: &[NotificationKind::Reply, NotificationKind::Mention],
     events: &[EventKind::Post, EventKind::Notification],
     signals: &[],
     triggers: &[
         "posts_count_insert",
+        "posts_hashtags_count",
         "posts_event",
         "posts_notify",
         "notifications_event",
     ],
 };
 
-/// An edit that changes the text appends a `post.update` event
+/// An edit that changes the text moves hashtag counts (`posts_hashtags_count`),
+/// appends a `post.update` event
 /// (`posts_event`) and notifies users newly mentioned, within the post's ten
 /// (`posts_notify`, then `notifications_event`).
 pub const EDIT: Effects = Effects {
-    counters: &[],
+    counters: &["hashtags.uses"],
     notifications: &[NotificationKind::Mention],
     events: &[EventKind::PostUpdate, EventKind::Notification],
     signals: &[],
-    triggers: &["posts_event", "posts_notify", "notifications_event"],
+    triggers: &[
+        "posts_hashtags_count",
+        "posts_event",
+        "posts_notify",
+        "notifications_event",
+    ],
 };
 
-/// A soft delete moves `posts_count` and the parent's `reply_count` back
-/// (`posts_count_delete`) and appends a `post.delete` event (`posts_event`).
-/// Notifications about the post stay but are hidden from every read.
+/// A soft delete moves `posts_count`, the parent's `reply_count` and its
+/// hashtags' counts back (`posts_count_delete`, `posts_hashtags_count`), appends a `post.delete` event (`posts_event`) and
+/// drops its pictures, whose files are queued for removal
+/// (`media_drop_with_post`, then `media_queue_files`). Notifications about
+/// the post stay but are hidden from every read.
 pub const DELETE: Effects = Effects {
-    counters: &["users.posts_count", "posts.reply_count"],
+    counters: &["users.posts_count", "posts.reply_count", "hashtags.uses"],
     notifications: &[],
     events: &[EventKind::PostDelete],
     signals: &[],
-    triggers: &["posts_count_delete", "posts_event"],
+    triggers: &[
+        "posts_count_delete",
+        "posts_hashtags_count",
+        "posts_event",
+        "media_drop_with_post",
+    ],
 };
 
 /// Post text by the contract's rule (1–280 visible characters, stored trimmed).
@@ -55,16 +72,35 @@ fn text(raw: &str) -> DomainResult<String> {
 }
 
 /// `actor` posts `text` (as typed: the rule is applied here), or replies to
-/// live post `parent_id` ([`CREATE`]).
-/// The parent is locked in the same statement, so a reply either commits
-/// before the parent's delete or sees it.
+/// live post `parent_id` ([`CREATE`]), with up to four of their unattached
+/// uploads `media_ids`, in order. Without pictures this is one statement; with
+/// them, one transaction, so a refused `media_ids` leaves no post behind.
 pub async fn create(
+    db: &PgPool,
+    actor: i64,
+    text: &str,
+    parent_id: Option<i64>,
+    media_ids: &[i64],
+) -> DomainResult<Post> {
+    let text = self::text(text)?;
+    if media_ids.is_empty() {
+        return insert(db, actor, &text, parent_id).await;
+    }
+    let mut tx = db.begin().await?;
+    let mut created = insert(&mut *tx, actor, &text, parent_id).await?;
+    created.media = Json(media::rows::attach(&mut tx, actor, created.id, media_ids).await?);
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Inserts the post row. The parent is locked in the same statement, so a
+/// reply either commits before the parent's delete or sees it.
+async fn insert(
     db: impl PgExecutor<'_>,
     actor: i64,
     text: &str,
     parent_id: Option<i64>,
 ) -> DomainResult<Post> {
-    let text = self::text(text)?;
     sqlx::query_as(concat!(
         "WITH parent AS (",
         lock_live_post!("$3"),
@@ -75,11 +111,12 @@ pub async fn create(
              RETURNING *
          )
          SELECT new.id, new.text, new.date, new.user_id, u.username, new.parent_id,
-                new.like_count, new.reply_count, new.edited_at, false AS liked, new.id AS cursor
+                new.like_count, new.reply_count, new.edited_at, '[]'::json AS media,
+                false AS liked, new.id AS cursor
            FROM new JOIN users u ON u.id = new.user_id",
     ))
     .bind(actor)
-    .bind(&text)
+    .bind(text)
     .bind(parent_id)
     .fetch_optional(db)
     .await

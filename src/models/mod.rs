@@ -2,11 +2,14 @@
 
 pub mod event;
 pub mod follow;
+pub mod hashtag;
 pub mod like;
 pub mod moderation;
 pub mod notification;
 pub mod post;
 pub mod refresh_token;
+pub mod search;
+pub mod suggestion;
 pub mod user;
 
 /// RFC 3339 timestamps in UTC with microseconds, as the contract shows them.

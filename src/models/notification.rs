@@ -102,7 +102,9 @@ macro_rules! notification_select {
                     p.id AS post_id, p.text AS post_text, p.date AS post_date,
                     p.user_id AS post_user_id, pu.username AS post_username,
                     p.parent_id AS post_parent_id, p.like_count AS post_like_count,
-                    p.reply_count AS post_reply_count, p.edited_at AS post_edited_at,
+                    p.reply_count AS post_reply_count, p.edited_at AS post_edited_at, ",
+            $crate::media::attachment::post_media_json!("p.id"),
+            " AS post_media,
                     EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = n.user_id)
                         AS post_liked
                FROM notifications n
@@ -135,6 +137,7 @@ impl<'r> FromRow<'r, PgRow> for Notification {
                 like_count: row.try_get("post_like_count")?,
                 reply_count: row.try_get("post_reply_count")?,
                 edited_at: row.try_get("post_edited_at")?,
+                media: row.try_get("post_media")?,
                 liked: Some(row.try_get("post_liked")?),
                 cursor: id,
             }),

@@ -2,10 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
 use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 
 use crate::domain::error::{DomainError, DomainResult};
+use crate::media::attachment::MediaAttachment;
 use crate::pagination::{Keyed, Order, Page};
 use crate::visibility::visible_post;
 
@@ -27,6 +29,9 @@ pub struct Post {
     pub reply_count: i32,
     #[serde(serialize_with = "crate::models::timestamp::option::serialize")]
     pub edited_at: Option<DateTime<Utc>>,
+    /// Its pictures, in order (`[]` when none).
+    #[schema(value_type = Vec<MediaAttachment>)]
+    pub media: Json<Vec<MediaAttachment>>,
     /// Whether the viewer liked this post (present only with a token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liked: Option<bool>,
@@ -58,6 +63,10 @@ pub struct NewPost {
     #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
     pub text: String,
     pub parent_id: Option<i64>,
+    /// Up to 4 of one's own unattached uploads (`POST /media/`), in order.
+    #[serde(default)]
+    #[schema(max_items = 4)]
+    pub media_ids: Vec<i64>,
 }
 
 /// `PATCH /post/{id}/` body.
@@ -73,7 +82,9 @@ macro_rules! post_select {
     ($cursor:literal, $($tail:expr),+) => {
         concat!(
             "SELECT p.id, p.text, p.date, p.user_id, u.username, p.parent_id,
-                    p.like_count, p.reply_count, p.edited_at,
+                    p.like_count, p.reply_count, p.edited_at, ",
+            $crate::media::attachment::post_media_json!("p.id"),
+            " AS media,
                     CASE WHEN $1::bigint IS NULL THEN NULL
                          ELSE EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
                     END AS liked, ",

@@ -36,6 +36,8 @@ pub struct Profile {
     pub id: i64,
     pub username: String,
     pub avatar: Option<String>,
+    /// The profile's banner picture (`POST /user/me/header/`).
+    pub header: Option<String>,
     pub bio: Option<String>,
     #[serde(serialize_with = "crate::models::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
@@ -131,7 +133,7 @@ pub(crate) use user_select;
 macro_rules! profile_select {
     ($($tail:literal),+) => {
         concat!(
-            "SELECT u.id, u.username, u.avatar, u.bio, u.created_at,
+            "SELECT u.id, u.username, u.avatar, u.header, u.bio, u.created_at,
                     u.followers_count, u.following_count, u.posts_count,
                     CASE WHEN $1::bigint IS NULL THEN NULL
                          ELSE EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = u.id)
@@ -206,7 +208,7 @@ pub async fn profile(
 /// One's own profile, with email. A token for a user that no longer exists is a 401.
 pub async fn own_profile(db: impl PgExecutor<'_>, id: i64) -> DomainResult<Profile> {
     sqlx::query_as(
-        "SELECT id, username, avatar, bio, created_at, followers_count, following_count,
+        "SELECT id, username, avatar, header, bio, created_at, followers_count, following_count,
                 posts_count, NULL::boolean AS following, email, role
            FROM users WHERE id = $1 AND deleted_at IS NULL",
     )

@@ -5,10 +5,12 @@
 //! `utoipa_actix_web`, which collects the documentation of whatever it routes.
 
 pub mod auth;
+pub mod media;
 pub mod moderation;
 pub mod notification;
 pub mod ops;
 pub mod post;
+pub mod search;
 pub mod stream;
 pub mod user;
 
@@ -19,8 +21,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn api(cfg: &mut ServiceConfig) {
     ops::configure(cfg);
     auth::configure(cfg);
+    search::configure(cfg);
     user::configure(cfg);
     post::configure(cfg);
+    media::configure(cfg);
     notification::configure(cfg);
     moderation::configure(cfg);
     stream::configure(cfg);

@@ -61,7 +61,7 @@ pub async fn list(
     responses(
         (status = 201, body = Post, headers(("Location" = String, description = "/post/{id}/"))),
         (status = 401, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, description = "Invalid text or unknown parent_id", body = ValidationBody),
+        (status = 422, description = "Invalid text, unknown parent_id, or media_ids not your unattached uploads", body = ValidationBody),
         (status = 429, body = ErrorBody),
     ))]
 #[post("/post/")]
@@ -70,7 +70,14 @@ pub async fn create(
     me: Writer,
     JsonBody(body): JsonBody<NewPost>,
 ) -> ApiResult<HttpResponse> {
-    let created = posts::create(&state.pool, me.id, &body.text, body.parent_id).await?;
+    let created = posts::create(
+        &state.pool,
+        me.id,
+        &body.text,
+        body.parent_id,
+        &body.media_ids,
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/post/{}/", created.id)))
         .json(created))
@@ -120,6 +127,7 @@ pub async fn delete(
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     posts::delete(&state.pool, me.id, id.into_inner()).await?;
+    state.media.tidy(&state.pool).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -255,7 +255,7 @@ pub async fn timeline(
 /// the rows (`domain::archive`), never built as this value.
 #[derive(ToSchema)]
 pub struct Archive {
-    /// `{id, username, email, avatar, bio, created_at, role}`.
+    /// `{id, username, email, avatar, header, bio, created_at, role}`.
     pub profile: Object,
     /// `{id, text, date, parent_id, edited_at, like_count, reply_count}`, oldest first.
     pub posts: Vec<Object>,
@@ -263,11 +263,13 @@ pub struct Archive {
     pub following: Vec<Object>,
     /// `{username, since}`, oldest follow first.
     pub followers: Vec<Object>,
+    /// `{id, url, purpose, post_id, description, created_at}`: my pictures.
+    pub media: Vec<Object>,
     /// `{post_id, author, liked_at}`, oldest like first.
     pub likes: Vec<Object>,
 }
 
-/// Downloads my data: profile, posts, follows both ways and likes, as one
+/// Downloads my data: profile, posts, follows both ways, pictures and likes, as one
 /// JSON document streamed a page of rows at a time.
 #[utoipa::path(tag = "users", security(("bearer" = [])),
     responses((status = 200, description = "The archive", content_type = "application/json",

@@ -61,6 +61,10 @@ pub async fn recount(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
     ))
     .execute(&mut *conn)
     .await?;
+    // Hashtag use counts are rebuilt whole by migration 0009's function.
+    sqlx::query("SELECT hashtags_recount()")
+        .execute(&mut *conn)
+        .await?;
     Ok(users.rows_affected() + posts.rows_affected())
 }
 

@@ -158,6 +158,9 @@ pub fn test_settings(overrides: &[(&str, &str)]) -> Settings {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    // Not the default `media` under the working directory (the checkout).
+    let media = std::env::temp_dir().join("pamps-test-media");
+    vars.insert("PAMPS_MEDIA__ROOT".into(), media.display().to_string());
     for (k, v) in overrides {
         vars.insert(k.to_string(), v.to_string());
     }
@@ -305,6 +308,8 @@ impl TestApp {
             "follows" => "SELECT count(*) FROM follows",
             "likes" => "SELECT count(*) FROM likes",
             "refresh_tokens" => "SELECT count(*) FROM refresh_tokens",
+            "media" => "SELECT count(*) FROM media",
+            "media_trash" => "SELECT count(*) FROM media_trash",
             other => panic!("unknown table {other}"),
         };
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
@@ -398,12 +403,13 @@ impl TestApp {
 // --- shared by the post and user test files ---------------------------------------
 
 /// The keys of every post in a response with a token.
-pub const POST_KEYS: [&str; 10] = [
+pub const POST_KEYS: [&str; 11] = [
     "date",
     "edited_at",
     "id",
     "like_count",
     "liked",
+    "media",
     "parent_id",
     "reply_count",
     "text",

@@ -68,7 +68,7 @@ async fn the_export_holds_profile_posts_follows_and_likes_across_pages(pool: PgP
         "liked_at": archive["likes"][0]["liked_at"]}])
     );
     let keys: Vec<&String> = archive.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 5, "{keys:?}");
+    assert_eq!(keys.len(), 6, "{keys:?}");
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
@@ -81,7 +81,7 @@ async fn an_empty_account_exports_empty_lists_and_strangers_get_401(pool: PgPool
 
     res.assert_status(200);
     let archive = res.json();
-    for list in ["posts", "following", "followers", "likes"] {
+    for list in ["posts", "following", "followers", "media", "likes"] {
         assert_eq!(archive[list], json!([]), "{list}");
     }
     anonymous.assert_status(401);
@@ -150,6 +150,15 @@ async fn deleting_an_account_erases_it_and_corrects_everyones_counts(pool: PgPoo
         )
         .await;
     filed.assert_status(201);
+    sqlx::query(
+        "INSERT INTO media (user_id, file_key, preview_key, content_type, width, height,
+                            small_width, small_height, blurhash)
+         VALUES ($1, 'ana.png', 'ana_small.png', 'image/png', 1, 1, 1, 1, 'L00000fQfQfQfQfQfQfQfQfQfQfQ')",
+    )
+    .bind(ana)
+    .execute(&app.pool)
+    .await
+    .unwrap();
 
     let res = delete_account(&app, &token, json!({"password": PASSWORD})).await;
 
@@ -219,6 +228,22 @@ async fn deleting_an_account_erases_it_and_corrects_everyones_counts(pool: PgPoo
     .await
     .unwrap();
     assert_eq!(traces, (0, 0, 0, 0, 0));
+    let trash: Vec<String> =
+        sqlx::query_scalar("SELECT file_key FROM media_trash ORDER BY file_key")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        trash,
+        ["ana.png", "ana_small.png"],
+        "the files wait for the sweep"
+    );
+    let pictures: i64 = sqlx::query_scalar("SELECT count(*) FROM media WHERE user_id = $1")
+        .bind(ana)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(pictures, 0);
     let queue = app.get("/moderation/reports/", Some(&moderator)).await;
     assert_eq!(queue.json()[0]["reporter"], Value::Null);
     assert_eq!(queue.json()[0]["target_username"], "bob");

@@ -5,12 +5,13 @@ use sqlx::PgPool;
 
 use crate::helpers::{TestApp, USER_KEYS, assert_401, body_ids, editable_columns, ids, keys};
 
-const PROFILE_KEYS: [&str; 8] = [
+const PROFILE_KEYS: [&str; 9] = [
     "avatar",
     "bio",
     "created_at",
     "followers_count",
     "following_count",
+    "header",
     "id",
     "posts_count",
     "username",
