@@ -53,7 +53,6 @@ pub const DELETE_ACCOUNT: Effects = Effects {
         "posts_count_delete",
         "posts_event",
         "media_drop_with_post",
-        "media_queue_files",
     ],
 };
 
