@@ -35,7 +35,8 @@ psql "$DATABASE_URL" -XqAt -c "CREATE DATABASE $db" >/dev/null
 
 seed=${FUZZ_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 echo "api-fuzz: seed $seed (FUZZ_SEED=$seed replays this run)"
-# Seeded rows: user1..user40 (ids 1..40, password pamps-seed-password),
+# Seeded rows: user1..user40 (ids 1..40, password pamps-seed-password; user1
+# an admin, so the moderation routes answer it, with open reports 1..38),
 # posts 1..60 by them, follows and likes; then posts 61..300 by user1, the
 # account the fuzz acts as, so that generated post ids are often its own and
 # PATCH/DELETE /post/{id}/ can succeed too; user1 follows nobody, so a
@@ -46,6 +47,9 @@ PAMPS_ENV=testing PAMPS_DB__URI="$base/$db" ./target/debug/pamps seed \
 psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "INSERT INTO posts (user_id, text)
   SELECT u.id, 'fuzz seed post ' || g FROM users u, generate_series(1, 240) g WHERE u.username = 'user1';
   DELETE FROM follows WHERE follower_id = (SELECT id FROM users WHERE username = 'user1');
+  UPDATE users SET role = 'admin' WHERE username = 'user1';
+  INSERT INTO reports (reporter_id, target_id, reason)
+  SELECT 2, id, 'fuzz seed report' FROM users WHERE username NOT IN ('user1', 'user2');
   INSERT INTO media (user_id, file_key, preview_key, content_type, width, height, small_width, small_height, blurhash)
   SELECT u.id, md5('f' || g) || '.png', md5('p' || g) || '_small.png', 'image/png', 10, 10, 10, 10, 'LEHV6nWB2yk8pyo0adR*.7kCMdnj'
     FROM users u, generate_series(1, 300) g WHERE u.username = 'user1'" >/dev/null
@@ -124,7 +128,7 @@ for har in sys.argv[3:]:
 # These succeed only with a secret no generator can guess: a password or a
 # refresh token (the API tests cover their success paths).
 SECRET_NEEDED = {("POST", "/token"), ("POST", "/refresh_token"), ("POST", "/logout"),
-                 ("POST", "/user/me/password"),
+                 ("POST", "/user/me/password"), ("DELETE", "/user/"),
                  # a random file name, and a real picture in a multipart body
                  ("GET", "/media/files/{key}"), ("POST", "/media/"),
                  ("POST", "/user/me/avatar/"), ("POST", "/user/me/header/")}

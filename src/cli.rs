@@ -1,5 +1,5 @@
-//! The `pamps` command line: serve, migrate, adduser, user-list, reset-db,
-//! seed; one function per subcommand.
+//! The `pamps` command line: serve, migrate, adduser, user-list, role,
+//! reset-db, seed; one function per subcommand.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -9,8 +9,9 @@ use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
 use crate::config::{AppEnv, Settings};
-use crate::domain::accounts;
 use crate::domain::error::DomainError;
+use crate::domain::{accounts, moderation};
+use crate::models::moderation::Role;
 use crate::models::user::{self, RegisterRequest};
 use crate::seed::{self, SeedOptions};
 use crate::server::Application;
@@ -44,6 +45,12 @@ pub enum Command {
     CreateUser(NewUser),
     /// List users as a table: id, username, email, created.
     UserList,
+    /// Give an account a role: user, moderator or admin (recorded in the moderation log).
+    Role {
+        username: String,
+        /// user, moderator or admin.
+        role: Role,
+    },
     /// Drop and recreate the database schema (refused in production).
     ResetDb {
         /// Do not ask for confirmation.
@@ -70,6 +77,9 @@ pub struct NewUser {
     bio: Option<String>,
     #[arg(long)]
     avatar: Option<String>,
+    /// Make the new account an administrator.
+    #[arg(long)]
+    admin: bool,
 }
 
 /// Parses the command line, runs it, and turns any failure into one line on stderr.
@@ -107,9 +117,11 @@ async fn execute(command: Command) -> Result<(), String> {
                 avatar: new.avatar,
                 bio: new.bio,
             };
-            adduser(&settings, request, new.password.or(new.password_arg)).await
+            let role = new.admin.then_some(Role::Admin);
+            adduser(&settings, request, new.password.or(new.password_arg), role).await
         }
         Command::UserList => user_list(&settings).await,
+        Command::Role { username, role } => set_role(&settings, &username, role).await,
         Command::ResetDb { force } => reset_db(&settings, force).await,
         Command::Seed(options) => seed(&settings, &options).await,
     }
@@ -162,6 +174,7 @@ async fn adduser(
     settings: &Settings,
     mut request: RegisterRequest,
     password: Option<String>,
+    role: Option<Role>,
 ) -> Result<(), String> {
     request.password = match password {
         Some(password) => {
@@ -184,7 +197,21 @@ async fn adduser(
     let created = accounts::register(&pool, &new_user, &hash)
         .await
         .map_err(describe_error)?;
+    if let Some(role) = role {
+        moderation::set_role(&pool, &created.username, role)
+            .await
+            .map_err(describe_error)?;
+    }
     println!("created user {} (id {})", created.username, created.id);
+    Ok(())
+}
+
+async fn set_role(settings: &Settings, username: &str, role: Role) -> Result<(), String> {
+    let pool = connect(settings).await?;
+    moderation::set_role(&pool, username, role)
+        .await
+        .map_err(describe_error)?;
+    println!("{username} is now {}", role.as_str());
     Ok(())
 }
 

@@ -115,6 +115,7 @@ impl Modify for Complete {
         (name = "reposts", description = "Reposts (boosts): on the reposters' followers' home timelines"),
         (name = "bookmarks", description = "Bookmarks, private to their owner"),
         (name = "notifications", description = "Likes, replies, follows, mentions and reposts of me"),
+        (name = "moderation", description = "Reports, the moderators' queue, suspensions and the audit log"),
         (name = "search", description = "Finding posts, accounts and hashtags"),
         (name = "stream", description = "The live stream (GET /stream: WebSocket or Server-Sent Events; see docs/API.md)"),
         (name = "operations", description = "Probes"),

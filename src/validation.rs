@@ -11,7 +11,7 @@ use regex_lite::Regex;
 use secrecy::SecretString;
 
 /// Usernames that would shadow routes under `/user/`.
-const RESERVED_USERNAMES: [&str; 7] = [
+const RESERVED_USERNAMES: [&str; 8] = [
     "me",
     "timeline",
     "follow",
@@ -19,6 +19,7 @@ const RESERVED_USERNAMES: [&str; 7] = [
     "bookmarks",
     "blocks",
     "mutes",
+    "export",
 ];
 pub const POST_MAX_CHARS: usize = 280;
 pub const BIO_MAX_CHARS: usize = 500;
@@ -301,6 +302,7 @@ mod tests {
             "follow",
             "Suggestions",
             "Bookmarks",
+            "export",
             "",
             &"a".repeat(33),
         ] {

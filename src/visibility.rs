@@ -397,7 +397,13 @@ pub(crate) use visible_notification;
 /// profile, with the block's state, so it can be undone).
 macro_rules! visible_account {
     ($user:literal) => {
-        concat!("(", $user, ".suspended_at IS NULL)")
+        concat!(
+            "(",
+            $user,
+            ".suspended_at IS NULL AND ",
+            $user,
+            ".deleted_at IS NULL)"
+        )
     };
 }
 pub(crate) use visible_account;

@@ -5,6 +5,7 @@ import { h, append, field, formError, showError, clearErrors, announce, avatar, 
 import { renderPost, composer, pagedList, userRow, updatePost, updateCounts, countsSeen, removePost, userHref, uploadPicture } from "./posts.js";
 import { live, startLive, stopLive } from "./stream.js";
 import { profileActions, privacySettings } from "./privacy.js";
+import { moderationView, reportButton, leavingSection, isModerator } from "./moderation.js";
 import { searchForm, searchResults, tagTimeline, suggestionsPanel } from "./search.js";
 
 const main = document.getElementById("main");
@@ -26,6 +27,7 @@ const routes = [
   [/^\/notifications$/, notifications],
   [/^\/bookmarks$/, bookmarks],
   [/^\/settings$/, settings],
+  [/^\/moderation$/, moderation],
 ];
 
 function route() {
@@ -102,6 +104,7 @@ function renderNav(path) {
       link(userHref(me.username), "Profile"),
       link("#/bookmarks", "Bookmarks"),
       link("#/settings", "Settings"),
+      isModerator() ? link("#/moderation", "Moderation") : null,
       h("button", { type: "button", class: "linkish", text: "Log out", on: { click: doLogout } }),
     );
   } else {
@@ -403,6 +406,8 @@ async function profile(root, ctx, name, tab = "posts") {
   } else {
     follow = h("a", { class: "button secondary", href: "#/settings", text: "Edit profile" });
   }
+  const reportRow = h("p", { class: "report-row" });
+  if (me && !isMe) append(reportRow, reportButton({ username: user.username }, `@${user.username}`, () => reportRow));
   const card = h(
     "section",
     { class: "profile", "aria-label": "Profile" },
@@ -417,6 +422,7 @@ async function profile(root, ctx, name, tab = "posts") {
       h("a", { href: `${base}/followers` }, followers),
       h("a", { href: `${base}/following`, text: `${user.following_count} following` }),
     ),
+    reportRow,
     error,
   );
   // The Posts tab lists what posts_count counts: live posts and replies.
@@ -716,6 +722,17 @@ async function settings(root, ctx) {
     h("h2", { text: "Session" }),
     h("p", {}, `Logged in as @${me.username}. `, h("button", { type: "button", class: "secondary", text: "Log out", on: { click: doLogout } })),
   );
+  leavingSection(root, async () => {
+    await doLogout();
+    announce("Your account was deleted.");
+  });
+}
+
+function moderation(root, ctx) {
+  if (!session.user) return requireLogin();
+  title(root, "Moderation");
+  if (!isModerator()) return append(root, h("p", { class: "notice", text: "Moderators only." }));
+  return moderationView(root, ctx);
 }
 
 function notFound(root) {

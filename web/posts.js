@@ -1,6 +1,7 @@
 // Posts, the composer, and paged lists.
 
 import { api, session } from "./api.js";
+import { reportButton } from "./moderation.js";
 import { h, append, field, formError, showError, clearErrors, time, charCount, avatar, announce, plural, nextId } from "./dom.js";
 import { levelPicker, levelBadge } from "./levels.js";
 
@@ -113,6 +114,7 @@ function fill(el, post) {
     toggle(el, { cls: "bookmark", label: "Bookmark", field: "bookmarked", path: "bookmark" }),
     own ? h("button", { type: "button", class: "act edit", text: "Edit" }) : null,
     own ? h("button", { type: "button", class: "act delete", text: "Delete" }) : null,
+    session.user && !own ? reportButton({ post_ids: [post.id] }, `post by @${post.username}`, () => actions) : null,
   );
   const text = h("p", { class: "text", dir: "auto" }, richText(post.text));
   el.replaceChildren();

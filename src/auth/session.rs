@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::auth::known::SUSPENDED;
 use crate::auth::tokens::Scope;
 use crate::domain::accounts;
 use crate::error::{ApiError, ApiResult};
@@ -37,6 +38,15 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
+/// `DELETE /user/` body.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AccountDeletion {
+    /// Required; absent reads as empty, so the token is checked first.
+    #[serde(default)]
+    #[schema(min_length = 1)]
+    pub password: String,
+}
+
 /// A freshly issued access and refresh token.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenPair {
@@ -63,6 +73,7 @@ pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair>
     let stored = found.as_ref().map(|c| c.password_hash.clone());
     let verified = state.hasher.verify(password, stored).await?;
     match found {
+        Some(creds) if verified && creds.suspended => Err(ApiError::Forbidden(SUSPENDED)),
         Some(creds) if verified => {
             let session = Uuid::new_v4();
             let (pair, token) = sign_pair(state, creds.id, &creds.username, true, session)?;
@@ -134,6 +145,29 @@ pub async fn change_password(
     accounts::change_password(&mut tx, user.id, &hash).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Deletes the caller's account after checking their password.
+pub async fn delete_account(
+    state: &AppState,
+    user: &AuthUser,
+    body: AccountDeletion,
+) -> ApiResult<()> {
+    if body.password.is_empty() {
+        return Err(ApiError::invalid(&["body", "password"], "Field required"));
+    }
+    let stored = user::credentials_by_id(&state.pool, user.id)
+        .await?
+        .ok_or_else(ApiError::bad_credentials)?;
+    let password = SecretString::from(body.password);
+    if !state
+        .hasher
+        .verify(password, Some(stored.password_hash))
+        .await?
+    {
+        return Err(ApiError::Unauthorized("Incorrect password"));
+    }
+    Ok(accounts::delete_account(&state.pool, user.id).await?)
 }
 
 /// Signs a new pair in `session`; the refresh token is valid only once recorded.

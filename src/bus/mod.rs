@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 pub use backfill::{Backfill, Page};
 pub use hub::{Dropped, Frame, Holder, Hub, StreamName, Streams, Subscription};
 pub use role::{ROLE_POLL, hold as hold_numbering_role};
-pub use sessions::watch_sessions;
+pub use sessions::{end_user, watch_sessions};
 
 use crate::error::{ApiError, ApiResult};
 use crate::models::event::{self, Event, EventKind};

@@ -75,6 +75,12 @@ async fn watch_once(state: &AppState) -> ApiResult<()> {
     }
 }
 
+/// Ends user `id`'s sessions on this instance at once (a suspension or a
+/// deletion just committed here); the signal reaches the other instances.
+pub fn end_user(state: &AppState, id: i64) {
+    end(state, Ended::User(id));
+}
+
 fn end(state: &AppState, ended: Ended) {
     if let Ended::User(user) = ended {
         state.known_users.forget(user);

@@ -5,8 +5,8 @@
 
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
-use super::Effects;
 use super::error::{ConstraintExt, DomainError, DomainResult, Fields, field};
+use super::{Effects, EventKind};
 use crate::models::refresh_token;
 use crate::models::user::{self, NewUser, Profile, ProfileUpdate, RegisterRequest, User};
 use crate::pagination::Page;
@@ -25,6 +25,39 @@ pub const CHANGE_PASSWORD: Effects = Effects {
     events: &[],
     signals: &["pamps_sessions"],
     triggers: &["users_session_end_password", "refresh_tokens_session_end"],
+};
+
+/// Deleting an account ends its sessions (the new password hash:
+/// `users_session_end_password`; each revoked family:
+/// `refresh_tokens_session_end`), removes its likes and follows (counters
+/// back: `likes_count`, `follows_count`) and turns its posts into tombstones
+/// (`posts_count_delete`, a `post.delete` event each: `posts_event`); its
+/// pictures go, their files to the trash the media sweep empties
+/// (`media_drop_with_post`, `media_queue_files`).
+pub const DELETE_ACCOUNT: Effects = Effects {
+    counters: &[
+        "posts.like_count",
+        "posts.repost_count",
+        "users.followers_count",
+        "users.following_count",
+        "users.posts_count",
+        "posts.reply_count",
+    ],
+    notifications: &[],
+    events: &[EventKind::PostDelete, EventKind::PostCounts],
+    signals: &["pamps_sessions"],
+    triggers: &[
+        "users_session_end_password",
+        "refresh_tokens_session_end",
+        "likes_count",
+        "reposts_count",
+        "posts_counts_event",
+        "follows_count",
+        "posts_count_delete",
+        "posts_hashtags_count",
+        "posts_event",
+        "media_drop_with_post",
+    ],
 };
 
 const USERNAME_TAKEN: &str = "Username already registered";
@@ -166,4 +199,69 @@ pub async fn profile(db: &PgPool, username: &str, viewer: Option<i64>) -> Domain
 /// `actor`'s own profile, with email.
 pub async fn own_profile(db: &PgPool, actor: i64) -> DomainResult<Profile> {
     user::own_profile(db, actor).await
+}
+
+/// Deletes `actor`'s account ([`DELETE_ACCOUNT`]) in two transactions. The
+/// first locks the users row FOR UPDATE (the write guards of migration 0013
+/// wait for it, then refuse), anonymises it (a random name, no email,
+/// avatar, bio or usable password) and revokes every session; it touches
+/// only that row, so no write in flight can deadlock with it. The second
+/// removes what the account did, once nothing more can be added: likes,
+/// reposts, bookmarks, blocks and mutes both ways, follows both ways, pictures (files too), notifications, tickets and tokens; posts become
+/// tombstones (text removed) so replies keep their parent. The row stays
+/// (posts and reports refer to it) with `deleted_at` set.
+pub async fn delete_account(db: &PgPool, actor: i64) -> DomainResult<()> {
+    let mut tx = db.begin().await?;
+    refresh_token::lock_user(&mut tx, actor).await?;
+    crate::models::moderation::standing(&mut *tx, actor, true)
+        .await?
+        .ok_or(DomainError::Gone)?;
+    sqlx::query(
+        "UPDATE users SET deleted_at = now(), role = 'user', avatar = NULL, header = NULL, bio = NULL,
+                username = 'gone_' || substr(md5(gen_random_uuid()::text), 1, 26),
+                email = 'gone_' || id || '@deleted.invalid', password_hash = '!'
+          WHERE id = $1",
+    )
+    .bind(actor)
+    .execute(&mut *tx)
+    .await?;
+    refresh_token::revoke_all_for_user(&mut tx, actor).await?;
+    tx.commit().await?;
+    let mut attempt = 0;
+    loop {
+        match erase_traces(db, actor).await {
+            // A deadlock with concurrent counter updates: PostgreSQL chose
+            // this transaction; nothing was written, so try again.
+            Err(DomainError::Database(sqlx::Error::Database(e)))
+                if e.code().as_deref() == Some("40P01") && attempt < 3 =>
+            {
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The second half of [`delete_account`].
+async fn erase_traces(db: &PgPool, actor: i64) -> DomainResult<()> {
+    let mut tx = db.begin().await?;
+    for sql in [
+        "DELETE FROM likes WHERE user_id = $1",
+        "DELETE FROM reposts WHERE user_id = $1",
+        "DELETE FROM bookmarks WHERE user_id = $1",
+        "DELETE FROM blocks WHERE blocker_id = $1 OR blocked_id = $1",
+        "DELETE FROM mutes WHERE muter_id = $1 OR muted_id = $1",
+        "DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1",
+        "UPDATE posts SET deleted_at = now(), text = '' WHERE user_id = $1 AND deleted_at IS NULL",
+        "DELETE FROM media WHERE user_id = $1",
+        "DELETE FROM notifications WHERE user_id = $1 OR actor_id = $1",
+        "DELETE FROM notification_reads WHERE user_id = $1",
+        "DELETE FROM stream_tickets WHERE user_id = $1",
+        "DELETE FROM refresh_tokens WHERE user_id = $1",
+        "UPDATE reports SET reporter_id = NULL WHERE reporter_id = $1",
+    ] {
+        sqlx::query(sql).bind(actor).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

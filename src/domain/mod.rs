@@ -1,8 +1,8 @@
 //! The domain: every user action and list read, whatever surface asks.
 //!
-//! One module per capability ([`accounts`], [`posts`], [`interactions`],
-//! [`reposts`], [`bookmarks`], [`relationships`], [`privacy`], [`notifications`],
-//! [`timelines`], [`search`]). An action takes the
+//! One module per capability ([`accounts`] and its [`archive`], [`posts`],
+//! [`interactions`], [`reposts`], [`bookmarks`], [`relationships`], [`privacy`],
+//! [`notifications`], [`timelines`], [`search`], [`moderation`]). An action takes the
 //! actor and an executor (a pool or a transaction) and performs the whole
 //! action: handlers of any surface only translate their request into a call
 //! and the result (or [`error::DomainError`]) into their response. Nothing
@@ -29,9 +29,11 @@
 //! client, and a test fails until all four agree.
 
 pub mod accounts;
+pub mod archive;
 pub mod bookmarks;
 pub mod error;
 pub mod interactions;
+pub mod moderation;
 pub mod notifications;
 pub mod posts;
 pub mod privacy;
@@ -78,13 +80,29 @@ pub const ACTIONS: &[(&str, &Effects)] = &[
     ("privacy::unblock", &privacy::UNBLOCK),
     ("privacy::mute", &privacy::MUTE),
     ("privacy::unmute", &privacy::UNMUTE),
+    ("accounts::delete_account", &accounts::DELETE_ACCOUNT),
+    ("moderation::report", &moderation::REPORT),
+    ("moderation::resolve", &moderation::RESOLVE),
+    ("moderation::delete_post", &moderation::DELETE_POST),
+    ("moderation::suspend", &moderation::SUSPEND),
+    ("moderation::unsuspend", &moderation::UNSUSPEND),
+    ("moderation::set_role", &moderation::SET_ROLE),
+];
+
+/// Triggers that only refuse a write (an account suspended or deleted while
+/// the request was in flight, migration 0013): they write nothing.
+pub const GUARDS: &[&str] = &[
+    "posts_author_active",
+    "likes_liker_active",
+    "follows_follower_active",
+    "follows_followee_present",
 ];
 
 /// Triggers that fire on writes no domain action makes, and who makes them.
 pub const OUTSIDE_ACTIONS: &[(&str, &str)] = &[
     (
         "users_session_end_delete",
-        "an account deleted by an administrator's SQL (pamps deletes no account)",
+        "a users row removed by an administrator's SQL (an account deleted through pamps keeps its row)",
     ),
     (
         "refresh_tokens_session_end",

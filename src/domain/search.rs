@@ -1,6 +1,6 @@
 //! Finding things: posts by their words, accounts by name, hashtags by
 //! prefix, a hashtag's timeline and accounts to follow. Reads only; each
-//! post they return passed `visibility::visible_post!` for the viewer.
+//! post they return is one a public list would show (`visibility::listed_post!`).
 
 use sqlx::PgExecutor;
 

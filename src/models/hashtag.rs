@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::domain::error::DomainResult;
 use crate::models::post::{Post, post_select};
 use crate::pagination::{Keyed, Page};
-use crate::visibility::visible_post;
+use crate::visibility::listed_post;
 
 /// A hashtag and how many live posts use it.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -39,7 +39,7 @@ pub async fn timeline(
     Ok(sqlx::query_as(concat!(
         "WITH hits AS (SELECT p.id FROM posts p
                         WHERE post_hashtags(p.text) @> ARRAY[lower($2)] AND ",
-        visible_post!("p", "$1"),
+        listed_post!("p", "$1"),
         "               AND p.id < $3 ORDER BY p.id DESC LIMIT $4) ",
         post_select!(
             "p.id",

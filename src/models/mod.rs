@@ -6,6 +6,7 @@ pub mod event;
 pub mod follow;
 pub mod hashtag;
 pub mod like;
+pub mod moderation;
 pub mod mute;
 pub mod notification;
 pub mod post;

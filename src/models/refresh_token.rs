@@ -30,7 +30,7 @@ pub struct NewToken {
 }
 
 /// Waits for, and holds until the transaction ends, the lock on `user_id`'s tokens.
-async fn lock_user(conn: &mut PgConnection, user_id: i64) -> DomainResult<()> {
+pub async fn lock_user(conn: &mut PgConnection, user_id: i64) -> DomainResult<()> {
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashint8($2))")
         .bind(LOCK_NAMESPACE)
         .bind(user_id)
@@ -72,7 +72,8 @@ pub async fn start_family(
     lock_user(&mut tx, user_id).await?;
     let done = sqlx::query(
         "INSERT INTO refresh_tokens (jti, family_id, user_id, expires_at)
-         SELECT $1, $2, id, $4 FROM users WHERE id = $3 AND password_hash = $5",
+         SELECT $1, $2, id, $4 FROM users
+          WHERE id = $3 AND password_hash = $5 AND suspended_at IS NULL AND deleted_at IS NULL",
     )
     .bind(token.jti)
     .bind(family)
@@ -203,7 +204,8 @@ pub async fn sessions_ended(
     let sessions: Vec<Option<Uuid>> = pairs.iter().map(|p| p.1).collect();
     Ok(sqlx::query_as(
         "SELECT u, s FROM unnest($1::bigint[], $2::uuid[]) AS c(u, s)
-          WHERE NOT (EXISTS (SELECT 1 FROM users WHERE id = u)
+          WHERE NOT (EXISTS (SELECT 1 FROM users
+                              WHERE id = u AND suspended_at IS NULL AND deleted_at IS NULL)
                      AND (s IS NULL OR EXISTS (
                           SELECT 1 FROM refresh_tokens
                            WHERE family_id = s AND user_id = u AND revoked_at IS NULL)))",

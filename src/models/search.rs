@@ -1,5 +1,5 @@
 //! Search: posts by full-text match, accounts by username, both ranked and
-//! paged; which posts a search may show is `visibility::visible_post!`.
+//! paged; a search shows what a public list would (`visibility::listed_post!`).
 //!
 //! A ranked list pages by keyset like every other list: each row's key packs
 //! its rank above its id into one `i64` (rank in the high bits, ids below
@@ -14,7 +14,7 @@ use crate::domain::error::{DomainError, DomainResult, FieldError};
 use crate::models::post::{Post, post_select};
 use crate::models::user::{User, user_select};
 use crate::pagination::Page;
-use crate::visibility::visible_post;
+use crate::visibility::{listed_post, visible_account};
 
 /// The longest search accepted, in characters after trimming.
 pub const QUERY_MAX_CHARS: usize = 100;
@@ -75,7 +75,7 @@ pub async fn posts(
     Ok(sqlx::query_as(concat!(
         "WITH hits AS (SELECT p.id, p.search FROM posts p
                        WHERE p.search @@ websearch_to_tsquery('simple', $2) AND ",
-        visible_post!("p", "$1"),
+        listed_post!("p", "$1"),
         "      ORDER BY p.id DESC LIMIT $5),
               ranked AS (SELECT h.id,
                                 (floor(ts_rank(h.search, websearch_to_tsquery('simple', $2), 32) * 1048576)::bigint << 43)
@@ -115,8 +115,11 @@ pub async fn accounts(db: impl PgExecutor<'_>, terms: &str, page: Page) -> Domai
                                 + u.id AS key
                            FROM (SELECT id FROM prefix UNION SELECT id FROM near) c
                            JOIN users u ON u.id = c.id
-                          WHERE starts_with(lower(u.username), lower($1))
-                             OR similarity(lower(u.username), lower($1)) >= 0.3) ",
+                          WHERE (starts_with(lower(u.username), lower($1))
+                                 OR similarity(lower(u.username), lower($1)) >= 0.3)
+                            AND ",
+        visible_account!("u"),
+        ") ",
         user_select!(
             "r.key",
             "JOIN ranked r ON r.id = u.id WHERE r.key < $2 ORDER BY r.key DESC LIMIT $3"

@@ -7,6 +7,7 @@ use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 
 use crate::domain::error::DomainResult;
+use crate::visibility::visible_account;
 
 /// How many of one's newest follows are asked whom they follow.
 const FOLLOWS_ASKED: i64 = 200;
@@ -45,7 +46,7 @@ pub async fn for_user(
     viewer: i64,
     limit: i64,
 ) -> DomainResult<Vec<Suggestion>> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(concat!(
         "WITH mine AS (SELECT f.followee_id AS id FROM follows f
                         WHERE f.follower_id = $1 ORDER BY f.id DESC LIMIT $3),
               candidates AS (
@@ -66,9 +67,12 @@ pub async fn for_user(
                 b.n AS followed_by,
                 CASE b.tier WHEN 0 THEN 'followed_by_your_follows' ELSE 'popular' END AS reason
            FROM best b JOIN users u ON u.id = b.id
+          WHERE ",
+        visible_account!("u"),
+        " AND NOT blocked_between($1, u.id)
           ORDER BY b.tier, b.n DESC, u.followers_count DESC, u.id
-          LIMIT $2",
-    )
+          LIMIT $2"
+    ))
     .bind(viewer)
     .bind(limit)
     .bind(FOLLOWS_ASKED)

@@ -60,6 +60,9 @@ pub struct Profile {
     /// The user's email (present only on their own profile).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The user's role (present only on their own profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<crate::models::moderation::Role>,
 }
 
 /// `POST /user/` body. Unknown fields are ignored (no mass assignment).
@@ -68,7 +71,8 @@ pub struct RegisterRequest {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 3–32 of `[A-Za-z0-9_]`, starting with a letter
-    /// ([`crate::validation::USERNAME_PATTERN`]); `me`, `timeline`, `follow`, `bookmarks` are reserved.
+    /// ([`crate::validation::USERNAME_PATTERN`]); `me`, `timeline`, `follow`, `suggestions`,
+    /// `bookmarks`, `blocks`, `mutes` and `export` are reserved.
     #[schema(
         min_length = 3,
         max_length = 32,
@@ -155,7 +159,7 @@ macro_rules! profile_select {
                          ELSE EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = u.id
                                          AND (m.expires_at IS NULL OR m.expires_at > now()))
                     END AS muting,
-                    NULL::text AS email
+                    NULL::text AS email, NULL::text AS role
                FROM users u ",
             $($tail),+
         )
@@ -197,14 +201,30 @@ pub async fn id_by_username(db: impl PgExecutor<'_>, username: &str) -> DomainRe
     .ok_or(DomainError::NotFound("User not found"))
 }
 
-/// Whether a user id exists.
-pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> DomainResult<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
-            .bind(id)
-            .fetch_one(db)
-            .await?,
+/// Any existing account's id by username, suspended ones too (moderators
+/// act on those); deleted accounts are not found.
+pub async fn any_id_by_username(db: impl PgExecutor<'_>, username: &str) -> DomainResult<i64> {
+    if !storable(username) {
+        return Err(DomainError::NotFound("User not found"));
+    }
+    sqlx::query_scalar(
+        "SELECT u.id FROM users u WHERE lower(u.username) = lower($1) AND u.deleted_at IS NULL",
     )
+    .bind(username)
+    .fetch_optional(db)
+    .await?
+    .ok_or(DomainError::NotFound("User not found"))
+}
+
+/// Whether account `id` may act: `None` when it no longer exists (or was
+/// deleted), `Some(true)` when it is suspended.
+pub async fn suspended(db: impl PgExecutor<'_>, id: i64) -> DomainResult<Option<bool>> {
+    Ok(sqlx::query_scalar(
+        "SELECT suspended_at IS NOT NULL FROM users WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// A profile by username, with `following` and the block and mute state for
@@ -233,8 +253,8 @@ pub async fn own_profile(db: impl PgExecutor<'_>, id: i64) -> DomainResult<Profi
     sqlx::query_as(
         "SELECT id, username, avatar, header, bio, created_at, followers_count, following_count,
                 posts_count, NULL::boolean AS following, NULL::boolean AS blocking,
-                NULL::boolean AS blocked_by, NULL::boolean AS muting, email
-           FROM users WHERE id = $1",
+                NULL::boolean AS blocked_by, NULL::boolean AS muting, email, role
+           FROM users WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(id)
     .fetch_optional(db)
@@ -248,6 +268,7 @@ pub struct Credentials {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
+    pub suspended: bool,
 }
 
 /// Credentials by username key (see [`crate::validation::username_key`]).
@@ -255,12 +276,13 @@ pub async fn credentials_by_key(
     db: impl PgExecutor<'_>,
     key: &str,
 ) -> DomainResult<Option<Credentials>> {
-    Ok(
-        sqlx::query_as("SELECT id, username, password_hash FROM users WHERE lower(username) = $1")
-            .bind(key)
-            .fetch_optional(db)
-            .await?,
+    Ok(sqlx::query_as(
+        "SELECT id, username, password_hash, suspended_at IS NOT NULL AS suspended
+               FROM users WHERE lower(username) = $1 AND deleted_at IS NULL",
     )
+    .bind(key)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// Credentials by id.
@@ -268,12 +290,13 @@ pub async fn credentials_by_id(
     db: impl PgExecutor<'_>,
     id: i64,
 ) -> DomainResult<Option<Credentials>> {
-    Ok(
-        sqlx::query_as("SELECT id, username, password_hash FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(db)
-            .await?,
+    Ok(sqlx::query_as(
+        "SELECT id, username, password_hash, suspended_at IS NOT NULL AS suspended
+               FROM users WHERE id = $1 AND deleted_at IS NULL",
     )
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// A row of `pamps user-list`.

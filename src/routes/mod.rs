@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod media;
+pub mod moderation;
 pub mod notification;
 pub mod ops;
 pub mod post;
@@ -27,6 +28,7 @@ pub fn api(cfg: &mut ServiceConfig) {
     post::configure(cfg);
     media::configure(cfg);
     notification::configure(cfg);
+    moderation::configure(cfg);
     stream::configure(cfg);
 }
 

@@ -1,20 +1,27 @@
 //! `/user/…`: registration, listings, profiles, own profile, follows, timeline.
 
 use actix_web::http::header;
+use futures_util::TryStreamExt;
+
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 
+use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::auth::session::{self, PasswordChange};
+use crate::auth::session::{self, AccountDeletion, PasswordChange};
 use crate::auth::{AuthUser, MaybeAuthUser, Writer};
-use crate::domain::{accounts, relationships, timelines};
-use crate::error::ApiResult;
+use crate::bus;
+use crate::domain::{accounts, archive, relationships, timelines};
+use crate::error::{ApiError, ApiResult};
 use crate::error::{ErrorBody, ValidationBody};
 use crate::input::{JsonBody, Query};
 use crate::models::follow::{Following, Side};
 use crate::models::user::{Profile, ProfileUpdate, RegisterRequest, User};
 use crate::pagination::{PageQuery, page_response};
 use crate::state::AppState;
+
+/// A JSON object, as documented beside it.
+type Object = serde_json::Map<String, serde_json::Value>;
 
 /// Registers the `/user` routes; fixed paths come before `{username}`.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -25,6 +32,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(change_password)
         .service(timeline)
         .service(bookmarks)
+        .service(export)
+        .service(delete_account)
         .service(follow)
         .service(unfollow)
         .service(profile)
@@ -269,4 +278,58 @@ pub async fn bookmarks(
     let page = q.page()?;
     let rows = timelines::bookmarks(&state.pool, caller.id, page).await?;
     Ok(page_response(&req, page, rows))
+}
+
+/// The archive's shape, for the documentation: the body is streamed from
+/// the rows (`domain::archive`), never built as this value.
+#[derive(ToSchema)]
+pub struct Archive {
+    /// `{id, username, email, avatar, header, bio, created_at, role}`.
+    pub profile: Object,
+    /// `{id, text, date, parent_id, edited_at, like_count, reply_count}`, oldest first.
+    pub posts: Vec<Object>,
+    /// `{username, since}`, oldest follow first.
+    pub following: Vec<Object>,
+    /// `{username, since}`, oldest follow first.
+    pub followers: Vec<Object>,
+    /// `{id, url, purpose, post_id, description, created_at}`: my pictures.
+    pub media: Vec<Object>,
+    /// `{post_id, author, liked_at}`, oldest like first.
+    pub likes: Vec<Object>,
+}
+
+/// Downloads my data: profile, posts, follows both ways, pictures and likes, as one
+/// JSON document streamed a page of rows at a time.
+#[utoipa::path(tag = "users", security(("bearer" = [])),
+    responses((status = 200, description = "The archive", content_type = "application/json",
+        body = Archive), (status = 401, body = ErrorBody)))]
+#[get("/user/export/")]
+pub async fn export(state: web::Data<AppState>, caller: AuthUser) -> ApiResult<HttpResponse> {
+    let chunks = archive::archive(state.pool.clone(), caller.id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"pamps-archive.json\"",
+        ))
+        .streaming(chunks.map_ok(web::Bytes::from).map_err(ApiError::from)))
+}
+
+/// Deletes my account, with my password: see README for what is kept.
+#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = AccountDeletion,
+    responses((status = 204, description = "Deleted"),
+        (status = 401, description = "Wrong password", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ValidationBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[delete("/user/")]
+pub async fn delete_account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Writer,
+    JsonBody(body): JsonBody<AccountDeletion>,
+) -> ApiResult<HttpResponse> {
+    state.limits.password_check(&req, caller.id).await?;
+    session::delete_account(&state, &caller, body).await?;
+    bus::end_user(&state, caller.id);
+    Ok(HttpResponse::NoContent().finish())
 }

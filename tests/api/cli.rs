@@ -105,7 +105,14 @@ fn help_lists_every_command() {
 
     assert!(out.status.success());
     let help = stdout(&out);
-    for command in ["serve", "migrate", "adduser", "user-list", "reset-db"] {
+    for command in [
+        "serve",
+        "migrate",
+        "adduser",
+        "user-list",
+        "role",
+        "reset-db",
+    ] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }
     assert!(help.contains("create-user"), "{help}");
@@ -448,4 +455,61 @@ async fn reset_db_with_force_empties_the_database(pool: PgPool) {
     // The schema is back and usable.
     app.register("alice").await;
     assert_eq!(app.count("users").await, 1);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn role_and_adduser_admin_set_roles_and_are_logged(pool: PgPool) {
+    let admin = pamps(
+        &pool,
+        &[
+            "adduser",
+            "root@example.com",
+            "root",
+            "--password",
+            PASSWORD,
+            "--admin",
+        ],
+        None,
+    );
+    assert_success(&admin);
+    let app = TestApp::new(pool.clone()).await;
+    app.register("bob").await;
+
+    let promoted = pamps(&pool, &["role", "BOB", "moderator"], None);
+    let unknown = pamps(&pool, &["role", "nobody", "admin"], None);
+    let bad_role = pamps(&pool, &["role", "bob", "king"], None);
+
+    assert_success(&promoted);
+    assert_eq!(stdout(&promoted).trim(), "BOB is now moderator");
+    assert_eq!(assert_one_error_line(&unknown), "error: User not found");
+    assert!(!bad_role.status.success());
+    assert!(
+        stderr(&bad_role).contains("unknown role"),
+        "{}",
+        stderr(&bad_role)
+    );
+    let roles: Vec<(String, String)> =
+        sqlx::query_as("SELECT username, role FROM users ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        roles,
+        [
+            ("root".into(), "admin".into()),
+            ("bob".into(), "moderator".into())
+        ]
+    );
+    let logged: Vec<(Option<i64>, String, Option<String>)> =
+        sqlx::query_as("SELECT actor_id, action, reason FROM moderation_log ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        logged,
+        [
+            (None, "role".into(), Some("admin".into())),
+            (None, "role".into(), Some("moderator".into())),
+        ]
+    );
 }

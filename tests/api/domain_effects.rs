@@ -388,6 +388,7 @@ async fn every_trigger_on_the_written_tables_is_declared_by_an_action(pool: PgPo
         .iter()
         .flat_map(|(_, e)| e.triggers.iter().map(|t| (*t).to_owned()))
         .chain(domain::OUTSIDE_ACTIONS.iter().map(|(t, _)| (*t).to_owned()))
+        .chain(domain::GUARDS.iter().map(|t| (*t).to_owned()))
         .collect();
     assert_eq!(
         triggers, declared,
@@ -545,4 +546,105 @@ async fn the_set_based_rules_seed_uses_give_what_the_actions_give(pool: PgPool) 
             .collect()
     };
     assert_eq!(strip(by_rules), strip(by_actions));
+}
+
+/// The `pamps_sessions` payloads received within a while, `count` of them.
+async fn session_signals(
+    listener: &mut sqlx::postgres::PgListener,
+    count: usize,
+) -> BTreeSet<String> {
+    let mut payloads = BTreeSet::new();
+    for _ in 0..count {
+        let signal = tokio::time::timeout(std::time::Duration::from_secs(30), listener.recv())
+            .await
+            .expect("the commit signals")
+            .unwrap();
+        assert_eq!(signal.channel(), "pamps_sessions");
+        payloads.insert(signal.payload().to_owned());
+    }
+    payloads
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_suspension_and_a_deletion_write_and_signal_what_they_declare(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let (bob, bob_token) = app.user("bob").await;
+    let (ana, ana_token) = app.user("ana").await;
+    app.user("mod").await;
+    domain::moderation::set_role(&pool, "mod", pamps::models::moderation::Role::Moderator)
+        .await
+        .unwrap();
+    let moderator = app.login("mod").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let family = |user: i64| {
+        sqlx::query_scalar::<_, uuid::Uuid>(
+            "SELECT family_id FROM refresh_tokens WHERE user_id = $1",
+        )
+        .bind(user)
+        .fetch_one(&pool)
+    };
+    let (bob_family, ana_family) = (family(bob).await.unwrap(), family(ana).await.unwrap());
+    let post = app.create_post(&ana_token, "ana's", None).await;
+    app.like(&bob_token, post).await;
+    let bobs = app.create_post(&bob_token, "bob's", None).await;
+    app.like(&ana_token, bobs).await;
+    app.follow(&ana_token, bob).await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .unwrap();
+    listener.listen("pamps_sessions").await.unwrap();
+
+    let from = mark(&pool).await;
+    app.post(
+        "/moderation/user/bob/suspend/",
+        &json!({}),
+        Some(&moderator),
+    )
+    .await
+    .assert_status(200);
+    assert_declared(
+        &pool,
+        from,
+        "moderation::suspend",
+        &domain::moderation::SUSPEND,
+        true,
+    )
+    .await;
+    assert_eq!(
+        session_signals(&mut listener, 2).await,
+        BTreeSet::from([format!("user:{bob}"), format!("session:{bob_family}")])
+    );
+
+    let from = mark(&pool).await;
+    let res = app
+        .send(
+            actix_web::test::TestRequest::delete()
+                .uri("/user/")
+                .insert_header(("Authorization", format!("Bearer {ana_token}")))
+                .set_json(json!({"password": crate::helpers::PASSWORD})),
+        )
+        .await;
+    res.assert_status(204);
+    let name = "accounts::delete_account";
+    assert_declared(&pool, from, name, &domain::accounts::DELETE_ACCOUNT, true).await;
+    assert_eq!(
+        since(&pool, from).await.0,
+        [
+            // Ana's like leaves Bob's post: its live count moves.
+            ("post.counts".into(), Some(bobs), None, bob),
+            ("post.delete".into(), Some(post), None, ana)
+        ]
+    );
+    assert_eq!(
+        session_signals(&mut listener, 2).await,
+        BTreeSet::from([format!("user:{ana}"), format!("session:{ana_family}")])
+    );
+    assert_eq!(app.post_row(bobs).await.3, 0, "like_count");
+    assert_eq!(
+        counts(&pool, bob).await,
+        (1, 0, 0),
+        "bob's posts, followers, following"
+    );
 }

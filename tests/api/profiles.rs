@@ -249,6 +249,7 @@ async fn me_returns_my_profile_with_email(pool: PgPool) {
         let me = res.json();
         let mut expected: Vec<String> = PROFILE_KEYS.iter().map(|k| k.to_string()).collect();
         expected.push("email".into());
+        expected.push("role".into());
         expected.sort_unstable();
         assert_eq!(keys(&me), expected, "{path}");
         assert_eq!(
