@@ -254,7 +254,9 @@ pub async fn liked_by(
     responses(
         (status = 201, description = "Reposted", body = Reposted, headers(("Location" = String))),
         (status = 200, description = "Already reposted", body = Reposted),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Not a public post, or one of you blocks the other", body = ErrorBody),
+        (status = 404, body = ErrorBody),
         (status = 422, body = ValidationBody), (status = 429, body = ErrorBody)))]
 #[post("/post/{id}/repost/")]
 pub async fn repost(
