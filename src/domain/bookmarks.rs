@@ -36,17 +36,13 @@ pub async fn bookmark(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> Doma
 /// `actor` removes their bookmark of live post `post_id` ([`UNBOOKMARK`]; a
 /// no-op when not bookmarked).
 pub async fn unbookmark(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainResult<()> {
-    let live: bool = sqlx::query_scalar(
+    super::unmark(
+        db,
         "WITH post AS (SELECT id FROM posts WHERE id = $2 AND deleted_at IS NULL),
               gone AS (DELETE FROM bookmarks WHERE user_id = $1 AND post_id = (SELECT id FROM post))
          SELECT EXISTS (SELECT 1 FROM post)",
+        actor,
+        post_id,
     )
-    .bind(actor)
-    .bind(post_id)
-    .fetch_one(db)
-    .await?;
-    if !live {
-        return Err(DomainError::NotFound("Post not found"));
-    }
-    Ok(())
+    .await
 }

@@ -69,17 +69,13 @@ pub async fn like(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainRe
 
 /// `actor` stops liking live post `post_id` ([`UNLIKE`]; a no-op when not liked).
 pub async fn unlike(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainResult<()> {
-    let live: bool = sqlx::query_scalar(
+    super::unmark(
+        db,
         "WITH post AS (SELECT id FROM posts WHERE id = $2 AND deleted_at IS NULL),
               gone AS (DELETE FROM likes WHERE user_id = $1 AND post_id = (SELECT id FROM post))
          SELECT EXISTS (SELECT 1 FROM post)",
+        actor,
+        post_id,
     )
-    .bind(actor)
-    .bind(post_id)
-    .fetch_one(db)
-    .await?;
-    if !live {
-        return Err(DomainError::NotFound("Post not found"));
-    }
-    Ok(())
+    .await
 }

@@ -45,6 +45,27 @@ pub mod timelines;
 pub use crate::models::event::EventKind;
 use crate::models::notification::Kind as NotificationKind;
 
+/// Removes `actor`'s mark on post `post_id` (a like, a repost, a bookmark)
+/// with `sql`, whose `$1` is the actor and `$2` the post and which answers
+/// whether the post is live: a no-op when there is no mark, not found when
+/// the post is gone. One helper for every undo, so they answer alike.
+async fn unmark(
+    db: impl sqlx::PgExecutor<'_>,
+    sql: &'static str,
+    actor: i64,
+    post_id: i64,
+) -> error::DomainResult<()> {
+    let live: bool = sqlx::query_scalar(sql)
+        .bind(actor)
+        .bind(post_id)
+        .fetch_one(db)
+        .await?;
+    if !live {
+        return Err(error::DomainError::NotFound("Post not found"));
+    }
+    Ok(())
+}
+
 /// What an action writes besides its own row, and the triggers that write it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Effects {

@@ -88,18 +88,16 @@ pub async fn repost(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> Domain
 /// no-op when not reposted). Locked like [`repost`], so the count a delete
 /// sees is final.
 pub async fn unrepost(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainResult<()> {
-    let live: bool = sqlx::query_scalar(concat!(
-        "WITH post AS (",
-        post::lock_live_post!("$2"),
-        "), gone AS (DELETE FROM reposts WHERE user_id = $1 AND post_id = (SELECT id FROM post))
-         SELECT EXISTS (SELECT 1 FROM post)"
-    ))
-    .bind(actor)
-    .bind(post_id)
-    .fetch_one(db)
-    .await?;
-    if !live {
-        return Err(DomainError::NotFound("Post not found"));
-    }
-    Ok(())
+    super::unmark(
+        db,
+        concat!(
+            "WITH post AS (",
+            post::lock_live_post!("$2"),
+            "), gone AS (DELETE FROM reposts WHERE user_id = $1 AND post_id = (SELECT id FROM post))
+             SELECT EXISTS (SELECT 1 FROM post)"
+        ),
+        actor,
+        post_id,
+    )
+    .await
 }
