@@ -14,6 +14,7 @@ pub mod entropy;
 pub mod error;
 pub mod fd_budget;
 pub mod input;
+pub mod mastodon;
 pub mod media;
 pub mod metrics;
 pub mod middleware;
