@@ -57,6 +57,7 @@ pub const DELETE_ACCOUNT: Effects = Effects {
         "posts_hashtags_count",
         "posts_event",
         "media_drop_with_post",
+        "post_edits_drop_with_post",
     ],
 };
 
@@ -258,6 +259,7 @@ async fn erase_traces(db: &PgPool, actor: i64) -> DomainResult<()> {
         "DELETE FROM notification_reads WHERE user_id = $1",
         "DELETE FROM stream_tickets WHERE user_id = $1",
         "DELETE FROM refresh_tokens WHERE user_id = $1",
+        "DELETE FROM idempotency_keys WHERE user_id = $1",
         "UPDATE reports SET reporter_id = NULL WHERE reporter_id = $1",
     ] {
         sqlx::query(sql).bind(actor).execute(&mut *tx).await?;
