@@ -171,6 +171,31 @@ pub async fn edit_profile(
     Ok(())
 }
 
+/// Longest display name, in characters.
+pub const DISPLAY_NAME_MAX_CHARS: usize = 30;
+
+/// `actor` sets their display name (the Mastodon API's; empty shows the
+/// username): trimmed, at most [`DISPLAY_NAME_MAX_CHARS`] characters, no
+/// control characters.
+pub async fn set_display_name(db: impl PgExecutor<'_>, actor: i64, raw: &str) -> DomainResult<()> {
+    let name = raw.trim();
+    if name.chars().count() > DISPLAY_NAME_MAX_CHARS || name.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            &["body", "display_name"],
+            "display_name must be at most 30 characters, without control characters",
+        ));
+    }
+    let changed = sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1")
+        .bind(actor)
+        .bind(name)
+        .execute(db)
+        .await?;
+    if changed.rows_affected() == 0 {
+        return Err(DomainError::Gone);
+    }
+    Ok(())
+}
+
 /// A new password by the contract's rule.
 pub fn new_password(raw: &str) -> DomainResult<secrecy::SecretString> {
     field(&["body", "new_password"], validation::password(raw))

@@ -50,7 +50,6 @@ macro_rules! account_select {
         )
     };
 }
-pub(crate) use account_select;
 
 /// A visible account by id.
 pub async fn get(db: impl PgExecutor<'_>, id: i64) -> DomainResult<AccountRow> {
