@@ -57,6 +57,7 @@ pub const DELETE_ACCOUNT: Effects = Effects {
         "posts_hashtags_count",
         "posts_event",
         "media_drop_with_post",
+        "post_edits_drop_with_post",
     ],
 };
 
@@ -170,6 +171,31 @@ pub async fn edit_profile(
     Ok(())
 }
 
+/// Longest display name, in characters.
+pub const DISPLAY_NAME_MAX_CHARS: usize = 30;
+
+/// `actor` sets their display name (the Mastodon API's; empty shows the
+/// username): trimmed, at most [`DISPLAY_NAME_MAX_CHARS`] characters, no
+/// control characters.
+pub async fn set_display_name(db: impl PgExecutor<'_>, actor: i64, raw: &str) -> DomainResult<()> {
+    let name = raw.trim();
+    if name.chars().count() > DISPLAY_NAME_MAX_CHARS || name.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            &["body", "display_name"],
+            "display_name must be at most 30 characters, without control characters",
+        ));
+    }
+    let changed = sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1")
+        .bind(actor)
+        .bind(name)
+        .execute(db)
+        .await?;
+    if changed.rows_affected() == 0 {
+        return Err(DomainError::Gone);
+    }
+    Ok(())
+}
+
 /// A new password by the contract's rule.
 pub fn new_password(raw: &str) -> DomainResult<secrecy::SecretString> {
     field(&["body", "new_password"], validation::password(raw))
@@ -258,6 +284,7 @@ async fn erase_traces(db: &PgPool, actor: i64) -> DomainResult<()> {
         "DELETE FROM notification_reads WHERE user_id = $1",
         "DELETE FROM stream_tickets WHERE user_id = $1",
         "DELETE FROM refresh_tokens WHERE user_id = $1",
+        "DELETE FROM idempotency_keys WHERE user_id = $1",
         "UPDATE reports SET reporter_id = NULL WHERE reporter_id = $1",
     ] {
         sqlx::query(sql).bind(actor).execute(&mut *tx).await?;

@@ -119,3 +119,29 @@ pub async fn notifications(
 ) -> DomainResult<Vec<Notification>> {
     notification::list(db, viewer, types, page).await
 }
+
+/// A live post `viewer` may see with its thread around it: the posts above
+/// it (root first) and every reply under it (oldest first).
+pub async fn context(
+    db: &PgPool,
+    id: i64,
+    viewer: Option<i64>,
+) -> DomainResult<(Post, Vec<Post>, Vec<Post>)> {
+    let post = post::get(db, id, viewer).await?;
+    let above = post::ancestors(db, id, viewer).await?;
+    let below = post::descendants(db, id, viewer).await?;
+    Ok((post, above, below))
+}
+
+/// The users who like live post `id` (one `viewer` may see), most recent first.
+pub async fn liked_post(
+    db: &PgPool,
+    id: i64,
+    viewer: Option<i64>,
+    page: Page,
+) -> DomainResult<Vec<User>> {
+    if !post::visible(db, id, viewer).await? {
+        return Err(DomainError::NotFound("Post not found"));
+    }
+    crate::models::like::likers(db, id, page).await
+}

@@ -35,3 +35,19 @@ pub async fn reposters(
     .fetch_all(db)
     .await?)
 }
+
+/// The id of `user_id`'s repost of `post_id` (from the posts' sequence),
+/// when there is one.
+pub async fn id_of(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    post_id: i64,
+) -> DomainResult<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM reposts WHERE user_id = $1 AND post_id = $2")
+            .bind(user_id)
+            .bind(post_id)
+            .fetch_optional(db)
+            .await?,
+    )
+}
