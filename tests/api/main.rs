@@ -26,6 +26,7 @@ mod limit_store_faults;
 mod limits;
 mod live;
 mod mastodon_accounts;
+mod mastodon_oauth;
 mod mastodon_routes;
 mod mastodon_statuses;
 mod mastodon_surface;
