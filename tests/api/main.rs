@@ -30,6 +30,7 @@ mod mastodon_oauth;
 mod mastodon_routes;
 mod mastodon_statuses;
 mod mastodon_surface;
+mod mastodon_timelines;
 mod media;
 mod media_fuzz;
 mod media_s3;
