@@ -19,6 +19,7 @@ pub mod params;
 pub mod scopes;
 pub mod search;
 pub mod statuses;
+pub mod streaming;
 pub mod timelines;
 pub mod tokens;
 
@@ -49,6 +50,7 @@ pub fn api(cfg: &mut ServiceConfig) {
     search::configure(cfg);
     timelines::configure(cfg);
     notifications::configure(cfg);
+    streaming::configure(cfg);
 }
 
 /// The same table on a plain actix config (what the app mounts).

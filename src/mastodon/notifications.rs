@@ -200,7 +200,7 @@ pub async fn list(
 }
 
 /// One of my notifications (`None` when it is not mine or gone).
-async fn one(state: &AppState, me: i64, id: i64) -> MastoResult<Option<Row>> {
+pub async fn one(state: &AppState, me: i64, id: i64) -> MastoResult<Option<Row>> {
     let page = Page {
         limit: 1,
         after: Some(id.saturating_add(1)),

@@ -29,6 +29,7 @@ mod mastodon_accounts;
 mod mastodon_oauth;
 mod mastodon_routes;
 mod mastodon_statuses;
+mod mastodon_streaming;
 mod mastodon_surface;
 mod mastodon_timelines;
 mod media;
