@@ -20,14 +20,15 @@ use crate::media::Upload;
 use crate::media::rows::Purpose;
 use crate::models::follow::Side;
 use crate::models::mute::MuteRequest;
-use crate::models::user::{ProfileUpdate, User};
+use crate::models::user::{ProfileUpdate, RegisterRequest, User};
 use crate::models::{block, mute};
 use crate::pagination::Order;
 use crate::state::AppState;
 
 /// Registers the routes; fixed paths come before `{id}`.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(verify_credentials)
+    cfg.service(sign_up)
+        .service(verify_credentials)
         .service(update_credentials)
         .service(lookup)
         .service(relationships_of)
@@ -68,6 +69,69 @@ pub async fn render_users(
         }
     }
     Ok((keys, out))
+}
+
+/// `POST /api/v1/accounts` parameters: pamps' registration rules apply.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignUp {
+    /// 3–32 of `[A-Za-z0-9_]`, starting with a letter.
+    pub username: Option<String>,
+    pub email: Option<String>,
+    /// 8–128 characters.
+    pub password: Option<String>,
+    /// Must be true: the server's rules are accepted.
+    #[serde(default, deserialize_with = "flag::deserialize")]
+    pub agreement: Option<bool>,
+    /// Accepted and ignored.
+    pub locale: Option<String>,
+    /// Accepted and ignored: sign-ups need no approval.
+    pub reason: Option<String>,
+}
+
+/// Signs up with an app's own token (`client_credentials`, `write:accounts`);
+/// the answer is a user token of that app for the new account.
+#[utoipa::path(operation_id = "mastodon_sign_up", tag = "mastodon", security(("bearer" = [])), request_body = SignUp,
+    responses((status = 200, body = Object, description = "Mastodon's Token"),
+        (status = 400, body = MastoErrorBody), (status = 401, body = MastoErrorBody),
+        (status = 403, body = MastoErrorBody), (status = 413, body = MastoErrorBody),
+        (status = 415, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
+        (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
+#[post("/api/v1/accounts")]
+pub async fn sign_up(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: Token,
+    Params(body): Params<SignUp>,
+) -> MastoResult<HttpResponse> {
+    if !token.scopes.allows("write:accounts") {
+        return Err(MastoError::forbidden(super::error::MISSING_SCOPE));
+    }
+    let app_id = token
+        .app_id
+        .ok_or_else(|| MastoError::forbidden("This method requires an app token"))?;
+    if body.agreement != Some(true) {
+        return Err(MastoError::unprocessable(
+            "Validation failed: agreement must be accepted",
+        ));
+    }
+    state.limits.register(&req).await?;
+    let new_user = accounts::registration(&RegisterRequest {
+        email: body.email.unwrap_or_default(),
+        username: body.username.unwrap_or_default(),
+        password: body.password.unwrap_or_default(),
+        avatar: None,
+        bio: None,
+    })?;
+    let hash = state.hasher.hash(new_user.password.clone()).await?;
+    let created = accounts::register(&state.pool, &new_user, &hash).await?;
+    let scopes = token.scopes.names().join(" ");
+    let issued = super::tokens::issue(&state.pool, app_id, Some(created.id), &scopes, None).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "scope": issued.scopes,
+        "created_at": issued.created_at.timestamp(),
+    })))
 }
 
 /// The caller's own account.
