@@ -15,6 +15,12 @@
 //!    reading) → gzip/brotli for bodies of 1 KiB and more → conditional GET (hashes the final JSON body) → JSON
 //!    error bodies (innermost, so the ETag layer sees the final body).
 //!
+//! 4. Mastodon: the Mastodon-compatible client API (`src/mastodon`), before
+//!    the API scope: CORS for any origin → HEAD as GET → Mastodon's error
+//!    bodies (`{"error": …}`) → 503 without the database → the body-size
+//!    guard (uploads aside) → the numberer's wake → the token's resolution
+//!    (`mastodon::auth`) → JSON error bodies.
+//!
 //! The request log wraps the whole app, so every surface gets a request id
 //! and one log line; around it, when `metrics.enabled`, the metrics
 //! middleware counts and times every request by route template.
@@ -34,7 +40,7 @@ use crate::middleware::{
     limit_body, method_not_allowed, no_route, normalize_path, request_log, wake_numberer,
 };
 use crate::state::AppState;
-use crate::{compression, openapi, routes};
+use crate::{compression, mastodon, openapi, routes};
 
 /// The actix app with every surface; the server and the tests both build it here.
 pub fn build_app(
@@ -63,6 +69,20 @@ pub fn build_app(
         .wrap(from_fn(normalize_path))
         .wrap(from_fn(head_as_get))
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()));
+    let mastodon = web::scope("")
+        .guard(actix_web::guard::fn_guard(|ctx| {
+            mastodon::owns(ctx.head().uri.path())
+        }))
+        .configure(mastodon::configure)
+        .default_service(web::to(mastodon::no_route))
+        .wrap(ErrorHandlers::new().default_handler(json_error_body))
+        .wrap(from_fn(mastodon::auth::resolve_tokens))
+        .wrap(from_fn(wake_numberer))
+        .wrap(from_fn(mastodon::limit_body))
+        .wrap(from_fn(fail_fast_without_db))
+        .wrap(from_fn(mastodon::error::error_bodies))
+        .wrap(from_fn(head_as_get))
+        .wrap(mastodon_cors());
     let statics = web::scope("")
         .guard(actix_web::guard::fn_guard(|ctx| {
             is_static(ctx.head().uri.path())
@@ -88,6 +108,7 @@ pub fn build_app(
                 .wrap(from_fn(head_without_stream)),
         )
         .service(routes::media::uploads())
+        .service(mastodon)
         .service(api)
         .wrap(from_fn(request_log))
         .wrap(Condition::new(
@@ -122,6 +143,29 @@ fn is_static(path: &str) -> bool {
         || path == "/docs"
         || path.starts_with("/docs/")
         || path == "/openapi.json"
+}
+
+/// CORS of the Mastodon surface: any origin, as Mastodon allows, since its
+/// browser clients (Elk, Phanpy…) are served from elsewhere. Tokens travel
+/// in headers, so no credentials.
+fn mastodon_cors() -> Cors {
+    Cors::default()
+        .allow_any_origin()
+        .send_wildcard()
+        .allowed_methods(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::LINK,
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+        ])
+        .max_age(3600)
 }
 
 /// CORS for the configured origins; `None` (no CORS headers at all) when

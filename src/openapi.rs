@@ -119,6 +119,7 @@ impl Modify for Complete {
         (name = "search", description = "Finding posts, accounts and hashtags"),
         (name = "stream", description = "The live stream (GET /stream: WebSocket or Server-Sent Events; see docs/API.md)"),
         (name = "operations", description = "Probes"),
+        (name = "mastodon", description = "The Mastodon-compatible client API (see README, \"Use your Mastodon app\")"),
     )
 )]
 struct ApiDoc;
@@ -129,6 +130,7 @@ pub static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes::api)
+        .configure(crate::mastodon::api)
         .split_for_parts();
     Complete.modify(&mut doc);
     doc

@@ -1,5 +1,93 @@
 //! The Mastodon-compatible client API: a second surface over the same domain
 //! (`/api/v1`, `/api/v2`, `/oauth`, `/.well-known`), built to Mastodon's own
 //! documentation of each method and entity.
+//!
+//! It has its own middleware stack (see `app.rs`): every error body is
+//! Mastodon's `{"error": …}` ([`error`]), tokens are OAuth tokens or pamps'
+//! own ([`auth`]), scopes are Mastodon's ([`scopes`]).
 
+pub mod auth;
 pub mod entities;
+pub mod error;
+pub mod instance;
+pub mod oauth;
+pub mod scopes;
+pub mod tokens;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpRequest, HttpResponse, web};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// The OpenAPI tag of every Mastodon route.
+pub const TAG: &str = "mastodon";
+
+/// Routes whose bodies are uploads: the API's 64 KiB body limit does not
+/// apply (their handlers limit what they read).
+pub const UPLOADS: &[&str] = &[
+    "/api/v1/media",
+    "/api/v2/media",
+    "/api/v1/accounts/update_credentials",
+];
+
+/// The whole Mastodon route table, in matching order.
+pub fn api(cfg: &mut ServiceConfig) {
+    oauth::configure(cfg);
+    instance::configure(cfg);
+}
+
+/// The same table on a plain actix config (what the app mounts).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    api(&mut ServiceConfig::new(cfg));
+}
+
+/// Whether `path` belongs to this surface.
+pub fn owns(path: &str) -> bool {
+    ["/api/v1", "/api/v2", "/oauth", "/.well-known"]
+        .iter()
+        .any(|prefix| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+}
+
+/// The surface's default service: 405 with `Allow` when one of its routes
+/// has this path under another method, else 404 (both worded by
+/// [`error::error_bodies`]).
+pub async fn no_route(req: HttpRequest) -> HttpResponse {
+    crate::middleware::no_route(req).await
+}
+
+/// pamps' body-size guard, but for the upload routes.
+pub async fn limit_body(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let path = req.path().trim_end_matches('/');
+    if UPLOADS.contains(&path) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    Ok(crate::middleware::limit_body(req, next)
+        .await?
+        .map_into_boxed_body())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_surface_owns_its_prefixes_only() {
+        for path in [
+            "/api/v1",
+            "/api/v1/instance",
+            "/api/v2/search",
+            "/oauth/token",
+            "/.well-known/oauth-authorization-server",
+        ] {
+            assert!(super::owns(path), "{path}");
+        }
+        for path in ["/", "/api", "/api/v10", "/oauthx", "/post/", "/user/1"] {
+            assert!(!super::owns(path), "{path}");
+        }
+    }
+}

@@ -337,8 +337,10 @@ async fn the_document_works_for_swagger_authorize_and_generated_clients(pool: Pg
         }
         for (status, response) in op["responses"].as_object().unwrap() {
             let schema = &response["content"]["application/json"]["schema"];
-            let bare =
-                schema.get("type") == Some(&json!("object")) && schema.get("properties").is_none();
+            // Mastodon's entities are documented by Mastodon, not here.
+            let bare = schema.get("type") == Some(&json!("object"))
+                && schema.get("properties").is_none()
+                && op["tags"] != json!(["mastodon"]);
             assert!(!bare, "{method} {path} {status}: a bare object schema");
             let is_list = schema.get("type") == Some(&json!("array"));
             if status == "200" && is_list {

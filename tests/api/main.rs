@@ -25,6 +25,8 @@ mod likes;
 mod limit_store_faults;
 mod limits;
 mod live;
+mod mastodon_routes;
+mod mastodon_surface;
 mod media;
 mod media_fuzz;
 mod media_s3;
