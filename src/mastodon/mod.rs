@@ -6,12 +6,18 @@
 //! Mastodon's `{"error": …}` ([`error`]), tokens are OAuth tokens or pamps'
 //! own ([`auth`]), scopes are Mastodon's ([`scopes`]).
 
+pub mod accounts;
 pub mod auth;
 pub mod entities;
 pub mod error;
 pub mod instance;
+pub mod media;
 pub mod oauth;
+pub mod paging;
+pub mod params;
 pub mod scopes;
+pub mod search;
+pub mod statuses;
 pub mod tokens;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -35,6 +41,10 @@ pub const UPLOADS: &[&str] = &[
 pub fn api(cfg: &mut ServiceConfig) {
     oauth::configure(cfg);
     instance::configure(cfg);
+    accounts::configure(cfg);
+    statuses::configure(cfg);
+    media::configure(cfg);
+    search::configure(cfg);
 }
 
 /// The same table on a plain actix config (what the app mounts).
