@@ -96,12 +96,12 @@ pub async fn search_v2(
     let offset = offset(&q.offset)?;
     let terms = terms(q.q.as_deref())?;
     let wants = |kind: &str| q.kind.as_deref().is_none_or(|k| k.is_empty() || k == kind);
-    if let Some(kind) = q.kind.as_deref().filter(|k| !k.is_empty()) {
-        if !["accounts", "statuses", "hashtags"].contains(&kind) {
-            return Err(MastoError::unprocessable(
-                "Validation failed: type must be accounts, statuses or hashtags",
-            ));
-        }
+    if let Some(kind) = q.kind.as_deref().filter(|k| !k.is_empty())
+        && !["accounts", "statuses", "hashtags"].contains(&kind)
+    {
+        return Err(MastoError::unprocessable(
+            "Validation failed: type must be accounts, statuses or hashtags",
+        ));
     }
     let page = Page {
         limit: limit + offset,
