@@ -135,7 +135,7 @@ pub async fn sign_up(
 }
 
 /// The caller's own account.
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_verify_credentials", tag = "mastodon", security(("bearer" = [])),
     responses((status = 200, body = CredentialAccount), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -172,7 +172,7 @@ pub struct CredentialsUpdate {
 }
 
 /// Edits the caller's display name, bio and pictures.
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_update_credentials", tag = "mastodon", security(("bearer" = [])),
     request_body(content = CredentialsUpdate, content_type = "multipart/form-data"),
     responses((status = 200, body = CredentialAccount), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
@@ -243,7 +243,7 @@ pub struct LookupQuery {
 }
 
 /// An account by its username.
-#[utoipa::path(tag = "mastodon", params(LookupQuery), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_lookup", tag = "mastodon", params(LookupQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Account), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -277,7 +277,7 @@ pub struct RelationshipsQuery {
 }
 
 /// The caller's relationships with accounts.
-#[utoipa::path(tag = "mastodon", params(RelationshipsQuery), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_relationships_of", tag = "mastodon", params(RelationshipsQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<Relationship>), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -505,7 +505,7 @@ async fn existing(state: &AppState, raw: &str) -> MastoResult<i64> {
 }
 
 /// Follows an account (follows need no approval here).
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_follow", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 422, body = MastoErrorBody), (status = 429, body = MastoErrorBody),
@@ -523,7 +523,7 @@ pub async fn follow(
 }
 
 /// Stops following an account.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unfollow", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -540,7 +540,7 @@ pub async fn unfollow(
 }
 
 /// Blocks an account (the follows between you end).
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_block_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 422, body = MastoErrorBody), (status = 429, body = MastoErrorBody),
@@ -558,7 +558,7 @@ pub async fn block_account(
 }
 
 /// Unblocks an account.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unblock_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -586,7 +586,7 @@ pub struct MuteParams {
 }
 
 /// Mutes an account.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_mute_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     request_body = MuteParams,
     responses((status = 200, body = Relationship), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
@@ -623,7 +623,7 @@ pub async fn mute_account(
 }
 
 /// Unmutes an account.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unmute_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]

@@ -101,7 +101,11 @@ pub async fn read_form(
             };
             return Ok((value, Vec::new()));
         }
-        read_multipart(Multipart::new(req.headers(), payload.into_inner()), max_bytes).await
+        read_multipart(
+            Multipart::new(req.headers(), payload.into_inner()),
+            max_bytes,
+        )
+        .await
     };
     tokio::time::timeout(UPLOAD_TIMEOUT, read)
         .await
@@ -115,7 +119,10 @@ pub async fn read_form(
 
 /// A multipart form's text parts as a form's fields, and its files (parts
 /// with a file name or a non-text content type), each at most `max_bytes`.
-pub async fn read_multipart(mut parts: Multipart, max_bytes: usize) -> MastoResult<(Value, Vec<Part>)> {
+pub async fn read_multipart(
+    mut parts: Multipart,
+    max_bytes: usize,
+) -> MastoResult<(Value, Vec<Part>)> {
     let mut text = form_urlencoded::Serializer::new(String::new());
     let mut files = Vec::new();
     while let Some(part) = parts.next().await {
@@ -196,7 +203,7 @@ async fn upload(
 }
 
 /// Uploads a picture; it is ready at once (200, never 202).
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_upload_v2", tag = "mastodon", security(("bearer" = [])),
     request_body(content = MediaForm, content_type = "multipart/form-data"),
     responses((status = 200, body = MediaAttachment), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
@@ -215,7 +222,7 @@ pub async fn upload_v2(
 }
 
 /// As `POST /api/v2/media` (the older path some clients use).
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_upload_v1", tag = "mastodon", security(("bearer" = [])),
     request_body(content = MediaForm, content_type = "multipart/form-data"),
     responses((status = 200, body = MediaAttachment), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),

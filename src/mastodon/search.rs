@@ -76,7 +76,7 @@ pub struct SearchParams {
 }
 
 /// Accounts, statuses and hashtags matching `q`.
-#[utoipa::path(tag = "mastodon", params(SearchParams), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_search_v2", tag = "mastodon", params(SearchParams), security((), ("bearer" = [])),
     responses((status = 200, body = SearchResults), (status = 401, body = MastoErrorBody),
         (status = 422, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
 #[get("/api/v2/search")]
