@@ -20,14 +20,15 @@ use crate::media::Upload;
 use crate::media::rows::Purpose;
 use crate::models::follow::Side;
 use crate::models::mute::MuteRequest;
-use crate::models::user::{ProfileUpdate, User};
+use crate::models::user::{ProfileUpdate, RegisterRequest, User};
 use crate::models::{block, mute};
 use crate::pagination::Order;
 use crate::state::AppState;
 
 /// Registers the routes; fixed paths come before `{id}`.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(verify_credentials)
+    cfg.service(sign_up)
+        .service(verify_credentials)
         .service(update_credentials)
         .service(lookup)
         .service(relationships_of)
@@ -70,8 +71,71 @@ pub async fn render_users(
     Ok((keys, out))
 }
 
+/// `POST /api/v1/accounts` parameters: pamps' registration rules apply.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SignUp {
+    /// 3–32 of `[A-Za-z0-9_]`, starting with a letter.
+    pub username: Option<String>,
+    pub email: Option<String>,
+    /// 8–128 characters.
+    pub password: Option<String>,
+    /// Must be true: the server's rules are accepted.
+    #[serde(default, deserialize_with = "flag::deserialize")]
+    pub agreement: Option<bool>,
+    /// Accepted and ignored.
+    pub locale: Option<String>,
+    /// Accepted and ignored: sign-ups need no approval.
+    pub reason: Option<String>,
+}
+
+/// Signs up with an app's own token (`client_credentials`, `write:accounts`);
+/// the answer is a user token of that app for the new account.
+#[utoipa::path(operation_id = "mastodon_sign_up", tag = "mastodon", security(("bearer" = [])), request_body = SignUp,
+    responses((status = 200, body = Object, description = "Mastodon's Token"),
+        (status = 400, body = MastoErrorBody), (status = 401, body = MastoErrorBody),
+        (status = 403, body = MastoErrorBody), (status = 413, body = MastoErrorBody),
+        (status = 415, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
+        (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
+#[post("/api/v1/accounts")]
+pub async fn sign_up(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: Token,
+    Params(body): Params<SignUp>,
+) -> MastoResult<HttpResponse> {
+    if !token.scopes.allows("write:accounts") {
+        return Err(MastoError::forbidden(super::error::MISSING_SCOPE));
+    }
+    let app_id = token
+        .app_id
+        .ok_or_else(|| MastoError::forbidden("This method requires an app token"))?;
+    if body.agreement != Some(true) {
+        return Err(MastoError::unprocessable(
+            "Validation failed: agreement must be accepted",
+        ));
+    }
+    state.limits.register(&req).await?;
+    let new_user = accounts::registration(&RegisterRequest {
+        email: body.email.unwrap_or_default(),
+        username: body.username.unwrap_or_default(),
+        password: body.password.unwrap_or_default(),
+        avatar: None,
+        bio: None,
+    })?;
+    let hash = state.hasher.hash(new_user.password.clone()).await?;
+    let created = accounts::register(&state.pool, &new_user, &hash).await?;
+    let scopes = token.scopes.names().join(" ");
+    let issued = super::tokens::issue(&state.pool, app_id, Some(created.id), &scopes, None).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "scope": issued.scopes,
+        "created_at": issued.created_at.timestamp(),
+    })))
+}
+
 /// The caller's own account.
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_verify_credentials", tag = "mastodon", security(("bearer" = [])),
     responses((status = 200, body = CredentialAccount), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -108,7 +172,7 @@ pub struct CredentialsUpdate {
 }
 
 /// Edits the caller's display name, bio and pictures.
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_update_credentials", tag = "mastodon", security(("bearer" = [])),
     request_body(content = CredentialsUpdate, content_type = "multipart/form-data"),
     responses((status = 200, body = CredentialAccount), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
@@ -179,7 +243,7 @@ pub struct LookupQuery {
 }
 
 /// An account by its username.
-#[utoipa::path(tag = "mastodon", params(LookupQuery), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_lookup", tag = "mastodon", params(LookupQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Account), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -213,7 +277,7 @@ pub struct RelationshipsQuery {
 }
 
 /// The caller's relationships with accounts.
-#[utoipa::path(tag = "mastodon", params(RelationshipsQuery), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_relationships_of", tag = "mastodon", params(RelationshipsQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<Relationship>), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -441,7 +505,7 @@ async fn existing(state: &AppState, raw: &str) -> MastoResult<i64> {
 }
 
 /// Follows an account (follows need no approval here).
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_follow", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 422, body = MastoErrorBody), (status = 429, body = MastoErrorBody),
@@ -459,7 +523,7 @@ pub async fn follow(
 }
 
 /// Stops following an account.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unfollow", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -476,7 +540,7 @@ pub async fn unfollow(
 }
 
 /// Blocks an account (the follows between you end).
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_block_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 422, body = MastoErrorBody), (status = 429, body = MastoErrorBody),
@@ -494,7 +558,7 @@ pub async fn block_account(
 }
 
 /// Unblocks an account.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unblock_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -522,7 +586,7 @@ pub struct MuteParams {
 }
 
 /// Mutes an account.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_mute_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     request_body = MuteParams,
     responses((status = 200, body = Relationship), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
@@ -559,7 +623,7 @@ pub async fn mute_account(
 }
 
 /// Unmutes an account.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unmute_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]

@@ -101,43 +101,11 @@ pub async fn read_form(
             };
             return Ok((value, Vec::new()));
         }
-        let mut parts = Multipart::new(req.headers(), payload.into_inner());
-        let mut text = form_urlencoded::Serializer::new(String::new());
-        let mut files = Vec::new();
-        while let Some(part) = parts.next().await {
-            let mut part = part.map_err(bad_multipart)?;
-            let name = part.name().unwrap_or_default().to_owned();
-            let content_type = part
-                .content_type()
-                .map_or_else(String::new, |m| m.essence_str().to_owned());
-            let is_file = part
-                .content_disposition()
-                .is_some_and(|d| d.get_filename().is_some())
-                || (!content_type.is_empty() && !content_type.starts_with("text/"));
-            let limit = if is_file { max_bytes } else { TEXT_PART_BYTES };
-            let mut bytes = Vec::new();
-            while let Some(chunk) = part.try_next().await.map_err(bad_multipart)? {
-                if bytes.len() + chunk.len() > limit {
-                    return Err(too_large(limit));
-                }
-                bytes.extend_from_slice(&chunk);
-            }
-            if is_file {
-                files.push(Part {
-                    name,
-                    content_type,
-                    bytes,
-                });
-            } else {
-                let value = String::from_utf8(bytes).map_err(|_| {
-                    MastoError::unprocessable(format!(
-                        "Validation failed: {name} must be UTF-8 text"
-                    ))
-                })?;
-                text.append_pair(&name, &value);
-            }
-        }
-        Ok((form_value(text.finish().as_bytes()), files))
+        read_multipart(
+            Multipart::new(req.headers(), payload.into_inner()),
+            max_bytes,
+        )
+        .await
     };
     tokio::time::timeout(UPLOAD_TIMEOUT, read)
         .await
@@ -147,6 +115,48 @@ pub async fn read_form(
                 "The upload took too long".into(),
             ))
         })
+}
+
+/// A multipart form's text parts as a form's fields, and its files (parts
+/// with a file name or a non-text content type), each at most `max_bytes`.
+pub async fn read_multipart(
+    mut parts: Multipart,
+    max_bytes: usize,
+) -> MastoResult<(Value, Vec<Part>)> {
+    let mut text = form_urlencoded::Serializer::new(String::new());
+    let mut files = Vec::new();
+    while let Some(part) = parts.next().await {
+        let mut part = part.map_err(bad_multipart)?;
+        let name = part.name().unwrap_or_default().to_owned();
+        let content_type = part
+            .content_type()
+            .map_or_else(String::new, |m| m.essence_str().to_owned());
+        let is_file = part
+            .content_disposition()
+            .is_some_and(|d| d.get_filename().is_some())
+            || (!content_type.is_empty() && !content_type.starts_with("text/"));
+        let limit = if is_file { max_bytes } else { TEXT_PART_BYTES };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = part.try_next().await.map_err(bad_multipart)? {
+            if bytes.len() + chunk.len() > limit {
+                return Err(too_large(limit));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if is_file {
+            files.push(Part {
+                name,
+                content_type,
+                bytes,
+            });
+        } else {
+            let value = String::from_utf8(bytes).map_err(|_| {
+                MastoError::unprocessable(format!("Validation failed: {name} must be UTF-8 text"))
+            })?;
+            text.append_pair(&name, &value);
+        }
+    }
+    Ok((form_value(text.finish().as_bytes()), files))
 }
 
 /// An upload form (documentation only: parts are read as they stream in).
@@ -193,7 +203,7 @@ async fn upload(
 }
 
 /// Uploads a picture; it is ready at once (200, never 202).
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_upload_v2", tag = "mastodon", security(("bearer" = [])),
     request_body(content = MediaForm, content_type = "multipart/form-data"),
     responses((status = 200, body = MediaAttachment), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
@@ -212,7 +222,7 @@ pub async fn upload_v2(
 }
 
 /// As `POST /api/v2/media` (the older path some clients use).
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_upload_v1", tag = "mastodon", security(("bearer" = [])),
     request_body(content = MediaForm, content_type = "multipart/form-data"),
     responses((status = 200, body = MediaAttachment), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),

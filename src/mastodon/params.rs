@@ -1,5 +1,5 @@
 //! Method parameters as Mastodon's clients send them: a JSON body (masto.js),
-//! a form (Mastodon.py, with `media_ids[]=1&media_ids[]=2` arrays and
+//! a multipart form's text fields (masto.js's sign-up), a form (Mastodon.py, with `media_ids[]=1&media_ids[]=2` arrays and
 //! `source[privacy]=…` hashes), or a query string of the same shape. Both
 //! become one JSON value, read into the method's type; a form's values are
 //! strings, so booleans and ids accept either form ([`flag`], [`id`], [`ids`]).
@@ -78,6 +78,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Params<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let mime = req.mime_type().ok().flatten();
         let typed = req.headers().contains_key(header::CONTENT_TYPE);
+        let headers = req.headers().clone();
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let bytes = body.await.map_err(|e| {
@@ -90,7 +91,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for Params<T> {
                     let json = m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json");
                     (json, m.subtype() == "x-www-form-urlencoded")
                 });
+                let multipart = mime
+                    .as_ref()
+                    .is_some_and(|m| m.type_() == "multipart" && m.subtype() == "form-data");
                 match kind {
+                    _ if multipart => {
+                        let stream = futures_util::stream::once(async move {
+                            Ok::<_, actix_web::error::PayloadError>(bytes)
+                        });
+                        let parts = actix_multipart::Multipart::new(&headers, stream);
+                        super::media::read_multipart(parts, 0).await?.0
+                    }
                     None if typed => return Err(unsupported()),
                     None | Some((true, _)) => serde_json::from_slice(&bytes).map_err(|e| {
                         MastoError::Status(

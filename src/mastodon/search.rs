@@ -76,7 +76,7 @@ pub struct SearchParams {
 }
 
 /// Accounts, statuses and hashtags matching `q`.
-#[utoipa::path(tag = "mastodon", params(SearchParams), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_search_v2", tag = "mastodon", params(SearchParams), security((), ("bearer" = [])),
     responses((status = 200, body = SearchResults), (status = 401, body = MastoErrorBody),
         (status = 422, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
 #[get("/api/v2/search")]
@@ -96,12 +96,12 @@ pub async fn search_v2(
     let offset = offset(&q.offset)?;
     let terms = terms(q.q.as_deref())?;
     let wants = |kind: &str| q.kind.as_deref().is_none_or(|k| k.is_empty() || k == kind);
-    if let Some(kind) = q.kind.as_deref().filter(|k| !k.is_empty()) {
-        if !["accounts", "statuses", "hashtags"].contains(&kind) {
-            return Err(MastoError::unprocessable(
-                "Validation failed: type must be accounts, statuses or hashtags",
-            ));
-        }
+    if let Some(kind) = q.kind.as_deref().filter(|k| !k.is_empty())
+        && !["accounts", "statuses", "hashtags"].contains(&kind)
+    {
+        return Err(MastoError::unprocessable(
+            "Validation failed: type must be accounts, statuses or hashtags",
+        ));
     }
     let page = Page {
         limit: limit + offset,

@@ -108,7 +108,7 @@ async fn one(
 }
 
 /// Posts a status.
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])), request_body = NewStatus,
+#[utoipa::path(operation_id = "mastodon_create", tag = "mastodon", security(("bearer" = [])), request_body = NewStatus,
     params(("Idempotency-Key" = Option<String>, Header, description = "A retried create with the same key returns the first status")),
     responses((status = 200, body = Status), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
@@ -245,7 +245,7 @@ pub async fn edit_status(
 }
 
 /// Every version of a status, oldest first.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_history", tag = "mastodon", params(("id" = String, Path)), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<StatusEdit>), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
 #[get("/api/v1/statuses/{id}/history")]
@@ -280,7 +280,7 @@ pub async fn history(
 }
 
 /// What one's own status's author typed, for editing.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_source", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = StatusSource), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -304,7 +304,7 @@ pub async fn source(
 }
 
 /// The thread around a status.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_context", tag = "mastodon", params(("id" = String, Path)), security((), ("bearer" = [])),
     responses((status = 200, body = Context), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
 #[get("/api/v1/statuses/{id}/context")]
@@ -329,7 +329,7 @@ async fn after(state: &AppState, urls: &Urls, me: i64, id: i64) -> MastoResult<H
 }
 
 /// Favourites a status.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_favourite", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -347,7 +347,7 @@ pub async fn favourite(
 }
 
 /// Undoes a favourite.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unfavourite", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -366,7 +366,7 @@ pub async fn unfavourite(
 }
 
 /// Reblogs a public status; the answer is the reblog, the status inside.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_reblog", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -389,7 +389,7 @@ pub async fn reblog(
 }
 
 /// Undoes a reblog; the answer is the status.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unreblog", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -408,7 +408,7 @@ pub async fn unreblog(
 }
 
 /// Bookmarks a status.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_bookmark", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -427,7 +427,7 @@ pub async fn bookmark(
 }
 
 /// Removes a bookmark.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unbookmark", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -446,7 +446,7 @@ pub async fn unbookmark(
 }
 
 /// Who favourited a status.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path), PageParams), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_favourited_by", tag = "mastodon", params(("id" = String, Path), PageParams), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Account>), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -467,7 +467,7 @@ pub async fn favourited_by(
 }
 
 /// Who reblogged a status.
-#[utoipa::path(tag = "mastodon", params(("id" = String, Path), PageParams), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_reblogged_by", tag = "mastodon", params(("id" = String, Path), PageParams), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Account>), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -486,7 +486,7 @@ pub async fn reblogged_by(
 }
 
 /// The caller's favourites, newest favourite first.
-#[utoipa::path(tag = "mastodon", params(PageParams), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_favourites", tag = "mastodon", params(PageParams), security(("bearer" = [])),
     responses((status = 200, body = Vec<Status>), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]

@@ -333,12 +333,11 @@ async fn search_finds_accounts_statuses_and_hashtags(pool: PgPool) {
         .get("/api/v2/search?q=rain&type=statuses", Some(&ana_t))
         .await
         .json();
-    assert_eq!(
+    assert!(
         res["statuses"][0]["content"]
             .as_str()
             .unwrap()
-            .contains("walking"),
-        true
+            .contains("walking")
     );
     assert_eq!(res["accounts"], json!([]));
     let res = app
@@ -359,4 +358,60 @@ async fn search_finds_accounts_statuses_and_hashtags(pool: PgPool) {
             .await
             .assert_status(422);
     }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn an_app_signs_up_an_account_with_pamps_rules_and_gets_its_token(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let created = app
+        .post(
+            "/api/v1/apps",
+            &json!({"client_name": "t", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob", "scopes": "read write"}),
+            None,
+        )
+        .await
+        .json();
+    let grant = json!({"grant_type": "client_credentials", "client_id": created["client_id"],
+                       "client_secret": created["client_secret"], "scope": "read write"});
+    let app_token = app.post("/oauth/token", &grant, None).await.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = json!({"username": "newbie", "email": "newbie@example.com", "password": "long enough pw", "agreement": true});
+    let res = app.post("/api/v1/accounts", &form, Some(&app_token)).await;
+    res.assert_status(200);
+    let token = res.json()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(res.json()["token_type"], "Bearer");
+    let me = app
+        .get("/api/v1/accounts/verify_credentials", Some(&token))
+        .await;
+    me.assert_status(200);
+    assert_eq!(me.json()["username"], "newbie");
+
+    let again = app.post("/api/v1/accounts", &form, Some(&app_token)).await;
+    again.assert_status(422);
+    assert!(
+        again.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("already registered")
+    );
+    for bad in [
+        json!({"username": "x", "email": "x@example.com", "password": "long enough pw", "agreement": true}),
+        json!({"username": "okname", "email": "nope", "password": "long enough pw", "agreement": true}),
+        json!({"username": "okname", "email": "ok@example.com", "password": "short", "agreement": true}),
+        json!({"username": "okname", "email": "ok@example.com", "password": "long enough pw"}),
+    ] {
+        app.post("/api/v1/accounts", &bad, Some(&app_token))
+            .await
+            .assert_status(422);
+    }
+    let (_, user_t) = app.user("ana").await;
+    app.post("/api/v1/accounts", &form, Some(&user_t))
+        .await
+        .assert_status(403);
+    app.post("/api/v1/accounts", &form, None)
+        .await
+        .assert_status(401);
+    assert_eq!(app.count("users").await, 2);
 }

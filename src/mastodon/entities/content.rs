@@ -64,17 +64,18 @@ fn inline(line: &str, mentioned: &HashMap<String, String>, urls: &Urls) -> Strin
         let run_len = after.find(|c: char| !word(c)).unwrap_or(after.len());
         let run = &after[..run_len];
         let free = |marks: &[char]| !prev.is_some_and(|p| word(p) || marks.contains(&p));
-        if c == '@' && free(&['@']) {
-            if let Some(username) = mention_name(run).and_then(|k| mentioned.get(&k)) {
-                out.push_str(&format!(
-                    "<span class=\"h-card\" translate=\"no\"><a href=\"{}\" class=\"u-url mention\">@<span>{}</span></a></span>",
-                    escape(&urls.account(username)),
-                    escape(username)
-                ));
-                prev = run.chars().next_back();
-                rest = &after[run_len..];
-                continue;
-            }
+        if c == '@'
+            && free(&['@'])
+            && let Some(username) = mention_name(run).and_then(|k| mentioned.get(&k))
+        {
+            out.push_str(&format!(
+                "<span class=\"h-card\" translate=\"no\"><a href=\"{}\" class=\"u-url mention\">@<span>{}</span></a></span>",
+                escape(&urls.account(username)),
+                escape(username)
+            ));
+            prev = run.chars().next_back();
+            rest = &after[run_len..];
+            continue;
         }
         if c == '#' && free(&['#']) {
             let named = run.chars().any(|c| !c.is_ascii_digit() && c != '_');
