@@ -183,8 +183,7 @@ async fn drain(pool: &PgPool, hub: &Hub) -> ApiResult<()> {
         let loaded = load(pool, events).await?;
         let authors: Vec<i64> = loaded
             .iter()
-            .filter(|l| l.event.kind != EventKind::Notification)
-            .map(|l| l.event.user_id)
+            .flat_map(Loaded::parties)
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();

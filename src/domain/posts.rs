@@ -160,7 +160,10 @@ async fn insert(
     .bind(level)
     .fetch_optional(db)
     .await
-    .on_constraint("posts_user_id_fkey", || DomainError::Gone)?
+    .on_constraint("posts_user_id_fkey", || DomainError::Gone)
+    .on_constraint("posts_parent_not_blocked", || {
+        DomainError::Forbidden(privacy::BLOCKED)
+    })?
     .ok_or_else(|| DomainError::invalid(&["body", "parent_id"], "parent post not found"))
 }
 

@@ -270,14 +270,15 @@ macro_rules! unreposted {
     };
 }
 
-/// A source's repost of a live post that no source reposted later.
+/// A source's repost of a live post that no source reposted later: of a
+/// post the home timeline may show (visible, its author not muted).
 macro_rules! latest_repost {
     ($r:literal) => {
         concat!(
             "EXISTS (SELECT 1 FROM posts q WHERE q.id = ",
             $r,
             ".post_id AND ",
-            visible_post!("q", "$1"),
+            home_post!("q", "$1"),
             ")
              AND NOT EXISTS (SELECT 1 FROM src o JOIN reposts r2 ON r2.user_id = o.uid
                               WHERE r2.post_id = ",
