@@ -99,22 +99,38 @@ pub async fn create(
 ) -> DomainResult<Post> {
     let text = self::text(text)?;
     if let Some(parent) = parent_id {
-        let author: Option<i64> = sqlx::query_scalar("SELECT user_id FROM posts WHERE id = $1")
-            .bind(parent)
-            .fetch_optional(db)
-            .await?;
-        if let Some(author) = author {
-            privacy::refuse_if_blocked(db, actor, author).await?;
+        refuse_reply_if_blocked(db, actor, parent).await?;
+    }
+    let created = if media_ids.is_empty() {
+        insert(db, actor, &text, parent_id, level).await
+    } else {
+        let mut tx = db.begin().await?;
+        let mut created = insert(&mut *tx, actor, &text, parent_id, level).await?;
+        created.media = Json(media::rows::attach(&mut tx, actor, created.id, media_ids).await?);
+        tx.commit().await?;
+        Ok(created)
+    };
+    match (created, parent_id) {
+        // A block committed while the reply was written hides the parent
+        // from the insert: say so, as when it was there before.
+        (Err(DomainError::Invalid(fields)), Some(parent)) => {
+            refuse_reply_if_blocked(db, actor, parent).await?;
+            Err(DomainError::Invalid(fields))
         }
+        (created, _) => created,
     }
-    if media_ids.is_empty() {
-        return insert(db, actor, &text, parent_id, level).await;
+}
+
+/// Refuses a reply by `actor` to post `parent` across a block.
+async fn refuse_reply_if_blocked(db: &PgPool, actor: i64, parent: i64) -> DomainResult<()> {
+    let author: Option<i64> = sqlx::query_scalar("SELECT user_id FROM posts WHERE id = $1")
+        .bind(parent)
+        .fetch_optional(db)
+        .await?;
+    match author {
+        Some(author) => privacy::refuse_if_blocked(db, actor, author).await,
+        None => Ok(()),
     }
-    let mut tx = db.begin().await?;
-    let mut created = insert(&mut *tx, actor, &text, parent_id, level).await?;
-    created.media = Json(media::rows::attach(&mut tx, actor, created.id, media_ids).await?);
-    tx.commit().await?;
-    Ok(created)
 }
 
 /// Inserts the post row. The parent is locked in the same statement, so a
