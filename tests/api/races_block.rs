@@ -68,8 +68,12 @@ async fn after(delay: Duration, f: impl Future<Output = TestResponse>) -> TestRe
 /// like, the repost, or ana's mention notification.
 async fn written(pool: &PgPool, write: Write, post: i64, bob: i64) -> Option<(i64, i64)> {
     let sql = match write {
-        Write::Reply => "SELECT id, xmin::text::bigint FROM posts WHERE parent_id = $1 AND user_id = $2",
-        Write::Like => "SELECT id, xmin::text::bigint FROM likes WHERE post_id = $1 AND user_id = $2",
+        Write::Reply => {
+            "SELECT id, xmin::text::bigint FROM posts WHERE parent_id = $1 AND user_id = $2"
+        }
+        Write::Like => {
+            "SELECT id, xmin::text::bigint FROM likes WHERE post_id = $1 AND user_id = $2"
+        }
         Write::Repost => {
             "SELECT id, xmin::text::bigint FROM reposts WHERE post_id = $1 AND user_id = $2"
         }
@@ -206,13 +210,12 @@ async fn race(pool: PgPool, write: Write) {
             block_first += 1;
         }
         stagger.after(row.is_some());
-        let (likes, reposts, replies): (i32, i32, i32) = sqlx::query_as(
-            "SELECT like_count, repost_count, reply_count FROM posts WHERE id = $1",
-        )
-        .bind(post)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+        let (likes, reposts, replies): (i32, i32, i32) =
+            sqlx::query_as("SELECT like_count, repost_count, reply_count FROM posts WHERE id = $1")
+                .bind(post)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
         let landed = i32::from(row.is_some());
         let expected = match write {
             Write::Like => (landed, 0, 0),
@@ -220,7 +223,11 @@ async fn race(pool: PgPool, write: Write) {
             Write::Reply => (0, 0, landed),
             Write::Mention => (0, 0, 0),
         };
-        assert_eq!((likes, reposts, replies), expected, "{write:?} trial {trial}");
+        assert_eq!(
+            (likes, reposts, replies),
+            expected,
+            "{write:?} trial {trial}"
+        );
         app.delete(block_path, Some(&ana_token))
             .await
             .assert_status(204);
