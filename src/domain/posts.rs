@@ -225,17 +225,22 @@ pub async fn edit(db: &PgPool, actor: i64, id: i64, text: &str) -> DomainResult<
 
 /// `actor` soft-deletes their live post `id` ([`DELETE`]): it becomes a
 /// tombstone whose text is erased, and its replies stay where they are.
-pub async fn delete(db: &PgPool, actor: i64, id: i64) -> DomainResult<()> {
-    let done = sqlx::query(
-        "UPDATE posts SET deleted_at = now(), text = ''
-          WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
+/// True when it had pictures (their files are then in the trash, for the
+/// caller to remove now rather than at the next sweep).
+pub async fn delete(db: &PgPool, actor: i64, id: i64) -> DomainResult<bool> {
+    // The RETURNING subquery reads the statement's snapshot: the pictures
+    // as they were before `media_drop_with_post` removed them.
+    let had_pictures: Option<bool> = sqlx::query_scalar(
+        "UPDATE posts p SET deleted_at = now(), text = ''
+          WHERE p.id = $1 AND p.user_id = $2 AND p.deleted_at IS NULL
+         RETURNING EXISTS (SELECT 1 FROM media m WHERE m.post_id = p.id)",
     )
     .bind(id)
     .bind(actor)
-    .execute(db)
+    .fetch_optional(db)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(ownership_error(db, id).await);
+    match had_pictures {
+        Some(had) => Ok(had),
+        None => Err(ownership_error(db, id).await),
     }
-    Ok(())
 }

@@ -136,8 +136,9 @@ pub async fn delete(
     me: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    posts::delete(&state.pool, me.id, id.into_inner()).await?;
-    state.media.tidy(&state.pool).await;
+    if posts::delete(&state.pool, me.id, id.into_inner()).await? {
+        state.media.tidy(&state.pool).await;
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
