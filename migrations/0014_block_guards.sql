@@ -19,6 +19,10 @@
 -- locks its author's row; likes and reposts lock no user row (the active
 -- guards of 0013 take KEY SHARE, which a block's NO KEY UPDATE does not
 -- wait for).
+--
+-- Each lock is held until its transaction ends: one per pair written, a few
+-- per request. A bulk load of many such rows in one transaction would fill
+-- the lock table; bulk loads disable the triggers (as `pamps seed` does).
 
 -- The advisory lock key of a pair of accounts, the same either way round.
 -- A collision with another pair (or another advisory key) only makes two
