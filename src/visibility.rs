@@ -23,7 +23,8 @@
 //! notifications only) and notifications, until it expires; threads and
 //! profiles still show them, as the muter asked to see less, not to be
 //! protected. A repost reaches the reposter's followers only where the post
-//! itself may reach them: a block or mute of either account keeps it away.
+//! itself may reach them: a block or mute of either account keeps it away,
+//! and a suspended or deleted reposter's reposts reach nobody.
 //! A reply is never wider than its parent (`domain::posts::create` narrows
 //! it), so a reply cannot carry a followers-only thread to the public lists.
 
@@ -116,9 +117,12 @@ impl<'a> Audience<'a> {
         }
     }
 
-    /// A post's audience as `reposter`'s repost of it.
-    pub fn repost(reposter: i64, facts: &'a PostFacts) -> Self {
+    /// A post's audience as `reposter`'s repost of it: nobody's once the
+    /// reposter is not `reposter_live` (suspended or deleted, like an
+    /// author's posts) or the post is not live.
+    pub fn repost(reposter: i64, reposter_live: bool, facts: &'a PostFacts) -> Self {
         match Self::post(facts) {
+            Self::Post { .. } if !reposter_live => Self::Nobody,
             Self::Post {
                 author,
                 level,

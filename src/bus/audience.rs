@@ -26,9 +26,10 @@ impl Loaded {
             // home (never public: `top_level` is false), while the post is
             // live (its author not suspended), and only those the post
             // itself may reach: a block or mute of its author keeps it away
-            // as one of the reposter's does.
+            // as one of the reposter's does; nobody's once the reposter is
+            // suspended or deleted.
             EventKind::Repost => self.facts.as_ref().map_or(Audience::Nobody, |f| {
-                Audience::repost(self.event.user_id, f)
+                Audience::repost(self.event.user_id, self.reposter_live, f)
             }),
             // Loaded only while the post is live; a delete announces itself
             // to whoever could see the post.

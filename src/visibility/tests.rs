@@ -150,7 +150,7 @@ fn a_repost_reaches_the_reposters_followers_only_where_the_post_itself_may() {
         .with_blocks([(ANA, BEN), (BLOCKER, ANA)])
         .with_mutes([(MUTER, ANA), (REPOSTER_MUTER, IVY)]);
     let facts = facts(Level::Public, true);
-    let repost = Audience::repost(IVY, &facts);
+    let repost = Audience::repost(IVY, true, &facts);
     for (name, id, sees, home) in [
         ("the author, following the reposter", Some(ANA), true, true),
         ("the reposter", Some(IVY), true, true),
@@ -171,7 +171,12 @@ fn a_repost_reaches_the_reposters_followers_only_where_the_post_itself_may() {
     let viewer = Viewer::new(Some(SAM), &blocked_reposter);
     assert!(!may_see(&viewer, repost), "blocking the reposter");
     let gone = self::facts(Level::Public, false);
-    assert_eq!(Audience::repost(IVY, &gone), Audience::Nobody);
+    assert_eq!(Audience::repost(IVY, true, &gone), Audience::Nobody);
+    assert_eq!(
+        Audience::repost(IVY, false, &facts),
+        Audience::Nobody,
+        "a suspended or deleted reposter's"
+    );
 }
 
 /// Who finds an account in search, suggestions and account lists.

@@ -508,7 +508,8 @@ fn expected_stream(
         _ => {
             let facts = world.event_facts(e);
             let audience = if e.kind == EventKind::Repost {
-                Audience::repost(e.user_id, &facts)
+                let reposter = world.account_live(world.name_of(e.user_id));
+                Audience::repost(e.user_id, reposter, &facts)
             } else {
                 Audience::post(&facts)
             };
@@ -801,7 +802,7 @@ async fn check_lists(world: &World, known: &Relations) {
                                 && known.follows(me, world.ids[r])
                                 && visibility::on_home(
                                     &viewer,
-                                    Audience::repost(world.ids[r], &facts),
+                                    Audience::repost(world.ids[r], world.account_live(r), &facts),
                                 )
                         });
                         followed || reposted
@@ -1228,4 +1229,69 @@ async fn every_read_path_shows_each_viewer_exactly_what_the_visibility_rule_allo
     .await;
     drop((live, resumed));
     world.server.stop().await;
+}
+
+/// The events a resume of `token`'s home from `since` replays up to the
+/// post `sentinel`: (event, post id, reposted_by).
+async fn home_resume(
+    server: &LiveServer,
+    token: &str,
+    since: i64,
+    sentinel: i64,
+) -> Vec<(String, i64, Value)> {
+    let path = format!("/stream?streams=home&since={since}");
+    let mut ws = Ws::connect(server, &path, Some(token)).await;
+    let mut got = Vec::new();
+    loop {
+        let frame = ws.next_json().await;
+        let id = frame["data"]["id"].as_i64().unwrap_or_default();
+        let kind = frame["event"].as_str().unwrap().to_owned();
+        got.push((kind.clone(), id, frame["data"]["reposted_by"].clone()));
+        if kind == "post" && id == sentinel {
+            return got;
+        }
+    }
+}
+
+/// A suspended reposter's reposts reach nobody, as its own posts do: a
+/// resume from before them replays the reposted post's `repost` event while
+/// the reposter is live, not after the suspension.
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_suspended_reposters_reposts_are_not_replayed(pool: PgPool) {
+    let server = LiveServer::start(&pool, &[]).await;
+    let (_, ana) = user(&server, "ana").await;
+    let (rex_id, rex) = user(&server, "rex").await;
+    let (_, fay) = user(&server, "fay").await;
+    let path = format!("/user/follow/{rex_id}");
+    let (status, body) = server.http("POST", &path, Some(&fay), None).await;
+    assert_eq!(status, 201, "{body}");
+    let start = all_events(&pool).await.last().unwrap().pos;
+    let reposted = post(&server, &ana, "ana writes", None).await;
+    let path = format!("/post/{reposted}/repost/");
+    let (status, body) = server.http("POST", &path, Some(&rex), None).await;
+    assert_eq!(status, 201, "{body}");
+
+    let sentinel = post(&server, &fay, "fay's first sentinel", None).await;
+    let reposts = |got: Vec<(String, i64, Value)>| -> Vec<(i64, Value)> {
+        got.into_iter()
+            .filter(|(kind, ..)| kind == "repost")
+            .map(|(_, id, by)| (id, by))
+            .collect()
+    };
+    assert_eq!(
+        reposts(home_resume(&server, &fay, start, sentinel).await),
+        [(reposted, json!("rex"))]
+    );
+
+    sqlx::query("UPDATE users SET suspended_at = now() WHERE id = $1")
+        .bind(rex_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let sentinel = post(&server, &fay, "fay's second sentinel", None).await;
+    assert_eq!(
+        reposts(home_resume(&server, &fay, start, sentinel).await),
+        []
+    );
+    server.stop().await;
 }
