@@ -139,7 +139,8 @@ pub async fn context(
     Ok((post, above, below))
 }
 
-/// The users who like live post `id` (one `viewer` may see), most recent first.
+/// The users who like live post `id` (one `viewer` may see), most recent
+/// first: those `viewer` finds (not suspended, nobody across a block).
 pub async fn liked_post(
     db: &PgPool,
     id: i64,
@@ -149,5 +150,5 @@ pub async fn liked_post(
     if !post::visible(db, id, viewer).await? {
         return Err(DomainError::NotFound("Post not found"));
     }
-    crate::models::like::likers(db, id, page).await
+    crate::models::like::likers(db, id, viewer, page).await
 }

@@ -12,22 +12,25 @@ pub struct Liked {
     pub liked: bool,
 }
 
-/// The users who like `post_id`, most recent like first.
+/// The users who like `post_id` that `viewer` finds
+/// (`visibility::findable_account!`), most recent like first.
 pub async fn likers(
     db: impl sqlx::PgExecutor<'_>,
     post_id: i64,
+    viewer: Option<i64>,
     page: crate::pagination::Page,
 ) -> crate::domain::error::DomainResult<Vec<crate::models::user::User>> {
     Ok(sqlx::query_as(crate::models::user::user_select!(
         "k.id",
         "JOIN likes k ON k.user_id = u.id
          WHERE k.post_id = $1 AND ",
-        crate::visibility::visible_account!("u"),
+        crate::visibility::findable_account!("u", "$4::bigint"),
         " AND k.id < $2 ORDER BY k.id DESC LIMIT $3"
     ))
     .bind(post_id)
     .bind(page.after_desc())
     .bind(page.fetch_limit())
+    .bind(viewer)
     .fetch_all(db)
     .await?)
 }
