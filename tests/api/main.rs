@@ -71,3 +71,4 @@ mod surfaces;
 mod tls;
 mod username_rule;
 mod visibility;
+mod visibility_mastodon;

@@ -35,7 +35,7 @@ use crate::live::{LiveServer, Sse, Ws, post, user, wait_until_numbered};
 
 /// What became of a post by the time the paths are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fate {
+pub(crate) enum Fate {
     Live,
     /// Deleted by its author (a tombstone).
     PostDeleted,
@@ -44,19 +44,19 @@ enum Fate {
 }
 
 /// One kind of post.
-struct Case {
-    key: &'static str,
-    author: &'static str,
+pub(crate) struct Case {
+    pub(crate) key: &'static str,
+    pub(crate) author: &'static str,
     /// The key of the case it replies to.
-    parent: Option<&'static str>,
-    text: &'static str,
+    pub(crate) parent: Option<&'static str>,
+    pub(crate) text: &'static str,
     /// The level asked for (a reply may be narrowed to its parent's).
-    level: Level,
-    fate: Fate,
+    pub(crate) level: Level,
+    pub(crate) fate: Fate,
 }
 
 /// The posts, in creation order (a parent before its replies).
-const CASES: &[Case] = &[
+pub(crate) const CASES: &[Case] = &[
     Case {
         key: "top",
         author: "ana",
@@ -196,7 +196,7 @@ const CASES: &[Case] = &[
 ];
 
 /// Who reads, by kind; named for their relation to ana, the main author.
-const VIEWERS: &[(&str, Option<&str>)] = &[
+pub(crate) const VIEWERS: &[(&str, Option<&str>)] = &[
     ("author", Some("ana")),
     ("follower", Some("fay")),
     ("mentioned", Some("mia")),
@@ -207,7 +207,7 @@ const VIEWERS: &[(&str, Option<&str>)] = &[
 ];
 
 /// The accounts.
-const USERS: &[&str] = &[
+pub(crate) const USERS: &[&str] = &[
     "ana", "fay", "sam", "dan", "bea", "mia", "ben", "moe", "sus", "kit",
 ];
 
@@ -229,21 +229,21 @@ const FOLLOWS: &[(&str, &str)] = &[
 ];
 
 /// ana blocks ben.
-const BLOCK: (&str, &str) = ("ana", "ben");
+pub(crate) const BLOCK: (&str, &str) = ("ana", "ben");
 
 /// With the fates, after mia liked, bookmarked and (through fay) received
 /// kit's posts: kit blocks mia.
-const LATE_BLOCK: (&str, &str) = ("kit", "mia");
+pub(crate) const LATE_BLOCK: (&str, &str) = ("kit", "mia");
 
 /// With the fates, after sam bookmarked kit's followers-only post: sam
 /// unfollows kit.
-const UNFOLLOW: (&str, &str) = ("sam", "kit");
+pub(crate) const UNFOLLOW: (&str, &str) = ("sam", "kit");
 
 /// moe mutes ana.
-const MUTE: (&str, &str) = ("moe", "ana");
+pub(crate) const MUTE: (&str, &str) = ("moe", "ana");
 
 /// The suspended author.
-const SUSPENDED: &str = "sus";
+pub(crate) const SUSPENDED: &str = "sus";
 
 /// Who likes every case post they may (before deletions).
 const LIKERS: &[&str] = &["fay", "sam", "mia", "ben"];
@@ -252,7 +252,7 @@ const LIKERS: &[&str] = &["fay", "sam", "mia", "ben"];
 const REPOSTERS: &[&str] = &["fay", "sam", "ben"];
 
 /// The hashtag every case carries, for search and the hashtag timeline.
-const TAG: &str = "vt";
+pub(crate) const TAG: &str = "vt";
 
 /// The list paths.
 #[derive(Debug, Clone, Copy)]
@@ -316,34 +316,34 @@ fn streams_of(viewer: Option<&str>) -> &'static str {
 }
 
 /// The world under test: account ids, tokens, case post ids.
-struct World {
-    server: LiveServer,
-    pool: PgPool,
-    ids: HashMap<&'static str, i64>,
-    tokens: HashMap<&'static str, String>,
-    posts: HashMap<&'static str, i64>,
-    sentinels: i64,
+pub(crate) struct World {
+    pub(crate) server: LiveServer,
+    pub(crate) pool: PgPool,
+    pub(crate) ids: HashMap<&'static str, i64>,
+    pub(crate) tokens: HashMap<&'static str, String>,
+    pub(crate) posts: HashMap<&'static str, i64>,
+    pub(crate) sentinels: i64,
     /// Whether the fates are applied yet (deletions, [`SUSPENDED`] suspended).
-    fates_applied: bool,
+    pub(crate) fates_applied: bool,
     /// (liker, case) pairs liked.
-    liked: BTreeSet<(&'static str, &'static str)>,
+    pub(crate) liked: BTreeSet<(&'static str, &'static str)>,
     /// (reposter, case) pairs reposted.
-    reposted: BTreeSet<(&'static str, &'static str)>,
+    pub(crate) reposted: BTreeSet<(&'static str, &'static str)>,
     /// (viewer, case) pairs bookmarked.
-    bookmarked: BTreeSet<(&'static str, &'static str)>,
+    pub(crate) bookmarked: BTreeSet<(&'static str, &'static str)>,
 }
 
 impl World {
-    fn token(&self, viewer: Option<&str>) -> Option<&str> {
+    pub(crate) fn token(&self, viewer: Option<&str>) -> Option<&str> {
         viewer.map(|v| self.tokens[v].as_str())
     }
 
-    fn case_of(&self, post_id: i64) -> Option<&'static Case> {
+    pub(crate) fn case_of(&self, post_id: i64) -> Option<&'static Case> {
         CASES.iter().find(|c| self.posts[c.key] == post_id)
     }
 
     /// A case's level: the asked one, narrowed to its parent's.
-    fn level(case: &Case) -> Level {
+    pub(crate) fn level(case: &Case) -> Level {
         let parent = case
             .parent
             .map(|p| Self::level(CASES.iter().find(|c| c.key == p).unwrap()));
@@ -352,7 +352,7 @@ impl World {
 
     /// What the rule knows of a case now; `with_fate`: whether its deletion
     /// counts (a stream's delete event reaches whoever could see the post).
-    fn facts(&self, case: &Case, with_fate: bool) -> PostFacts {
+    pub(crate) fn facts(&self, case: &Case, with_fate: bool) -> PostFacts {
         let mentioned = case
             .text
             .split_whitespace()
@@ -369,12 +369,12 @@ impl World {
     }
 
     /// A case's audience now, by the module.
-    fn sees(&self, viewer: &Viewer<'_>, case: &Case) -> bool {
+    pub(crate) fn sees(&self, viewer: &Viewer<'_>, case: &Case) -> bool {
         visibility::may_see(viewer, Audience::post(&self.facts(case, true)))
     }
 
     /// Whether an account is live now: not deleted, nor suspended.
-    fn account_live(&self, name: &str) -> bool {
+    pub(crate) fn account_live(&self, name: &str) -> bool {
         let deleted = CASES
             .iter()
             .any(|c| c.author == name && c.fate == Fate::AuthorDeleted);
@@ -382,7 +382,7 @@ impl World {
     }
 
     /// Whether `blocker` blocks `blocked` now.
-    fn blocks(&self, blocker: i64, blocked: i64) -> bool {
+    pub(crate) fn blocks(&self, blocker: i64, blocked: i64) -> bool {
         let mut blocks = vec![BLOCK];
         if self.fates_applied {
             blocks.push(LATE_BLOCK);
@@ -393,12 +393,12 @@ impl World {
     }
 
     /// The name of account `id`.
-    fn name_of(&self, id: i64) -> &'static str {
+    pub(crate) fn name_of(&self, id: i64) -> &'static str {
         USERS.iter().find(|u| self.ids[**u] == id).unwrap()
     }
 
     /// A post event's facts: a case's, or a public sentinel's.
-    fn event_facts(&self, e: &Event) -> PostFacts {
+    pub(crate) fn event_facts(&self, e: &Event) -> PostFacts {
         match e.post_id.and_then(|id| self.case_of(id)) {
             Some(case) => self.facts(case, false),
             None => PostFacts {
@@ -410,7 +410,7 @@ impl World {
         }
     }
 
-    async fn relations(&self) -> Relations {
+    pub(crate) async fn relations(&self) -> Relations {
         let follows: Vec<(i64, i64)> =
             sqlx::query_as("SELECT follower_id, followee_id FROM follows")
                 .fetch_all(&self.pool)
@@ -443,7 +443,7 @@ impl World {
 
     /// Whether a notification reaches its recipient: theirs, its actor not
     /// suspended, blocked or muted, and its post one they may see.
-    fn notification_seen(&self, known: &Relations, n: &NotificationRow) -> bool {
+    pub(crate) fn notification_seen(&self, known: &Relations, n: &NotificationRow) -> bool {
         let (_, recipient, post, actor) = *n;
         let viewer = Viewer::new(Some(recipient), known);
         let actor_hidden = (self.fates_applied && actor == self.ids[SUSPENDED])
@@ -453,14 +453,14 @@ impl World {
             && post.is_none_or(|id| self.case_of(id).is_none_or(|case| self.sees(&viewer, case)))
     }
 
-    async fn get(&self, path: &str, viewer: Option<&str>) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str, viewer: Option<&str>) -> (u16, Value) {
         self.server
             .http("GET", path, self.token(viewer), None)
             .await
     }
 
     /// A top-level post by bea that every subscriber receives; its id.
-    async fn sentinel(&mut self) -> i64 {
+    pub(crate) async fn sentinel(&mut self) -> i64 {
         self.sentinels += 1;
         let text = format!("sentinel {}", self.sentinels);
         post(&self.server, &self.tokens["bea"], &text, None).await
@@ -574,7 +574,7 @@ async fn loadable_now(world: &World, known: &Relations, e: &Event) -> bool {
     }
 }
 
-async fn build(pool: &PgPool) -> World {
+pub(crate) async fn build(pool: &PgPool) -> World {
     let server = LiveServer::start(pool, &[]).await;
     let mut ids = HashMap::new();
     let mut tokens = HashMap::new();
@@ -617,7 +617,7 @@ async fn build(pool: &PgPool) -> World {
 /// first): a like or repost of a post the actor may not see is not found,
 /// across a block refused, a repost of a non-public post refused; a bookmark
 /// of a post the actor may not see is not found.
-async fn write_cases(world: &mut World) {
+pub(crate) async fn write_cases(world: &mut World) {
     for case in CASES {
         let parent = case.parent.map(|p| world.posts[p]);
         let level: &str = case.level.into();
@@ -721,7 +721,7 @@ async fn write_cases(world: &mut World) {
 
 /// Deletes what the cases' fates say, suspends [`SUSPENDED`], and makes the
 /// [`LATE_BLOCK`] and the [`UNFOLLOW`].
-async fn apply_fates(world: &mut World) {
+pub(crate) async fn apply_fates(world: &mut World) {
     let (who, whom) = LATE_BLOCK;
     let path = format!("/user/{whom}/block/");
     let (status, body) = world
@@ -763,7 +763,7 @@ async fn apply_fates(world: &mut World) {
 type Placed<'a> = Box<dyn Fn(&Case) -> bool + 'a>;
 
 /// A notification: id, recipient, post, actor.
-type NotificationRow = (i64, i64, Option<i64>, i64);
+pub(crate) type NotificationRow = (i64, i64, Option<i64>, i64);
 
 /// Checks every list path as every viewer.
 async fn check_lists(world: &World, known: &Relations) {

@@ -1,0 +1,347 @@
+//! The visibility table on the Mastodon surface: the world of
+//! [`crate::visibility`] (its posts, viewers, likes, reposts, bookmarks and
+//! fates), read through `/api/v1` and `/api/v2` with each viewer's pamps
+//! token as Bearer. Every cell's answer comes from `pamps::visibility`, as
+//! on the pamps surface, in Mastodon's conventions: a status one may not see
+//! is 404 and absent from every list; a reblog shows its post, which must be
+//! one the viewer sees.
+
+use std::collections::BTreeSet;
+
+use pamps::visibility::{self, Audience, Relations, Viewer};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::visibility::{
+    CASES, Case, Fate, NotificationRow, SUSPENDED, TAG, USERS, VIEWERS, World, apply_fates, build,
+    write_cases,
+};
+
+/// The case keys of a status list (a reblog counts as its post); panics on a
+/// status the viewer may not see, wherever it is nested.
+fn keys(world: &World, viewer: &Viewer<'_>, list: &Value, what: &str) -> BTreeSet<&'static str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("{what}: {list}"))
+        .iter()
+        .filter_map(|s| case_of_status(world, viewer, s, what))
+        .collect()
+}
+
+/// The case a status shows (its reblogged post's, for a reblog), checked
+/// against the rule.
+fn case_of_status(
+    world: &World,
+    viewer: &Viewer<'_>,
+    status: &Value,
+    what: &str,
+) -> Option<&'static str> {
+    let shown = if status["reblog"].is_object() {
+        &status["reblog"]
+    } else {
+        status
+    };
+    let id: i64 = shown["id"].as_str().unwrap().parse().unwrap();
+    let case = world.case_of(id)?;
+    assert!(
+        world.sees(viewer, case),
+        "{what}: shows {} it may not see",
+        case.key
+    );
+    Some(case.key)
+}
+
+fn expected(placed: impl Fn(&Case) -> bool) -> BTreeSet<&'static str> {
+    CASES.iter().filter(|c| placed(c)).map(|c| c.key).collect()
+}
+
+fn account_names(world: &World, list: &Value, what: &str) -> BTreeSet<&'static str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("{what}: {list}"))
+        .iter()
+        .map(|a| world.name_of(a["id"].as_str().unwrap().parse().unwrap()))
+        .collect()
+}
+
+fn author_gone(name: &str) -> bool {
+    CASES
+        .iter()
+        .any(|c| c.author == name && c.fate == Fate::AuthorDeleted)
+}
+
+/// One status, its context, who favourited and who reblogged it.
+async fn check_statuses(world: &World, known: &Relations) {
+    for (kind, name) in VIEWERS {
+        let viewer = Viewer::new(name.map(|n| world.ids[n]), known);
+        for case in CASES {
+            let id = world.posts[case.key];
+            let sees = world.sees(&viewer, case);
+            for sub in ["", "/context", "/favourited_by", "/reblogged_by"] {
+                let path = format!("/api/v1/statuses/{id}{sub}");
+                let (status, body) = world.get(&path, *name).await;
+                let what = format!("{path} ({}) as {kind}", case.key);
+                if !sees {
+                    assert_eq!(status, 404, "{what}: {body}");
+                    assert!(body["error"].is_string(), "{what}: {body}");
+                    continue;
+                }
+                assert_eq!(status, 200, "{what}: {body}");
+                match sub {
+                    "" => {
+                        assert_eq!(case_of_status(world, &viewer, &body, &what), Some(case.key))
+                    }
+                    "/context" => {
+                        let parent = case
+                            .parent
+                            .map(|p| CASES.iter().find(|c| c.key == p).unwrap());
+                        assert_eq!(
+                            keys(world, &viewer, &body["ancestors"], &what),
+                            expected(|c| parent
+                                .is_some_and(|p| p.key == c.key && world.sees(&viewer, c))),
+                            "{what}: ancestors"
+                        );
+                        assert_eq!(
+                            keys(world, &viewer, &body["descendants"], &what),
+                            expected(|c| c.parent == Some(case.key) && world.sees(&viewer, c)),
+                            "{what}: descendants"
+                        );
+                    }
+                    _ => {
+                        let done = if sub == "/favourited_by" {
+                            &world.liked
+                        } else {
+                            &world.reposted
+                        };
+                        let want: BTreeSet<&str> = done
+                            .iter()
+                            .filter(|&&(who, k)| {
+                                k == case.key
+                                    && visibility::may_find_account(
+                                        &viewer,
+                                        world.ids[who],
+                                        world.account_live(who),
+                                    )
+                            })
+                            .map(|&(who, _)| who)
+                            .collect();
+                        assert_eq!(account_names(world, &body, &what), want, "{what}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Timelines, an account's statuses, status search, bookmarks, favourites.
+async fn check_lists(world: &World, known: &Relations) {
+    for (kind, name) in VIEWERS {
+        let me = name.map(|n| world.ids[n]);
+        let viewer = Viewer::new(me, known);
+        let sees = |c: &Case| world.sees(&viewer, c);
+        let public = |c: &Case, top: bool| {
+            visibility::on_public(&viewer, Audience::post(&world.facts(c, true)), top)
+        };
+        // Mastodon's home: the viewer's own posts and reblogs too.
+        let home = |c: &Case| {
+            let Some(me) = me else { return false };
+            let facts = world.facts(c, true);
+            let reposted = world.reposted.iter().any(|&(r, key)| {
+                key == c.key
+                    && (world.ids[r] == me || known.follows(me, world.ids[r]))
+                    && visibility::on_home(
+                        &viewer,
+                        Audience::repost(world.ids[r], world.account_live(r), &facts),
+                    )
+            });
+            visibility::on_home(&viewer, Audience::post(&facts)) || reposted
+        };
+        let mine = |done: &BTreeSet<(&'static str, &'static str)>, c: &Case| {
+            name.is_some_and(|n| done.contains(&(n, c.key))) && sees(c)
+        };
+        let lists: Vec<(String, bool, BTreeSet<&str>)> = vec![
+            (
+                "/api/v1/timelines/home?limit=80".into(),
+                true,
+                expected(home),
+            ),
+            (
+                "/api/v1/timelines/public?limit=80".into(),
+                false,
+                expected(|c| public(c, c.parent.is_none())),
+            ),
+            (
+                format!("/api/v1/timelines/tag/{TAG}?limit=80"),
+                false,
+                expected(|c| public(c, true)),
+            ),
+            (
+                format!("/api/v2/search?q={TAG}&type=statuses&limit=40"),
+                false,
+                expected(|c| public(c, true)),
+            ),
+            (
+                "/api/v1/bookmarks?limit=80".into(),
+                true,
+                expected(|c| mine(&world.bookmarked, c)),
+            ),
+            (
+                "/api/v1/favourites?limit=80".into(),
+                true,
+                expected(|c| mine(&world.liked, c)),
+            ),
+        ];
+        for (path, login, want) in lists {
+            let (status, body) = world.get(&path, *name).await;
+            let what = format!("{path} as {kind}");
+            if login && name.is_none() {
+                assert_eq!(status, 401, "{what}: {body}");
+                continue;
+            }
+            assert_eq!(status, 200, "{what}: {body}");
+            let list = if path.starts_with("/api/v2/search") {
+                &body["statuses"]
+            } else {
+                &body
+            };
+            assert_eq!(keys(world, &viewer, list, &what), want, "{what}");
+        }
+        for author in USERS {
+            let path = format!("/api/v1/accounts/{}/statuses?limit=80", world.ids[author]);
+            let (status, body) = world.get(&path, *name).await;
+            let what = format!("statuses of {author} as {kind}");
+            if !world.account_live(author) {
+                assert_eq!(status, 404, "{what}: {body}");
+                continue;
+            }
+            assert_eq!(status, 200, "{what}: {body}");
+            let own: Vec<Value> = body
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| !s["reblog"].is_object())
+                .cloned()
+                .collect();
+            // Reblogs are checked by `keys` (each one a post the viewer sees).
+            keys(world, &viewer, &body, &what);
+            assert_eq!(
+                keys(world, &viewer, &Value::from(own), &what),
+                expected(|c| c.author == *author && sees(c)),
+                "{what}"
+            );
+        }
+    }
+}
+
+/// Accounts (404 once suspended or deleted), relationships (the block's
+/// state) and account search (nobody across a block, suspended or deleted).
+async fn check_accounts(world: &World, known: &Relations) {
+    for (kind, name) in VIEWERS {
+        let me = name.map(|n| world.ids[n]);
+        let viewer = Viewer::new(me, known);
+        for account in USERS {
+            let id = world.ids[account];
+            let live = world.account_live(account);
+            let (status, body) = world.get(&format!("/api/v1/accounts/{id}"), *name).await;
+            let what = format!("account {account} as {kind}");
+            assert_eq!(status, if live { 200 } else { 404 }, "{what}: {body}");
+            let (status, body) = world
+                .get(
+                    &format!("/api/v2/search?q={account}&type=accounts&limit=40"),
+                    *name,
+                )
+                .await;
+            assert_eq!(status, 200, "search {what}: {body}");
+            let found = account_names(world, &body["accounts"], &what).contains(account);
+            assert_eq!(
+                found,
+                visibility::may_find_account(&viewer, id, live),
+                "search {what}"
+            );
+            let path = format!("/api/v1/accounts/relationships?id[]={id}");
+            let (status, body) = world.get(&path, *name).await;
+            let Some(me) = me else {
+                assert_eq!(status, 401, "relationship {what}: {body}");
+                continue;
+            };
+            assert_eq!(status, 200, "relationship {what}: {body}");
+            if !live || id == me {
+                continue;
+            }
+            let r = &body[0];
+            assert_eq!(
+                [
+                    &r["blocking"],
+                    &r["blocked_by"],
+                    &r["following"],
+                    &r["muting"]
+                ],
+                [
+                    world.blocks(me, id),
+                    world.blocks(id, me),
+                    known.follows(me, id),
+                    known.mutes(me, id)
+                ]
+                .map(Value::from)
+                .each_ref(),
+                "relationship {what}: {body}"
+            );
+        }
+    }
+}
+
+/// Notifications, listed and one by one: the viewer's own, each one's actor
+/// and status as the rule allows.
+async fn check_notifications(world: &World, known: &Relations) {
+    let rows: Vec<NotificationRow> =
+        sqlx::query_as("SELECT id, user_id, post_id, actor_id FROM notifications")
+            .fetch_all(&world.pool)
+            .await
+            .unwrap();
+    for (kind, name) in VIEWERS {
+        let viewer = Viewer::new(name.map(|n| world.ids[n]), known);
+        let (status, body) = world.get("/api/v1/notifications?limit=80", *name).await;
+        if name.is_none() {
+            assert_eq!(status, 401, "notifications as {kind}: {body}");
+            continue;
+        }
+        assert_eq!(status, 200, "notifications as {kind}: {body}");
+        let got: BTreeSet<i64> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                if n["status"].is_object() {
+                    case_of_status(world, &viewer, &n["status"], "notification");
+                }
+                n["id"].as_str().unwrap().parse().unwrap()
+            })
+            .collect();
+        let shown = |n: &NotificationRow| {
+            visibility::may_see(&viewer, Audience::Recipient(n.1))
+                && world.notification_seen(known, n)
+        };
+        let want: BTreeSet<i64> = rows.iter().filter(|n| shown(n)).map(|n| n.0).collect();
+        assert_eq!(got, want, "notifications as {kind}");
+        for n in &rows {
+            let path = format!("/api/v1/notifications/{}", n.0);
+            let (status, body) = world.get(&path, *name).await;
+            let expect = if shown(n) { 200 } else { 404 };
+            assert_eq!(status, expect, "{path} as {kind}: {body}");
+        }
+    }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn every_mastodon_read_path_shows_each_viewer_exactly_what_the_visibility_rule_allows(
+    pool: PgPool,
+) {
+    let mut world = build(&pool).await;
+    write_cases(&mut world).await;
+    apply_fates(&mut world).await;
+    let known = world.relations().await;
+    assert!(!world.account_live(SUSPENDED));
+    check_statuses(&world, &known).await;
+    check_lists(&world, &known).await;
+    check_accounts(&world, &known).await;
+    check_notifications(&world, &known).await;
+    world.server.stop().await;
+}
