@@ -74,6 +74,7 @@ pub fn build_app(
             mastodon::owns(ctx.head().uri.path())
         }))
         .configure(mastodon::configure)
+        .configure(mastodon::streaming::configure_streams)
         .default_service(web::to(mastodon::no_route))
         .wrap(ErrorHandlers::new().default_handler(json_error_body))
         .wrap(from_fn(mastodon::auth::resolve_tokens))

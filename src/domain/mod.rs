@@ -97,6 +97,7 @@ pub const ACTIONS: &[(&str, &Effects)] = &[
     ("relationships::follow", &relationships::FOLLOW),
     ("relationships::unfollow", &relationships::UNFOLLOW),
     ("notifications::mark_read", &notifications::MARK_READ),
+    ("notifications::dismiss", &notifications::DISMISS),
     ("privacy::block", &privacy::BLOCK),
     ("privacy::unblock", &privacy::UNBLOCK),
     ("privacy::mute", &privacy::MUTE),

@@ -50,6 +50,32 @@ pub async fn mark_read(db: impl PgExecutor<'_>, actor: i64, up_to_id: i64) -> Do
     Ok(())
 }
 
+/// Dismissing removes notifications only (the Mastodon API's dismiss and clear).
+pub const DISMISS: Effects = super::NO_EFFECTS;
+
+/// `actor` dismisses their notification `id` ([`DISMISS`]): it is gone from
+/// both APIs' lists. Not theirs, or already gone: not found.
+pub async fn dismiss(db: impl PgExecutor<'_>, actor: i64, id: i64) -> DomainResult<()> {
+    let done = sqlx::query("DELETE FROM notifications WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(actor)
+        .execute(db)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(DomainError::NotFound("Notification not found"));
+    }
+    Ok(())
+}
+
+/// `actor` dismisses every notification of theirs ([`DISMISS`]).
+pub async fn clear(db: impl PgExecutor<'_>, actor: i64) -> DomainResult<()> {
+    sqlx::query("DELETE FROM notifications WHERE user_id = $1")
+        .bind(actor)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// How many of `actor`'s visible notifications are unread, and the marker.
 pub async fn unread(db: impl PgExecutor<'_>, actor: i64) -> DomainResult<Unread> {
     notification::unread(db, actor).await

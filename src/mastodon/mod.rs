@@ -12,12 +12,15 @@ pub mod entities;
 pub mod error;
 pub mod instance;
 pub mod media;
+pub mod notifications;
 pub mod oauth;
 pub mod paging;
 pub mod params;
 pub mod scopes;
 pub mod search;
 pub mod statuses;
+pub mod streaming;
+pub mod timelines;
 pub mod tokens;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -45,6 +48,9 @@ pub fn api(cfg: &mut ServiceConfig) {
     statuses::configure(cfg);
     media::configure(cfg);
     search::configure(cfg);
+    timelines::configure(cfg);
+    notifications::configure(cfg);
+    streaming::configure(cfg);
 }
 
 /// The same table on a plain actix config (what the app mounts).
