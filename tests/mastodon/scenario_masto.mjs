@@ -365,7 +365,8 @@ await step("streaming: an update and a notification arrive live", async () => {
   const anaLive = createStreamingAPIClient({ streamingApiUrl, accessToken: anaAccess });
   const bobUser = bobLive.user.subscribe();
   const anaNotes = anaLive.user.notification.subscribe();
-  await new Promise((r) => setTimeout(r, 500));
+  // Let both sockets connect and subscribe before anything is posted.
+  await new Promise((r) => setTimeout(r, 1500));
   const gotUpdate = nextEvent(bobUser, (e) => e.event === "update" && e.payload.content.includes("live now"));
   const live = await ana.v1.statuses.create({ status: "live now" });
   const update = await gotUpdate;
