@@ -10,6 +10,7 @@
 #   SKIP_FUZZ=1          skip the schemathesis spec fuzz (scripts/api-fuzz.sh).
 #   SKIP_S3=1            skip the S3 media store tests against moto (scripts/media-s3.sh).
 #   SKIP_BROWSER=1       skip the browser tests (scripts/browser-tests.sh).
+#   SKIP_MASTODON=1      skip the real Mastodon clients (scripts/mastodon-clients.sh).
 #   SKIP_CLUSTER=1       skip the 3-instance checks behind nginx (scripts/cluster.sh check).
 #   DATABASE_URL         a PostgreSQL server to use, if reachable; tests need
 #                        CREATEDB rights (#[sqlx::test] makes a database per test).
@@ -226,6 +227,12 @@ main() {
   else
     step "S3 media store against moto (scripts/media-s3.sh; installs moto[server])"
     bash scripts/media-s3.sh
+  fi
+  if [[ ${SKIP_MASTODON:-} == 1 ]]; then
+    step "Mastodon clients skipped (SKIP_MASTODON=1)"
+  else
+    step "Mastodon.py and masto.js scenarios (scripts/mastodon-clients.sh; installs both)"
+    bash scripts/mastodon-clients.sh
   fi
   if [[ ${SKIP_BROWSER:-} == 1 ]]; then
     step "browser tests skipped (SKIP_BROWSER=1)"

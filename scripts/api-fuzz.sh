@@ -53,6 +53,18 @@ psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "INSERT INTO posts (user_id, text)
   INSERT INTO media (user_id, file_key, preview_key, content_type, width, height, small_width, small_height, blurhash)
   SELECT u.id, md5('f' || g) || '.png', md5('p' || g) || '_small.png', 'image/png', 10, 10, 10, 10, 'LEHV6nWB2yk8pyo0adR*.7kCMdnj'
     FROM users u, generate_series(1, 300) g WHERE u.username = 'user1'" >/dev/null
+# Mastodon app tokens 1..300 of user1 (each its own session), so that
+# DELETE /oauth/authorized_apps/{id} finds one.
+psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "
+  WITH app AS (INSERT INTO oauth_apps (name, redirect_uris, scopes, client_id, client_secret)
+               VALUES ('fuzz', ARRAY['urn:ietf:wg:oauth:2.0:oob'], 'read', 'fuzz-client-id', 'fuzz-client-secret')
+               RETURNING id),
+       s AS (SELECT gen_random_uuid() AS f, g FROM generate_series(1, 300) g),
+       r AS (INSERT INTO refresh_tokens (jti, family_id, user_id, expires_at)
+             SELECT s.f, s.f, u.id, 'infinity' FROM s, users u WHERE u.username = 'user1')
+  INSERT INTO oauth_tokens (token_hash, app_id, user_id, session_id, scopes)
+  SELECT sha256(('fuzz token ' || s.g)::bytea), app.id, u.id, s.f, 'read'
+    FROM s, app, users u WHERE u.username = 'user1' ORDER BY s.g" >/dev/null
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"

@@ -16,7 +16,7 @@
 //!    error bodies (innermost, so the ETag layer sees the final body).
 //!
 //! 4. Mastodon: the Mastodon-compatible client API (`src/mastodon`), before
-//!    the API scope: CORS for any origin → HEAD as GET → Mastodon's error
+//!    the API scope: CORS for any origin → HEAD as GET → no trailing slash → Mastodon's error
 //!    bodies (`{"error": …}`) → 503 without the database → the body-size
 //!    guard (uploads aside) → the numberer's wake → the token's resolution
 //!    (`mastodon::auth`) → JSON error bodies.
@@ -82,6 +82,7 @@ pub fn build_app(
         .wrap(from_fn(mastodon::limit_body))
         .wrap(from_fn(fail_fast_without_db))
         .wrap(from_fn(mastodon::error::error_bodies))
+        .wrap(from_fn(mastodon::trailing_slash))
         .wrap(from_fn(head_as_get))
         .wrap(mastodon_cors());
     let statics = web::scope("")

@@ -18,7 +18,8 @@ export const session = { user: null };
 /** An error answered by the API: status, message, 422 field messages, Retry-After. */
 export class ApiError extends Error {
   constructor(status, body, headers) {
-    const detail = body && body.detail;
+    // pamps' `detail`, or the Mastodon surface's `error_description` / `error`.
+    const detail = body && (body.detail ?? body.error_description ?? body.error);
     super(typeof detail === "string" ? detail : describe(status));
     this.status = status;
     this.fields = {};

@@ -7,6 +7,7 @@ import { live, startLive, stopLive } from "./stream.js";
 import { profileActions, privacySettings } from "./privacy.js";
 import { moderationView, reportButton, leavingSection, isModerator } from "./moderation.js";
 import { searchForm, searchResults, tagTimeline, suggestionsPanel } from "./search.js";
+import { authorizeView, authorizedApps } from "./oauth.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -28,6 +29,7 @@ const routes = [
   [/^\/bookmarks$/, bookmarks],
   [/^\/settings$/, settings],
   [/^\/moderation$/, moderation],
+  [/^\/authorize$/, authorize],
 ];
 
 function route() {
@@ -718,6 +720,7 @@ async function settings(root, ctx) {
       },
     );
   }
+  authorizedApps(root);
   append(root, 
     h("h2", { text: "Session" }),
     h("p", {}, `Logged in as @${me.username}. `, h("button", { type: "button", class: "secondary", text: "Log out", on: { click: doLogout } })),
@@ -726,6 +729,11 @@ async function settings(root, ctx) {
     await doLogout();
     announce("Your account was deleted.");
   });
+}
+
+function authorize(root, ctx) {
+  if (!session.user) return requireLogin();
+  return authorizeView(root, ctx);
 }
 
 function moderation(root, ctx) {

@@ -25,6 +25,7 @@ pub mod tokens;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::uri::{PathAndQuery, Uri};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -73,6 +74,31 @@ pub fn owns(path: &str) -> bool {
 /// [`error::error_bodies`]).
 pub async fn no_route(req: HttpRequest) -> HttpResponse {
     crate::middleware::no_route(req).await
+}
+
+/// Serves `/api/v2/instance/` as `/api/v2/instance` (Rails ignores a
+/// trailing slash, and clients such as Mastodon.py send one), before routing.
+pub async fn trailing_slash(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let path_and_query = match req.query_string() {
+            "" => trimmed.to_owned(),
+            q => format!("{trimmed}?{q}"),
+        };
+        let mut parts = req.head().uri.clone().into_parts();
+        if let Ok(pq) = PathAndQuery::try_from(path_and_query) {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                req.match_info_mut().get_mut().update(&uri);
+                req.head_mut().uri = uri;
+            }
+        }
+    }
+    next.call(req).await
 }
 
 /// pamps' body-size guard, but for the upload routes.
