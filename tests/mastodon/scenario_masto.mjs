@@ -78,7 +78,11 @@ const SHAPES = [
   ["GET", /^\/api\/v2\/search$/, "Search"],
   ["GET", /^\/api\/v1\/markers$/, "Marker", "map"],
   ["POST", /^\/api\/v1\/markers$/, "Marker", "map"],
-  ["GET", /^\/api\/v(1|2)\/instance$/, "Instance"],
+  ["GET", /^\/api\/v1\/instance$/, "V1_Instance"],
+  ["GET", /^\/api\/v2\/instance$/, "Instance"],
+  ["POST", /^\/api\/v1\/apps$/, "Application"],
+  ["POST", /^\/api\/v1\/accounts$/, "Token"],
+  ["POST", /^\/oauth\/token$/, "Token"],
 ];
 
 let checked = 0;
@@ -365,13 +369,20 @@ await step("streaming: an update and a notification arrive live", async () => {
   const anaLive = createStreamingAPIClient({ streamingApiUrl, accessToken: anaAccess });
   const bobUser = bobLive.user.subscribe();
   const anaNotes = anaLive.user.notification.subscribe();
-  // Let both sockets connect and subscribe before anything is posted.
+  // Iterate first (masto.js connects when a stream is read, after a short
+  // back-off), then give both sockets time to subscribe before posting.
+  const gotUpdate = nextEvent(bobUser, (e) => e.event === "update" && e.payload.content.includes("live now"), 15000);
+  const gotNote = nextEvent(
+    anaNotes,
+    (e) => e.event === "notification" && e.payload.type === "favourite" && e.payload.status?.content.includes("live now"),
+    15000,
+  );
+  // Handled below; this only keeps an early timeout from ending the process.
+  gotNote.catch(() => {});
   await new Promise((r) => setTimeout(r, 1500));
-  const gotUpdate = nextEvent(bobUser, (e) => e.event === "update" && e.payload.content.includes("live now"));
   const live = await ana.v1.statuses.create({ status: "live now" });
   const update = await gotUpdate;
   assert.equal(update.payload.id, live.id);
-  const gotNote = nextEvent(anaNotes, (e) => e.event === "notification" && e.payload.type === "favourite");
   await bob.v1.statuses.$select(live.id).favourite();
   const note = await gotNote;
   assert.equal(note.payload.status.id, live.id);
