@@ -191,7 +191,8 @@ pub async fn update_credentials(
 ) -> MastoResult<HttpResponse> {
     let me = token.require("write:accounts")?;
     let (fields, files) = media::read_form(&req, state.media.max_bytes, payload).await?;
-    let update: CredentialsUpdate = super::params::read(fields)?;
+    let update: CredentialsUpdate =
+        super::params::read::<Option<CredentialsUpdate>>(fields)?.unwrap_or_default();
     if update.locked == Some(true) {
         return Err(MastoError::unprocessable(
             "Validation failed: pamps accounts cannot be locked",
@@ -275,7 +276,7 @@ pub async fn lookup(
 pub struct RelationshipsQuery {
     /// Account ids (`id[]=1&id[]=2`).
     #[serde(default, deserialize_with = "ids::deserialize")]
-    #[param(value_type = Vec<String>)]
+    #[param(value_type = Vec<i64>)]
     pub id: Vec<i64>,
 }
 
@@ -305,7 +306,7 @@ pub struct AccountSearch {
     /// At least 1; larger asks than 80 get 80.
     #[param(value_type = Option<i64>, minimum = 1)]
     pub limit: Option<serde_json::Value>,
-    #[param(value_type = Option<i64>, minimum = 0)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 1000)]
     pub offset: Option<serde_json::Value>,
     /// Ignored: there are no other servers.
     pub resolve: Option<String>,
@@ -604,8 +605,9 @@ pub async fn mute_account(
     state: web::Data<AppState>,
     token: Token,
     id: web::Path<String>,
-    Params(body): Params<MuteParams>,
+    Params(body): Params<Option<MuteParams>>,
 ) -> MastoResult<HttpResponse> {
+    let body = body.unwrap_or_default();
     let me = token.require("write:mutes")?;
     let id = existing(&state, &id).await?;
     let duration = match &body.duration {

@@ -283,11 +283,12 @@ pub async fn describe(
     urls: Urls,
     token: Token,
     id: web::Path<String>,
-    Params(body): Params<MediaUpdate>,
+    Params(body): Params<Option<MediaUpdate>>,
 ) -> MastoResult<HttpResponse> {
+    let description = body.and_then(|b| b.description);
     let me = token.require("write:media")?;
     let id = path_id(&id)?;
-    let picture = match body.description {
+    let picture = match description {
         Some(d) => {
             let text = rows::description(&d, &["body", "description"])?;
             rows::describe(&state.pool, id, me.id, &text).await?

@@ -63,6 +63,8 @@ impl PageParams {
         if limit < 1 {
             return Err(MastoError::unprocessable("limit must be at least 1"));
         }
+        integer(&self.since_id, "since_id")?;
+        integer(&self.min_id, "min_id")?;
         Ok(Page {
             limit: limit.min(MAX_LIMIT),
             after: integer(&self.max_id, "max_id")?,

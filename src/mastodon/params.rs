@@ -149,8 +149,6 @@ pub mod flag {
                 "false" | "0" | "off" | "" => Ok(Some(false)),
                 _ => Err(D::Error::custom("expected a boolean")),
             },
-            Some(Value::Number(n)) if n.as_i64() == Some(1) => Ok(Some(true)),
-            Some(Value::Number(n)) if n.as_i64() == Some(0) => Ok(Some(false)),
             Some(_) => Err(D::Error::custom("expected a boolean")),
         }
     }

@@ -79,7 +79,7 @@ pub struct SearchParams {
     pub q: Option<String>,
     /// `accounts`, `statuses` or `hashtags`; absent: all three.
     #[serde(rename = "type")]
-    #[param(value_type = Option<SearchType>)]
+    #[param(value_type = Option<SearchType>, inline)]
     pub kind: Option<String>,
     /// Ignored: there are no other servers.
     pub resolve: Option<String>,
