@@ -182,7 +182,8 @@ pub mod id {
     }
 }
 
-/// A list of ids (one id alone counts as a list of one).
+/// A list of ids (one id alone counts as a list of one; empty entries,
+/// as a form's `id[]=` sends, are skipped).
 pub mod ids {
     use serde::{Deserialize, Deserializer, de::Error};
     use serde_json::Value;
@@ -196,6 +197,7 @@ pub mod ids {
         };
         items
             .iter()
+            .filter(|v| v.as_str() != Some(""))
             .map(|v| super::id_of(v).ok_or_else(|| D::Error::custom("expected a list of ids")))
             .collect()
     }
