@@ -91,7 +91,7 @@ async fn users(state: &AppState) -> MastoResult<(i64, i64)> {
 }
 
 /// The server (v1 entity).
-#[utoipa::path(tag = "mastodon", responses((status = 200, body = Object)))]
+#[utoipa::path(operation_id = "mastodon_instance_v1", tag = "mastodon", responses((status = 200, body = Object)))]
 #[get("/api/v1/instance")]
 pub async fn instance_v1(
     req: HttpRequest,
@@ -142,7 +142,7 @@ fn configuration(state: &AppState, origin: &str) -> Value {
 }
 
 /// The server (v2 entity).
-#[utoipa::path(tag = "mastodon", responses((status = 200, body = Object)))]
+#[utoipa::path(operation_id = "mastodon_instance_v2", tag = "mastodon", responses((status = 200, body = Object)))]
 #[get("/api/v2/instance")]
 pub async fn instance_v2(
     req: HttpRequest,
@@ -175,28 +175,28 @@ pub async fn instance_v2(
 }
 
 /// The server's rules.
-#[utoipa::path(tag = "mastodon", responses((status = 200, body = Vec<Object>)))]
+#[utoipa::path(operation_id = "mastodon_rules", tag = "mastodon", responses((status = 200, body = Vec<Object>)))]
 #[get("/api/v1/instance/rules")]
 pub async fn rules() -> HttpResponse {
     HttpResponse::Ok().json(rules_list())
 }
 
 /// Servers this one federates with: none (no federation yet).
-#[utoipa::path(tag = "mastodon", responses((status = 200, body = Vec<String>)))]
+#[utoipa::path(operation_id = "mastodon_peers", tag = "mastodon", responses((status = 200, body = Vec<String>)))]
 #[get("/api/v1/instance/peers")]
 pub async fn peers() -> HttpResponse {
     HttpResponse::Ok().json(json!([]))
 }
 
 /// Weekly activity: not kept.
-#[utoipa::path(tag = "mastodon", responses((status = 200, body = Vec<Object>)))]
+#[utoipa::path(operation_id = "mastodon_activity", tag = "mastodon", responses((status = 200, body = Vec<Object>)))]
 #[get("/api/v1/instance/activity")]
 pub async fn activity() -> HttpResponse {
     HttpResponse::Ok().json(json!([]))
 }
 
 /// The server's longer description.
-#[utoipa::path(tag = "mastodon", responses((status = 200, body = Object)))]
+#[utoipa::path(operation_id = "mastodon_extended_description", tag = "mastodon", responses((status = 200, body = Object)))]
 #[get("/api/v1/instance/extended_description")]
 pub async fn extended_description() -> HttpResponse {
     HttpResponse::Ok().json(json!({"updated_at": "2026-01-01T00:00:00.000Z",
@@ -204,14 +204,14 @@ pub async fn extended_description() -> HttpResponse {
 }
 
 /// Custom emojis: none.
-#[utoipa::path(tag = "mastodon", responses((status = 200, body = Vec<Object>)))]
+#[utoipa::path(operation_id = "mastodon_custom_emojis", tag = "mastodon", responses((status = 200, body = Vec<Object>)))]
 #[get("/api/v1/custom_emojis")]
 pub async fn custom_emojis() -> HttpResponse {
     HttpResponse::Ok().json(json!([]))
 }
 
 /// The user's posting and reading preferences (pamps' defaults).
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_preferences", tag = "mastodon", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody)))]
 #[get("/api/v1/preferences")]

@@ -24,10 +24,11 @@ pub mod timelines;
 pub mod tokens;
 
 use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ResourceDef;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::uri::{PathAndQuery, Uri};
 use actix_web::middleware::Next;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// The OpenAPI tag of every Mastodon route.
@@ -73,7 +74,42 @@ pub fn owns(path: &str) -> bool {
 /// has this path under another method, else 404 (both worded by
 /// [`error::error_bodies`]).
 pub async fn no_route(req: HttpRequest) -> HttpResponse {
-    crate::middleware::no_route(req).await
+    let path = req.path();
+    let matching: Vec<(&String, &utoipa::openapi::PathItem)> = crate::openapi::DOCUMENT
+        .paths
+        .paths
+        .iter()
+        .filter(|(pattern, _)| owns(pattern) && ResourceDef::new(pattern.as_str()).is_match(path))
+        .collect();
+    // A fixed path (`/notifications/clear`) is routed before a pattern
+    // (`/notifications/{id}`): only its methods are allowed.
+    let literal: Vec<_> = matching
+        .iter()
+        .filter(|(p, _)| !p.contains('{'))
+        .copied()
+        .collect();
+    let chosen = if literal.is_empty() {
+        matching
+    } else {
+        literal
+    };
+    let methods: Vec<&str> = chosen
+        .iter()
+        .flat_map(|(_, item)| {
+            [
+                (item.get.is_some(), "GET, HEAD"),
+                (item.post.is_some(), "POST"),
+                (item.put.is_some(), "PUT"),
+                (item.patch.is_some(), "PATCH"),
+                (item.delete.is_some(), "DELETE"),
+            ]
+        })
+        .filter_map(|(present, method)| present.then_some(method))
+        .collect();
+    if methods.is_empty() {
+        return error::MastoError::not_found().error_response();
+    }
+    crate::middleware::method_not_allowed(&methods.join(", "))
 }
 
 /// Serves `/api/v2/instance/` as `/api/v2/instance` (Rails ignores a

@@ -23,7 +23,7 @@ use super::error::{MastoError, MastoErrorBody, MastoResult};
 use super::paging::PageParams;
 use super::params::{Params, QueryParams};
 use super::statuses::path_id;
-use super::timelines::{clip, linked, window};
+use super::timelines::{TimelinePage, clip, id_param, linked, window};
 use crate::domain::{notifications, timelines};
 use crate::models::notification::{Kind, Notification as Row};
 use crate::pagination::Page;
@@ -131,6 +131,7 @@ pub struct ListQuery {
     #[param(value_type = Option<Vec<String>>, rename = "exclude_types[]")]
     pub exclude_types: Vec<String>,
     /// Only notifications from this account.
+    #[param(pattern = "^[0-9]*$")]
     pub account_id: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
@@ -151,7 +152,7 @@ fn names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
 
 /// My notifications, newest first.
 #[utoipa::path(operation_id = "mastodon_notifications", tag = "mastodon",
-    params(ListQuery, PageParams), security(("bearer" = [])),
+    params(ListQuery, TimelinePage), security(("bearer" = [])),
     responses((status = 200, body = Vec<Notification>), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -165,6 +166,7 @@ pub async fn list(
 ) -> MastoResult<HttpResponse> {
     let me = token.require("read:notifications")?.id;
     let w = window(&q.page)?;
+    let account = id_param(&q.account_id.clone().map(Value::String), "account_id")?;
     let mut kinds = if q.types.is_empty() {
         vec![
             Kind::Like,
@@ -189,8 +191,7 @@ pub async fn list(
         ));
     }
     let mut rows = timelines::notifications(&state.pool, me, &kinds, w.page).await?;
-    if let Some(account) = q.account_id.as_deref() {
-        let account = path_id(account)?;
+    if let Some(account) = account {
         rows.retain(|n| n.actor.id == account);
     }
     let (rows, more) = clip(w, rows, |n| n.id);
@@ -366,43 +367,60 @@ pub async fn get_markers(
     Ok(HttpResponse::Ok().json(markers_of(&state, me, &wanted).await?))
 }
 
-/// `POST /api/v1/markers` body: `home[last_read_id]`, `notifications[last_read_id]`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct SetMarkers {
-    #[schema(value_type = Option<Object>)]
-    pub home: Option<Value>,
-    #[schema(value_type = Option<Object>)]
-    pub notifications: Option<Value>,
+/// A marker's new position.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Position {
+    /// The id read up to.
+    #[schema(value_type = String, pattern = "^[1-9][0-9]*$")]
+    pub last_read_id: Value,
 }
 
-fn marker_id(v: &Option<Value>) -> MastoResult<Option<i64>> {
+/// `POST /api/v1/markers` body: `home[last_read_id]`, `notifications[last_read_id]`
+/// (at least one).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(min_properties = 1)]
+pub struct SetMarkers {
+    pub home: Option<Position>,
+    pub notifications: Option<Position>,
+}
+
+fn marker_id(v: &Option<Position>) -> MastoResult<Option<i64>> {
     let Some(v) = v else {
         return Ok(None);
     };
-    let id = match v.get("last_read_id") {
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        Some(Value::Number(n)) => n.as_i64(),
-        _ => None,
-    };
-    id.filter(|id| *id >= 1)
-        .map(Some)
-        .ok_or_else(|| MastoError::unprocessable("Validation failed: last_read_id must be an id"))
+    match id_param(&Some(v.last_read_id.clone()), "last_read_id")? {
+        Some(id) if id >= 1 => Ok(Some(id)),
+        _ => Err(MastoError::unprocessable(
+            "Validation failed: last_read_id must be an id",
+        )),
+    }
 }
 
 /// Saves my read markers; the notifications marker moves pamps' own.
 #[utoipa::path(operation_id = "mastodon_markers_save", tag = "mastodon", request_body = SetMarkers,
     security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, body = MastoErrorBody),
-        (status = 403, body = MastoErrorBody), (status = 413, body = MastoErrorBody),
-        (status = 415, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
-        (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
+        (status = 400, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
+        (status = 413, body = MastoErrorBody), (status = 415, body = MastoErrorBody),
+        (status = 422, body = MastoErrorBody), (status = 429, body = MastoErrorBody),
+        (status = 503, body = MastoErrorBody)))]
 #[post("/api/v1/markers")]
 pub async fn set_markers(
     state: web::Data<AppState>,
     token: Token,
-    Params(body): Params<SetMarkers>,
+    Params(body): Params<Value>,
 ) -> MastoResult<HttpResponse> {
     let me = token.require("write:statuses")?.id;
+    let body: SetMarkers = match &body {
+        Value::Object(map) if map.contains_key("home") || map.contains_key("notifications") => {
+            super::params::read(body)?
+        }
+        _ => {
+            return Err(MastoError::unprocessable(
+                "Validation failed: give home[last_read_id] or notifications[last_read_id]",
+            ));
+        }
+    };
     let home = marker_id(&body.home)?;
     let notes = marker_id(&body.notifications)?;
     if let Some(id) = notes {

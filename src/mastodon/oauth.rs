@@ -60,8 +60,8 @@ pub enum RedirectUris {
 /// `POST /api/v1/apps` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateApp {
+    #[schema(min_length = 1, max_length = 60)]
     pub client_name: String,
-    #[schema(value_type = Object)]
     pub redirect_uris: RedirectUris,
     pub scopes: Option<String>,
     pub website: Option<String>,
@@ -105,7 +105,7 @@ fn app_json(app: &App, with_secret: bool) -> serde_json::Value {
 }
 
 /// Registers an app: its client id and secret.
-#[utoipa::path(tag = "mastodon", request_body = CreateApp,
+#[utoipa::path(operation_id = "mastodon_create_app", tag = "mastodon", request_body = CreateApp,
     responses((status = 200, body = Object), (status = 413, body = MastoErrorBody),
         (status = 415, body = MastoErrorBody), (status = 422, body = MastoErrorBody)))]
 #[post("/api/v1/apps")]
@@ -155,7 +155,7 @@ pub async fn create_app(
 }
 
 /// The app of the token presented.
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_verify_app", tag = "mastodon", security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, body = MastoErrorBody)))]
 #[get("/api/v1/apps/verify_credentials")]
 pub async fn verify_app(state: web::Data<AppState>, token: Token) -> MastoResult<HttpResponse> {
@@ -176,14 +176,25 @@ pub async fn verify_app(state: web::Data<AppState>, token: Token) -> MastoResult
 #[into_params(parameter_in = Query)]
 pub struct AuthorizeQuery {
     /// `code`.
+    #[param(pattern = "^code$")]
+    #[schema(pattern = "^code$")]
     pub response_type: Option<String>,
+    #[param(min_length = 1)]
+    #[schema(min_length = 1)]
     pub client_id: String,
+    #[param(min_length = 1)]
+    #[schema(min_length = 1)]
     pub redirect_uri: String,
     /// Space- (or `+`-) separated; `read` when absent.
     pub scope: Option<String>,
     pub state: Option<String>,
+    /// BASE64URL(SHA-256(code_verifier)).
+    #[param(pattern = "^[A-Za-z0-9_-]{43}$")]
+    #[schema(pattern = "^[A-Za-z0-9_-]{43}$")]
     pub code_challenge: Option<String>,
     /// `S256`, the only method.
+    #[param(pattern = "^S256$")]
+    #[schema(pattern = "^S256$")]
     pub code_challenge_method: Option<String>,
     pub force_login: Option<String>,
     pub lang: Option<String>,
@@ -240,7 +251,7 @@ fn requested_scopes(app: &App, asked: Option<&str>) -> MastoResult<Scopes> {
 
 /// The authorization page: checks the request, then sends the browser to
 /// the web client's consent page (`/#/authorize?…`), which logs in if needed.
-#[utoipa::path(tag = "mastodon", params(AuthorizeQuery),
+#[utoipa::path(operation_id = "mastodon_authorize", tag = "mastodon", params(AuthorizeQuery),
     responses((status = 302, description = "To the consent page"), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 422, body = MastoErrorBody)))]
 #[get("/oauth/authorize")]
@@ -260,7 +271,7 @@ pub async fn authorize(
 }
 
 /// What the consent page shows: the app, the scopes asked, where it goes.
-#[utoipa::path(tag = "mastodon", params(AuthorizeQuery),
+#[utoipa::path(operation_id = "mastodon_consent_details", tag = "mastodon", params(AuthorizeQuery),
     responses((status = 200, body = Object), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 422, body = MastoErrorBody)))]
 #[get("/oauth/consent")]
@@ -297,7 +308,7 @@ fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
 
 /// The signed-in user approves (a code) or denies the app's request. Only
 /// the web client's own session may answer (a pamps token), never an app.
-#[utoipa::path(tag = "mastodon", request_body = Consent, security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_consent", tag = "mastodon", request_body = Consent, security(("bearer" = [])),
     responses((status = 200, description = "`{\"redirect_uri\": …}` to follow, or `{\"code\": …}` to show (out of band)", body = Object),
         (status = 400, body = MastoErrorBody), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 413, body = MastoErrorBody),
@@ -434,7 +445,7 @@ fn token_json(issued: &Issued) -> HttpResponse {
 }
 
 /// Issues a token.
-#[utoipa::path(tag = "mastodon", request_body = TokenRequest,
+#[utoipa::path(operation_id = "mastodon_issue_token", tag = "mastodon", request_body = TokenRequest,
     responses((status = 200, body = Object), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
         (status = 413, body = MastoErrorBody), (status = 415, body = MastoErrorBody),
@@ -563,7 +574,7 @@ pub struct RevokeRequest {
 }
 
 /// Revokes a token of this app (and its session); idempotent.
-#[utoipa::path(tag = "mastodon", request_body = RevokeRequest,
+#[utoipa::path(operation_id = "mastodon_revoke", tag = "mastodon", request_body = RevokeRequest,
     responses((status = 200, body = Object), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 413, body = MastoErrorBody),
         (status = 415, body = MastoErrorBody), (status = 422, body = MastoErrorBody)))]
@@ -605,7 +616,7 @@ pub async fn revoke(
 }
 
 /// RFC 8414 metadata of this authorization server.
-#[utoipa::path(tag = "mastodon", responses((status = 200, body = Object)))]
+#[utoipa::path(operation_id = "mastodon_metadata", tag = "mastodon", responses((status = 200, body = Object)))]
 #[get("/.well-known/oauth-authorization-server")]
 pub async fn metadata(req: HttpRequest) -> HttpResponse {
     let o = origin(&req);
@@ -627,7 +638,7 @@ pub async fn metadata(req: HttpRequest) -> HttpResponse {
 
 /// The signed-in user's authorized apps (each token), for the web client's
 /// settings. pamps' own session only.
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_authorized_apps", tag = "mastodon", security(("bearer" = [])),
     responses((status = 200, body = Vec<tokens::Authorized>), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody)))]
 #[get("/oauth/authorized_apps")]
@@ -640,7 +651,7 @@ pub async fn authorized_apps(
 }
 
 /// Revokes one of the signed-in user's app tokens (its session ends).
-#[utoipa::path(tag = "mastodon", security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_revoke_authorized_app", tag = "mastodon", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The token's id")),
     responses((status = 204, description = "Revoked"), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),

@@ -34,7 +34,7 @@ use super::error::{MastoError, MastoResult};
 use super::notifications;
 use crate::bus::feed::{Context, Feed, Next};
 use crate::bus::{Holder, StreamName, Streams};
-use crate::models::{event, post};
+use crate::models::post;
 use crate::rate_limit::slots::Slot;
 use crate::state::AppState;
 
@@ -60,7 +60,7 @@ pub fn configure_streams(cfg: &mut web::ServiceConfig) {
 }
 
 /// Whether the streaming server is up.
-#[utoipa::path(tag = "mastodon", responses((status = 200, description = "`OK`", content_type = "text/plain", body = String)))]
+#[utoipa::path(operation_id = "mastodon_streaming_health", tag = "mastodon", responses((status = 200, description = "`OK`", content_type = "text/plain", body = String)))]
 #[get("/api/v1/streaming/health")]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("OK")
@@ -146,10 +146,6 @@ struct Listener {
     user: Option<i64>,
     holder: Option<Holder>,
     expires_at: Option<Instant>,
-    /// The outbox's head when the connection opened: a stream subscribed
-    /// later starts there, so nothing that happened in between is missed
-    /// (clients subscribe and act at once).
-    since: i64,
 }
 
 /// A message for the client: Mastodon's event name and payload.
@@ -159,7 +155,7 @@ struct Out {
 }
 
 impl Listener {
-    fn new(state: web::Data<AppState>, urls: Urls, token: Option<&Token>, since: i64) -> Self {
+    fn new(state: web::Data<AppState>, urls: Urls, token: Option<&Token>) -> Self {
         let user = token.and_then(|t| t.user.as_ref());
         let expires_at = user.filter(|u| u.expires_at < i64::MAX).map(|u| {
             let left = u.expires_at - chrono::Utc::now().timestamp();
@@ -174,7 +170,6 @@ impl Listener {
                 session: u.session,
             }),
             expires_at,
-            since,
         }
     }
 
@@ -196,12 +191,7 @@ impl Listener {
             ping_every: Duration::from_secs(self.state.settings.stream.ping_interval_secs),
             max_replay: i64::try_from(self.state.settings.stream.max_replay).unwrap_or(i64::MAX),
         };
-        Ok(Feed::new(
-            context,
-            subscription,
-            Some(self.since),
-            self.expires_at,
-        ))
+        Ok(Feed::new(context, subscription, None, self.expires_at))
     }
 
     /// Mastodon's message for one pamps frame on stream `kind`, if any.
@@ -362,8 +352,7 @@ pub async fn websocket(
                 .insert(header::SEC_WEBSOCKET_PROTOCOL, value);
         }
     }
-    let head = event::head(&state.pool).await?;
-    let listener = Listener::new(state.clone(), urls, token.as_ref(), head);
+    let listener = Listener::new(state.clone(), urls, token.as_ref());
     let first = match query.stream.as_deref() {
         Some(name) => Some(Kind::parse(name, query.tag.as_deref())?),
         None => None,
@@ -530,8 +519,7 @@ pub async fn server_sent_events(
         query.tag.as_deref(),
     )?;
     let token = token.0;
-    let head = event::head(&state.pool).await?;
-    let listener = Listener::new(state.clone(), urls, token.as_ref(), head);
+    let listener = Listener::new(state.clone(), urls, token.as_ref());
     let feed = listener.feed(&kind, token.as_ref())?;
     let slot = state.limits.stream(&req, listener.user).await?;
     let (tx, mut rx) = mpsc::channel::<Report>(64);

@@ -12,13 +12,32 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::auth::{MaybeToken, Token};
 use super::entities::Urls;
 use super::entities::status::{self, Status};
-use super::error::{MastoErrorBody, MastoResult};
-use super::paging::PageParams;
+use super::error::{MastoError, MastoErrorBody, MastoResult};
+use super::paging::{MAX_LIMIT, PageParams};
 use super::params::{QueryParams, flag};
 use crate::domain::{search, timelines};
 use crate::models::post::Post;
 use crate::pagination::{Order, Page};
 use crate::state::AppState;
+
+/// The paging parameters as documented: ids are digits; `limit` above 80
+/// is capped (as Mastodon does), not refused. Read through [`PageParams`].
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimelinePage {
+    /// Items older than this id.
+    #[param(pattern = "^[0-9]*$")]
+    pub max_id: Option<String>,
+    /// Items newer than this id (the newest of them).
+    #[param(pattern = "^[0-9]*$")]
+    pub since_id: Option<String>,
+    /// Items newer than this id.
+    #[param(pattern = "^[0-9]*$")]
+    pub min_id: Option<String>,
+    /// Items per page (default 20, at most 80).
+    #[param(minimum = 1)]
+    pub limit: Option<i64>,
+}
 
 /// Registers the routes.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -34,17 +53,44 @@ pub struct Window {
     pub newer_than: Option<i64>,
 }
 
-/// Reads the window of `params`.
-pub fn window(params: &PageParams) -> MastoResult<Window> {
-    let page = params.page()?;
-    let key = |v: &Option<serde_json::Value>| -> Option<i64> {
-        match v {
-            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-            Some(serde_json::Value::Number(n)) => n.as_i64(),
-            _ => None,
+/// An id parameter: digits, as a string or a number; past `i64` it is
+/// beyond every id (saturated), anything else a 422.
+pub fn id_param(v: &Option<serde_json::Value>, name: &str) -> MastoResult<Option<i64>> {
+    let bad = || MastoError::unprocessable(format!("{name} must be an integer"));
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
+        Some(serde_json::Value::String(s)) if s.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Some(s.parse().unwrap_or(i64::MAX)))
         }
+        Some(serde_json::Value::Number(n)) => n.as_i64().map(Some).ok_or_else(bad),
+        Some(_) => Err(bad()),
+    }
+}
+
+/// Reads the window of `params`: `limit` 1 or more (capped at 80, as
+/// Mastodon does), ids as [`id_param`].
+pub fn window(params: &PageParams) -> MastoResult<Window> {
+    let bad_limit = || MastoError::unprocessable("limit must be an integer, at least 1");
+    let limit = match &params.limit {
+        None | Some(serde_json::Value::Null) => 20,
+        Some(serde_json::Value::String(s)) if s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().map_err(|_| bad_limit())?
+        }
+        Some(serde_json::Value::Number(n)) => n.as_i64().ok_or_else(bad_limit)?,
+        Some(_) => return Err(bad_limit()),
     };
-    let newer_than = match (key(&params.since_id), key(&params.min_id)) {
+    if limit < 1 {
+        return Err(bad_limit());
+    }
+    let page = Page {
+        limit: limit.min(MAX_LIMIT),
+        after: id_param(&params.max_id, "max_id")?,
+    };
+    let newer_than = match (
+        id_param(&params.since_id, "since_id")?,
+        id_param(&params.min_id, "min_id")?,
+    ) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
@@ -114,7 +160,7 @@ async fn respond(
 }
 
 /// The home timeline: the people I follow, their reblogs, and my own posts.
-#[utoipa::path(operation_id = "mastodon_home_timeline", tag = "mastodon", params(PageParams),
+#[utoipa::path(operation_id = "mastodon_home_timeline", tag = "mastodon", params(TimelinePage),
     security(("bearer" = [])),
     responses((status = 200, body = Vec<Status>), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
@@ -155,7 +201,7 @@ pub struct PublicQuery {
 }
 
 /// The public timeline (every post is local).
-#[utoipa::path(operation_id = "mastodon_public_timeline", tag = "mastodon", params(PublicQuery, PageParams),
+#[utoipa::path(operation_id = "mastodon_public_timeline", tag = "mastodon", params(PublicQuery, TimelinePage),
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Status>), (status = 401, body = MastoErrorBody),
         (status = 422, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -188,7 +234,9 @@ pub async fn public(
 
 /// A hashtag's timeline.
 #[utoipa::path(operation_id = "mastodon_tag_timeline", tag = "mastodon",
-    params(("hashtag" = String, Path), PageParams), security((), ("bearer" = [])),
+    params(("hashtag" = String, Path, description = "The hashtag (`rust`, `#Rust`)",
+        min_length = 1, max_length = 279, pattern = "^#?\\w*[^\\W0-9_]\\w*$"), TimelinePage),
+    security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Status>), (status = 401, body = MastoErrorBody),
         (status = 422, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
 #[get("/api/v1/timelines/tag/{hashtag}")]
