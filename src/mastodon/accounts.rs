@@ -73,6 +73,7 @@ pub async fn render_users(
 
 /// `POST /api/v1/accounts` parameters: pamps' registration rules apply.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = MastoSignUp)]
 pub struct SignUp {
     /// 3–32 of `[A-Za-z0-9_]`, starting with a letter.
     pub username: Option<String>,
@@ -153,6 +154,7 @@ pub async fn verify_credentials(
 /// `update_credentials` parameters (a form, JSON, or multipart with the
 /// pictures as `avatar` and `header` files).
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = MastoCredentialsUpdate)]
 pub struct CredentialsUpdate {
     /// At most 30 characters; empty shows the username.
     pub display_name: Option<String>,
@@ -173,7 +175,7 @@ pub struct CredentialsUpdate {
 
 /// Edits the caller's display name, bio and pictures.
 #[utoipa::path(operation_id = "mastodon_update_credentials", tag = "mastodon", security(("bearer" = [])),
-    request_body(content = CredentialsUpdate, content_type = "multipart/form-data"),
+    request_body(content = Option<CredentialsUpdate>, content_type = "multipart/form-data"),
     responses((status = 200, body = CredentialAccount), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
         (status = 413, body = MastoErrorBody), (status = 415, body = MastoErrorBody),
@@ -189,7 +191,8 @@ pub async fn update_credentials(
 ) -> MastoResult<HttpResponse> {
     let me = token.require("write:accounts")?;
     let (fields, files) = media::read_form(&req, state.media.max_bytes, payload).await?;
-    let update: CredentialsUpdate = super::params::read(fields)?;
+    let update: CredentialsUpdate =
+        super::params::read::<Option<CredentialsUpdate>>(fields)?.unwrap_or_default();
     if update.locked == Some(true) {
         return Err(MastoError::unprocessable(
             "Validation failed: pamps accounts cannot be locked",
@@ -239,6 +242,7 @@ pub async fn update_credentials(
 #[into_params(parameter_in = Query)]
 pub struct LookupQuery {
     /// A username, with or without `@` and this server's domain.
+    #[param(required = true)]
     pub acct: Option<String>,
 }
 
@@ -272,7 +276,7 @@ pub async fn lookup(
 pub struct RelationshipsQuery {
     /// Account ids (`id[]=1&id[]=2`).
     #[serde(default, deserialize_with = "ids::deserialize")]
-    #[param(value_type = Vec<String>)]
+    #[param(value_type = Vec<i64>)]
     pub id: Vec<i64>,
 }
 
@@ -296,11 +300,13 @@ pub async fn relationships_of(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AccountSearch {
-    /// What to look for (a username or its beginning).
+    /// What to look for (a username or its beginning): 1–100 characters.
+    #[param(required = true, min_length = 1, max_length = 100, pattern = "\\S")]
     pub q: Option<String>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 80)]
+    /// At least 1; larger asks than 80 get 80.
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub limit: Option<serde_json::Value>,
-    #[param(value_type = Option<i64>, minimum = 0)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 1000)]
     pub offset: Option<serde_json::Value>,
     /// Ignored: there are no other servers.
     pub resolve: Option<String>,
@@ -585,6 +591,7 @@ pub async fn unblock_account(
 
 /// `mute` parameters.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = MastoMuteParams)]
 pub struct MuteParams {
     /// Mute notifications too (every mute here does; false is accepted).
     #[serde(default, deserialize_with = "flag::deserialize")]
@@ -596,7 +603,7 @@ pub struct MuteParams {
 
 /// Mutes an account.
 #[utoipa::path(operation_id = "mastodon_mute_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
-    request_body = MuteParams,
+    request_body = Option<MuteParams>,
     responses((status = 200, body = Relationship), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 413, body = MastoErrorBody),
@@ -607,8 +614,9 @@ pub async fn mute_account(
     state: web::Data<AppState>,
     token: Token,
     id: web::Path<String>,
-    Params(body): Params<MuteParams>,
+    Params(body): Params<Option<MuteParams>>,
 ) -> MastoResult<HttpResponse> {
+    let body = body.unwrap_or_default();
     let me = token.require("write:mutes")?;
     let id = existing(&state, &id).await?;
     let duration = match &body.duration {

@@ -161,6 +161,7 @@ pub async fn read_multipart(
 
 /// An upload form (documentation only: parts are read as they stream in).
 #[derive(ToSchema)]
+#[schema(as = MastoMediaForm)]
 #[allow(dead_code)]
 pub struct MediaForm {
     /// A PNG, JPEG, GIF or WebP.
@@ -260,6 +261,7 @@ pub async fn get_media(
 
 /// `PUT /api/v1/media/{id}` parameters.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = MastoMediaUpdate)]
 pub struct MediaUpdate {
     /// Alt text, at most 1500 characters; empty removes it.
     pub description: Option<String>,
@@ -269,7 +271,7 @@ pub struct MediaUpdate {
 
 /// Sets the alt text of one of one's own uploads.
 #[utoipa::path(operation_id = "mastodon_describe_media", tag = "mastodon", params(("id" = String, Path)),
-    security(("bearer" = [])), request_body = MediaUpdate,
+    security(("bearer" = [])), request_body = Option<MediaUpdate>,
     responses((status = 200, body = MediaAttachment), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 413, body = MastoErrorBody),
@@ -281,11 +283,12 @@ pub async fn describe(
     urls: Urls,
     token: Token,
     id: web::Path<String>,
-    Params(body): Params<MediaUpdate>,
+    Params(body): Params<Option<MediaUpdate>>,
 ) -> MastoResult<HttpResponse> {
+    let description = body.and_then(|b| b.description);
     let me = token.require("write:media")?;
     let id = path_id(&id)?;
-    let picture = match body.description {
+    let picture = match description {
         Some(d) => {
             let text = rows::description(&d, &["body", "description"])?;
             rows::describe(&state.pool, id, me.id, &text).await?

@@ -22,16 +22,16 @@ const DEFAULT_LIMIT: i64 = 20;
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items older than this key.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<i64>)]
     pub max_id: Option<serde_json::Value>,
     /// Items newer than this key (accepted; these lists page backwards only).
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<i64>)]
     pub since_id: Option<serde_json::Value>,
     /// As `since_id`.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<i64>)]
     pub min_id: Option<serde_json::Value>,
-    /// Items per page, 1 to 80 (larger asks get 80).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 80)]
+    /// Items per page, at least 1; larger asks than 80 get 80, as on Mastodon.
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub limit: Option<serde_json::Value>,
 }
 
@@ -63,6 +63,8 @@ impl PageParams {
         if limit < 1 {
             return Err(MastoError::unprocessable("limit must be at least 1"));
         }
+        integer(&self.since_id, "since_id")?;
+        integer(&self.min_id, "min_id")?;
         Ok(Page {
             limit: limit.min(MAX_LIMIT),
             after: integer(&self.max_id, "max_id")?,

@@ -149,8 +149,6 @@ pub mod flag {
                 "false" | "0" | "off" | "" => Ok(Some(false)),
                 _ => Err(D::Error::custom("expected a boolean")),
             },
-            Some(Value::Number(n)) if n.as_i64() == Some(1) => Ok(Some(true)),
-            Some(Value::Number(n)) if n.as_i64() == Some(0) => Ok(Some(false)),
             Some(_) => Err(D::Error::custom("expected a boolean")),
         }
     }
@@ -182,7 +180,8 @@ pub mod id {
     }
 }
 
-/// A list of ids (one id alone counts as a list of one).
+/// A list of ids (one id alone counts as a list of one; empty entries,
+/// as a form's `id[]=` sends, are skipped).
 pub mod ids {
     use serde::{Deserialize, Deserializer, de::Error};
     use serde_json::Value;
@@ -196,6 +195,7 @@ pub mod ids {
         };
         items
             .iter()
+            .filter(|v| v.as_str() != Some(""))
             .map(|v| super::id_of(v).ok_or_else(|| D::Error::custom("expected a list of ids")))
             .collect()
     }

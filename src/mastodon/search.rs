@@ -57,19 +57,36 @@ pub fn offset(v: &Option<Value>) -> MastoResult<i64> {
     Ok(n)
 }
 
+/// What `/api/v2/search` may be limited to (documentation of `type`).
+#[derive(utoipa::ToSchema)]
+#[schema(as = MastoSearchType)]
+#[allow(dead_code)]
+pub enum SearchType {
+    #[schema(rename = "accounts")]
+    Accounts,
+    #[schema(rename = "statuses")]
+    Statuses,
+    #[schema(rename = "hashtags")]
+    Hashtags,
+}
+
 /// `/api/v2/search` parameters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// What to look for: 1–100 characters.
+    #[param(required = true, min_length = 1, max_length = 100, pattern = "\\S")]
     pub q: Option<String>,
     /// `accounts`, `statuses` or `hashtags`; absent: all three.
     #[serde(rename = "type")]
+    #[param(value_type = Option<SearchType>, inline)]
     pub kind: Option<String>,
     /// Ignored: there are no other servers.
     pub resolve: Option<String>,
     /// Ignored.
     pub following: Option<String>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 80)]
+    /// At least 1; larger asks than 80 get 80.
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub limit: Option<Value>,
     #[param(value_type = Option<i64>, minimum = 0, maximum = 1000)]
     pub offset: Option<Value>,

@@ -62,6 +62,7 @@ fn level(raw: Option<&str>) -> MastoResult<Level> {
 
 /// `POST /api/v1/statuses` parameters.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = MastoNewStatus)]
 pub struct NewStatus {
     /// The text: 1–280 characters.
     pub status: Option<String>,
@@ -196,6 +197,7 @@ pub async fn delete_status(
 
 /// `PUT /api/v1/statuses/{id}` parameters.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = MastoEditStatus)]
 pub struct EditStatus {
     /// The new text: 1–280 characters.
     pub status: Option<String>,

@@ -100,6 +100,7 @@ pub async fn many(
 
 /// A profile field (pamps has none: always `[]`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoField)]
 pub struct Field {
     pub name: String,
     pub value: String,
@@ -108,6 +109,7 @@ pub struct Field {
 
 /// Mastodon's `Account`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoAccount)]
 pub struct Account {
     pub id: String,
     pub username: String,
@@ -201,6 +203,7 @@ impl Account {
 
 /// `source` of the caller's own account: what they typed.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoSource)]
 pub struct Source {
     /// The bio as typed.
     pub note: String,
@@ -220,6 +223,7 @@ pub struct Source {
 /// The caller's own account, as `verify_credentials` and
 /// `update_credentials` return it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoCredentialAccount)]
 pub struct CredentialAccount {
     #[serde(flatten)]
     pub account: Account,

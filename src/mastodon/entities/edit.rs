@@ -37,6 +37,7 @@ pub async fn versions(db: impl PgExecutor<'_>, id: i64) -> DomainResult<Vec<Vers
 
 /// Mastodon's `StatusEdit`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoStatusEdit)]
 pub struct StatusEdit {
     pub content: String,
     pub spoiler_text: String,
@@ -71,6 +72,7 @@ impl StatusEdit {
 
 /// Mastodon's `StatusSource`: the text as typed, for editing.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoStatusSource)]
 pub struct StatusSource {
     pub id: String,
     pub text: String,

@@ -9,6 +9,7 @@ use crate::media::attachment::{self, Dimensions};
 
 /// A picture's size as Mastodon's `meta` describes it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoSize)]
 pub struct Size {
     pub width: i32,
     pub height: i32,
@@ -30,6 +31,7 @@ impl From<Dimensions> for Size {
 
 /// `meta` of a picture.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoMeta)]
 pub struct Meta {
     pub original: Size,
     pub small: Size,
@@ -37,6 +39,7 @@ pub struct Meta {
 
 /// Mastodon's `MediaAttachment` (always an `image`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoMediaAttachment)]
 pub struct MediaAttachment {
     pub id: String,
     #[serde(rename = "type")]

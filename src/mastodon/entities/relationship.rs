@@ -26,6 +26,7 @@ struct Row {
 /// hides notifications, so `requested*` are false and `muting_notifications`
 /// is `muting`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoRelationship)]
 pub struct Relationship {
     pub id: String,
     pub following: bool,

@@ -7,6 +7,7 @@ use super::{Account, Status, Tag};
 
 /// Accounts, statuses and hashtags found.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoSearchResults)]
 pub struct SearchResults {
     pub accounts: Vec<Account>,
     pub statuses: Vec<Status>,

@@ -20,6 +20,7 @@ use crate::visibility::{Level, visible_account};
 
 /// An account a status mentions.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoMention)]
 pub struct Mention {
     pub id: String,
     pub username: String,
@@ -29,6 +30,7 @@ pub struct Mention {
 
 /// A hashtag a status carries.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoStatusTag)]
 pub struct StatusTag {
     pub name: String,
     pub url: String,
@@ -37,6 +39,7 @@ pub struct StatusTag {
 /// Mastodon's `Status`. The caller's own fields (`favourited`, `reblogged`,
 /// `muted`, `bookmarked`, `pinned`, `filtered`) are present only with a token.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoStatus)]
 pub struct Status {
     pub id: String,
     pub uri: String,
@@ -93,6 +96,7 @@ pub struct Status {
 
 /// A status's thread: what it replies to, and the replies under it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoContext)]
 pub struct Context {
     pub ancestors: Vec<Status>,
     pub descendants: Vec<Status>,

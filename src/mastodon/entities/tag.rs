@@ -8,6 +8,7 @@ use super::Urls;
 
 /// A hashtag (`history` is not kept: `[]`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoTag)]
 pub struct Tag {
     /// The tag's name: pamps keys tags by name.
     pub id: String,
