@@ -75,7 +75,13 @@ async fn check_statuses(world: &World, known: &Relations) {
         for case in CASES {
             let id = world.posts[case.key];
             let sees = world.sees(&viewer, case);
-            for sub in ["", "/context", "/favourited_by", "/reblogged_by"] {
+            for sub in [
+                "",
+                "/context",
+                "/history",
+                "/favourited_by",
+                "/reblogged_by",
+            ] {
                 let path = format!("/api/v1/statuses/{id}{sub}");
                 let (status, body) = world.get(&path, *name).await;
                 let what = format!("{path} ({}) as {kind}", case.key);
@@ -88,6 +94,13 @@ async fn check_statuses(world: &World, known: &Relations) {
                 match sub {
                     "" => {
                         assert_eq!(case_of_status(world, &viewer, &body, &what), Some(case.key))
+                    }
+                    "/history" => {
+                        let versions = body.as_array().unwrap();
+                        assert!(!versions.is_empty(), "{what}");
+                        for v in versions {
+                            assert_eq!(v["content"], versions.last().unwrap()["content"], "{what}");
+                        }
                     }
                     "/context" => {
                         let parent = case
@@ -227,6 +240,17 @@ async fn check_lists(world: &World, known: &Relations) {
                 expected(|c| c.author == *author && sees(c)),
                 "{what}"
             );
+            let path = format!(
+                "/api/v1/accounts/{}/statuses?tagged={TAG}&exclude_replies=true&exclude_reblogs=true",
+                world.ids[author]
+            );
+            let (status, body) = world.get(&path, *name).await;
+            assert_eq!(status, 200, "{path} as {kind}: {body}");
+            assert_eq!(
+                keys(world, &viewer, &body, &what),
+                expected(|c| c.author == *author && c.parent.is_none() && sees(c)),
+                "{path} as {kind}"
+            );
         }
     }
 }
@@ -243,6 +267,37 @@ async fn check_accounts(world: &World, known: &Relations) {
             let (status, body) = world.get(&format!("/api/v1/accounts/{id}"), *name).await;
             let what = format!("account {account} as {kind}");
             assert_eq!(status, if live { 200 } else { 404 }, "{what}: {body}");
+            let (status, body) = world
+                .get(&format!("/api/v1/accounts/lookup?acct={account}"), *name)
+                .await;
+            assert_eq!(
+                status,
+                if live { 200 } else { 404 },
+                "lookup {what}: {body}"
+            );
+            // As pamps' follow lists: live accounts, a block does not hide them.
+            for (side, of) in [("followers", 1), ("following", 0)] {
+                let path = format!("/api/v1/accounts/{id}/{side}?limit=80");
+                let (status, body) = world.get(&path, *name).await;
+                if !live {
+                    assert_eq!(status, 404, "{path} ({account}) as {kind}: {body}");
+                    continue;
+                }
+                assert_eq!(status, 200, "{path} ({account}) as {kind}: {body}");
+                let want: BTreeSet<&str> = USERS
+                    .iter()
+                    .copied()
+                    .filter(|u| {
+                        let pair = [world.ids[u], id];
+                        known.follows(pair[1 - of], pair[of]) && world.account_live(u)
+                    })
+                    .collect();
+                assert_eq!(
+                    account_names(world, &body, &path),
+                    want,
+                    "{path} ({account}) as {kind}"
+                );
+            }
             let (status, body) = world
                 .get(
                     &format!("/api/v2/search?q={account}&type=accounts&limit=40"),
