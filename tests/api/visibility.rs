@@ -339,7 +339,9 @@ impl World {
     }
 
     pub(crate) fn case_of(&self, post_id: i64) -> Option<&'static Case> {
-        CASES.iter().find(|c| self.posts[c.key] == post_id)
+        CASES
+            .iter()
+            .find(|c| self.posts.get(c.key) == Some(&post_id))
     }
 
     /// A case's level: the asked one, narrowed to its parent's.
@@ -542,14 +544,14 @@ fn expected_delivery(
         .collect()
 }
 
-async fn all_events(pool: &PgPool) -> Vec<Event> {
+pub(crate) async fn all_events(pool: &PgPool) -> Vec<Event> {
     wait_until_numbered(pool).await;
     event::after(pool, 0, None, 100_000).await.unwrap()
 }
 
 /// Whether the server can still load an event's payload now: a live post,
 /// or a notification its recipient sees.
-async fn loadable_now(world: &World, known: &Relations, e: &Event) -> bool {
+pub(crate) async fn loadable_now(world: &World, known: &Relations, e: &Event) -> bool {
     match e.kind {
         EventKind::PostDelete => true,
         EventKind::Post | EventKind::PostUpdate | EventKind::Repost | EventKind::PostCounts => {

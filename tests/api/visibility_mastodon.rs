@@ -6,15 +6,17 @@
 //! is 404 and absent from every list; a reblog shows its post, which must be
 //! one the viewer sees.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
+use pamps::models::event::EventKind;
 use pamps::visibility::{self, Audience, Relations, Viewer};
 use serde_json::Value;
 use sqlx::PgPool;
 
+use crate::live::{Sse, Ws, post};
 use crate::visibility::{
-    CASES, Case, Fate, NotificationRow, SUSPENDED, TAG, USERS, VIEWERS, World, apply_fates, build,
-    write_cases,
+    CASES, Case, NotificationRow, SUSPENDED, TAG, USERS, VIEWERS, World, all_events, apply_fates,
+    build, loadable_now, write_cases,
 };
 
 /// The case keys of a status list (a reblog counts as its post); panics on a
@@ -60,12 +62,6 @@ fn account_names(world: &World, list: &Value, what: &str) -> BTreeSet<&'static s
         .iter()
         .map(|a| world.name_of(a["id"].as_str().unwrap().parse().unwrap()))
         .collect()
-}
-
-fn author_gone(name: &str) -> bool {
-    CASES
-        .iter()
-        .any(|c| c.author == name && c.fate == Fate::AuthorDeleted)
 }
 
 /// One status, its context, who favourited and who reblogged it.
@@ -385,14 +381,261 @@ async fn check_notifications(world: &World, known: &Relations) {
     }
 }
 
+/// A viewer's Mastodon streams: a WebSocket subscribed to `user` (logged
+/// in), `public` and `hashtag` (#vt); SSE on `user` (logged in) or `public`.
+struct Streams {
+    kind: &'static str,
+    name: Option<&'static str>,
+    ws: Ws,
+    sse: Sse,
+}
+
+impl Streams {
+    fn first(&self) -> &'static str {
+        if self.name.is_some() {
+            "user"
+        } else {
+            "public"
+        }
+    }
+}
+
+async fn open_streams(world: &World) -> Vec<Streams> {
+    let mut open = Vec::new();
+    for (kind, name) in VIEWERS {
+        let token = world.token(*name);
+        let first = if name.is_some() { "user" } else { "public" };
+        let mut path = format!("/api/v1/streaming?stream={first}");
+        if let Some(t) = token {
+            path.push_str(&format!("&access_token={t}"));
+        }
+        let mut ws = Ws::connect(&world.server, &path, None).await;
+        if name.is_some() {
+            ws.send(r#"{"type": "subscribe", "stream": "public"}"#)
+                .await;
+        }
+        ws.send(&format!(
+            r#"{{"type": "subscribe", "stream": "hashtag", "tag": "{TAG}"}}"#
+        ))
+        .await;
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        let (status, sse) = Sse::open(
+            &world.server,
+            &format!("/api/v1/streaming/{first}"),
+            &headers,
+        )
+        .await;
+        assert_eq!(status, 200, "SSE {first} as {kind}");
+        open.push(Streams {
+            kind,
+            name: *name,
+            ws,
+            sse: sse.unwrap(),
+        });
+    }
+    open
+}
+
+/// What a message shows, as `stream event what`: a case post (`by` its
+/// reblogger), a deleted post's case, a notification's id; `None` for
+/// anything else (sentinels). A shown status must be one the viewer sees.
+fn delivered(
+    world: &World,
+    viewer: &Viewer<'_>,
+    stream: &str,
+    event: &str,
+    payload: &Value,
+    what: &str,
+) -> Option<String> {
+    let shown = match event {
+        "update" | "status.update" => {
+            let key = case_of_status(world, viewer, payload, what)?;
+            match payload["reblog"].is_object() {
+                true => format!(
+                    "{key} by {}",
+                    payload["account"]["username"].as_str().unwrap()
+                ),
+                false => key.to_owned(),
+            }
+        }
+        "delete" => {
+            let id: i64 = payload
+                .as_str()
+                .map_or_else(|| payload.as_i64().unwrap(), |s| s.parse().unwrap());
+            world.case_of(id)?.key.to_owned()
+        }
+        "notification" => payload["id"].as_str().unwrap().to_owned(),
+        other => panic!("{what}: event {other}"),
+    };
+    Some(format!("{stream} {event} {shown}"))
+}
+
+/// Posts the sentinels: bea's public `#vt` post, and each logged-in
+/// viewer's own post (on their `user` stream); their ids.
+async fn post_sentinels(world: &mut World) -> (i64, HashMap<&'static str, i64>) {
+    world.sentinels += 1;
+    let n = world.sentinels;
+    let public = post(
+        &world.server,
+        &world.tokens["bea"],
+        &format!("sentinel {n} #{TAG}"),
+        None,
+    )
+    .await;
+    let mut own = HashMap::new();
+    for (_, name) in VIEWERS {
+        if let Some(name) = *name {
+            let text = format!("{name}'s sentinel {n}");
+            own.insert(
+                name,
+                post(&world.server, &world.tokens[name], &text, None).await,
+            );
+        }
+    }
+    (public, own)
+}
+
+/// Reads every viewer's streams up to the sentinels and compares what they
+/// delivered with what the rule says of the events after `after`.
+async fn check_streams(
+    world: &World,
+    known: &Relations,
+    streams: &mut [Streams],
+    sentinels: &(i64, HashMap<&'static str, i64>),
+    after: i64,
+    what: &str,
+) -> i64 {
+    let events = all_events(&world.pool).await;
+    let mut loadable = HashMap::new();
+    for e in &events {
+        loadable.insert(e.pos, loadable_now(world, known, e).await);
+    }
+    let last = events.last().unwrap().pos;
+    let (public, own) = sentinels;
+    for live in streams.iter_mut() {
+        let viewer = Viewer::new(live.name.map(|n| world.ids[n]), known);
+        let label = format!("{what} as {}", live.kind);
+        let mut waiting: BTreeSet<(String, i64)> = [("public", *public), ("hashtag", *public)]
+            .into_iter()
+            .map(|(s, id)| (s.to_owned(), id))
+            .collect();
+        if let Some(name) = live.name {
+            waiting.insert(("user".into(), own[name]));
+        }
+        let mut ws_got = BTreeSet::new();
+        while !waiting.is_empty() {
+            let message = live.ws.next_json().await;
+            assert!(message["error"].is_null(), "{label}: {message}");
+            let stream = message["stream"][0].as_str().unwrap().to_owned();
+            let event = message["event"].as_str().unwrap();
+            let raw = message["payload"].as_str().unwrap();
+            let payload = serde_json::from_str(raw).unwrap_or_else(|_| Value::from(raw));
+            if event == "update" {
+                waiting.remove(&(
+                    stream.clone(),
+                    payload["id"].as_str().unwrap().parse().unwrap(),
+                ));
+            }
+            ws_got.extend(delivered(world, &viewer, &stream, event, &payload, &label));
+        }
+        let first = live.first();
+        let end = if first == "user" {
+            own[live.name.unwrap()]
+        } else {
+            *public
+        };
+        let mut sse_got = BTreeSet::new();
+        loop {
+            let e = live.sse.next_event().await;
+            let event = e.event.unwrap_or_default();
+            if event == "update" && e.data["id"] == end.to_string() {
+                break;
+            }
+            sse_got.extend(delivered(world, &viewer, first, &event, &e.data, &label));
+        }
+        let mut expected = BTreeSet::new();
+        for e in events.iter().filter(|e| e.pos > after && loadable[&e.pos]) {
+            if e.kind == EventKind::Notification {
+                if live.name.is_some()
+                    && visibility::may_see(&viewer, Audience::Recipient(e.user_id))
+                {
+                    expected.insert(format!("user notification {}", e.notification_id.unwrap()));
+                }
+                continue;
+            }
+            let Some(case) = e.post_id.and_then(|id| world.case_of(id)) else {
+                continue;
+            };
+            let facts = world.event_facts(e);
+            let (event, audience, shown) = match e.kind {
+                EventKind::Post => ("update", Audience::post(&facts), case.key.to_owned()),
+                EventKind::PostUpdate => {
+                    ("status.update", Audience::post(&facts), case.key.to_owned())
+                }
+                EventKind::PostDelete => ("delete", Audience::post(&facts), case.key.to_owned()),
+                EventKind::Repost => {
+                    let by = world.name_of(e.user_id);
+                    (
+                        "update",
+                        Audience::repost(e.user_id, world.account_live(by), &facts),
+                        format!("{} by {by}", case.key),
+                    )
+                }
+                _ => continue,
+            };
+            if live.name.is_some() && visibility::on_home(&viewer, audience) {
+                expected.insert(format!("user {event} {shown}"));
+            }
+            if visibility::on_public(&viewer, audience, e.top_level) {
+                expected.insert(format!("public {event} {shown}"));
+                expected.insert(format!("hashtag {event} {shown}"));
+            }
+        }
+        assert_eq!(ws_got, expected, "{label}: WebSocket");
+        let sse_expected: BTreeSet<String> = expected
+            .iter()
+            .filter(|s| s.starts_with(&format!("{first} ")))
+            .cloned()
+            .collect();
+        assert_eq!(sse_got, sse_expected, "{label}: SSE");
+    }
+    last
+}
+
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn every_mastodon_read_path_shows_each_viewer_exactly_what_the_visibility_rule_allows(
     pool: PgPool,
 ) {
     let mut world = build(&pool).await;
-    write_cases(&mut world).await;
-    apply_fates(&mut world).await;
+    let mut streams = open_streams(&world).await;
+    // Subscriptions by message start when read: the table starts after a
+    // first round of sentinels.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let start = all_events(&pool).await.last().unwrap().pos;
+    let sentinels = post_sentinels(&mut world).await;
     let known = world.relations().await;
+    let start = check_streams(&world, &known, &mut streams, &sentinels, start, "warm-up").await;
+
+    write_cases(&mut world).await;
+    let sentinels = post_sentinels(&mut world).await;
+    let known = world.relations().await;
+    let seen = check_streams(&world, &known, &mut streams, &sentinels, start, "live").await;
+
+    apply_fates(&mut world).await;
+    let sentinels = post_sentinels(&mut world).await;
+    let known = world.relations().await;
+    check_streams(
+        &world,
+        &known,
+        &mut streams,
+        &sentinels,
+        seen,
+        "after the fates",
+    )
+    .await;
+    drop(streams);
     assert!(!world.account_live(SUSPENDED));
     check_statuses(&world, &known).await;
     check_lists(&world, &known).await;
