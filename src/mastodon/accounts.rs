@@ -346,7 +346,7 @@ pub async fn find_accounts(
         limit: limit + offset,
         after: None,
     };
-    let mut users = search::accounts(&state.pool, terms, page).await?;
+    let mut users = search::accounts(&state.pool, None, terms, page).await?;
     users.truncate(usize::try_from(limit + offset).unwrap_or(0));
     Ok(users
         .into_iter()

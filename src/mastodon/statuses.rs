@@ -482,7 +482,7 @@ pub async fn reblogged_by(
     QueryParams(q): QueryParams<PageParams>,
 ) -> MastoResult<HttpResponse> {
     let page = q.page()?;
-    let users = timelines::reposted_by(&state.pool, path_id(&id)?, page).await?;
+    let users = timelines::reposted_by(&state.pool, path_id(&id)?, None, page).await?;
     let (keys, accounts) = render_users(&state, &urls, &users).await?;
     Ok(paging::response(&req, &urls, page, &keys, accounts))
 }
