@@ -550,7 +550,8 @@ async fn check_streams(
         loop {
             let e = live.sse.next_event().await;
             let event = e.event.unwrap_or_default();
-            if event == "update" && e.data["id"] == end.to_string() {
+            if event == "update" && e.data["id"].as_str().and_then(|s| s.parse().ok()) == Some(end)
+            {
                 break;
             }
             sse_got.extend(delivered(world, &viewer, first, &event, &e.data, &label));
