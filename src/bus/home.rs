@@ -89,30 +89,32 @@ pub async fn step(pool: &PgPool) -> DomainResult<bool> {
     let Some(last) = events.last().map(|e| e.pos) else {
         return Ok(false);
     };
-    let (mut posts, mut reposters, mut reposted, mut sources, mut deleted) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut posts, mut authors, mut reposters, mut reposted, mut deleted, mut deleters) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for e in &events {
         match (e.kind, e.post_id) {
             (EventKind::Post, Some(post)) => {
                 posts.push(post);
-                sources.push(e.user_id);
+                authors.push(e.user_id);
             }
             (EventKind::Repost, Some(post)) => {
-                reposters.push(e.user_id);
                 reposted.push(post);
-                sources.push(e.user_id);
+                reposters.push(e.user_id);
             }
-            (EventKind::PostDelete, Some(post)) => deleted.push(post),
+            (EventKind::PostDelete, Some(post)) => {
+                deleted.push(post);
+                deleters.push(e.user_id);
+            }
             _ => {}
         }
     }
-    let due = if sources.is_empty() {
+    let due = if posts.is_empty() && reposted.is_empty() {
         vec![]
     } else {
-        home_feed::fan_out(&mut tx, &posts, &reposters, &reposted, &sources).await?
+        home_feed::fan_out(&mut tx, &posts, &authors, &reposters, &reposted).await?
     };
     if !deleted.is_empty() {
-        home_feed::remove_posts(&mut *tx, &deleted).await?;
+        home_feed::remove_posts(&mut *tx, &deleted, &deleters).await?;
     }
     advance(&mut tx, last).await?;
     tx.commit().await?;

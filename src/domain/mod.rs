@@ -203,10 +203,34 @@ mod tests {
     }
 
     #[test]
-    fn every_feed_effect_names_an_action() {
-        let names: HashSet<&str> = ACTIONS.iter().map(|(n, _)| *n).collect();
-        for (name, _) in FEED_EFFECTS {
-            assert!(names.contains(name), "{name} is not an action");
+    fn every_feed_effect_names_an_action_and_the_event_the_worker_reads() {
+        for (name, feed) in FEED_EFFECTS {
+            let effects = ACTIONS
+                .iter()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("{name} is not an action"))
+                .1;
+            let needs = match feed {
+                FeedEffect::FannedOut => Some([EventKind::Post, EventKind::Repost]),
+                FeedEffect::RemovedByWorker => Some([EventKind::PostDelete; 2]),
+                FeedEffect::Backfill | FeedEffect::Removed => None,
+            };
+            if let Some(kinds) = needs {
+                assert!(
+                    kinds.iter().any(|k| effects.events.contains(k)),
+                    "{name} does not declare the event the fan-out reads"
+                );
+            }
+        }
+        // Every action whose event the worker fans out says so.
+        for (name, effects) in ACTIONS {
+            let fanned = effects.events.contains(&EventKind::Post)
+                || effects.events.contains(&EventKind::Repost);
+            assert_eq!(
+                fanned,
+                FEED_EFFECTS.contains(&(*name, FeedEffect::FannedOut)),
+                "{name}"
+            );
         }
     }
 

@@ -256,17 +256,23 @@ pub async fn backfill(tx: &mut PgConnection, follower: i64, followee: i64) -> Do
     Ok(())
 }
 
-/// A new batch of posts and reposts, fanned out to their sources' followers
-/// and the sources themselves; answers the accounts whose feeds are due for
-/// a [`trim`] (a sample).
+/// A new batch of posts (`posts` by `authors`) and reposts (of `reposted`
+/// by `reposters`), fanned out to their sources' followers and the sources
+/// themselves; answers the accounts whose feeds are due for a [`trim`] (a
+/// sample). It reads the events' ids, `follows` and `reposts`, never
+/// `posts`: the read applies the rule (a post deleted meanwhile is left to it).
 pub async fn fan_out(
     tx: &mut PgConnection,
     posts: &[i64],
+    authors: &[i64],
     reposters: &[i64],
     reposted: &[i64],
-    sources: &[i64],
 ) -> DomainResult<Vec<i64>> {
-    let mut keys: Vec<i64> = sources.iter().map(|&s| author_key(s)).collect();
+    let mut keys: Vec<i64> = authors
+        .iter()
+        .chain(reposters)
+        .map(|&s| author_key(s))
+        .collect();
     keys.sort_unstable();
     keys.dedup();
     sqlx::query("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) k")
@@ -275,11 +281,11 @@ pub async fn fan_out(
         .await?;
     Ok(sqlx::query_scalar(
         "WITH e AS (
-              SELECT p.id AS entry_id, p.id AS post_id, p.user_id AS source_id, false AS repost
-                FROM posts p WHERE p.id = ANY ($1) AND p.deleted_at IS NULL
+              SELECT p.pid AS entry_id, p.pid AS post_id, p.uid AS source_id, false AS repost
+                FROM unnest($1::bigint[], $2::bigint[]) p(pid, uid)
               UNION ALL
               SELECT r.id, r.post_id, r.user_id, true
-                FROM unnest($2::bigint[], $3::bigint[]) u(uid, pid)
+                FROM unnest($3::bigint[], $4::bigint[]) u(uid, pid)
                 JOIN reposts r ON r.user_id = u.uid AND r.post_id = u.pid),
          ins AS (
               INSERT INTO home_feed (account_id, entry_id, post_id, source_id, repost)
@@ -289,9 +295,10 @@ pub async fn fan_out(
                        UNION ALL SELECT e.source_id) a
               ON CONFLICT DO NOTHING
               RETURNING account_id, entry_id)
-         SELECT DISTINCT account_id FROM ins WHERE (account_id # entry_id) % $4 = 0",
+         SELECT DISTINCT account_id FROM ins WHERE (account_id # entry_id) % $5 = 0",
     )
     .bind(posts)
+    .bind(authors)
     .bind(reposters)
     .bind(reposted)
     .bind(TRIM_EVERY)
@@ -299,12 +306,17 @@ pub async fn fan_out(
     .await?)
 }
 
-/// Removes deleted posts (and their reposts) from every feed that may hold them.
-pub async fn remove_posts(db: impl PgExecutor<'_>, posts: &[i64]) -> DomainResult<()> {
+/// Removes deleted posts (`posts` by `authors`) and their reposts from
+/// every feed that may hold them.
+pub async fn remove_posts(
+    db: impl PgExecutor<'_>,
+    posts: &[i64],
+    authors: &[i64],
+) -> DomainResult<()> {
     sqlx::query(
         "WITH d AS (
-              SELECT p.id AS post_id, p.id AS entry_id, p.user_id AS source_id FROM posts p
-               WHERE p.id = ANY ($1)
+              SELECT p.pid AS post_id, p.pid AS entry_id, p.uid AS source_id
+                FROM unnest($1::bigint[], $2::bigint[]) p(pid, uid)
               UNION ALL
               SELECT r.post_id, r.id, r.user_id FROM reposts r WHERE r.post_id = ANY ($1)),
          g AS (
@@ -315,6 +327,7 @@ pub async fn remove_posts(db: impl PgExecutor<'_>, posts: &[i64]) -> DomainResul
           WHERE f.account_id = g.account_id AND f.entry_id = g.entry_id",
     )
     .bind(posts)
+    .bind(authors)
     .execute(db)
     .await?;
     Ok(())
