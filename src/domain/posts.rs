@@ -99,22 +99,38 @@ pub async fn create(
 ) -> DomainResult<Post> {
     let text = self::text(text)?;
     if let Some(parent) = parent_id {
-        let author: Option<i64> = sqlx::query_scalar("SELECT user_id FROM posts WHERE id = $1")
-            .bind(parent)
-            .fetch_optional(db)
-            .await?;
-        if let Some(author) = author {
-            privacy::refuse_if_blocked(db, actor, author).await?;
+        refuse_reply_if_blocked(db, actor, parent).await?;
+    }
+    let created = if media_ids.is_empty() {
+        insert(db, actor, &text, parent_id, level).await
+    } else {
+        let mut tx = db.begin().await?;
+        let mut created = insert(&mut *tx, actor, &text, parent_id, level).await?;
+        created.media = Json(media::rows::attach(&mut tx, actor, created.id, media_ids).await?);
+        tx.commit().await?;
+        Ok(created)
+    };
+    match (created, parent_id) {
+        // A block committed while the reply was written hides the parent
+        // from the insert: say so, as when it was there before.
+        (Err(DomainError::Invalid(fields)), Some(parent)) => {
+            refuse_reply_if_blocked(db, actor, parent).await?;
+            Err(DomainError::Invalid(fields))
         }
+        (created, _) => created,
     }
-    if media_ids.is_empty() {
-        return insert(db, actor, &text, parent_id, level).await;
+}
+
+/// Refuses a reply by `actor` to post `parent` across a block.
+async fn refuse_reply_if_blocked(db: &PgPool, actor: i64, parent: i64) -> DomainResult<()> {
+    let author: Option<i64> = sqlx::query_scalar("SELECT user_id FROM posts WHERE id = $1")
+        .bind(parent)
+        .fetch_optional(db)
+        .await?;
+    match author {
+        Some(author) => privacy::refuse_if_blocked(db, actor, author).await,
+        None => Ok(()),
     }
-    let mut tx = db.begin().await?;
-    let mut created = insert(&mut *tx, actor, &text, parent_id, level).await?;
-    created.media = Json(media::rows::attach(&mut tx, actor, created.id, media_ids).await?);
-    tx.commit().await?;
-    Ok(created)
 }
 
 /// Inserts the post row. The parent is locked in the same statement, so a
@@ -160,7 +176,10 @@ async fn insert(
     .bind(level)
     .fetch_optional(db)
     .await
-    .on_constraint("posts_user_id_fkey", || DomainError::Gone)?
+    .on_constraint("posts_user_id_fkey", || DomainError::Gone)
+    .on_constraint("posts_parent_not_blocked", || {
+        DomainError::Forbidden(privacy::BLOCKED)
+    })?
     .ok_or_else(|| DomainError::invalid(&["body", "parent_id"], "parent post not found"))
 }
 
@@ -206,17 +225,22 @@ pub async fn edit(db: &PgPool, actor: i64, id: i64, text: &str) -> DomainResult<
 
 /// `actor` soft-deletes their live post `id` ([`DELETE`]): it becomes a
 /// tombstone whose text is erased, and its replies stay where they are.
-pub async fn delete(db: &PgPool, actor: i64, id: i64) -> DomainResult<()> {
-    let done = sqlx::query(
-        "UPDATE posts SET deleted_at = now(), text = ''
-          WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
+/// True when it had pictures (their files are then in the trash, for the
+/// caller to remove now rather than at the next sweep).
+pub async fn delete(db: &PgPool, actor: i64, id: i64) -> DomainResult<bool> {
+    // The RETURNING subquery reads the statement's snapshot: the pictures
+    // as they were before `media_drop_with_post` removed them.
+    let had_pictures: Option<bool> = sqlx::query_scalar(
+        "UPDATE posts p SET deleted_at = now(), text = ''
+          WHERE p.id = $1 AND p.user_id = $2 AND p.deleted_at IS NULL
+         RETURNING EXISTS (SELECT 1 FROM media m WHERE m.post_id = p.id)",
     )
     .bind(id)
     .bind(actor)
-    .execute(db)
+    .fetch_optional(db)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(ownership_error(db, id).await);
+    match had_pictures {
+        Some(had) => Ok(had),
+        None => Err(ownership_error(db, id).await),
     }
-    Ok(())
 }

@@ -8,7 +8,7 @@
 //! [`backfill`] adds a new followee's recent entries; the unfollow, block
 //! and account-deletion actions remove theirs. Entries are candidates only:
 //! [`page`] applies the follow, the repost's existence and the visibility
-//! rule ([`home_post!`], [`visible_post!`]) to each, so an entry that should
+//! rule ([`home_post!`]) to each, so an entry that should
 //! no longer show (a delete, a mute, a suspension, a changed visibility)
 //! never does, even before it is removed.
 //!
@@ -22,7 +22,7 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::domain::error::DomainResult;
 use crate::models::post::{Post, post_select};
-use crate::visibility::{home_post, visible_post};
+use crate::visibility::home_post;
 
 /// Entries an account's feed keeps (more for a while: [`trim`] runs on a
 /// sample of the writes).
@@ -67,7 +67,7 @@ macro_rules! source {
 /// Whether candidate `$c` (entry_id, post_id, source_id, repost) shows on
 /// viewer `$1`'s timeline: its source is one, and a post the viewer may see
 /// on home that no source reposted, or a live repost of a post the viewer may
-/// see that no source reposted later (as `post::timeline` decides).
+/// see on home that no source reposted later (as `post::timeline` decides).
 macro_rules! shows {
     ($c:literal) => {
         concat!(
@@ -81,7 +81,7 @@ macro_rules! shows {
             ".entry_id AND x.user_id = ",
             $c,
             ".source_id AND ",
-            visible_post!("q", "$1"),
+            home_post!("q", "$1"),
             ")
                  AND NOT EXISTS (SELECT 1 FROM reposts r2 WHERE r2.post_id = ",
             $c,
