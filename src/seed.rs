@@ -157,7 +157,7 @@ pub async fn seed(pool: &PgPool, options: &SeedOptions) -> Result<SeedReport, Se
         sqlx::raw_sql(
             "UPDATE events_pruned SET up_to = GREATEST(up_to, (SELECT max(pos) FROM events));
              TRUNCATE events, events_pending;
-             TRUNCATE users, posts, follows, likes, refresh_tokens RESTART IDENTITY CASCADE;",
+             TRUNCATE users, posts, follows, likes, refresh_tokens, home_feed RESTART IDENTITY CASCADE;",
         )
         .execute(&mut *tx)
         .await?;

@@ -173,8 +173,13 @@ impl Application {
                 state.pool.clone(),
                 state.hub.clone(),
                 state.numbering.clone(),
+                state.feeds.clone(),
                 shutdown.clone(),
             ),
+        );
+        tasks.spawn(
+            "home-feed fan-out",
+            bus::home::fan_out(state.pool.clone(), state.feeds.clone(), shutdown.clone()),
         );
         tasks.spawn(
             "numbering role",

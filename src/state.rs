@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::known::KnownUsers;
 use crate::auth::tokens::TokenService;
-use crate::bus::{Hub, NumberingWake};
+use crate::bus::{FeedWake, Hub, NumberingWake};
 use crate::config::Settings;
 use crate::db::Health;
 use crate::media::Media;
@@ -32,6 +32,8 @@ pub struct AppState {
     pub replays: Arc<tokio::sync::Semaphore>,
     /// Wakes this instance's event numberer after a write.
     pub numbering: Arc<NumberingWake>,
+    /// Wakes this instance's home-feed fan-out after events are numbered.
+    pub feeds: Arc<FeedWake>,
     /// The database's last known state (probed by a background task).
     pub db_health: Arc<Health>,
     pub settings: Arc<Settings>,
@@ -67,6 +69,7 @@ impl AppState {
                 (settings.db.max_connections as usize / 4).max(1),
             )),
             numbering: Arc::default(),
+            feeds: Arc::default(),
             db_health: Arc::default(),
             media: Arc::new(Media::new(&settings.media)),
             pool,

@@ -19,6 +19,7 @@
 mod audience;
 mod backfill;
 pub mod feed;
+pub mod home;
 mod hub;
 mod role;
 mod sessions;
@@ -33,6 +34,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use backfill::{Backfill, Page};
+pub use home::FeedWake;
 pub use hub::{Dropped, Frame, Holder, Hub, StreamName, Streams, Subscription};
 pub use role::{ROLE_POLL, hold as hold_numbering_role};
 pub use sessions::{end_user, watch_sessions};
@@ -180,14 +182,16 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
         .map_err(|e| ApiError::Internal(format!("serializing an event: {e}")))
 }
 
-/// Reads and delivers everything committed past the hub's position.
-async fn drain(pool: &PgPool, hub: &Hub) -> ApiResult<()> {
+/// Reads and delivers everything committed past the hub's position, and
+/// wakes the home-feed fan-out when there was something.
+async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
     loop {
         let after = hub.delivered();
         let events = event::after(pool, after, None, BATCH as i64).await?;
         let Some(last) = events.last().map(|e| e.pos) else {
             return Ok(());
         };
+        feeds.wake();
         let full = events.len() == BATCH;
         let loaded = load(pool, events).await?;
         let authors: Vec<i64> = loaded
@@ -213,6 +217,7 @@ pub async fn listen(
     pool: PgPool,
     hub: Arc<Hub>,
     wake: Arc<NumberingWake>,
+    feeds: Arc<FeedWake>,
     shutdown: CancellationToken,
 ) {
     // Start from the present: what settled before startup is history.
@@ -230,7 +235,7 @@ pub async fn listen(
     };
     hub.start(start);
     while !shutdown.is_cancelled() {
-        if let Err(err) = listen_once(&pool, &hub, &wake, &shutdown).await {
+        if let Err(err) = listen_once(&pool, &hub, &wake, &feeds, &shutdown).await {
             tracing::warn!(error = %err, "event listener lost its connection; reconnecting");
             tokio::select! {
                 () = shutdown.cancelled() => {}
@@ -257,6 +262,7 @@ async fn listen_once(
     pool: &PgPool,
     hub: &Hub,
     wake: &NumberingWake,
+    feeds: &FeedWake,
     shutdown: &CancellationToken,
 ) -> ApiResult<()> {
     let mut listener = PgListener::connect_with(pool).await?;
@@ -277,7 +283,7 @@ async fn listen_once(
             }
         }
         if drain_now || drained.elapsed() >= SAFETY_DRAIN {
-            drain(pool, hub).await?;
+            drain(pool, hub, feeds).await?;
             drained = Instant::now();
         }
         let next_drain = tokio::time::Instant::from_std(drained + SAFETY_DRAIN);

@@ -278,6 +278,8 @@ async fn erase_traces(db: &PgPool, actor: i64) -> DomainResult<()> {
         "DELETE FROM blocks WHERE blocker_id = $1 OR blocked_id = $1",
         "DELETE FROM mutes WHERE muter_id = $1 OR muted_id = $1",
         "DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1",
+        "DELETE FROM home_feed WHERE account_id = $1",
+        "DELETE FROM home_feed_state WHERE account_id = $1",
         "UPDATE posts SET deleted_at = now(), text = '' WHERE user_id = $1 AND deleted_at IS NULL",
         "DELETE FROM media WHERE user_id = $1",
         "DELETE FROM notifications WHERE user_id = $1 OR actor_id = $1",

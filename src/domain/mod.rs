@@ -111,6 +111,36 @@ pub const ACTIONS: &[(&str, &Effects)] = &[
     ("moderation::set_role", &moderation::SET_ROLE),
 ];
 
+/// What an action does to the home feeds (`models::home_feed`, migration
+/// 0016). No trigger: the fan-out runs after commit, off the request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedEffect {
+    /// Its event is fanned out by the worker (`bus::home`) to the feeds of
+    /// the actor's followers and the actor's own.
+    FannedOut,
+    /// Its event makes the worker remove the post (and its reposts) from
+    /// the feeds holding them.
+    RemovedByWorker,
+    /// The followee's recent entries join the actor's feed, in the action.
+    Backfill,
+    /// Entries leave feeds in the action's own statement.
+    Removed,
+}
+
+/// Every action that touches home feeds, by its name in [`ACTIONS`]. The
+/// rest (a mute, a suspension, an edit, an unrepost) change what a feed
+/// shows through the visibility rule the read applies to every entry.
+pub const FEED_EFFECTS: &[(&str, FeedEffect)] = &[
+    ("posts::create", FeedEffect::FannedOut),
+    ("reposts::repost", FeedEffect::FannedOut),
+    ("posts::delete", FeedEffect::RemovedByWorker),
+    ("moderation::delete_post", FeedEffect::RemovedByWorker),
+    ("relationships::follow", FeedEffect::Backfill),
+    ("relationships::unfollow", FeedEffect::Removed),
+    ("privacy::block", FeedEffect::Removed),
+    ("accounts::delete_account", FeedEffect::Removed),
+];
+
 /// Triggers that only refuse a write (an account suspended or deleted while
 /// the request was in flight, migration 0013; a reply, like, repost or
 /// notification across a block, taking turns with the block, migration
@@ -180,6 +210,38 @@ mod tests {
             assert!(
                 STREAM_JS.contains(&format!("\"{name}\"")),
                 "web/stream.js does not list {name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_feed_effect_names_an_action_and_the_event_the_worker_reads() {
+        for (name, feed) in FEED_EFFECTS {
+            let effects = ACTIONS
+                .iter()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("{name} is not an action"))
+                .1;
+            let needs = match feed {
+                FeedEffect::FannedOut => Some([EventKind::Post, EventKind::Repost]),
+                FeedEffect::RemovedByWorker => Some([EventKind::PostDelete; 2]),
+                FeedEffect::Backfill | FeedEffect::Removed => None,
+            };
+            if let Some(kinds) = needs {
+                assert!(
+                    kinds.iter().any(|k| effects.events.contains(k)),
+                    "{name} does not declare the event the fan-out reads"
+                );
+            }
+        }
+        // Every action whose event the worker fans out says so.
+        for (name, effects) in ACTIONS {
+            let fanned = effects.events.contains(&EventKind::Post)
+                || effects.events.contains(&EventKind::Repost);
+            assert_eq!(
+                fanned,
+                FEED_EFFECTS.contains(&(*name, FeedEffect::FannedOut)),
+                "{name}"
             );
         }
     }

@@ -90,6 +90,9 @@ pub async fn block(db: &PgPool, actor: i64, other: i64) -> DomainResult<bool> {
          ), unfollowed AS (
              DELETE FROM follows
               WHERE (follower_id = $1 AND followee_id = $2) OR (follower_id = $2 AND followee_id = $1)
+         ), unfed AS (
+             DELETE FROM home_feed
+              WHERE (account_id = $1 AND source_id = $2) OR (account_id = $2 AND source_id = $1)
          )
          SELECT EXISTS (SELECT 1 FROM new)",
     )

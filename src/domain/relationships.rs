@@ -4,6 +4,7 @@ use sqlx::{PgExecutor, PgPool};
 
 use super::error::{ConstraintExt, DomainError, DomainResult};
 use super::{Effects, EventKind, NotificationKind};
+use crate::models::home_feed;
 
 /// Following moves both users' `following_count` and `followers_count`
 /// (trigger `follows_count`, both rows locked in id order), notifies the
@@ -27,7 +28,9 @@ pub const UNFOLLOW: Effects = Effects {
     triggers: &["follows_count"],
 };
 
-/// `actor` follows `followee` ([`FOLLOW`]); true when the follow is new.
+/// `actor` follows `followee` ([`FOLLOW`]); true when the follow is new,
+/// and then the followee's recent posts and reposts join the actor's home
+/// feed (`home_feed::backfill`).
 /// Refused across a block, the pair locked first so a racing block either
 /// comes first (refused here) or after (and removes the follow).
 pub async fn follow(db: &PgPool, actor: i64, followee: i64) -> DomainResult<bool> {
@@ -55,6 +58,9 @@ pub async fn follow(db: &PgPool, actor: i64, followee: i64) -> DomainResult<bool
         DomainError::NotFound("User not found")
     })
     .on_constraint("follows_follower_id_fkey", || DomainError::Gone)?;
+    if created {
+        home_feed::backfill(&mut tx, actor, followee).await?;
+    }
     tx.commit().await?;
     if blocked {
         return Err(DomainError::Forbidden(super::privacy::BLOCKED));
@@ -62,11 +68,12 @@ pub async fn follow(db: &PgPool, actor: i64, followee: i64) -> DomainResult<bool
     Ok(created)
 }
 
-/// `actor` stops following `followee` ([`UNFOLLOW`]; a no-op when not
-/// following, a [`DomainError::NotFound`] when there is no such user).
+/// `actor` stops following `followee` ([`UNFOLLOW`]; the followee's entries
+/// leave the actor's home feed; a no-op when not following, a [`DomainError::NotFound`] when there is no such user).
 pub async fn unfollow(db: impl PgExecutor<'_>, actor: i64, followee: i64) -> DomainResult<()> {
     let known: bool = sqlx::query_scalar(
-        "WITH gone AS (DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2 RETURNING 1)
+        "WITH gone AS (DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2 RETURNING 1),
+         feed AS (DELETE FROM home_feed WHERE account_id = $1 AND source_id = $2)
          SELECT EXISTS (SELECT 1 FROM gone) OR EXISTS (SELECT 1 FROM users WHERE id = $2)",
     )
     .bind(actor)

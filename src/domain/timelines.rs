@@ -11,7 +11,7 @@ use crate::models::follow::{self, Side};
 use crate::models::notification::{self, Kind, Notification};
 use crate::models::post::{self, EMBEDDED_REPLIES, Post, PostWithReplies};
 use crate::models::user::{self, User};
-use crate::models::{bookmark, repost};
+use crate::models::{bookmark, home_feed, repost};
 use crate::pagination::{Order, Page};
 
 /// A live post with its first direct replies, oldest first.
@@ -38,14 +38,41 @@ pub async fn public(
 
 /// Posts (replies included) by the users `viewer` follows, and by `viewer`
 /// with `include_own`, and the posts those users reposted (each once),
-/// newest first.
+/// newest first. Read from the viewer's home feed (`models::home_feed`, built
+/// on the first read), and below its floor with `post::timeline`, so keyset
+/// pages continue across the boundary.
 pub async fn home(
     db: &PgPool,
     viewer: i64,
     include_own: bool,
     page: Page,
 ) -> DomainResult<Vec<Post>> {
-    post::timeline(db, viewer, include_own, page).await
+    let fetch = page.fetch_limit();
+    let before = page.after_desc();
+    let mut rows = home_feed::page(db, viewer, include_own, before, fetch).await?;
+    if rows.len() as i64 >= fetch {
+        return Ok(rows);
+    }
+    let floor = match home_feed::floor(db, viewer).await? {
+        Some(floor) => floor,
+        None => {
+            home_feed::build(db, viewer).await?;
+            rows = home_feed::page(db, viewer, include_own, before, fetch).await?;
+            if rows.len() as i64 >= fetch {
+                return Ok(rows);
+            }
+            home_feed::floor(db, viewer).await?.unwrap_or(i64::MAX)
+        }
+    };
+    if floor <= 0 {
+        return Ok(rows);
+    }
+    let rest = Page {
+        limit: fetch - rows.len() as i64 - 1,
+        after: Some(before.min(floor)),
+    };
+    rows.extend(post::timeline(db, viewer, include_own, rest).await?);
+    Ok(rows)
 }
 
 /// The users who reposted live post `id` (one `viewer` may see), most

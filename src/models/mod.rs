@@ -5,6 +5,7 @@ pub mod bookmark;
 pub mod event;
 pub mod follow;
 pub mod hashtag;
+pub mod home_feed;
 pub mod like;
 pub mod moderation;
 pub mod mute;

@@ -19,6 +19,7 @@ mod follows;
 mod hardening;
 mod harness;
 mod hashtag_rule;
+mod home_feed;
 mod input_rules;
 mod leaving;
 mod likes;

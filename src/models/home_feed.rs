@@ -1,0 +1,365 @@
+//! Per-account home feeds (migrations/0016): the entries of each account's
+//! home timeline, so a read costs its page whatever the number of follows.
+//!
+//! An entry is a post by a source (an account the owner follows, or the
+//! owner) or a source's repost, keyed by the post's or the repost's id (one
+//! sequence: the timeline's cursor). The fan-out worker (`bus::home`) adds
+//! them after the write commits; [`build`] fills a feed on its first read;
+//! [`backfill`] adds a new followee's recent entries; the unfollow, block
+//! and account-deletion actions remove theirs. Entries are candidates only:
+//! [`page`] applies the follow, the repost's existence and the visibility
+//! rule ([`home_post!`]) to each, so an entry that should
+//! no longer show (a delete, a mute, a suspension, a changed visibility)
+//! never does, even before it is removed.
+//!
+//! Completeness: every entry with `entry_id >= floor` (`home_feed_state`) is
+//! in the feed or its event is not fanned out yet, and [`page`] reads those
+//! (the tail: events past the worker's cursor, or not numbered yet) too, so
+//! a post is on its author's followers' timelines as soon as it commits.
+//! Below `floor` the timeline falls back to `post::timeline`.
+
+use sqlx::{PgConnection, PgExecutor, PgPool};
+
+use crate::domain::error::DomainResult;
+use crate::models::post::{Post, post_select};
+use crate::visibility::home_post;
+
+/// Entries an account's feed keeps (more for a while: [`trim`] runs on a
+/// sample of the writes).
+pub const LENGTH: i64 = 800;
+
+/// A feed entry trims its account's feed when `(account # entry) % TRIM_EVERY = 0`.
+pub const TRIM_EVERY: i64 = 32;
+
+/// The advisory-lock namespaces (high bits of the key, the id below).
+const ACCOUNT_LOCK: i64 = 0x7066 << 48;
+const AUTHOR_LOCK: i64 = 0x7067 << 48;
+
+/// The lock that serialises building an account's feed with its follows.
+pub fn account_key(account: i64) -> i64 {
+    ACCOUNT_LOCK | (account & 0xFFFF_FFFF_FFFF)
+}
+
+/// The lock that serialises fanning out a source's entries (exclusive) with
+/// new follows of it (shared).
+pub fn author_key(author: i64) -> i64 {
+    AUTHOR_LOCK | (author & 0xFFFF_FFFF_FFFF)
+}
+
+/// Whether `$row.$col` is a source of viewer `$1`'s timeline (`$4`: own
+/// included).
+macro_rules! source {
+    ($row:literal, $col:literal) => {
+        concat!(
+            "((",
+            $row,
+            ".",
+            $col,
+            " = $1 AND $4) OR EXISTS (SELECT 1 FROM follows sf WHERE sf.follower_id = $1 AND sf.followee_id = ",
+            $row,
+            ".",
+            $col,
+            "))"
+        )
+    };
+}
+
+/// Whether candidate `$c` (entry_id, post_id, source_id, repost) shows on
+/// viewer `$1`'s timeline: its source is one, and a post the viewer may see
+/// on home that no source reposted, or a live repost of a post the viewer may
+/// see on home that no source reposted later (as `post::timeline` decides).
+macro_rules! shows {
+    ($c:literal) => {
+        concat!(
+            source!($c, "source_id"),
+            " AND CASE WHEN ",
+            $c,
+            ".repost THEN
+                 EXISTS (SELECT 1 FROM reposts x JOIN posts q ON q.id = x.post_id
+                          WHERE x.id = ",
+            $c,
+            ".entry_id AND x.user_id = ",
+            $c,
+            ".source_id AND ",
+            home_post!("q", "$1"),
+            ")
+                 AND NOT EXISTS (SELECT 1 FROM reposts r2 WHERE r2.post_id = ",
+            $c,
+            ".post_id AND r2.id > ",
+            $c,
+            ".entry_id AND ",
+            source!("r2", "user_id"),
+            ")
+             ELSE
+                 EXISTS (SELECT 1 FROM posts x WHERE x.id = ",
+            $c,
+            ".post_id AND x.user_id = ",
+            $c,
+            ".source_id AND ",
+            home_post!("x", "$1"),
+            ")
+                 AND NOT EXISTS (SELECT 1 FROM reposts r2 WHERE r2.post_id = ",
+            $c,
+            ".post_id AND ",
+            source!("r2", "user_id"),
+            ")
+             END"
+        )
+    };
+}
+
+/// One page of viewer `$1`'s timeline from the feed and its tail: entries
+/// below `$2` and at or above the floor, newest first, at most `$3`.
+const PAGE: &str = post_select!(
+    "ru.username AS reposted_by, e.cursor",
+    "JOIN (
+         WITH st AS (SELECT floor FROM home_feed_state WHERE account_id = $1)
+         SELECT c.entry_id AS cursor, c.post_id,
+                CASE WHEN c.repost THEN c.source_id END AS reposter
+           FROM ((SELECT f.entry_id, f.post_id, f.source_id, f.repost FROM home_feed f
+                   WHERE f.account_id = $1 AND f.entry_id < $2
+                     AND f.entry_id >= (SELECT floor FROM st) AND ",
+    shows!("f"),
+    "
+                   ORDER BY f.entry_id DESC LIMIT $3)
+                 UNION ALL
+                 (SELECT t.entry_id, t.post_id, t.source_id, t.repost FROM (
+                         SELECT DISTINCT CASE WHEN q.type = 'post' THEN q.post_id ELSE r.id END AS entry_id,
+                                q.post_id, q.user_id AS source_id, q.type = 'repost' AS repost
+                           FROM (SELECT type, post_id, user_id FROM events_pending
+                                  WHERE type IN ('post', 'repost')
+                                 UNION ALL
+                                 SELECT type, post_id, user_id FROM events
+                                  WHERE pos > (SELECT pos FROM home_feed_cursor)
+                                    AND type IN ('post', 'repost')) q
+                           LEFT JOIN reposts r ON q.type = 'repost' AND r.user_id = q.user_id
+                                              AND r.post_id = q.post_id
+                          WHERE q.type = 'post' OR r.id IS NOT NULL) t
+                   WHERE t.entry_id < $2 AND t.entry_id >= (SELECT floor FROM st)
+                     AND NOT EXISTS (SELECT 1 FROM home_feed h
+                                      WHERE h.account_id = $1 AND h.entry_id = t.entry_id)
+                     AND ",
+    shows!("t"),
+    "
+                   ORDER BY t.entry_id DESC LIMIT $3)) c
+          ORDER BY c.entry_id DESC LIMIT $3) e ON e.post_id = p.id
+     LEFT JOIN users ru ON ru.id = e.reposter
+     ORDER BY e.cursor DESC LIMIT $3"
+);
+
+/// Up to `limit` entries of `viewer`'s timeline below `before` that the feed
+/// covers (empty when the account has no feed yet: see [`floor`]).
+pub async fn page(
+    db: impl PgExecutor<'_>,
+    viewer: i64,
+    include_own: bool,
+    before: i64,
+    limit: i64,
+) -> DomainResult<Vec<Post>> {
+    Ok(sqlx::query_as(PAGE)
+        .bind(viewer)
+        .bind(before)
+        .bind(limit)
+        .bind(include_own)
+        .fetch_all(db)
+        .await?)
+}
+
+/// The account's floor: the feed covers entries at or above it (0: all);
+/// `None` when it has no feed yet.
+pub async fn floor(db: impl PgExecutor<'_>, account: i64) -> DomainResult<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT floor FROM home_feed_state WHERE account_id = $1")
+            .bind(account)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
+/// Builds `account`'s feed from the posts and reposts of its sources (the
+/// newest [`LENGTH`] entries), unless it has one. Serialised with the
+/// account's follows ([`backfill`]); the fan-out needs no lock, as it adds
+/// every later entry whether the feed exists or not.
+pub async fn build(pool: &PgPool, account: i64) -> DomainResult<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(account_key(account))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "WITH src AS (
+              SELECT followee_id AS uid FROM follows WHERE follower_id = $1
+              UNION ALL SELECT $1),
+         ent AS (
+              SELECT x.id AS entry_id, x.id AS post_id, s.uid AS source_id, false AS repost FROM src s
+               CROSS JOIN LATERAL (SELECT id FROM posts WHERE user_id = s.uid AND deleted_at IS NULL
+                                    ORDER BY id DESC LIMIT $2) x
+              UNION ALL
+              SELECT x.id, x.post_id, s.uid, true FROM src s
+               CROSS JOIN LATERAL (SELECT id, post_id FROM reposts WHERE user_id = s.uid
+                                    ORDER BY id DESC LIMIT $2) x),
+         top AS (
+              SELECT * FROM ent WHERE NOT EXISTS (SELECT 1 FROM home_feed_state WHERE account_id = $1)
+               ORDER BY entry_id DESC LIMIT $2),
+         ins AS (
+              INSERT INTO home_feed (account_id, entry_id, post_id, source_id, repost)
+              SELECT $1, entry_id, post_id, source_id, repost FROM top
+              ON CONFLICT DO NOTHING)
+         INSERT INTO home_feed_state (account_id, floor)
+         SELECT $1, CASE WHEN count(*) < $2 THEN 0 ELSE min(entry_id) END FROM top
+         HAVING NOT EXISTS (SELECT 1 FROM home_feed_state WHERE account_id = $1)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(account)
+    .bind(LENGTH)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// In a follow's transaction, after the follow row: adds `followee`'s
+/// newest entries to `follower`'s feed (when it has one), raising its floor
+/// when they reach [`LENGTH`]. The locks make a concurrent build or fan-out
+/// of the followee's entries either see this follow or run before this
+/// backfill reads.
+pub async fn backfill(tx: &mut PgConnection, follower: i64, followee: i64) -> DomainResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock_shared($2)")
+        .bind(account_key(follower))
+        .bind(author_key(followee))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "WITH st AS (SELECT floor FROM home_feed_state WHERE account_id = $1),
+         ent AS (
+              (SELECT id AS entry_id, id AS post_id, false AS repost FROM posts
+                WHERE user_id = $2 AND deleted_at IS NULL AND EXISTS (SELECT 1 FROM st)
+                ORDER BY id DESC LIMIT $3)
+              UNION ALL
+              (SELECT id, post_id, true FROM reposts
+                WHERE user_id = $2 AND EXISTS (SELECT 1 FROM st)
+                ORDER BY id DESC LIMIT $3)),
+         top AS (SELECT * FROM ent ORDER BY entry_id DESC LIMIT $3),
+         ins AS (
+              INSERT INTO home_feed (account_id, entry_id, post_id, source_id, repost)
+              SELECT $1, entry_id, post_id, $2, repost FROM top
+               WHERE entry_id >= (SELECT floor FROM st)
+              ON CONFLICT DO NOTHING)
+         UPDATE home_feed_state SET floor = GREATEST(floor, (SELECT min(entry_id) FROM top))
+          WHERE account_id = $1 AND (SELECT count(*) FROM top) = $3",
+    )
+    .bind(follower)
+    .bind(followee)
+    .bind(LENGTH)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// A new batch of posts (`posts` by `authors`) and reposts (of `reposted`
+/// by `reposters`), fanned out to their sources' followers and the sources
+/// themselves; answers the accounts whose feeds are due for a [`trim`] (a
+/// sample). It reads the events' ids, `follows` and `reposts`, never
+/// `posts`: the read applies the rule (a post deleted meanwhile is left to it).
+pub async fn fan_out(
+    tx: &mut PgConnection,
+    posts: &[i64],
+    authors: &[i64],
+    reposters: &[i64],
+    reposted: &[i64],
+) -> DomainResult<Vec<i64>> {
+    let mut keys: Vec<i64> = authors
+        .iter()
+        .chain(reposters)
+        .map(|&s| author_key(s))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    sqlx::query("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) k")
+        .bind(&keys)
+        .execute(&mut *tx)
+        .await?;
+    Ok(sqlx::query_scalar(
+        "WITH e AS (
+              SELECT p.pid AS entry_id, p.pid AS post_id, p.uid AS source_id, false AS repost
+                FROM unnest($1::bigint[], $2::bigint[]) p(pid, uid)
+              UNION ALL
+              SELECT r.id, r.post_id, r.user_id, true
+                FROM unnest($3::bigint[], $4::bigint[]) u(uid, pid)
+                JOIN reposts r ON r.user_id = u.uid AND r.post_id = u.pid),
+         ins AS (
+              INSERT INTO home_feed (account_id, entry_id, post_id, source_id, repost)
+              SELECT a.account_id, e.entry_id, e.post_id, e.source_id, e.repost
+                FROM e CROSS JOIN LATERAL (
+                       SELECT follower_id AS account_id FROM follows WHERE followee_id = e.source_id
+                       UNION ALL SELECT e.source_id) a
+              ON CONFLICT DO NOTHING
+              RETURNING account_id, entry_id)
+         SELECT DISTINCT account_id FROM ins WHERE (account_id # entry_id) % $5 = 0",
+    )
+    .bind(posts)
+    .bind(authors)
+    .bind(reposters)
+    .bind(reposted)
+    .bind(TRIM_EVERY)
+    .fetch_all(&mut *tx)
+    .await?)
+}
+
+/// Removes deleted posts (`posts` by `authors`) and their reposts from
+/// every feed that may hold them.
+pub async fn remove_posts(
+    db: impl PgExecutor<'_>,
+    posts: &[i64],
+    authors: &[i64],
+) -> DomainResult<()> {
+    sqlx::query(
+        "WITH d AS (
+              SELECT p.pid AS post_id, p.pid AS entry_id, p.uid AS source_id
+                FROM unnest($1::bigint[], $2::bigint[]) p(pid, uid)
+              UNION ALL
+              SELECT r.post_id, r.id, r.user_id FROM reposts r WHERE r.post_id = ANY ($1)),
+         g AS (
+              SELECT fo.follower_id AS account_id, d.entry_id FROM d
+                JOIN follows fo ON fo.followee_id = d.source_id
+              UNION ALL SELECT d.source_id, d.entry_id FROM d)
+         DELETE FROM home_feed f USING g
+          WHERE f.account_id = g.account_id AND f.entry_id = g.entry_id",
+    )
+    .bind(posts)
+    .bind(authors)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Keeps the newest [`LENGTH`] entries of each of `accounts`' feeds and
+/// raises their floors to the oldest kept.
+pub async fn trim(db: impl PgExecutor<'_>, accounts: &[i64]) -> DomainResult<()> {
+    sqlx::query(
+        "WITH cut AS (
+              SELECT a.id AS account_id,
+                     (SELECT entry_id FROM home_feed WHERE account_id = a.id
+                       ORDER BY entry_id DESC OFFSET $2 - 1 LIMIT 1) AS below
+                FROM unnest($1::bigint[]) a(id)),
+         gone AS (
+              DELETE FROM home_feed f USING cut
+               WHERE f.account_id = cut.account_id AND f.entry_id < cut.below)
+         UPDATE home_feed_state s SET floor = GREATEST(s.floor, cut.below)
+           FROM cut WHERE s.account_id = cut.account_id AND cut.below IS NOT NULL",
+    )
+    .bind(accounts)
+    .bind(LENGTH)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Forgets every feed (each is built again on its next read): after the
+/// worker finds events it never read pruned from the log.
+pub async fn forget_all(db: impl PgExecutor<'_>) -> DomainResult<()> {
+    sqlx::query("DELETE FROM home_feed_state")
+        .execute(db)
+        .await?;
+    Ok(())
+}
