@@ -9,19 +9,24 @@
 //! [`visible_post!`] (a post by id, threads, profiles, liked lists,
 //! notifications), [`listed_post!`] (the public lists: `GET /post/`, search,
 //! hashtags), [`home_post!`] (the home timeline) and
-//! [`visible_notification!`].
+//! [`visible_notification!`]. Accounts: [`visible_account!`] (a profile)
+//! and [`may_find_account`] / [`findable_account!`] (search, suggestions,
+//! who reposted).
 //!
 //! The rule. A post is seen by nobody once deleted or while its author is
 //! suspended, and never across a block (either way). Otherwise: `public` and
 //! `unlisted` posts by anyone (logged out too); `private` (followers-only)
 //! by the author, their followers and the mentioned; `direct` by the author
 //! and the mentioned. Only `public` posts are on public lists and the public
-//! stream. A mute hides the muted from the muter's home, public lists and
-//! stream (unless it mutes notifications only) and notifications, until it
-//! expires; threads and profiles still show them, as the muter asked to see
-//! less, not to be protected. A reply is never wider than its parent
-//! (`domain::posts::create` narrows it), so a reply cannot carry a
-//! followers-only thread to the public lists.
+//! stream. A mute hides the muted from the muter's home (their reposts, and
+//! reposts of their posts, too), public lists and stream (unless it mutes
+//! notifications only) and notifications, until it expires; threads and
+//! profiles still show them, as the muter asked to see less, not to be
+//! protected. A repost reaches the reposter's followers only where the post
+//! itself may reach them: a block or mute of either account keeps it away,
+//! and a suspended or deleted reposter's reposts reach nobody.
+//! A reply is never wider than its parent (`domain::posts::create` narrows
+//! it), so a reply cannot carry a followers-only thread to the public lists.
 
 use std::collections::{HashMap, HashSet};
 
@@ -82,6 +87,15 @@ pub enum Audience<'a> {
         level: Level,
         mentioned: &'a [i64],
     },
+    /// A live post by `author`, reposted by `reposter` (a `repost` event):
+    /// it reaches the reposter's followers only where the post itself may
+    /// reach them, so a block or mute of either account keeps it away.
+    Repost {
+        reposter: i64,
+        author: i64,
+        level: Level,
+        mentioned: &'a [i64],
+    },
     /// One account only: a notification, seen by its recipient.
     Recipient(i64),
     /// Nobody: a deleted post, anything of a deleted account, a suspended
@@ -103,19 +117,59 @@ impl<'a> Audience<'a> {
         }
     }
 
-    /// Whose it is, when it has an author.
+    /// A post's audience as `reposter`'s repost of it: nobody's once the
+    /// reposter is not `reposter_live` (suspended or deleted, like an
+    /// author's posts) or the post is not live.
+    pub fn repost(reposter: i64, reposter_live: bool, facts: &'a PostFacts) -> Self {
+        match Self::post(facts) {
+            Self::Post { .. } if !reposter_live => Self::Nobody,
+            Self::Post {
+                author,
+                level,
+                mentioned,
+            } => Self::Repost {
+                reposter,
+                author,
+                level,
+                mentioned,
+            },
+            other => other,
+        }
+    }
+
+    /// Whose it is, when it has an author (a repost's is its reposter's: it
+    /// reaches their followers).
     pub fn author(self) -> Option<i64> {
         match self {
             Self::Post { author, .. } => Some(author),
+            Self::Repost { reposter, .. } => Some(reposter),
             Self::Recipient(_) | Self::Nobody => None,
         }
     }
 
-    /// Who else than the author's followers may see it (the stream's reach).
+    /// Who else than the author's followers may see it (the stream's reach;
+    /// none for a repost, which reaches its reposter's followers only).
     pub fn mentioned(self) -> &'a [i64] {
         match self {
             Self::Post { mentioned, .. } => mentioned,
-            Self::Recipient(_) | Self::Nobody => &[],
+            Self::Repost { .. } | Self::Recipient(_) | Self::Nobody => &[],
+        }
+    }
+
+    /// The reposted post's own audience, for a repost.
+    fn original(self) -> Self {
+        match self {
+            Self::Repost {
+                author,
+                level,
+                mentioned,
+                ..
+            } => Self::Post {
+                author,
+                level,
+                mentioned,
+            },
+            other => other,
         }
     }
 }
@@ -234,20 +288,31 @@ pub fn may_see(viewer: &Viewer<'_>, audience: Audience<'_>) -> bool {
                 Level::Direct => mentioned || me == Some(author),
             }
         }
+        Audience::Repost { reposter, .. } => {
+            !viewer
+                .id
+                .is_some_and(|me| viewer.known.blocked_between(me, reposter))
+                && may_see(viewer, audience.original())
+        }
         Audience::Recipient(user) => viewer.id == Some(user),
         Audience::Nobody => false,
     }
 }
 
 /// Whether it belongs on `viewer`'s `home` stream: theirs, or by someone
-/// they follow and have not muted, and visible to them. (`GET
-/// /user/timeline` lists the followed only, as the contract says, with
+/// they follow and have not muted, and visible to them; a repost by someone
+/// they follow, of a post they may see by someone they have not muted.
+/// (`GET /user/timeline` lists the followed only, as the contract says, with
 /// [`home_post!`].)
 pub fn on_home(viewer: &Viewer<'_>, audience: Audience<'_>) -> bool {
     may_see(viewer, audience)
         && audience
             .author()
             .is_some_and(|a| viewer.is_or_follows(a) && !viewer.mutes(a))
+        && audience
+            .original()
+            .author()
+            .is_some_and(|a| !viewer.mutes(a))
 }
 
 /// Whether a post belongs on the public lists and `public` stream: public,
@@ -256,6 +321,17 @@ pub fn on_public(viewer: &Viewer<'_>, audience: Audience<'_>, top_level: bool) -
     top_level
         && matches!(audience, Audience::Post { level: Level::Public, author, .. } if !viewer.mutes(author))
         && may_see(viewer, audience)
+}
+
+/// Whether `viewer` finds account `account` in search, suggestions and
+/// lists of accounts (who reposted a post): a `live` one (not suspended or
+/// deleted) that neither blocks the other. A profile read by name still
+/// shows across a block, with the block's state, so it can be undone
+/// ([`visible_account!`]).
+pub fn may_find_account(viewer: &Viewer<'_>, account: i64, live: bool) -> bool {
+    live && !viewer
+        .id
+        .is_some_and(|me| viewer.known.blocked_between(me, account))
 }
 
 /// Whether `viewer` may repost a post: public ones they may see only (a
@@ -407,6 +483,29 @@ macro_rules! visible_account {
     };
 }
 pub(crate) use visible_account;
+
+/// [`may_find_account`] as an SQL condition: `$user` is the `users` row,
+/// `$viewer` the SQL expression of the viewer's id (null when logged out).
+macro_rules! findable_account {
+    ($user:literal, $viewer:literal) => {
+        concat!(
+            "(",
+            $crate::visibility::visible_account!($user),
+            " AND NOT EXISTS (SELECT 1 FROM blocks vb
+                               WHERE (vb.blocker_id = ",
+            $viewer,
+            " AND vb.blocked_id = ",
+            $user,
+            ".id)
+                                  OR (vb.blocker_id = ",
+            $user,
+            ".id AND vb.blocked_id = ",
+            $viewer,
+            ")))"
+        )
+    };
+}
+pub(crate) use findable_account;
 
 #[cfg(test)]
 mod tests;

@@ -24,16 +24,13 @@ impl Loaded {
             EventKind::Notification => Audience::Recipient(self.event.user_id),
             // `user_id` is the reposter: it reaches them and their followers'
             // home (never public: `top_level` is false), while the post is
-            // live (its author not suspended). Only public posts can be
-            // reposted (`visibility::may_repost`).
-            EventKind::Repost => match &self.facts {
-                Some(f) if f.live => Audience::Post {
-                    author: self.event.user_id,
-                    level: f.level,
-                    mentioned: &[],
-                },
-                _ => Audience::Nobody,
-            },
+            // live (its author not suspended), and only those the post
+            // itself may reach: a block or mute of its author keeps it away
+            // as one of the reposter's does; nobody's once the reposter is
+            // suspended or deleted.
+            EventKind::Repost => self.facts.as_ref().map_or(Audience::Nobody, |f| {
+                Audience::repost(self.event.user_id, self.reposter_live, f)
+            }),
             // Loaded only while the post is live; a delete announces itself
             // to whoever could see the post.
             _ => self.facts.as_ref().map_or(Audience::Nobody, Audience::post),
@@ -58,6 +55,21 @@ impl Loaded {
             }
             _ => None,
         }
+    }
+
+    /// The accounts whose relations with a subscriber decide where this
+    /// event goes: its author (a repost's reposter) and a reposted post's
+    /// author. The hub loads the follows, blocks and mutes between them and
+    /// its subscribers.
+    pub(super) fn parties(&self) -> impl Iterator<Item = i64> + '_ {
+        let original = match self.event.kind {
+            EventKind::Repost => self.facts.as_ref().map(|f| f.author),
+            _ => None,
+        };
+        (self.event.kind != EventKind::Notification)
+            .then_some(self.event.user_id)
+            .into_iter()
+            .chain(original)
     }
 
     /// Where the hub looks for this event's subscribers; `known` holds the

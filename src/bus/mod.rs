@@ -72,6 +72,9 @@ struct Loaded {
     data: String,
     /// The post's, for post events.
     facts: Option<PostFacts>,
+    /// For a `repost` event, whether the reposter's account is live (not
+    /// suspended or deleted).
+    reposter_live: bool,
 }
 
 impl Loaded {
@@ -118,7 +121,7 @@ async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
     let usernames = if reposters.is_empty() {
         HashMap::new()
     } else {
-        event::usernames(pool, &reposters).await?
+        event::live_usernames(pool, &reposters).await?
     };
     let mut notifications = HashMap::new();
     if !notification_ids.is_empty() {
@@ -161,7 +164,13 @@ async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
                 None => continue,
             },
         };
-        loaded.push(Loaded { event, data, facts });
+        let reposter_live = usernames.contains_key(&event.user_id);
+        loaded.push(Loaded {
+            event,
+            data,
+            facts,
+            reposter_live,
+        });
     }
     Ok(loaded)
 }
@@ -183,8 +192,7 @@ async fn drain(pool: &PgPool, hub: &Hub) -> ApiResult<()> {
         let loaded = load(pool, events).await?;
         let authors: Vec<i64> = loaded
             .iter()
-            .filter(|l| l.event.kind != EventKind::Notification)
-            .map(|l| l.event.user_id)
+            .flat_map(Loaded::parties)
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();

@@ -4,6 +4,7 @@ use sqlx::PgExecutor;
 
 use super::Effects;
 use super::error::{ConstraintExt, DomainError, DomainResult};
+use crate::visibility::visible_post;
 
 /// A bookmark writes its own row only.
 pub const BOOKMARK: Effects = super::NO_EFFECTS;
@@ -12,16 +13,19 @@ pub const BOOKMARK: Effects = super::NO_EFFECTS;
 pub const UNBOOKMARK: Effects = super::NO_EFFECTS;
 
 /// `actor` bookmarks live post `post_id` ([`BOOKMARK`]); true when new. A
-/// bookmark racing the post's delete is harmless (lists hide deleted posts),
-/// so the post is not locked.
+/// post the actor may not see is not found (a bookmark must not tell that a
+/// hidden post exists). A bookmark racing the post's delete is harmless
+/// (the list hides deleted posts), so the post is not locked.
 pub async fn bookmark(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainResult<bool> {
-    let (live, created): (bool, bool) = sqlx::query_as(
-        "WITH post AS (SELECT id FROM posts WHERE id = $2 AND deleted_at IS NULL),
+    let (live, created): (bool, bool) = sqlx::query_as(concat!(
+        "WITH post AS (SELECT p.id FROM posts p WHERE p.id = $2 AND ",
+        visible_post!("p", "$1"),
+        "),
               new AS (
                   INSERT INTO bookmarks (user_id, post_id) SELECT $1, id FROM post
                   ON CONFLICT ON CONSTRAINT bookmarks_pkey DO NOTHING RETURNING id)
          SELECT EXISTS (SELECT 1 FROM post), EXISTS (SELECT 1 FROM new)",
-    )
+    ))
     .bind(actor)
     .bind(post_id)
     .fetch_one(db)

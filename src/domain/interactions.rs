@@ -57,7 +57,8 @@ pub async fn like(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainRe
     .bind(post_id)
     .fetch_one(db)
     .await
-    .on_constraint("likes_user_id_fkey", || DomainError::Gone)?;
+    .on_constraint("likes_user_id_fkey", || DomainError::Gone)
+    .on_constraint("likes_not_blocked", || DomainError::Forbidden(BLOCKED))?;
     if blocked {
         return Err(DomainError::Forbidden(BLOCKED));
     }

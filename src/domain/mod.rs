@@ -112,12 +112,19 @@ pub const ACTIONS: &[(&str, &Effects)] = &[
 ];
 
 /// Triggers that only refuse a write (an account suspended or deleted while
-/// the request was in flight, migration 0013): they write nothing.
+/// the request was in flight, migration 0013; a reply, like, repost or
+/// notification across a block, taking turns with the block, migration
+/// 0014) or take a lock: they write nothing.
 pub const GUARDS: &[&str] = &[
     "posts_author_active",
     "likes_liker_active",
     "follows_follower_active",
     "follows_followee_present",
+    "blocks_lock_pair",
+    "likes_not_blocked",
+    "reposts_not_blocked",
+    "posts_not_blocked",
+    "notifications_not_blocked",
 ];
 
 /// Triggers that fire on writes no domain action makes, and who makes them.
@@ -125,6 +132,10 @@ pub const OUTSIDE_ACTIONS: &[(&str, &str)] = &[
     (
         "users_session_end_delete",
         "a users row removed by an administrator's SQL (an account deleted through pamps keeps its row)",
+    ),
+    (
+        "users_hashtags_uncount",
+        "a suspended account's users row removed by SQL: its hashtags count again before its posts go",
     ),
     (
         "refresh_tokens_session_end",

@@ -23,17 +23,29 @@ pub const RESOLVE: Effects = super::NO_EFFECTS;
 pub const DELETE_POST: Effects = posts::DELETE;
 /// A suspension ends every session of the account on every instance: the
 /// users row (`users_session_end_suspend`) and each revoked refresh-token
-/// family (`refresh_tokens_session_end`) signal `pamps_sessions`.
+/// family (`refresh_tokens_session_end`) signal `pamps_sessions`; its public
+/// posts' hashtags stop counting (`users_hashtags_count`).
 pub const SUSPEND: Effects = Effects {
-    counters: &[],
+    counters: &["hashtags.uses"],
     notifications: &[],
     events: &[],
     signals: &["pamps_sessions"],
-    triggers: &["users_session_end_suspend", "refresh_tokens_session_end"],
+    triggers: &[
+        "users_session_end_suspend",
+        "refresh_tokens_session_end",
+        "users_hashtags_count",
+    ],
 };
-/// Lifting a suspension writes the users row and the log row only (the
-/// account logs in again; its old sessions stay ended).
-pub const UNSUSPEND: Effects = super::NO_EFFECTS;
+/// Lifting a suspension writes the users row and the log row, and counts
+/// the account's public posts' hashtags again (`users_hashtags_count`); the
+/// account logs in again, its old sessions stay ended.
+pub const UNSUSPEND: Effects = Effects {
+    counters: &["hashtags.uses"],
+    notifications: &[],
+    events: &[],
+    signals: &[],
+    triggers: &["users_hashtags_count"],
+};
 /// A role change (`pamps role`) writes the users row and the log row only.
 pub const SET_ROLE: Effects = super::NO_EFFECTS;
 

@@ -168,13 +168,7 @@ pub async fn create_draft(
         other => other,
     };
     if let Some(parent) = draft.parent_id {
-        let author: Option<i64> = sqlx::query_scalar("SELECT user_id FROM posts WHERE id = $1")
-            .bind(parent)
-            .fetch_optional(db)
-            .await?;
-        if let Some(author) = author {
-            privacy::refuse_if_blocked(db, actor, author).await?;
-        }
+        refuse_reply_if_blocked(db, actor, parent).await?;
     }
     let row = Row {
         actor,
@@ -186,7 +180,10 @@ pub async fn create_draft(
         language: language.as_deref(),
     };
     if draft.media_ids.is_empty() && key.is_none() {
-        return Ok((insert(db, &row).await?, true));
+        return Ok((
+            explain_refusal(db, actor, draft.parent_id, insert(db, &row).await).await?,
+            true,
+        ));
     }
     let mut tx = db.begin().await?;
     if let Some(key) = key {
@@ -223,7 +220,8 @@ pub async fn create_draft(
             return Ok((post::get(db, earlier, Some(actor)).await?, false));
         }
     }
-    let mut created = insert(&mut *tx, &row).await?;
+    let inserted = insert(&mut *tx, &row).await;
+    let mut created = explain_refusal(db, actor, draft.parent_id, inserted).await?;
     if !draft.media_ids.is_empty() {
         created.media =
             Json(media::rows::attach(&mut tx, actor, created.id, draft.media_ids).await?);
@@ -238,6 +236,35 @@ pub async fn create_draft(
     }
     tx.commit().await?;
     Ok((created, true))
+}
+
+/// Refuses a reply by `actor` to post `parent` across a block.
+async fn refuse_reply_if_blocked(db: &PgPool, actor: i64, parent: i64) -> DomainResult<()> {
+    let author: Option<i64> = sqlx::query_scalar("SELECT user_id FROM posts WHERE id = $1")
+        .bind(parent)
+        .fetch_optional(db)
+        .await?;
+    match author {
+        Some(author) => privacy::refuse_if_blocked(db, actor, author).await,
+        None => Ok(()),
+    }
+}
+
+/// A block committed while a reply was written hides the parent from the
+/// insert: say so, as when it was there before.
+async fn explain_refusal(
+    db: &PgPool,
+    actor: i64,
+    parent_id: Option<i64>,
+    inserted: DomainResult<Post>,
+) -> DomainResult<Post> {
+    match (inserted, parent_id) {
+        (Err(DomainError::Invalid(fields)), Some(parent)) => {
+            refuse_reply_if_blocked(db, actor, parent).await?;
+            Err(DomainError::Invalid(fields))
+        }
+        (inserted, _) => inserted,
+    }
 }
 
 /// The columns of a new post row.
@@ -293,7 +320,10 @@ async fn insert(db: impl PgExecutor<'_>, row: &Row<'_>) -> DomainResult<Post> {
     .bind(row.language)
     .fetch_optional(db)
     .await
-    .on_constraint("posts_user_id_fkey", || DomainError::Gone)?
+    .on_constraint("posts_user_id_fkey", || DomainError::Gone)
+    .on_constraint("posts_parent_not_blocked", || {
+        DomainError::Forbidden(privacy::BLOCKED)
+    })?
     .ok_or_else(|| DomainError::invalid(&["body", "parent_id"], "parent post not found"))
 }
 
@@ -382,17 +412,22 @@ pub async fn revise(
 
 /// `actor` soft-deletes their live post `id` ([`DELETE`]): it becomes a
 /// tombstone whose text is erased, and its replies stay where they are.
-pub async fn delete(db: &PgPool, actor: i64, id: i64) -> DomainResult<()> {
-    let done = sqlx::query(
-        "UPDATE posts SET deleted_at = now(), text = ''
-          WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL",
+/// True when it had pictures (their files are then in the trash, for the
+/// caller to remove now rather than at the next sweep).
+pub async fn delete(db: &PgPool, actor: i64, id: i64) -> DomainResult<bool> {
+    // The RETURNING subquery reads the statement's snapshot: the pictures
+    // as they were before `media_drop_with_post` removed them.
+    let had_pictures: Option<bool> = sqlx::query_scalar(
+        "UPDATE posts p SET deleted_at = now(), text = ''
+          WHERE p.id = $1 AND p.user_id = $2 AND p.deleted_at IS NULL
+         RETURNING EXISTS (SELECT 1 FROM media m WHERE m.post_id = p.id)",
     )
     .bind(id)
     .bind(actor)
-    .execute(db)
+    .fetch_optional(db)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(ownership_error(db, id).await);
+    match had_pictures {
+        Some(had) => Ok(had),
+        None => Err(ownership_error(db, id).await),
     }
-    Ok(())
 }

@@ -41,11 +41,26 @@ fn not_self(actor: i64, other: i64, what: &'static str) -> DomainResult<()> {
     Ok(())
 }
 
-/// Locks both users' rows, in id order (as `follows_count` does), for the
-/// rest of the transaction: a follow and a block of the same pair take turns,
-/// and the later one's statements see the earlier one committed (so a
-/// follow racing a block is either refused or removed by it).
-pub async fn lock_pair(conn: &mut PgConnection, a: i64, b: i64) -> DomainResult<()> {
+/// Locks the pair for the rest of the transaction: first the pair's block
+/// lock (migrations/0014: `exclusive` for a block, shared for a follow),
+/// then both users' rows, in id order (as `follows_count` does). A follow
+/// and a block of the same pair take turns, and the later one's statements
+/// see the earlier one committed (so a follow racing a block is either
+/// refused or removed by it); the block lock comes first because every
+/// write between the two (a reply, a like, a notification) takes it before
+/// any user row, so none of them deadlocks with a block.
+pub async fn lock_pair(
+    conn: &mut PgConnection,
+    a: i64,
+    b: i64,
+    exclusive: bool,
+) -> DomainResult<()> {
+    sqlx::query("SELECT lock_block_pair($1, $2, $3)")
+        .bind(a)
+        .bind(b)
+        .bind(exclusive)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("SELECT 1 FROM users WHERE id IN ($1, $2) ORDER BY id FOR NO KEY UPDATE")
         .bind(a)
         .bind(b)
@@ -67,7 +82,7 @@ pub async fn refuse_if_blocked(db: impl PgExecutor<'_>, a: i64, b: i64) -> Domai
 pub async fn block(db: &PgPool, actor: i64, other: i64) -> DomainResult<bool> {
     not_self(actor, other, "you cannot block yourself")?;
     let mut tx = db.begin().await?;
-    lock_pair(&mut tx, actor, other).await?;
+    lock_pair(&mut tx, actor, other, true).await?;
     let created: bool = sqlx::query_scalar(
         "WITH new AS (
              INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)

@@ -38,7 +38,7 @@ pub async fn follow(db: &PgPool, actor: i64, followee: i64) -> DomainResult<bool
         ));
     }
     let mut tx = db.begin().await?;
-    super::privacy::lock_pair(&mut tx, actor, followee).await?;
+    super::privacy::lock_pair(&mut tx, actor, followee, false).await?;
     let (blocked, created): (bool, bool) = sqlx::query_as(
         "WITH new AS (
              INSERT INTO follows (follower_id, followee_id)

@@ -71,7 +71,10 @@ pub async fn repost(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> Domain
         .bind(post_id)
         .fetch_one(db)
         .await
-        .on_constraint("reposts_user_id_fkey", || DomainError::Gone)?;
+        .on_constraint("reposts_user_id_fkey", || DomainError::Gone)
+        .on_constraint("reposts_not_blocked", || {
+            DomainError::Forbidden(super::privacy::BLOCKED)
+        })?;
     if blocked {
         return Err(DomainError::Forbidden(super::privacy::BLOCKED));
     }

@@ -23,9 +23,15 @@ pub async fn posts(
     search::posts(db, terms, page, viewer).await
 }
 
-/// Accounts by username prefix, then by similarity.
-pub async fn accounts(db: impl PgExecutor<'_>, terms: &str, page: Page) -> DomainResult<Vec<User>> {
-    search::accounts(db, terms, page).await
+/// Accounts `viewer` finds (not suspended, nobody across a block with them)
+/// by username prefix, then by similarity.
+pub async fn accounts(
+    db: impl PgExecutor<'_>,
+    viewer: Option<i64>,
+    terms: &str,
+    page: Page,
+) -> DomainResult<Vec<User>> {
+    search::accounts(db, terms, page, viewer).await
 }
 
 /// Hashtags starting with `terms` (a leading `#` ignored), most used first;

@@ -48,13 +48,19 @@ pub async fn home(
     post::timeline(db, viewer, include_own, page).await
 }
 
-/// The users who reposted live post `id` (one anyone may see: only public
-/// posts are reposted), most recent repost first.
-pub async fn reposted_by(db: &PgPool, id: i64, page: Page) -> DomainResult<Vec<User>> {
-    if !post::visible(db, id, None).await? {
+/// The users who reposted live post `id` (one `viewer` may see), most
+/// recent repost first: those `viewer` finds (not suspended, nobody across
+/// a block with them).
+pub async fn reposted_by(
+    db: &PgPool,
+    id: i64,
+    viewer: Option<i64>,
+    page: Page,
+) -> DomainResult<Vec<User>> {
+    if !post::visible(db, id, viewer).await? {
         return Err(DomainError::NotFound("Post not found"));
     }
-    repost::reposters(db, id, page).await
+    repost::reposters(db, id, viewer, page).await
 }
 
 /// `viewer`'s bookmarked live posts, newest bookmark first.

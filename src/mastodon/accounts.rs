@@ -321,6 +321,7 @@ pub struct AccountSearch {
 pub async fn search_accounts(
     state: web::Data<AppState>,
     urls: Urls,
+    token: MaybeToken,
     QueryParams(q): QueryParams<AccountSearch>,
 ) -> MastoResult<HttpResponse> {
     let page = PageParams {
@@ -329,14 +330,22 @@ pub async fn search_accounts(
     }
     .page()?;
     let offset = super::search::offset(&q.offset)?;
-    let users = find_accounts(&state, q.q.as_deref(), page.limit, offset).await?;
+    let users = find_accounts(
+        &state,
+        token.viewer("read:accounts"),
+        q.q.as_deref(),
+        page.limit,
+        offset,
+    )
+    .await?;
     let (_, accounts) = render_users(&state, &urls, &users).await?;
     Ok(HttpResponse::Ok().json(accounts))
 }
 
-/// Up to `limit` accounts matching `terms` after the first `offset`.
+/// Up to `limit` accounts `viewer` finds matching `terms` after the first `offset`.
 pub async fn find_accounts(
     state: &AppState,
+    viewer: Option<i64>,
     terms: Option<&str>,
     limit: i64,
     offset: i64,
@@ -346,7 +355,7 @@ pub async fn find_accounts(
         limit: limit + offset,
         after: None,
     };
-    let mut users = search::accounts(&state.pool, terms, page).await?;
+    let mut users = search::accounts(&state.pool, viewer, terms, page).await?;
     users.truncate(usize::try_from(limit + offset).unwrap_or(0));
     Ok(users
         .into_iter()

@@ -132,7 +132,7 @@ pub async fn search_v2(
         hashtags: Vec::new(),
     };
     if wants("accounts") {
-        let users = find_accounts(&state, Some(terms), limit, offset).await?;
+        let users = find_accounts(&state, viewer, Some(terms), limit, offset).await?;
         results.accounts = render_users(&state, &urls, &users).await?.1;
     }
     if wants("statuses") {

@@ -478,11 +478,18 @@ pub async fn reblogged_by(
     req: HttpRequest,
     state: web::Data<AppState>,
     urls: Urls,
+    token: MaybeToken,
     id: web::Path<String>,
     QueryParams(q): QueryParams<PageParams>,
 ) -> MastoResult<HttpResponse> {
     let page = q.page()?;
-    let users = timelines::reposted_by(&state.pool, path_id(&id)?, page).await?;
+    let users = timelines::reposted_by(
+        &state.pool,
+        path_id(&id)?,
+        token.viewer("read:accounts"),
+        page,
+    )
+    .await?;
     let (keys, accounts) = render_users(&state, &urls, &users).await?;
     Ok(paging::response(&req, &urls, page, &keys, accounts))
 }

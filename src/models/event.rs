@@ -282,16 +282,20 @@ pub async fn post_facts(
         .collect())
 }
 
-/// Usernames by user id: the reposters named in `repost` events.
-pub async fn usernames(
+/// The reposters named in `repost` events, by user id: their usernames, of
+/// live accounts only (`visibility::visible_account!`: a suspended or
+/// deleted account's reposts reach nobody, as its posts do).
+pub async fn live_usernames(
     db: impl PgExecutor<'_>,
     ids: &[i64],
 ) -> DomainResult<std::collections::HashMap<i64, String>> {
-    let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, username FROM users WHERE id = ANY ($1)")
-            .bind(ids)
-            .fetch_all(db)
-            .await?;
+    let rows: Vec<(i64, String)> = sqlx::query_as(concat!(
+        "SELECT u.id, u.username FROM users u WHERE u.id = ANY ($1) AND ",
+        crate::visibility::visible_account!("u")
+    ))
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
     Ok(rows.into_iter().collect())
 }
 

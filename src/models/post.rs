@@ -270,14 +270,15 @@ macro_rules! unreposted {
     };
 }
 
-/// A source's repost of a live post that no source reposted later.
+/// A source's repost of a live post that no source reposted later: of a
+/// post the home timeline may show (visible, its author not muted).
 macro_rules! latest_repost {
     ($r:literal) => {
         concat!(
             "EXISTS (SELECT 1 FROM posts q WHERE q.id = ",
             $r,
             ".post_id AND ",
-            visible_post!("q", "$1"),
+            home_post!("q", "$1"),
             ")
              AND NOT EXISTS (SELECT 1 FROM src o JOIN reposts r2 ON r2.user_id = o.uid
                               WHERE r2.post_id = ",
@@ -289,27 +290,11 @@ macro_rules! latest_repost {
     };
 }
 
-/// The home timeline: posts (replies included) by the users `viewer`
-/// follows (and by `viewer` with `include_own`), and the posts those users
-/// reposted, newest entry first.
-///
-/// Reposts take their ids from the posts' sequence, so an entry's cursor is
-/// the post's id or the repost's. A post shows once, at its newest entry
-/// over the whole timeline (not only this page, so paging never repeats
-/// it): the latest repost by a source (`reposted_by` names its reposter),
-/// else the post itself. Each source (a user's posts, a user's reposts) is
-/// read in two phases, bounded by sources + limit index probes whatever the
-/// plan (docs/performance.md): the newest entry of each source; at least
-/// `limit` entries are at or above the `limit`-th newest of those heads, so
-/// the page is too, and only the sources owning those heads are read again,
-/// from that bound up. With fewer heads than `limit` there is no bound.
-pub async fn timeline(
-    db: impl PgExecutor<'_>,
-    viewer: i64,
-    include_own: bool,
-    page: Page,
-) -> DomainResult<Vec<Post>> {
-    Ok(sqlx::query_as(post_select!(
+/// The home timeline's query ([`timeline`]): `$1` the viewer, `$2` the
+/// cursor, `$3` the page size plus one, `$4` whether the viewer's own posts
+/// count. Public so `bench/sql.rs` can hand `bench/explain.sh` the query
+/// the app really runs.
+pub const TIMELINE_SQL: &str = post_select!(
         // The cursor slot also names the reposter (see `post_select`).
         "ru.username AS reposted_by, e.cursor",
         "JOIN (
@@ -350,13 +335,35 @@ pub async fn timeline(
              ORDER BY cursor DESC LIMIT $3) e ON e.post_id = p.id
          LEFT JOIN users ru ON ru.id = e.reposter
          ORDER BY e.cursor DESC LIMIT $3"
-    ))
-    .bind(viewer)
-    .bind(page.after_desc())
-    .bind(page.fetch_limit())
-    .bind(include_own)
-    .fetch_all(db)
-    .await?)
+    );
+
+/// The home timeline: posts (replies included) by the users `viewer`
+/// follows (and by `viewer` with `include_own`), and the posts those users
+/// reposted, newest entry first.
+///
+/// Reposts take their ids from the posts' sequence, so an entry's cursor is
+/// the post's id or the repost's. A post shows once, at its newest entry
+/// over the whole timeline (not only this page, so paging never repeats
+/// it): the latest repost by a source (`reposted_by` names its reposter),
+/// else the post itself. Each source (a user's posts, a user's reposts) is
+/// read in two phases, bounded by sources + limit index probes whatever the
+/// plan (docs/performance.md): the newest entry of each source; at least
+/// `limit` entries are at or above the `limit`-th newest of those heads, so
+/// the page is too, and only the sources owning those heads are read again,
+/// from that bound up. With fewer heads than `limit` there is no bound.
+pub async fn timeline(
+    db: impl PgExecutor<'_>,
+    viewer: i64,
+    include_own: bool,
+    page: Page,
+) -> DomainResult<Vec<Post>> {
+    Ok(sqlx::query_as(TIMELINE_SQL)
+        .bind(viewer)
+        .bind(page.after_desc())
+        .bind(page.fetch_limit())
+        .bind(include_own)
+        .fetch_all(db)
+        .await?)
 }
 
 /// Live posts a user liked, most recent like first.

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::error::DomainResult;
 use crate::models::user::{User, user_select};
 use crate::pagination::Page;
+use crate::visibility::findable_account;
 
 /// The answer to a repost: who reposted what.
 #[derive(Debug, Serialize, ToSchema)]
@@ -18,20 +19,25 @@ pub struct Reposted {
     pub reposted: bool,
 }
 
-/// The users who reposted `post_id`, most recent repost first.
+/// The users who reposted `post_id` that `viewer` finds
+/// (`visibility::findable_account!`), most recent repost first.
 pub async fn reposters(
     db: impl PgExecutor<'_>,
     post_id: i64,
+    viewer: Option<i64>,
     page: Page,
 ) -> DomainResult<Vec<User>> {
     Ok(sqlx::query_as(user_select!(
         "r.id",
         "JOIN reposts r ON r.user_id = u.id
-         WHERE r.post_id = $1 AND r.id < $2 ORDER BY r.id DESC LIMIT $3"
+         WHERE r.post_id = $1 AND ",
+        findable_account!("u", "$4::bigint"),
+        " AND r.id < $2 ORDER BY r.id DESC LIMIT $3"
     ))
     .bind(post_id)
     .bind(page.after_desc())
     .bind(page.fetch_limit())
+    .bind(viewer)
     .fetch_all(db)
     .await?)
 }

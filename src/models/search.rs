@@ -14,7 +14,7 @@ use crate::domain::error::{DomainError, DomainResult, FieldError};
 use crate::models::post::{Post, post_select};
 use crate::models::user::{User, user_select};
 use crate::pagination::Page;
-use crate::visibility::{listed_post, visible_account};
+use crate::visibility::{findable_account, listed_post};
 
 /// The longest search accepted, in characters after trimming.
 pub const QUERY_MAX_CHARS: usize = 100;
@@ -97,8 +97,14 @@ pub async fn posts(
 
 /// Accounts whose username starts with `terms` (an `@` before it is
 /// ignored; a lone `@` finds nobody), then accounts whose username is similar
-/// (pg_trgm similarity at least 0.3); each group most similar first.
-pub async fn accounts(db: impl PgExecutor<'_>, terms: &str, page: Page) -> DomainResult<Vec<User>> {
+/// (pg_trgm similarity at least 0.3); each group most similar first. Only
+/// accounts `viewer` finds (`visibility::findable_account!`).
+pub async fn accounts(
+    db: impl PgExecutor<'_>,
+    terms: &str,
+    page: Page,
+    viewer: Option<i64>,
+) -> DomainResult<Vec<User>> {
     let name = terms.strip_prefix('@').unwrap_or(terms);
     if name.is_empty() {
         return Ok(Vec::new());
@@ -118,7 +124,7 @@ pub async fn accounts(db: impl PgExecutor<'_>, terms: &str, page: Page) -> Domai
                           WHERE (starts_with(lower(u.username), lower($1))
                                  OR similarity(lower(u.username), lower($1)) >= 0.3)
                             AND ",
-        visible_account!("u"),
+        findable_account!("u", "$5::bigint"),
         ") ",
         user_select!(
             "r.key",
@@ -129,6 +135,7 @@ pub async fn accounts(db: impl PgExecutor<'_>, terms: &str, page: Page) -> Domai
     .bind(page.after_desc())
     .bind(page.fetch_limit())
     .bind(ACCOUNT_WINDOW)
+    .bind(viewer)
     .fetch_all(db)
     .await?)
 }

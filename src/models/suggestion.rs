@@ -7,7 +7,7 @@ use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 
 use crate::domain::error::DomainResult;
-use crate::visibility::visible_account;
+use crate::visibility::findable_account;
 
 /// How many of one's newest follows are asked whom they follow.
 const FOLLOWS_ASKED: i64 = 200;
@@ -38,8 +38,8 @@ pub struct Suggestion {
     pub reason: Reason,
 }
 
-/// Up to `limit` accounts for `viewer` to follow, never themselves or anyone
-/// they follow: those followed by the most of their follows first, then the
+/// Up to `limit` accounts for `viewer` to follow, never themselves, anyone
+/// they follow or anyone they do not find (`visibility::findable_account!`): those followed by the most of their follows first, then the
 /// most followed.
 pub async fn for_user(
     db: impl PgExecutor<'_>,
@@ -68,8 +68,8 @@ pub async fn for_user(
                 CASE b.tier WHEN 0 THEN 'followed_by_your_follows' ELSE 'popular' END AS reason
            FROM best b JOIN users u ON u.id = b.id
           WHERE ",
-        visible_account!("u"),
-        " AND NOT blocked_between($1, u.id)
+        findable_account!("u", "$1"),
+        "
           ORDER BY b.tier, b.n DESC, u.followers_count DESC, u.id
           LIMIT $2"
     ))

@@ -136,8 +136,9 @@ pub async fn delete(
     me: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    posts::delete(&state.pool, me.id, id.into_inner()).await?;
-    state.media.tidy(&state.pool).await;
+    if posts::delete(&state.pool, me.id, id.into_inner()).await? {
+        state.media.tidy(&state.pool).await;
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -304,11 +305,11 @@ pub async fn reposted_by(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    _viewer: MaybeAuthUser,
+    viewer: MaybeAuthUser,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    let rows = timelines::reposted_by(&state.pool, id.into_inner(), page).await?;
+    let rows = timelines::reposted_by(&state.pool, id.into_inner(), viewer.id(), page).await?;
     Ok(page_response(&req, page, rows))
 }
 

@@ -58,18 +58,22 @@ pub async fn posts(
 }
 
 /// Accounts whose username starts with `q` (a leading `@` is ignored), then
-/// similar usernames; most similar first.
+/// similar usernames; most similar first. With a token, accounts that block
+/// the caller or that the caller blocks are left out.
 #[utoipa::path(operation_id = "search_accounts", tag = "search", params(SearchQuery, PageQuery),
-    responses((status = 200, body = Vec<User>), (status = 422, body = ValidationBody)))]
+    security((), ("bearer" = [])),
+    responses((status = 200, body = Vec<User>), (status = 401, body = ErrorBody),
+        (status = 422, body = ValidationBody)))]
 #[get("/search/accounts/")]
 pub async fn accounts(
     req: HttpRequest,
     state: web::Data<AppState>,
+    viewer: MaybeAuthUser,
     Query(q): Query<SearchQuery>,
     Query(p): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let (terms, page) = (q.terms()?, p.page()?);
-    let rows = search::accounts(&state.pool, terms, page).await?;
+    let rows = search::accounts(&state.pool, viewer.id(), terms, page).await?;
     Ok(page_response(&req, page, rows))
 }
 

@@ -377,7 +377,7 @@ async fn every_trigger_on_the_written_tables_is_declared_by_an_action(pool: PgPo
     let triggers: HashSet<String> = sqlx::query_scalar(
         "SELECT tgname::text FROM pg_trigger
           WHERE NOT tgisinternal
-            AND tgrelid = ANY ('{users,posts,follows,likes,reposts,bookmarks,notifications,notification_reads,refresh_tokens}'::regclass[])",
+            AND tgrelid = ANY ('{users,posts,follows,likes,reposts,bookmarks,blocks,mutes,notifications,notification_reads,refresh_tokens}'::regclass[])",
     )
     .fetch_all(&pool)
     .await

@@ -50,6 +50,7 @@ mod post_read;
 mod privacy;
 mod profiles;
 mod races;
+mod races_block;
 mod races_content;
 mod registration;
 mod reposts;

@@ -569,6 +569,35 @@ async fn deleting_a_post_removes_its_pictures_and_files(pool: PgPool) {
         .assert_status(404);
 }
 
+/// Deleting a post without pictures leaves the media trash to the sweep: a
+/// file queued earlier (here by hand) is still queued after it, and goes
+/// with the next delete of a post that had pictures.
+#[sqlx::test]
+async fn deleting_a_post_without_pictures_does_not_empty_the_trash(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_in(pool, dir.path()).await;
+    let (_, token) = app.user("alice").await;
+    sqlx::query("INSERT INTO media_trash (file_key) VALUES ('queued-earlier.png')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let plain = app.create_post(&token, "no pictures", None).await;
+    app.delete_post(&token, plain).await;
+    assert_eq!(app.count("media_trash").await, 1);
+    let picture = upload_png(&app, &token).await;
+    let post = app
+        .post(
+            "/post/",
+            &json!({"text": "with a picture", "media_ids": [picture["id"]]}),
+            Some(&token),
+        )
+        .await
+        .json();
+    app.delete_post(&token, post["id"].as_i64().unwrap()).await;
+    assert_eq!(app.count("media_trash").await, 0);
+    assert!(stored(dir.path()).is_empty());
+}
+
 #[sqlx::test]
 async fn the_sweep_removes_day_old_unattached_uploads_only_and_skips_when_locked(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();

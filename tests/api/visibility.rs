@@ -3,15 +3,26 @@
 //!
 //! The tables below are the test: [`CASES`] are the posts (each level:
 //! public, unlisted, followers-only, direct; a reply asking to be wider than
-//! its parent; deleted posts and authors; a suspended author's and a blocked
-//! user's), [`VIEWERS`] who reads (author, follower, mentioned, stranger,
-//! blocked, muting follower, logged out), [`LISTS`] the list paths; a single post by id, notifications, the live WebSocket and
-//! SSE streams and a resume from `since`/`Last-Event-ID` are checked for
-//! every pair. The expected answer of each cell comes from the module's
-//! predicates (`may_see`, `on_home`, `on_public`) and what the path lists
-//! (a user's posts, a user's likes, ...); the module's own answers are pinned
-//! by its unit table. Absence on a stream is shown without waiting: a
-//! sentinel post everyone receives ends each read, and the stream is ordered.
+//! its parent; deleted posts and authors; a suspended author's, a blocked
+//! user's, and kit's, who blocks mia late and whom sam unfollows late),
+//! [`VIEWERS`] who reads (author, follower, mentioned, stranger, blocked,
+//! muting follower, logged out), [`LISTS`] the list paths (the public list,
+//! home, a user's posts, replies, likes, post search, the hashtag timeline,
+//! one's bookmarks, who reposted). A single post by id, notifications, the
+//! live WebSocket and SSE streams (posts, and reposts by fay, whom the
+//! author, the blocked and the muting follower follow) and a resume from
+//! `since`/`Last-Event-ID` are checked for every pair; so are the account
+//! reads (profiles with their block state, account search, "who to
+//! follow") and the hashtag's use count. Every viewer bookmarks, and fay,
+//! sam and ben like and repost, every case they may before the fates, so a
+//! bookmark of a post that later became hidden (its author suspended or
+//! blocking the viewer, a followers-only post after an unfollow) is a row.
+//! The expected answer of each cell comes from the module's predicates
+//! (`may_see`, `on_home`, `on_public`, `may_repost`, `may_find_account`)
+//! and what the path lists (a user's posts, a user's likes, ...); the
+//! module's own answers are pinned by its unit table. Absence on a stream
+//! is shown without waiting: a sentinel post everyone receives ends each
+//! read, and the stream is ordered.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -50,7 +61,7 @@ const CASES: &[Case] = &[
         key: "top",
         author: "ana",
         parent: None,
-        text: "a post",
+        text: "a post #vt",
         level: Level::Public,
         fate: Fate::Live,
     },
@@ -58,7 +69,7 @@ const CASES: &[Case] = &[
         key: "reply",
         author: "ana",
         parent: Some("top"),
-        text: "a reply for @sam",
+        text: "a reply for @sam #vt",
         level: Level::Public,
         fate: Fate::Live,
     },
@@ -66,7 +77,7 @@ const CASES: &[Case] = &[
         key: "stranger's",
         author: "sam",
         parent: None,
-        text: "sam's post",
+        text: "sam's post #vt",
         level: Level::Public,
         fate: Fate::Live,
     },
@@ -74,7 +85,7 @@ const CASES: &[Case] = &[
         key: "deleted",
         author: "ana",
         parent: None,
-        text: "soon gone @sam",
+        text: "soon gone @sam #vt",
         level: Level::Public,
         fate: Fate::PostDeleted,
     },
@@ -82,7 +93,7 @@ const CASES: &[Case] = &[
         key: "reply to deleted",
         author: "sam",
         parent: Some("deleted"),
-        text: "too late",
+        text: "too late #vt",
         level: Level::Public,
         fate: Fate::Live,
     },
@@ -90,7 +101,7 @@ const CASES: &[Case] = &[
         key: "author deleted",
         author: "dan",
         parent: None,
-        text: "dan's post",
+        text: "dan's post #vt",
         level: Level::Public,
         fate: Fate::AuthorDeleted,
     },
@@ -98,7 +109,7 @@ const CASES: &[Case] = &[
         key: "reply by deleted author",
         author: "dan",
         parent: Some("top"),
-        text: "dan replies",
+        text: "dan replies #vt",
         level: Level::Public,
         fate: Fate::AuthorDeleted,
     },
@@ -106,7 +117,7 @@ const CASES: &[Case] = &[
         key: "unlisted",
         author: "ana",
         parent: None,
-        text: "an unlisted post",
+        text: "an unlisted post #vt",
         level: Level::Unlisted,
         fate: Fate::Live,
     },
@@ -114,7 +125,7 @@ const CASES: &[Case] = &[
         key: "followers-only",
         author: "ana",
         parent: None,
-        text: "for my followers and @mia",
+        text: "for my followers and @mia #vt",
         level: Level::Private,
         fate: Fate::Live,
     },
@@ -122,7 +133,7 @@ const CASES: &[Case] = &[
         key: "direct",
         author: "ana",
         parent: None,
-        text: "just for @mia and @moe",
+        text: "just for @mia and @moe #vt",
         level: Level::Direct,
         fate: Fate::Live,
     },
@@ -130,7 +141,7 @@ const CASES: &[Case] = &[
         key: "public reply to followers-only",
         author: "fay",
         parent: Some("followers-only"),
-        text: "fay answers in the open",
+        text: "fay answers in the open #vt",
         level: Level::Public,
         fate: Fate::Live,
     },
@@ -138,7 +149,7 @@ const CASES: &[Case] = &[
         key: "reply to direct",
         author: "mia",
         parent: Some("direct"),
-        text: "thanks @ana",
+        text: "thanks @ana #vt",
         level: Level::Direct,
         fate: Fate::Live,
     },
@@ -146,7 +157,7 @@ const CASES: &[Case] = &[
         key: "suspended's",
         author: "sus",
         parent: None,
-        text: "sus writes to @ana",
+        text: "sus writes to @ana #vt",
         level: Level::Public,
         fate: Fate::Live,
     },
@@ -154,7 +165,7 @@ const CASES: &[Case] = &[
         key: "suspended's reply",
         author: "sus",
         parent: Some("top"),
-        text: "sus replies",
+        text: "sus replies #vt",
         level: Level::Public,
         fate: Fate::Live,
     },
@@ -162,8 +173,24 @@ const CASES: &[Case] = &[
         key: "blocked's",
         author: "ben",
         parent: None,
-        text: "ben writes to @ana",
+        text: "ben writes to @ana #vt",
         level: Level::Public,
+        fate: Fate::Live,
+    },
+    Case {
+        key: "kit's",
+        author: "kit",
+        parent: None,
+        text: "kit writes #vt",
+        level: Level::Public,
+        fate: Fate::Live,
+    },
+    Case {
+        key: "kit's followers-only",
+        author: "kit",
+        parent: None,
+        text: "kit writes to followers #vt",
+        level: Level::Private,
         fate: Fate::Live,
     },
 ];
@@ -181,21 +208,36 @@ const VIEWERS: &[(&str, Option<&str>)] = &[
 
 /// The accounts.
 const USERS: &[&str] = &[
-    "ana", "fay", "sam", "dan", "bea", "mia", "ben", "moe", "sus",
+    "ana", "fay", "sam", "dan", "bea", "mia", "ben", "moe", "sus", "kit",
 ];
 
 /// Who follows whom (fay also follows dan, whose account goes, and sus,
-/// who is suspended; ben's follow ends with ana's block).
+/// who is suspended; ben's follow ends with ana's block). fay, whose
+/// reposts reach them, is followed by ana, ben, moe and mia; sam follows
+/// kit until [`UNFOLLOW`].
 const FOLLOWS: &[(&str, &str)] = &[
     ("fay", "ana"),
     ("fay", "dan"),
     ("fay", "sus"),
     ("moe", "ana"),
     ("ben", "ana"),
+    ("ana", "fay"),
+    ("ben", "fay"),
+    ("moe", "fay"),
+    ("mia", "fay"),
+    ("sam", "kit"),
 ];
 
 /// ana blocks ben.
 const BLOCK: (&str, &str) = ("ana", "ben");
+
+/// With the fates, after mia liked, bookmarked and (through fay) received
+/// kit's posts: kit blocks mia.
+const LATE_BLOCK: (&str, &str) = ("kit", "mia");
+
+/// With the fates, after sam bookmarked kit's followers-only post: sam
+/// unfollows kit.
+const UNFOLLOW: (&str, &str) = ("sam", "kit");
 
 /// moe mutes ana.
 const MUTE: (&str, &str) = ("moe", "ana");
@@ -205,6 +247,12 @@ const SUSPENDED: &str = "sus";
 
 /// Who likes every case post they may (before deletions).
 const LIKERS: &[&str] = &["fay", "sam", "mia", "ben"];
+
+/// Who reposts every case post they may (before deletions).
+const REPOSTERS: &[&str] = &["fay", "sam", "ben"];
+
+/// The hashtag every case carries, for search and the hashtag timeline.
+const TAG: &str = "vt";
 
 /// The list paths.
 #[derive(Debug, Clone, Copy)]
@@ -219,6 +267,14 @@ enum List {
     Replies(&'static str),
     /// `GET /post/likes/{username}/`.
     LikedBy(&'static str),
+    /// `GET /search/posts/?q=vt`.
+    Search,
+    /// `GET /post/tag/vt/`.
+    Tag,
+    /// `GET /user/bookmarks/`: the viewer's own.
+    Bookmarks,
+    /// `GET /post/{id}/reposted_by/` of a case (accounts, not posts).
+    RepostedBy(&'static str),
 }
 
 const LISTS: &[List] = &[
@@ -238,6 +294,16 @@ const LISTS: &[List] = &[
     List::LikedBy("fay"),
     List::LikedBy("sam"),
     List::LikedBy("mia"),
+    List::Search,
+    List::Tag,
+    List::Bookmarks,
+    List::RepostedBy("top"),
+    List::RepostedBy("stranger's"),
+    List::RepostedBy("blocked's"),
+    List::RepostedBy("kit's"),
+    List::RepostedBy("suspended's"),
+    List::RepostedBy("unlisted"),
+    List::RepostedBy("deleted"),
 ];
 
 /// The streams a viewer subscribes to: all it may.
@@ -261,6 +327,10 @@ struct World {
     fates_applied: bool,
     /// (liker, case) pairs liked.
     liked: BTreeSet<(&'static str, &'static str)>,
+    /// (reposter, case) pairs reposted.
+    reposted: BTreeSet<(&'static str, &'static str)>,
+    /// (viewer, case) pairs bookmarked.
+    bookmarked: BTreeSet<(&'static str, &'static str)>,
 }
 
 impl World {
@@ -303,6 +373,30 @@ impl World {
         visibility::may_see(viewer, Audience::post(&self.facts(case, true)))
     }
 
+    /// Whether an account is live now: not deleted, nor suspended.
+    fn account_live(&self, name: &str) -> bool {
+        let deleted = CASES
+            .iter()
+            .any(|c| c.author == name && c.fate == Fate::AuthorDeleted);
+        !(self.fates_applied && (deleted || name == SUSPENDED))
+    }
+
+    /// Whether `blocker` blocks `blocked` now.
+    fn blocks(&self, blocker: i64, blocked: i64) -> bool {
+        let mut blocks = vec![BLOCK];
+        if self.fates_applied {
+            blocks.push(LATE_BLOCK);
+        }
+        blocks
+            .iter()
+            .any(|(a, b)| self.ids[a] == blocker && self.ids[b] == blocked)
+    }
+
+    /// The name of account `id`.
+    fn name_of(&self, id: i64) -> &'static str {
+        USERS.iter().find(|u| self.ids[**u] == id).unwrap()
+    }
+
     /// A post event's facts: a case's, or a public sentinel's.
     fn event_facts(&self, e: &Event) -> PostFacts {
         match e.post_id.and_then(|id| self.case_of(id)) {
@@ -330,7 +424,15 @@ impl World {
             .fetch_all(&self.pool)
             .await
             .unwrap();
-        assert_eq!(blocks, [(self.ids[BLOCK.0], self.ids[BLOCK.1])]);
+        let mut expected = vec![BLOCK];
+        if self.fates_applied {
+            expected.push(LATE_BLOCK);
+        }
+        let expected: BTreeSet<(i64, i64)> = expected
+            .iter()
+            .map(|(a, b)| (self.ids[a], self.ids[b]))
+            .collect();
+        assert_eq!(blocks.iter().copied().collect::<BTreeSet<_>>(), expected);
         assert_eq!(mutes, [(self.ids[MUTE.0], self.ids[MUTE.1])]);
         follows
             .into_iter()
@@ -405,7 +507,12 @@ fn expected_stream(
         }
         _ => {
             let facts = world.event_facts(e);
-            let audience = Audience::post(&facts);
+            let audience = if e.kind == EventKind::Repost {
+                let reposter = world.account_live(world.name_of(e.user_id));
+                Audience::repost(e.user_id, reposter, &facts)
+            } else {
+                Audience::post(&facts)
+            };
             if viewer.id().is_some() && visibility::on_home(viewer, audience) {
                 Some("home")
             } else if visibility::on_public(viewer, audience, e.top_level) {
@@ -501,11 +608,15 @@ async fn build(pool: &PgPool) -> World {
         sentinels: 0,
         fates_applied: false,
         liked: BTreeSet::new(),
+        reposted: BTreeSet::new(),
+        bookmarked: BTreeSet::new(),
     }
 }
 
-/// Creates the case posts and the likes (all live at first): a like of a
-/// post the liker may not see is not found, across a block refused.
+/// Creates the case posts, the likes, reposts and bookmarks (all live at
+/// first): a like or repost of a post the actor may not see is not found,
+/// across a block refused, a repost of a non-public post refused; a bookmark
+/// of a post the actor may not see is not found.
 async fn write_cases(world: &mut World) {
     for case in CASES {
         let parent = case.parent.map(|p| world.posts[p]);
@@ -552,10 +663,79 @@ async fn write_cases(world: &mut World) {
             }
         }
     }
+    for reposter in REPOSTERS {
+        let viewer = Viewer::new(Some(world.ids[reposter]), &known);
+        for case in CASES {
+            let path = format!("/post/{}/repost/", world.posts[case.key]);
+            let (status, body) = world
+                .server
+                .http("POST", &path, Some(&world.tokens[reposter]), None)
+                .await;
+            let what = format!("{reposter} reposts {}: {body}", case.key);
+            let facts = world.facts(case, true);
+            let audience = Audience::post(&facts);
+            if known.blocked_between(world.ids[reposter], world.ids[case.author]) {
+                assert_eq!(status, 403, "{what}");
+                assert!(body["detail"].as_str().unwrap().contains("blocks"));
+            } else if !world.sees(&viewer, case) {
+                assert_eq!(
+                    (status, &body["detail"]),
+                    (404, &json!("Post not found")),
+                    "{what}"
+                );
+            } else if !visibility::may_repost(&viewer, audience) {
+                assert_eq!(
+                    (status, &body["detail"]),
+                    (403, &json!("Only public posts can be reposted")),
+                    "{what}"
+                );
+            } else {
+                assert_eq!(status, 201, "{what}");
+                world.reposted.insert((reposter, case.key));
+            }
+        }
+    }
+    for (_, name) in VIEWERS {
+        let Some(name) = *name else { continue };
+        let viewer = Viewer::new(Some(world.ids[name]), &known);
+        for case in CASES {
+            let path = format!("/post/{}/bookmark/", world.posts[case.key]);
+            let (status, body) = world
+                .server
+                .http("POST", &path, Some(&world.tokens[name]), None)
+                .await;
+            if world.sees(&viewer, case) {
+                assert_eq!(status, 201, "{name} bookmarks {}: {body}", case.key);
+                world.bookmarked.insert((name, case.key));
+            } else {
+                assert_eq!(
+                    (status, &body["detail"]),
+                    (404, &json!("Post not found")),
+                    "{name} bookmarks {}",
+                    case.key
+                );
+            }
+        }
+    }
 }
 
-/// Deletes what the cases' fates say, and suspends [`SUSPENDED`].
+/// Deletes what the cases' fates say, suspends [`SUSPENDED`], and makes the
+/// [`LATE_BLOCK`] and the [`UNFOLLOW`].
 async fn apply_fates(world: &mut World) {
+    let (who, whom) = LATE_BLOCK;
+    let path = format!("/user/{whom}/block/");
+    let (status, body) = world
+        .server
+        .http("POST", &path, Some(&world.tokens[who]), None)
+        .await;
+    assert_eq!(status, 204, "{path}: {body}");
+    let (who, whom) = UNFOLLOW;
+    let path = format!("/user/follow/{}", world.ids[whom]);
+    let (status, body) = world
+        .server
+        .http("DELETE", &path, Some(&world.tokens[who]), None)
+        .await;
+    assert_eq!(status, 204, "{path}: {body}");
     sqlx::query("UPDATE users SET suspended_at = now() WHERE id = $1")
         .bind(world.ids[SUSPENDED])
         .execute(&world.pool)
@@ -611,10 +791,21 @@ async fn check_lists(world: &World, known: &Relations) {
                     "/user/timeline?limit=100".into(),
                     if name.is_some() { 200 } else { 401 },
                     Box::new(|c: &Case| {
-                        viewer.id().is_some_and(|me| {
-                            known.follows(me, world.ids[c.author])
-                                && !known.mutes(me, world.ids[c.author])
-                        }) && world.sees(&viewer, c)
+                        let Some(me) = viewer.id() else { return false };
+                        let followed = known.follows(me, world.ids[c.author])
+                            && !known.mutes(me, world.ids[c.author])
+                            && world.sees(&viewer, c);
+                        // Reposts by the people followed, where the rule places them.
+                        let facts = world.facts(c, true);
+                        let reposted = world.reposted.iter().any(|&(r, key)| {
+                            key == c.key
+                                && known.follows(me, world.ids[r])
+                                && visibility::on_home(
+                                    &viewer,
+                                    Audience::repost(world.ids[r], world.account_live(r), &facts),
+                                )
+                        });
+                        followed || reposted
                     }),
                 ),
                 List::ByUser(author) => (
@@ -644,6 +835,29 @@ async fn check_lists(world: &World, known: &Relations) {
                         world.liked.contains(&(liker, c.key)) && world.sees(&viewer, c)
                     }),
                 ),
+                // Search and a hashtag's timeline list replies too.
+                List::Search | List::Tag => (
+                    match list {
+                        List::Search => format!("/search/posts/?q={TAG}&limit=100"),
+                        _ => format!("/post/tag/{TAG}/?limit=100"),
+                    },
+                    200,
+                    Box::new(|c: &Case| {
+                        visibility::on_public(&viewer, Audience::post(&world.facts(c, true)), true)
+                    }),
+                ),
+                List::Bookmarks => (
+                    "/user/bookmarks/?limit=100".into(),
+                    if name.is_some() { 200 } else { 401 },
+                    Box::new(|c: &Case| {
+                        name.is_some_and(|n| world.bookmarked.contains(&(n, c.key)))
+                            && world.sees(&viewer, c)
+                    }),
+                ),
+                List::RepostedBy(key) => {
+                    check_reposted_by(world, &viewer, kind, *name, key).await;
+                    continue;
+                }
             };
             let (status, body) = world.get(&path, *name).await;
             assert_eq!(status, expect_status, "{list:?} as {kind}: {body}");
@@ -662,6 +876,132 @@ async fn check_lists(world: &World, known: &Relations) {
             assert_eq!(got, expected, "{list:?} as {kind}");
         }
     }
+}
+
+/// Checks `GET /post/{id}/reposted_by/` of case `key` as a viewer: not
+/// found unless they may see the post, else its reposters they find.
+async fn check_reposted_by(
+    world: &World,
+    viewer: &Viewer<'_>,
+    kind: &str,
+    name: Option<&str>,
+    key: &'static str,
+) {
+    let case = CASES.iter().find(|c| c.key == key).unwrap();
+    let path = format!("/post/{}/reposted_by/?limit=100", world.posts[key]);
+    let (status, body) = world.get(&path, name).await;
+    if !world.sees(viewer, case) {
+        assert_eq!(
+            (status, &body["detail"]),
+            (404, &json!("Post not found")),
+            "reposted_by {key} as {kind}"
+        );
+        return;
+    }
+    assert_eq!(status, 200, "reposted_by {key} as {kind}: {body}");
+    let got: BTreeSet<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| world.name_of(u["id"].as_i64().unwrap()))
+        .collect();
+    let expected: BTreeSet<&str> = world
+        .reposted
+        .iter()
+        .filter(|&&(r, k)| {
+            k == key && visibility::may_find_account(viewer, world.ids[r], world.account_live(r))
+        })
+        .map(|&(r, _)| r)
+        .collect();
+    assert_eq!(got, expected, "reposted_by {key} as {kind}");
+}
+
+/// Checks every account read as every viewer: a profile (404 once
+/// suspended or deleted; across a block it shows, with the block's state),
+/// account search and "who to follow" (neither shows an account across a
+/// block, nor a suspended or deleted one), and the hashtag's use count
+/// (the public posts a logged-out reader finds).
+async fn check_accounts(world: &World, known: &Relations) {
+    for (kind, name) in VIEWERS {
+        let me = name.map(|n| world.ids[n]);
+        let viewer = Viewer::new(me, known);
+        for account in USERS {
+            let id = world.ids[account];
+            let live = world.account_live(account);
+            let (status, body) = world.get(&format!("/user/{account}/"), *name).await;
+            if !live {
+                assert_eq!(status, 404, "profile of {account} as {kind}: {body}");
+            } else {
+                assert_eq!(status, 200, "profile of {account} as {kind}: {body}");
+                // The viewer's relations to the account: absent when logged out.
+                let state = |k: &str| body.get(k).cloned();
+                let expected = |v: fn(&World, &Relations, i64, i64) -> bool| {
+                    me.map(|me| json!(v(world, known, me, id)))
+                };
+                assert_eq!(
+                    [
+                        state("blocking"),
+                        state("blocked_by"),
+                        state("following"),
+                        state("muting")
+                    ],
+                    [
+                        expected(|w, _, me, id| w.blocks(me, id)),
+                        expected(|w, _, me, id| w.blocks(id, me)),
+                        expected(|_, k, me, id| k.follows(me, id)),
+                        expected(|_, k, me, id| k.mutes(me, id)),
+                    ],
+                    "profile of {account} as {kind}"
+                );
+            }
+            let (status, body) = world
+                .get(&format!("/search/accounts/?q={account}&limit=100"), *name)
+                .await;
+            assert_eq!(status, 200, "search {account} as {kind}: {body}");
+            let found = body.as_array().unwrap().iter().any(|u| u["id"] == id);
+            assert_eq!(
+                found,
+                visibility::may_find_account(&viewer, id, live),
+                "search {account} as {kind}"
+            );
+        }
+        let (status, body) = world.get("/user/suggestions/?limit=100", *name).await;
+        let Some(me) = me else {
+            assert_eq!(status, 401, "suggestions as {kind}: {body}");
+            continue;
+        };
+        assert_eq!(status, 200, "suggestions as {kind}: {body}");
+        let got: BTreeSet<&str> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| world.name_of(u["id"].as_i64().unwrap()))
+            .collect();
+        let expected: BTreeSet<&str> = USERS
+            .iter()
+            .copied()
+            .filter(|u| {
+                let id = world.ids[u];
+                id != me
+                    && !known.follows(me, id)
+                    && visibility::may_find_account(&viewer, id, world.account_live(u))
+            })
+            .collect();
+        assert_eq!(got, expected, "suggestions as {kind}");
+    }
+    let nobody = Relations::default();
+    let logged_out = Viewer::new(None, &nobody);
+    let (status, body) = world.get(&format!("/search/hashtags/?q={TAG}"), None).await;
+    assert_eq!(status, 200, "{body}");
+    let counted = CASES
+        .iter()
+        .filter(|c| visibility::on_public(&logged_out, Audience::post(&world.facts(c, true)), true))
+        .count();
+    assert_eq!(
+        body,
+        json!([{"name": TAG, "uses": counted}]),
+        "hashtag uses"
+    );
 }
 
 /// Checks `GET /post/{id}/` (and its embedded replies) for every case as every viewer.
@@ -866,6 +1206,7 @@ async fn every_read_path_shows_each_viewer_exactly_what_the_visibility_rule_allo
 
     // Every REST read path, after the deletions.
     check_lists(&world, &known).await;
+    check_accounts(&world, &known).await;
     check_single_posts(&world, &known).await;
     check_notifications(&world, &known).await;
 
@@ -888,4 +1229,69 @@ async fn every_read_path_shows_each_viewer_exactly_what_the_visibility_rule_allo
     .await;
     drop((live, resumed));
     world.server.stop().await;
+}
+
+/// The events a resume of `token`'s home from `since` replays up to the
+/// post `sentinel`: (event, post id, reposted_by).
+async fn home_resume(
+    server: &LiveServer,
+    token: &str,
+    since: i64,
+    sentinel: i64,
+) -> Vec<(String, i64, Value)> {
+    let path = format!("/stream?streams=home&since={since}");
+    let mut ws = Ws::connect(server, &path, Some(token)).await;
+    let mut got = Vec::new();
+    loop {
+        let frame = ws.next_json().await;
+        let id = frame["data"]["id"].as_i64().unwrap_or_default();
+        let kind = frame["event"].as_str().unwrap().to_owned();
+        got.push((kind.clone(), id, frame["data"]["reposted_by"].clone()));
+        if kind == "post" && id == sentinel {
+            return got;
+        }
+    }
+}
+
+/// A suspended reposter's reposts reach nobody, as its own posts do: a
+/// resume from before them replays the reposted post's `repost` event while
+/// the reposter is live, not after the suspension.
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_suspended_reposters_reposts_are_not_replayed(pool: PgPool) {
+    let server = LiveServer::start(&pool, &[]).await;
+    let (_, ana) = user(&server, "ana").await;
+    let (rex_id, rex) = user(&server, "rex").await;
+    let (_, fay) = user(&server, "fay").await;
+    let path = format!("/user/follow/{rex_id}");
+    let (status, body) = server.http("POST", &path, Some(&fay), None).await;
+    assert_eq!(status, 201, "{body}");
+    let start = all_events(&pool).await.last().unwrap().pos;
+    let reposted = post(&server, &ana, "ana writes", None).await;
+    let path = format!("/post/{reposted}/repost/");
+    let (status, body) = server.http("POST", &path, Some(&rex), None).await;
+    assert_eq!(status, 201, "{body}");
+
+    let sentinel = post(&server, &fay, "fay's first sentinel", None).await;
+    let reposts = |got: Vec<(String, i64, Value)>| -> Vec<(i64, Value)> {
+        got.into_iter()
+            .filter(|(kind, ..)| kind == "repost")
+            .map(|(_, id, by)| (id, by))
+            .collect()
+    };
+    assert_eq!(
+        reposts(home_resume(&server, &fay, start, sentinel).await),
+        [(reposted, json!("rex"))]
+    );
+
+    sqlx::query("UPDATE users SET suspended_at = now() WHERE id = $1")
+        .bind(rex_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let sentinel = post(&server, &fay, "fay's second sentinel", None).await;
+    assert_eq!(
+        reposts(home_resume(&server, &fay, start, sentinel).await),
+        []
+    );
+    server.stop().await;
 }

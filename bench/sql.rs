@@ -1,0 +1,19 @@
+//! Prints a query exactly as pamps runs it, for `bench/explain.sh` (which
+//! then times the current SQL, not a copy that drifts):
+//! `cargo run --release --example sql -- timeline`.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let name = std::env::args().nth(1).unwrap_or_default();
+    match name.as_str() {
+        "timeline" => {
+            println!("{}", pamps::models::post::TIMELINE_SQL);
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("usage: sql timeline");
+            ExitCode::FAILURE
+        }
+    }
+}
