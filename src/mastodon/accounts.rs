@@ -342,7 +342,7 @@ pub async fn search_accounts(
     Ok(HttpResponse::Ok().json(accounts))
 }
 
-/// Up to `limit` accounts matching `terms` after the first `offset`.
+/// Up to `limit` accounts `viewer` finds matching `terms` after the first `offset`.
 pub async fn find_accounts(
     state: &AppState,
     viewer: Option<i64>,
