@@ -364,7 +364,7 @@ pub async fn find_accounts(
 }
 
 /// An account.
-#[utoipa::path(operation_id = "mastodon_get_account", tag = "mastodon", params(("id" = String, Path)),
+#[utoipa::path(operation_id = "mastodon_get_account", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")),
     security((), ("bearer" = [])),
     responses((status = 200, body = Account), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -407,7 +407,7 @@ pub struct StatusFilters {
 
 /// An account's statuses, newest first.
 #[utoipa::path(operation_id = "mastodon_account_statuses", tag = "mastodon",
-    params(("id" = String, Path), StatusFilters, PageParams), security((), ("bearer" = [])),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,19}$"), StatusFilters, PageParams), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Status>), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -474,7 +474,7 @@ async fn follow_list(
 }
 
 /// An account's followers.
-#[utoipa::path(operation_id = "mastodon_followers", tag = "mastodon", params(("id" = String, Path), PageParams),
+#[utoipa::path(operation_id = "mastodon_followers", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$"), PageParams),
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Account>), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
@@ -491,7 +491,7 @@ pub async fn followers(
 }
 
 /// The accounts an account follows.
-#[utoipa::path(operation_id = "mastodon_following", tag = "mastodon", params(("id" = String, Path), PageParams),
+#[utoipa::path(operation_id = "mastodon_following", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$"), PageParams),
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Account>), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
@@ -520,7 +520,7 @@ async fn existing(state: &AppState, raw: &str) -> MastoResult<i64> {
 }
 
 /// Follows an account (follows need no approval here).
-#[utoipa::path(operation_id = "mastodon_follow", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_follow", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 422, body = MastoErrorBody), (status = 429, body = MastoErrorBody),
@@ -538,7 +538,7 @@ pub async fn follow(
 }
 
 /// Stops following an account.
-#[utoipa::path(operation_id = "mastodon_unfollow", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unfollow", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -555,7 +555,7 @@ pub async fn unfollow(
 }
 
 /// Blocks an account (the follows between you end).
-#[utoipa::path(operation_id = "mastodon_block_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_block_account", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 422, body = MastoErrorBody), (status = 429, body = MastoErrorBody),
@@ -573,7 +573,7 @@ pub async fn block_account(
 }
 
 /// Unblocks an account.
-#[utoipa::path(operation_id = "mastodon_unblock_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unblock_account", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -602,7 +602,7 @@ pub struct MuteParams {
 }
 
 /// Mutes an account.
-#[utoipa::path(operation_id = "mastodon_mute_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_mute_account", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     request_body = Option<MuteParams>,
     responses((status = 200, body = Relationship), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
@@ -640,7 +640,7 @@ pub async fn mute_account(
 }
 
 /// Unmutes an account.
-#[utoipa::path(operation_id = "mastodon_unmute_account", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unmute_account", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Relationship), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]

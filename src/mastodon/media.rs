@@ -242,7 +242,7 @@ pub async fn upload_v1(
 }
 
 /// One of one's own uploads.
-#[utoipa::path(operation_id = "mastodon_get_media", tag = "mastodon", params(("id" = String, Path)),
+#[utoipa::path(operation_id = "mastodon_get_media", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")),
     security(("bearer" = [])),
     responses((status = 200, body = MediaAttachment), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
@@ -270,7 +270,7 @@ pub struct MediaUpdate {
 }
 
 /// Sets the alt text of one of one's own uploads.
-#[utoipa::path(operation_id = "mastodon_describe_media", tag = "mastodon", params(("id" = String, Path)),
+#[utoipa::path(operation_id = "mastodon_describe_media", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")),
     security(("bearer" = [])), request_body = Option<MediaUpdate>,
     responses((status = 200, body = MediaAttachment), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),

@@ -219,7 +219,7 @@ pub async fn one(state: &AppState, me: i64, id: i64) -> MastoResult<Option<Row>>
 
 /// One of my notifications.
 #[utoipa::path(operation_id = "mastodon_notification", tag = "mastodon",
-    params(("id" = String, Path)), security(("bearer" = [])),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Notification), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -243,7 +243,7 @@ pub async fn get_one(
 
 /// Dismisses one of my notifications.
 #[utoipa::path(operation_id = "mastodon_notification_dismiss", tag = "mastodon",
-    params(("id" = String, Path)), security(("bearer" = [])),
+    params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]

@@ -155,7 +155,7 @@ pub async fn create(
 }
 
 /// A status.
-#[utoipa::path(operation_id = "mastodon_get_status", tag = "mastodon", params(("id" = String, Path)),
+#[utoipa::path(operation_id = "mastodon_get_status", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")),
     security((), ("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -173,7 +173,7 @@ pub async fn get_status(
 
 /// Deletes one's own status; the answer carries its source text, for
 /// "delete and redraft".
-#[utoipa::path(operation_id = "mastodon_delete_status", tag = "mastodon", params(("id" = String, Path)),
+#[utoipa::path(operation_id = "mastodon_delete_status", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")),
     security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
@@ -212,7 +212,7 @@ pub struct EditStatus {
 }
 
 /// Edits one's own status; the version it replaces goes to its history.
-#[utoipa::path(operation_id = "mastodon_edit_status", tag = "mastodon", params(("id" = String, Path)),
+#[utoipa::path(operation_id = "mastodon_edit_status", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")),
     security(("bearer" = [])), request_body = EditStatus,
     responses((status = 200, body = Status), (status = 400, body = MastoErrorBody),
         (status = 401, body = MastoErrorBody), (status = 403, body = MastoErrorBody),
@@ -247,7 +247,7 @@ pub async fn edit_status(
 }
 
 /// Every version of a status, oldest first.
-#[utoipa::path(operation_id = "mastodon_history", tag = "mastodon", params(("id" = String, Path)), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_history", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<StatusEdit>), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
 #[get("/api/v1/statuses/{id}/history")]
@@ -282,7 +282,7 @@ pub async fn history(
 }
 
 /// What one's own status's author typed, for editing.
-#[utoipa::path(operation_id = "mastodon_source", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_source", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = StatusSource), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -306,7 +306,7 @@ pub async fn source(
 }
 
 /// The thread around a status.
-#[utoipa::path(operation_id = "mastodon_context", tag = "mastodon", params(("id" = String, Path)), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_context", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security((), ("bearer" = [])),
     responses((status = 200, body = Context), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
 #[get("/api/v1/statuses/{id}/context")]
@@ -331,7 +331,7 @@ async fn after(state: &AppState, urls: &Urls, me: i64, id: i64) -> MastoResult<H
 }
 
 /// Favourites a status.
-#[utoipa::path(operation_id = "mastodon_favourite", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_favourite", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -349,7 +349,7 @@ pub async fn favourite(
 }
 
 /// Undoes a favourite.
-#[utoipa::path(operation_id = "mastodon_unfavourite", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unfavourite", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -368,7 +368,7 @@ pub async fn unfavourite(
 }
 
 /// Reblogs a public status; the answer is the reblog, the status inside.
-#[utoipa::path(operation_id = "mastodon_reblog", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_reblog", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -391,7 +391,7 @@ pub async fn reblog(
 }
 
 /// Undoes a reblog; the answer is the status.
-#[utoipa::path(operation_id = "mastodon_unreblog", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unreblog", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -410,7 +410,7 @@ pub async fn unreblog(
 }
 
 /// Bookmarks a status.
-#[utoipa::path(operation_id = "mastodon_bookmark", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_bookmark", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -429,7 +429,7 @@ pub async fn bookmark(
 }
 
 /// Removes a bookmark.
-#[utoipa::path(operation_id = "mastodon_unbookmark", tag = "mastodon", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_unbookmark", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$")), security(("bearer" = [])),
     responses((status = 200, body = Status), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
@@ -448,7 +448,7 @@ pub async fn unbookmark(
 }
 
 /// Who favourited a status.
-#[utoipa::path(operation_id = "mastodon_favourited_by", tag = "mastodon", params(("id" = String, Path), PageParams), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_favourited_by", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$"), PageParams), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Account>), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
@@ -469,7 +469,7 @@ pub async fn favourited_by(
 }
 
 /// Who reblogged a status.
-#[utoipa::path(operation_id = "mastodon_reblogged_by", tag = "mastodon", params(("id" = String, Path), PageParams), security((), ("bearer" = [])),
+#[utoipa::path(operation_id = "mastodon_reblogged_by", tag = "mastodon", params(("id" = String, Path, pattern = r"^[0-9]{1,19}$"), PageParams), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Account>), (status = 401, body = MastoErrorBody),
         (status = 404, body = MastoErrorBody), (status = 422, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
