@@ -53,12 +53,13 @@ psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "INSERT INTO posts (user_id, text)
   INSERT INTO media (user_id, file_key, preview_key, content_type, width, height, small_width, small_height, blurhash)
   SELECT u.id, md5('f' || g) || '.png', md5('p' || g) || '_small.png', 'image/png', 10, 10, 10, 10, 'LEHV6nWB2yk8pyo0adR*.7kCMdnj'
     FROM users u, generate_series(1, 300) g WHERE u.username = 'user1'" >/dev/null
-# Notifications 1..300 are user1's follows (from users 2..31), so that
+# Notifications 1..240 are likes of user1's posts (by users 2..31), so that
 # GET /api/v1/notifications/{id} and its dismiss find one.
 psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "DELETE FROM notifications;
-  INSERT INTO notifications (id, user_id, actor_id, type) OVERRIDING SYSTEM VALUE
-  SELECT g, u.id, 2 + g % 30, 'follow' FROM users u, generate_series(1, 300) g WHERE u.username = 'user1';
-  SELECT setval(pg_get_serial_sequence('notifications', 'id'), 300)" >/dev/null
+  INSERT INTO notifications (id, user_id, actor_id, type, post_id) OVERRIDING SYSTEM VALUE
+  SELECT row_number() OVER (ORDER BY p.id), p.user_id, 2 + p.id % 30, 'like', p.id
+    FROM posts p JOIN users u ON u.id = p.user_id WHERE u.username = 'user1';
+  SELECT setval(pg_get_serial_sequence('notifications', 'id'), (SELECT max(id) FROM notifications))" >/dev/null
 # Mastodon app tokens 1..300 of user1 (each its own session), so that
 # DELETE /oauth/authorized_apps/{id} finds one.
 psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "
