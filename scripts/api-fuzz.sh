@@ -118,6 +118,7 @@ fuzz() {
     --max-examples "$2" \
     --seed "$1" \
     --report har --report-har-path "$3" \
+    --exclude-path-regex '^/(api/v[12]|oauth|\.well-known)(/|$)' \
     --no-color "${@:4}" </dev/null || rc=$?
 }
 
@@ -130,6 +131,8 @@ import json, re, sys, urllib.parse, urllib.request
 spec = json.load(urllib.request.urlopen(sys.argv[1]))
 ops = {}
 for path, item in spec["paths"].items():
+    if re.match(r"^/(api/v[12]|oauth|\.well-known)(/|$)", path):
+        continue  # the Mastodon surface is not fuzzed yet (README)
     pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
     for method in item:
         if method in ("get", "post", "put", "patch", "delete"):

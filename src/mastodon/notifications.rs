@@ -42,6 +42,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// A notification, as Mastodon's clients read it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = MastoNotification)]
 pub struct Notification {
     pub id: String,
     /// `favourite`, `reblog`, `follow` or `mention`.
