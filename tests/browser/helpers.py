@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -109,7 +109,11 @@ class BrowserTest(unittest.TestCase):
     # --- page helpers ---------------------------------------------------------
 
     def wait(self, d, timeout=TIMEOUT):
-        return WebDriverWait(d, timeout, poll_frequency=0.1)
+        # A live update can re-render a row between finding it and reading
+        # it: that poll is retried, not failed.
+        return WebDriverWait(
+            d, timeout, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+        )
 
     def find(self, d, css, timeout=TIMEOUT):
         return self.wait(d, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
