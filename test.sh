@@ -29,7 +29,7 @@ PG_CLUSTER_DIR=""   # throwaway cluster started by us (path 3)
 PG_BIN=""
 PG_CONTAINER=""     # throwaway container started by us (path 4)
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 die() { printf 'test.sh: %s\n' "$*" >&2; exit 1; }
 
 lint() {
@@ -198,6 +198,22 @@ build_once() {
 (compare \`cargo tree -e normal -f '{p} {f}'\` with \`-e normal,dev\`) and add them to [dependencies]"
 }
 
+# The test tools (scripts/tools.sh) install in the background while lint and
+# the build keep the CPU busy; a script that needs one waits for its lock.
+prefetch_tools() {
+  local tools=(debs) log=target/tools.log
+  [[ ${SKIP_FUZZ:-} == 1 ]] || tools+=(fuzz)
+  [[ ${SKIP_S3:-} == 1 ]] || tools+=(s3)
+  [[ ${SKIP_BROWSER:-} == 1 ]] || tools+=(browser)
+  [[ ${SKIP_MASTODON:-} == 1 ]] || tools+=(mastodon)
+  step "test tools in the background: ${tools[*]} (log: $log)"
+  mkdir -p target
+  local tool
+  for tool in "${tools[@]}"; do
+    bash scripts/tools.sh "$tool" >>"$log" 2>&1 &
+  done
+}
+
 # schemathesis against a live server, every check, zero failures allowed.
 run_api_fuzz() {
   step "spec fuzz (schemathesis)"
@@ -206,16 +222,17 @@ run_api_fuzz() {
 
 main() {
   cd "$(dirname "${BASH_SOURCE[0]}")"
+  prefetch_tools
   if [[ ${SKIP_LINT:-} == 1 ]]; then
     step "lint skipped (SKIP_LINT=1)"
   else
     lint
   fi
+  build_once
   step "compose and Dockerfile checks"
   bash scripts/check-compose.sh
-  step "Prometheus and Grafana files (scripts/check-metrics.sh; installs promtool)"
+  step "Prometheus and Grafana files (scripts/check-metrics.sh)"
   bash scripts/check-metrics.sh
-  build_once
   provision_db
   if [[ ${SKIP_FUZZ:-} == 1 ]]; then
     step "spec fuzz skipped (SKIP_FUZZ=1)"

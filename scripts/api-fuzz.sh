@@ -11,13 +11,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 : "${DATABASE_URL:?DATABASE_URL must point at a PostgreSQL server}"
 
-TOOLS=(schemathesis==4.32.5 openapi-spec-validator==0.9.0)
-VENV="${PAMPS_FUZZ_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pamps/fuzz-tools-1}"
-if [ ! -x "$VENV/bin/schemathesis" ] || [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
-  echo "api-fuzz: installing ${TOOLS[*]} into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet "${TOOLS[@]}"
-fi
+source scripts/tools.sh
+bash scripts/tools.sh fuzz
+VENV=$FUZZ_VENV
 
 cargo build --quiet --bin pamps
 

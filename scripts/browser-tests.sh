@@ -15,32 +15,21 @@ fi
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-SELENIUM_VERSION=4.38.0
-VENV="${XDG_CACHE_HOME:-$HOME/.cache}/pamps/browser-venv"
 export BROWSER_ARTIFACTS="${BROWSER_ARTIFACTS:-$ROOT/target/browser}"
 mkdir -p "$BROWSER_ARTIFACTS"
 
 log() { printf '\033[1m== %s\033[0m\n' "$*"; }
 
 # --- chromium and chromedriver ------------------------------------------------
+# --- chromium, chromedriver and selenium (scripts/tools.sh) ---------------------
+source scripts/tools.sh
+[[ -n ${CHROME_BIN:-} && -n ${CHROMEDRIVER:-} ]] || bash scripts/tools.sh debs
+bash scripts/tools.sh browser
+VENV=$BROWSER_VENV
 CHROME=${CHROME_BIN:-$(command -v chromium || command -v chromium-browser || true)}
 DRIVER=${CHROMEDRIVER:-$(command -v chromedriver || true)}
-if [[ -z "$CHROME" || -z "$DRIVER" ]]; then
-  log "installing chromium and chromium-driver"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
-  CHROME=$(command -v chromium)
-  DRIVER=$(command -v chromedriver)
-fi
+[[ -n "$CHROME" && -n "$DRIVER" ]] || { echo "browser tests: chromium and chromedriver are missing" >&2; exit 1; }
 export CHROME_BIN=$CHROME CHROMEDRIVER=$DRIVER
-
-# --- selenium in a venv ---------------------------------------------------------
-if ! "$VENV/bin/python" -c "import selenium, sys; sys.exit(selenium.__version__ != '$SELENIUM_VERSION')" 2>/dev/null; then
-  log "creating $VENV (selenium $SELENIUM_VERSION)"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "selenium==$SELENIUM_VERSION"
-fi
 
 # --- build ------------------------------------------------------------------------
 log "building pamps"

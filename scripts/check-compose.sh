@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of the container setup (no Docker engine needed; test.sh runs this):
 #  1. docker-compose.yaml is valid for `docker-compose config` (Debian's 1.29,
-#     installed here when missing and we are root, as in CI);
+#     installed by scripts/tools.sh when missing and we are root, as in CI);
 #  2. the same with the `cluster` profile (api-2, api-3 and nginx), when the
 #     installed docker-compose knows profiles (1.28+; Debian's 1.29 does);
 #  3. nginx accepts deploy/nginx/nginx.conf (`nginx -t`), rendered with the
@@ -13,20 +13,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+bash scripts/tools.sh debs || { echo "check-compose: FAIL: could not install docker-compose and nginx"; exit 1; }
 compose=()
 if command -v docker-compose >/dev/null 2>&1; then
   compose=(docker-compose)
 elif docker compose version >/dev/null 2>&1; then
   compose=(docker compose)
-elif [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-  echo "check-compose: installing docker-compose (apt log: /tmp/pamps-apt.log)"
-  export DEBIAN_FRONTEND=noninteractive
-  # Try the cached package lists first; refresh them only when that fails.
-  if ! apt-get install -y -q docker-compose >/tmp/pamps-apt.log 2>&1; then
-    { apt-get update -q && apt-get install -y -q docker-compose; } >>/tmp/pamps-apt.log 2>&1 \
-      || { tail -n 20 /tmp/pamps-apt.log; echo "check-compose: FAIL: could not install docker-compose"; exit 1; }
-  fi
-  compose=(docker-compose)
 fi
 
 status=0
@@ -60,17 +52,6 @@ fi
 # addresses (nothing needs to listen there), the include and pid paths
 # become temporary ones.
 nginx_bin=$(command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || true)
-if [[ -z $nginx_bin && $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-  echo "check-compose: installing nginx (apt log: /tmp/pamps-apt.log)"
-  made_policy=0
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then   # never start the system service
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >>/tmp/pamps-apt.log 2>&1 \
-    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx; } >>/tmp/pamps-apt.log 2>&1 || true
-  [[ $made_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d
-  nginx_bin=$(command -v nginx 2>/dev/null || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || true)
-fi
 if [[ -n $nginx_bin ]]; then
   nginx_dir=$(mktemp -d)
   sed -e 's/server api:8000/server 127.0.0.1:18001/' \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of the monitoring files in deploy/ (test.sh runs this):
-#  1. promtool is at hand: as root with apt (as in CI) the Debian `prometheus`
-#     package is installed when missing (the metrics tests need it too);
+#  1. promtool is at hand: as root with apt (as in CI) scripts/tools.sh
+#     installs it when missing (the metrics tests need it too);
 #  2. `promtool check config` accepts deploy/prometheus/prometheus.yml and the
 #     alert rules it names;
 #  3. the Grafana dashboard is valid JSON, each panel's PromQL parses
@@ -11,17 +11,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if ! command -v promtool >/dev/null 2>&1 && [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-  echo "check-metrics: installing prometheus for promtool (apt log: /tmp/pamps-apt.log)"
-  made_policy=0
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then   # never start the system service
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q --no-install-recommends prometheus >>/tmp/pamps-apt.log 2>&1 \
-    || { apt-get update -q && apt-get install -y -q --no-install-recommends prometheus; } >>/tmp/pamps-apt.log 2>&1 || true
-  [[ $made_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d
-fi
+bash scripts/tools.sh debs || true
 command -v promtool >/dev/null 2>&1 \
   || { echo "check-metrics: FAIL: promtool is missing (apt-get install prometheus)"; exit 1; }
 

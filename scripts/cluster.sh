@@ -99,22 +99,8 @@ find_nginx() {
 
 NGINX=$(find_nginx || true)
 if [[ -z $NGINX ]]; then
-  [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1 || die "nginx is missing: apt-get install nginx"
-  say "installing nginx (apt log: /tmp/pamps-apt.log)"
-  export DEBIAN_FRONTEND=noninteractive
-  # The package's own service is not ours to run: keep it from starting.
-  made_policy=0
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && made_policy=1
-  fi
-  installed=0
-  apt-get install -y -q nginx >/tmp/pamps-apt.log 2>&1 && installed=1
-  if [[ $installed == 0 ]]; then
-    { apt-get update -q && apt-get install -y -q nginx; } >>/tmp/pamps-apt.log 2>&1 && installed=1
-  fi
-  [[ $made_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d
-  [[ $installed == 1 ]] || { tail -n 20 /tmp/pamps-apt.log >&2; die "could not install nginx"; }
-  NGINX=$(find_nginx) || die "nginx installed but not found"
+  bash "$(dirname "${BASH_SOURCE[0]}")/tools.sh" debs || true
+  NGINX=$(find_nginx) || die "nginx is missing: apt-get install nginx"
 fi
 for tool in psql python3 cargo; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"

@@ -12,21 +12,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 : "${DATABASE_URL:?DATABASE_URL must point at a PostgreSQL server}"
 
-PY_TOOLS=(Mastodon.py==2.3.3 jsonschema==4.26.0)
-VENV="${PAMPS_MASTODON_VENV:-target/mastodon-venv}"
-if ! "$VENV/bin/python" -c 'import mastodon, jsonschema' 2>/dev/null; then
-  echo "mastodon-clients: installing ${PY_TOOLS[*]} into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet "${PY_TOOLS[@]}"
-fi
-if [ -f tests/mastodon/scenario_masto.mjs ] && [ ! -d tests/mastodon/node_modules/masto ]; then
-  echo "mastodon-clients: installing masto.js into tests/mastodon/node_modules"
-  if [ -f tests/mastodon/package-lock.json ]; then
-    (cd tests/mastodon && npm ci --silent --no-audit --no-fund)
-  else
-    (cd tests/mastodon && npm install --silent --no-audit --no-fund)
-  fi
-fi
+source scripts/tools.sh
+bash scripts/tools.sh mastodon
+VENV=$MASTODON_VENV
 
 cargo build --quiet --bin pamps
 

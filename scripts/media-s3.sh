@@ -6,12 +6,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 : "${DATABASE_URL:?DATABASE_URL must point at a PostgreSQL server}"
 
-VENV="${PAMPS_S3_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pamps/moto-1}"
-if [ ! -x "$VENV/bin/moto_server" ]; then
-  echo "media-s3: installing moto[server] into $VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet 'moto[server]==5.1.*'
-fi
+source scripts/tools.sh
+bash scripts/tools.sh s3
+VENV=$S3_VENV
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
