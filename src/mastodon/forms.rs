@@ -175,4 +175,3 @@ pub fn form_value(bytes: &[u8]) -> Value {
     }
     Value::Object(out)
 }
-

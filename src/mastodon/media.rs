@@ -2,7 +2,6 @@
 //! uploads through Mastodon's methods (the multipart reader is
 //! [`super::forms`]).
 
-
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use serde::Deserialize;
 use serde_json::Value;

@@ -424,7 +424,9 @@ async fn only_media_and_tagged_pages_are_full_though_most_statuses_do_not_match(
     // without either, so the newest page of all statuses holds none of them.
     let mut matching = Vec::new();
     for i in 0..3 {
-        let id = app.create_post(&ana_t, &format!("picture {i} #Trip"), None).await;
+        let id = app
+            .create_post(&ana_t, &format!("picture {i} #Trip"), None)
+            .await;
         sqlx::query(
             "INSERT INTO media (user_id, post_id, position, file_key, preview_key, content_type,
                                 width, height, small_width, small_height, blurhash)
@@ -449,9 +451,17 @@ async fn only_media_and_tagged_pages_are_full_though_most_statuses_do_not_match(
             .map(|s| s["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    for filter in ["only_media=true", "tagged=trip", "tagged=%23TRIP", "only_media=1&tagged=trip"] {
+    for filter in [
+        "only_media=true",
+        "tagged=trip",
+        "tagged=%23TRIP",
+        "only_media=1&tagged=trip",
+    ] {
         let page = app
-            .get(&format!("/api/v1/accounts/{ana}/statuses?{filter}&limit=2"), None)
+            .get(
+                &format!("/api/v1/accounts/{ana}/statuses?{filter}&limit=2"),
+                None,
+            )
             .await;
         page.assert_status(200);
         let link = page.header("link").unwrap().to_owned();
@@ -470,12 +480,18 @@ async fn only_media_and_tagged_pages_are_full_though_most_statuses_do_not_match(
         assert!(link.contains(&format!("max_id={}", matching[1])), "{link}");
     }
     let none = app
-        .get(&format!("/api/v1/accounts/{ana}/statuses?tagged=elsewhere"), None)
+        .get(
+            &format!("/api/v1/accounts/{ana}/statuses?tagged=elsewhere"),
+            None,
+        )
         .await
         .json();
     assert_eq!(none, json!([]));
     let nul = app
-        .get(&format!("/api/v1/accounts/{ana}/statuses?tagged=a%00b"), None)
+        .get(
+            &format!("/api/v1/accounts/{ana}/statuses?tagged=a%00b"),
+            None,
+        )
         .await;
     nul.assert_status(422);
     assert!(nul.json()["error"].is_string());

@@ -164,7 +164,11 @@ async fn a_fixed_path_under_another_method_is_a_405_not_an_ids_404(pool: PgPool)
     for (method, uri, allow) in [
         (Method::GET, "/api/v1/accounts/update_credentials", "PATCH"),
         (Method::GET, "/api/v1/notifications/clear", "POST"),
-        (Method::DELETE, "/api/v1/accounts/verify_credentials", "GET, HEAD"),
+        (
+            Method::DELETE,
+            "/api/v1/accounts/verify_credentials",
+            "GET, HEAD",
+        ),
     ] {
         let res = app
             .send(
@@ -202,10 +206,17 @@ async fn a_non_numeric_id_is_mastodons_404_under_every_method(pool: PgPool) {
             )
             .await;
         res.assert_status(404);
-        assert_eq!(res.json(), json!({"error": "Record not found"}), "{method} {uri}");
+        assert_eq!(
+            res.json(),
+            json!({"error": "Record not found"}),
+            "{method} {uri}"
+        );
     }
     let doc = app.get("/openapi.json", None).await.json();
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.contains_key("/api/v1/accounts/{id}"));
-    assert!(paths.keys().all(|p| !p.contains(":[")), "no route regex in the document");
+    assert!(
+        paths.keys().all(|p| !p.contains(":[")),
+        "no route regex in the document"
+    );
 }

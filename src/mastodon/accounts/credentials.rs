@@ -5,13 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::domain::accounts;
 use crate::mastodon::auth::Token;
 use crate::mastodon::entities::account;
 use crate::mastodon::entities::{CredentialAccount, Urls};
 use crate::mastodon::error::{MastoError, MastoErrorBody, MastoResult};
 use crate::mastodon::forms::{self, Part};
 use crate::mastodon::params::{Params, flag};
-use crate::domain::accounts;
 use crate::media::Upload;
 use crate::media::rows::Purpose;
 use crate::models::user::{ProfileUpdate, RegisterRequest};
@@ -72,7 +72,9 @@ pub async fn sign_up(
     let hash = state.hasher.hash(new_user.password.clone()).await?;
     let created = accounts::register(&state.pool, &new_user, &hash).await?;
     let scopes = token.scopes.names().join(" ");
-    let issued = crate::mastodon::tokens::issue(&state.pool, app_id, Some(created.id), &scopes, None).await?;
+    let issued =
+        crate::mastodon::tokens::issue(&state.pool, app_id, Some(created.id), &scopes, None)
+            .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "access_token": issued.access_token,
         "token_type": "Bearer",
@@ -182,4 +184,3 @@ pub async fn update_credentials(
     let row = account::get(&state.pool, me.id).await?;
     Ok(HttpResponse::Ok().json(CredentialAccount::new(&row, &urls)))
 }
-

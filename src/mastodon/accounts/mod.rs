@@ -136,4 +136,3 @@ pub async fn get_account(
     let row = account::get(&state.pool, path_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(Account::new(&row, &urls)))
 }
-

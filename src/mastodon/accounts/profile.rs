@@ -5,21 +5,21 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::render_users;
+use crate::domain::timelines;
 use crate::mastodon::auth::MaybeToken;
 use crate::mastodon::entities::account::{self, AccountRow};
 use crate::mastodon::entities::status::{self, Status};
 use crate::mastodon::entities::{Account, Urls};
 use crate::mastodon::error::{MastoError, MastoErrorBody, MastoResult};
 use crate::mastodon::paging::{self, PageParams};
-use crate::mastodon::params::{path_id, QueryParams, flag};
-use super::render_users;
-use crate::domain::timelines;
+use crate::mastodon::params::{QueryParams, flag, path_id};
 use crate::models::follow::Side;
 use crate::models::post::{Post, post_select};
 use crate::pagination::{Order, Page};
+use crate::state::AppState;
 use crate::visibility::visible_post;
 use sqlx::PgPool;
-use crate::state::AppState;
 
 /// `accounts/{id}/statuses` filters.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -88,7 +88,16 @@ pub async fn statuses(
         ));
     }
     let rows = if only_media || tag.is_some() {
-        filtered(&state.pool, row.id, include_replies, only_media, tag, page, viewer).await?
+        filtered(
+            &state.pool,
+            row.id,
+            include_replies,
+            only_media,
+            tag,
+            page,
+            viewer,
+        )
+        .await?
     } else {
         timelines::user_posts(
             &state.pool,
@@ -190,4 +199,3 @@ pub async fn following(
 ) -> MastoResult<HttpResponse> {
     follow_list(&req, &state, &urls, &token, &id, Side::Following, &q).await
 }
-

@@ -5,15 +5,15 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::render_users;
+use crate::domain::{privacy, relationships};
 use crate::mastodon::auth::Token;
 use crate::mastodon::entities::account;
 use crate::mastodon::entities::relationship::{self, Relationship};
 use crate::mastodon::entities::{Account, Urls};
 use crate::mastodon::error::{MastoError, MastoErrorBody, MastoResult};
 use crate::mastodon::paging::{self, PageParams};
-use crate::mastodon::params::{path_id, Params, QueryParams, flag};
-use super::render_users;
-use crate::domain::{privacy, relationships};
+use crate::mastodon::params::{Params, QueryParams, flag, path_id};
 use crate::models::mute::MuteRequest;
 use crate::models::user::User;
 use crate::models::{block, mute};
@@ -42,7 +42,12 @@ enum Action {
 }
 
 /// Does `action` on the visible account `raw` (else 404) as the token's user.
-async fn act(state: &AppState, token: &Token, raw: &str, action: Action) -> MastoResult<HttpResponse> {
+async fn act(
+    state: &AppState,
+    token: &Token,
+    raw: &str,
+    action: Action,
+) -> MastoResult<HttpResponse> {
     let scope = match action {
         Action::Follow | Action::Unfollow => "write:follows",
         Action::Block | Action::Unblock => "write:blocks",

@@ -7,13 +7,13 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::OOB;
+use crate::input::FormOrJson;
 use crate::mastodon::auth::Token;
 use crate::mastodon::error::{MastoError, MastoErrorBody, MastoResult};
 use crate::mastodon::scopes::Scopes;
 use crate::mastodon::tokens::{self, App};
-use crate::input::FormOrJson;
 use crate::state::AppState;
-use super::OOB;
 
 /// One URI or several (JSON array, or newline-separated text).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -206,5 +206,4 @@ mod tests {
             assert!(!valid_redirect(bad), "{bad}");
         }
     }
-
 }

@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
+use super::{BAD_CLIENT, BAD_REDIRECT, BAD_SCOPE, OOB};
+use crate::input::{JsonBody, Query};
 use crate::mastodon::auth::Token;
 use crate::mastodon::error::{MastoError, MastoErrorBody, MastoResult};
 use crate::mastodon::scopes::Scopes;
 use crate::mastodon::tokens::{self, App};
-use crate::input::{JsonBody, Query};
 use crate::state::AppState;
-use super::{BAD_CLIENT, BAD_REDIRECT, BAD_SCOPE, OOB};
 
 /// What `GET /oauth/authorize` and the consent page ask for.
 #[derive(Debug, Clone, Deserialize, Serialize, IntoParams, ToSchema)]

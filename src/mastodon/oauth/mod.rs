@@ -59,4 +59,3 @@ pub async fn metadata(req: HttpRequest) -> HttpResponse {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
     }))
 }
-

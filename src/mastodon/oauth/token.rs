@@ -11,14 +11,14 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::mastodon::error::{MastoError, MastoErrorBody, MastoResult};
-use crate::mastodon::tokens::{self, Issued};
-use crate::auth::known::SUSPENDED;
-use crate::input::FormOrJson;
-use crate::state::AppState;
-use crate::validation;
 use super::authorize::requested_scopes;
 use super::{BAD_CLIENT, BAD_GRANT};
+use crate::auth::known::SUSPENDED;
+use crate::input::FormOrJson;
+use crate::mastodon::error::{MastoError, MastoErrorBody, MastoResult};
+use crate::mastodon::tokens::{self, Issued};
+use crate::state::AppState;
+use crate::validation;
 
 /// `POST /oauth/token` body (form or JSON).
 #[derive(Debug, Deserialize, ToSchema)]

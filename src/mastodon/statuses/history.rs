@@ -69,4 +69,3 @@ pub async fn source(
         text: post.text,
     }))
 }
-

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use super::auth::{MaybeToken, Token};
-use super::entities::status::{self, Context, Status};
 use super::entities::Urls;
+use super::entities::status::{self, Context, Status};
 use super::error::{MastoError, MastoErrorBody, MastoResult};
 use super::params::{Params, flag, id, ids, path_id};
 use crate::domain::posts::{self, Draft, Revision};
@@ -63,6 +63,7 @@ fn level(raw: Option<&str>) -> MastoResult<Level> {
 #[schema(as = MastoNewStatus)]
 pub struct NewStatus {
     /// The text: 1–280 characters.
+    #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
     pub status: Option<String>,
     /// Up to 4 of one's own uploads (`POST /api/v2/media`).
     #[serde(default, deserialize_with = "ids::deserialize")]
@@ -74,10 +75,13 @@ pub struct NewStatus {
     #[serde(default, deserialize_with = "flag::deserialize")]
     pub sensitive: Option<bool>,
     /// A content warning, at most 280 characters.
+    #[schema(max_length = 280)]
     pub spoiler_text: Option<String>,
     /// `public` (default), `unlisted`, `private` or `direct`.
+    #[schema(pattern = "^(public|unlisted|private|direct)?$")]
     pub visibility: Option<String>,
     /// ISO 639-1.
+    #[schema(pattern = "^\\s*([A-Za-z]{2}\\s*)?$")]
     pub language: Option<String>,
     /// Polls are not supported: a poll is refused.
     #[schema(value_type = Option<Object>)]
@@ -198,10 +202,14 @@ pub async fn delete_status(
 #[schema(as = MastoEditStatus)]
 pub struct EditStatus {
     /// The new text: 1–280 characters.
+    #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
     pub status: Option<String>,
+    #[schema(max_length = 280)]
     pub spoiler_text: Option<String>,
     #[serde(default, deserialize_with = "flag::deserialize")]
     pub sensitive: Option<bool>,
+    /// ISO 639-1.
+    #[schema(pattern = "^\\s*([A-Za-z]{2}\\s*)?$")]
     pub language: Option<String>,
     /// Pictures stay as posted: must be absent or the status's own.
     #[serde(default, deserialize_with = "ids::deserialize")]
@@ -262,4 +270,3 @@ pub async fn context(
         descendants: statuses(&state, &urls, viewer, &below).await?,
     }))
 }
-

@@ -31,8 +31,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use super::auth::MaybeToken;
 use super::entities::Urls;
 use super::error::MastoResult;
-use streams::{Kind, Listener, Report, run};
 use crate::state::AppState;
+use streams::{Kind, Listener, Report, run};
 
 /// The largest frame a client may send.
 const MAX_CLIENT_FRAME: usize = 4096;
@@ -68,7 +68,6 @@ pub struct StreamQuery {
     stream: Option<String>,
     tag: Option<String>,
 }
-
 
 async fn send<E>(write: impl std::future::Future<Output = Result<(), E>>) -> bool {
     matches!(tokio::time::timeout(SEND_TIMEOUT, write).await, Ok(Ok(())))

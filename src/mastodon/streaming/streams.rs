@@ -10,13 +10,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::bus::feed::{Context, Feed, Next};
+use crate::bus::{Holder, StreamName, Streams};
 use crate::mastodon::auth::Token;
 use crate::mastodon::entities::Urls;
 use crate::mastodon::entities::status;
 use crate::mastodon::error::{MastoError, MastoResult};
 use crate::mastodon::notifications;
-use crate::bus::feed::{Context, Feed, Next};
-use crate::bus::{Holder, StreamName, Streams};
 use crate::models::post;
 use crate::state::AppState;
 
@@ -227,7 +227,12 @@ pub(super) enum Report {
 }
 
 /// Runs `feed` for `kind`, reporting to `tx` until either ends.
-pub(super) fn run(listener: Listener, kind: Kind, mut feed: Feed, tx: mpsc::Sender<Report>) -> JoinHandle<()> {
+pub(super) fn run(
+    listener: Listener,
+    kind: Kind,
+    mut feed: Feed,
+    tx: mpsc::Sender<Report>,
+) -> JoinHandle<()> {
     actix_web::rt::spawn(async move {
         loop {
             let report = tokio::select! {
@@ -249,4 +254,3 @@ pub(super) fn run(listener: Listener, kind: Kind, mut feed: Feed, tx: mpsc::Send
         }
     })
 }
-

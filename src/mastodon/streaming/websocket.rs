@@ -13,13 +13,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::streams::{Kind, Listener, Report, run};
+use super::{MAX_CLIENT_FRAME, StreamQuery, send};
 use crate::mastodon::auth::{MaybeToken, Token, resolve};
 use crate::mastodon::entities::Urls;
 use crate::mastodon::error::{MastoError, MastoResult};
 use crate::rate_limit::slots::Slot;
 use crate::state::AppState;
-use super::streams::{Kind, Listener, Report, run};
-use super::{MAX_CLIENT_FRAME, StreamQuery, send};
 
 /// The token of a WebSocket handshake that sent it as its sub-protocol.
 async fn protocol_token(req: &HttpRequest, state: &AppState) -> MastoResult<Option<Token>> {
@@ -215,4 +215,3 @@ fn command(
         other => Some(format!("Unknown message type: {other:.40}")),
     }
 }
-
