@@ -63,7 +63,7 @@ fn level(raw: Option<&str>) -> MastoResult<Level> {
 #[schema(as = MastoNewStatus)]
 pub struct NewStatus {
     /// The text: 1–280 characters.
-    #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
+    #[schema(required = true, min_length = 1, max_length = 280, pattern = "\\S")]
     pub status: Option<String>,
     /// Up to 4 of one's own uploads (`POST /api/v2/media`).
     #[serde(default, deserialize_with = "ids::deserialize")]
@@ -87,6 +87,7 @@ pub struct NewStatus {
     #[schema(value_type = Option<Object>)]
     pub poll: Option<serde_json::Value>,
     /// Scheduling is not supported: a date is refused.
+    #[schema(max_length = 0)]
     pub scheduled_at: Option<String>,
 }
 
@@ -202,7 +203,7 @@ pub async fn delete_status(
 #[schema(as = MastoEditStatus)]
 pub struct EditStatus {
     /// The new text: 1–280 characters.
-    #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
+    #[schema(required = true, min_length = 1, max_length = 280, pattern = "\\S")]
     pub status: Option<String>,
     #[schema(max_length = 280)]
     pub spoiler_text: Option<String>,
