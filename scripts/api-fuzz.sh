@@ -2,10 +2,14 @@
 # Spec fuzz: validates /openapi.json as OpenAPI 3.1, then schemathesis runs
 # every check against a live pamps (debug build) on a throwaway database
 # seeded with users, posts, follows and likes (so generated ids find rows and
-# id routes answer 200, not only 404), authenticated with a real token.
+# id routes answer 200, not only 404), authenticated with a real token. The
+# pamps API and the Mastodon surface each get their own server and database
+# (what one surface's fuzz blocks, suspends or clears does not starve the
+# other's id routes).
 # Prints how many operations got a 2xx; fails when a route on an id never did.
 # Called by test.sh; needs DATABASE_URL (a server where it may create databases).
 #   FUZZ_EXAMPLES=40   examples per operation and phase
+#   FUZZ_MASTODON_EXAMPLES=$FUZZ_EXAMPLES  the same for the Mastodon surface
 #   FUZZ_SEED=<random> printed at the start; set it to replay a run
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,48 +21,70 @@ VENV=$FUZZ_VENV
 
 cargo build --quiet --bin pamps
 
-db="pamps_fuzz_$$"
 base="${DATABASE_URL%/*}"
-port=""
-server_pid=""
+dbs=()
+pids=()
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  psql "$DATABASE_URL" -XqAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
+  for db in "${dbs[@]}"; do
+    psql "$DATABASE_URL" -XqAt -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
   rm -rf "${TMPDIR:-/tmp}/pamps-fuzz-media-$$"
 }
 trap cleanup EXIT
-psql "$DATABASE_URL" -XqAt -c "CREATE DATABASE $db" >/dev/null
 
 seed=${FUZZ_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 echo "api-fuzz: seed $seed (FUZZ_SEED=$seed replays this run)"
-# Seeded rows: user1..user40 (ids 1..40, password pamps-seed-password; user1
-# an admin, so the moderation routes answer it, with open reports 1..38),
-# posts 1..60 by them, follows and likes; then posts 61..300 by user1, the
-# account the fuzz acts as, so that generated post ids are often its own and
-# PATCH/DELETE /post/{id}/ can succeed too; user1 follows nobody, so a
-# follow can succeed (the triggers keep the counters).
-PAMPS_ENV=testing PAMPS_DB__URI="$base/$db" ./target/debug/pamps migrate >/dev/null
-PAMPS_ENV=testing PAMPS_DB__URI="$base/$db" ./target/debug/pamps seed \
-  --users 40 --posts 60 --follows-per-user 5 --likes 100 --seed "$seed" >/dev/null
-psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "INSERT INTO posts (user_id, text)
-  SELECT u.id, 'fuzz seed post ' || g FROM users u, generate_series(1, 240) g WHERE u.username = 'user1';
+
+# user1's notifications and relations as seeded (again before a retry: the
+# fuzz clears, blocks, follows and, as an admin, suspends). Notifications
+# 1..N are likes of user1's live posts (by users 2..31), so that GET
+# /api/v1/notifications/{id} and its dismiss find one; user1 follows,
+# blocks and mutes nobody and nobody is suspended, so a follow can succeed.
+reset() {
+  psql "$1" -XqAt -v ON_ERROR_STOP=1 -c "
+  UPDATE users SET suspended_at = NULL WHERE suspended_at IS NOT NULL;
   DELETE FROM follows WHERE follower_id = (SELECT id FROM users WHERE username = 'user1');
+  DELETE FROM blocks WHERE (SELECT id FROM users WHERE username = 'user1') IN (blocker_id, blocked_id);
+  DELETE FROM mutes WHERE muter_id = (SELECT id FROM users WHERE username = 'user1');
+  DELETE FROM notifications;
+  INSERT INTO notifications (id, user_id, actor_id, type, post_id) OVERRIDING SYSTEM VALUE
+  SELECT row_number() OVER (ORDER BY p.id), p.user_id, 2 + p.id % 30, 'like', p.id
+    FROM posts p JOIN users u ON u.id = p.user_id
+   WHERE u.username = 'user1' AND p.deleted_at IS NULL;
+  SELECT setval(pg_get_serial_sequence('notifications', 'id'), (SELECT max(id) FROM notifications))" >/dev/null
+}
+
+# start N: a seeded database and a server on it; sets urls[N], tokens[N], dburls[N].
+urls=()
+tokens=()
+dburls=()
+start() {
+  local db="pamps_fuzz_$$_$1"
+  dbs+=("$db")
+  psql "$DATABASE_URL" -XqAt -c "CREATE DATABASE $db" >/dev/null
+  dburls[$1]="$base/$db"
+  # Seeded rows: user1..user40 (ids 1..40, password pamps-seed-password; user1
+  # an admin, so the moderation routes answer it, with open reports 1..38),
+  # posts 1..60 by them, follows and likes; then posts 61..300 by user1, the
+  # account the fuzz acts as, so that generated post ids are often its own and
+  # PATCH/DELETE /post/{id}/ can succeed too; the triggers keep the counters.
+  PAMPS_ENV=testing PAMPS_DB__URI="${dburls[$1]}" ./target/debug/pamps migrate >/dev/null
+  PAMPS_ENV=testing PAMPS_DB__URI="${dburls[$1]}" ./target/debug/pamps seed \
+    --users 40 --posts 60 --follows-per-user 5 --likes 100 --seed "$seed" >/dev/null
+  psql "${dburls[$1]}" -XqAt -v ON_ERROR_STOP=1 -c "INSERT INTO posts (user_id, text)
+  SELECT u.id, 'fuzz seed post ' || g FROM users u, generate_series(1, 240) g WHERE u.username = 'user1';
   UPDATE users SET role = 'admin' WHERE username = 'user1';
   INSERT INTO reports (reporter_id, target_id, reason)
   SELECT 2, id, 'fuzz seed report' FROM users WHERE username NOT IN ('user1', 'user2');
   INSERT INTO media (user_id, file_key, preview_key, content_type, width, height, small_width, small_height, blurhash)
   SELECT u.id, md5('f' || g) || '.png', md5('p' || g) || '_small.png', 'image/png', 10, 10, 10, 10, 'LEHV6nWB2yk8pyo0adR*.7kCMdnj'
     FROM users u, generate_series(1, 300) g WHERE u.username = 'user1'" >/dev/null
-# Notifications 1..240 are likes of user1's posts (by users 2..31), so that
-# GET /api/v1/notifications/{id} and its dismiss find one.
-psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "DELETE FROM notifications;
-  INSERT INTO notifications (id, user_id, actor_id, type, post_id) OVERRIDING SYSTEM VALUE
-  SELECT row_number() OVER (ORDER BY p.id), p.user_id, 2 + p.id % 30, 'like', p.id
-    FROM posts p JOIN users u ON u.id = p.user_id WHERE u.username = 'user1';
-  SELECT setval(pg_get_serial_sequence('notifications', 'id'), (SELECT max(id) FROM notifications))" >/dev/null
-# Mastodon app tokens 1..300 of user1 (each its own session), so that
-# DELETE /oauth/authorized_apps/{id} finds one.
-psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "
+  # Mastodon app tokens 1..300 of user1 (each its own session), so that
+  # DELETE /oauth/authorized_apps/{id} finds one.
+  psql "${dburls[$1]}" -XqAt -v ON_ERROR_STOP=1 -c "
   WITH app AS (INSERT INTO oauth_apps (name, redirect_uris, scopes, client_id, client_secret)
                VALUES ('fuzz', ARRAY['urn:ietf:wg:oauth:2.0:oob'], 'read', 'fuzz-client-id', 'fuzz-client-secret')
                RETURNING id),
@@ -69,19 +95,21 @@ psql "$base/$db" -XqAt -v ON_ERROR_STOP=1 -c "
   SELECT sha256(('fuzz token ' || s.g)::bytea), app.id, u.id, s.f, 'read'
     FROM s, app, users u WHERE u.username = 'user1' ORDER BY s.g" >/dev/null
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-url="http://127.0.0.1:$port"
-PAMPS_ENV=testing \
-PAMPS_DB__URI="$base/$db" \
-PAMPS_SERVER__PORT="$port" \
-PAMPS_SERVER__LOG_LEVEL=error \
-PAMPS_RATE_LIMIT__ENABLED=false \
-PAMPS_MEDIA__ROOT="${TMPDIR:-/tmp}/pamps-fuzz-media-$$" \
-PAMPS_SECURITY__SECRET_KEY="api-fuzz-secret-api-fuzz-secret-0123" \
-  ./target/debug/pamps serve >"${TMPDIR:-/tmp}/pamps-fuzz-$$.log" 2>&1 &
-server_pid=$!
+  reset "${dburls[$1]}"
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  urls[$1]="http://127.0.0.1:$port"
+  PAMPS_ENV=testing \
+  PAMPS_DB__URI="${dburls[$1]}" \
+  PAMPS_SERVER__PORT="$port" \
+  PAMPS_SERVER__LOG_LEVEL=error \
+  PAMPS_RATE_LIMIT__ENABLED=false \
+  PAMPS_MEDIA__ROOT="${TMPDIR:-/tmp}/pamps-fuzz-media-$$" \
+  PAMPS_SECURITY__SECRET_KEY="api-fuzz-secret-api-fuzz-secret-0123" \
+  ./target/debug/pamps serve >"${TMPDIR:-/tmp}/pamps-fuzz-$$-$1.log" 2>&1 &
+  pids+=($!)
 
-token=$(python3 - "$url" <<'PY'
+  tokens[$1]=$(python3 - "${urls[$1]}" <<'PY'
 import json, sys, time, urllib.parse, urllib.request
 url, username = sys.argv[1], "user1"
 for _ in range(100):
@@ -94,27 +122,33 @@ form = urllib.parse.urlencode({"username": username, "password": "pamps-seed-pas
 pair = json.load(urllib.request.urlopen(url + "/token", form, timeout=10))
 print(pair["access_token"])
 PY
-)
+  )
+}
+
+start 0
+start 1
 
 # The document must be valid OpenAPI 3.1 before it is used to fuzz.
 spec="${TMPDIR:-/tmp}/pamps-openapi-$$.json"
 python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' \
-  "$url/openapi.json" >"$spec"
+  "${urls[0]}/openapi.json" >"$spec"
 "$VENV/bin/openapi-spec-validator" "$spec"
 rm -f "$spec"
 
 har="${TMPDIR:-/tmp}/pamps-fuzz-$$"
 misses="$har.misses"
 rc=0
-# fuzz SEED EXAMPLES HAR [schemathesis filters...]
+# fuzz SURFACE SEED EXAMPLES HAR [schemathesis filters...]
 fuzz() {
-  "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "$url/openapi.json" \
-    --checks all \
-    --header "Authorization: Bearer $token" \
+  local n=$1
+  shift
+  # Every check runs (schemathesis' default); not `--checks all`, which
+  # would override the per-operation settings of schemathesis.toml.
+  "$VENV/bin/schemathesis" --config-file scripts/schemathesis.toml run "${urls[$n]}/openapi.json" \
+    --header "Authorization: Bearer ${tokens[$n]}" \
     --max-examples "$2" \
     --seed "$1" \
     --report har --report-har-path "$3" \
-    --exclude-path-regex '^/(api/v[12]|oauth|\.well-known)(/|$)' \
     --no-color "${@:4}" </dev/null || rc=$?
 }
 
@@ -122,13 +156,11 @@ fuzz() {
 # HAR given); writes the routes on an id that never got a 2xx to $misses and
 # fails when there are any.
 coverage() {
-  python3 - "$url/openapi.json" "$misses" "$@" <<'PY'
+  python3 - "${urls[0]}/openapi.json" "$misses" "$@" <<'PY'
 import json, re, sys, urllib.parse, urllib.request
 spec = json.load(urllib.request.urlopen(sys.argv[1]))
 ops = {}
 for path, item in spec["paths"].items():
-    if re.match(r"^/(api/v[12]|oauth|\.well-known)(/|$)", path):
-        continue  # the Mastodon surface is not fuzzed yet (README)
     pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
     for method in item:
         if method in ("get", "post", "put", "patch", "delete"):
@@ -149,7 +181,13 @@ SECRET_NEEDED = {("POST", "/token"), ("POST", "/refresh_token"), ("POST", "/logo
                  ("POST", "/user/me/password"), ("DELETE", "/user/"),
                  # a random file name, and a real picture in a multipart body
                  ("GET", "/media/files/{key}"), ("POST", "/media/"),
-                 ("POST", "/user/me/avatar/"), ("POST", "/user/me/header/")}
+                 ("POST", "/user/me/avatar/"), ("POST", "/user/me/header/"),
+                 # Mastodon: OAuth needs a registered app's client id and
+                 # secret, a code or a token; sign-up an app's token
+                 ("GET", "/oauth/authorize"), ("GET", "/oauth/consent"),
+                 ("POST", "/oauth/consent"), ("POST", "/oauth/token"),
+                 ("POST", "/oauth/revoke"), ("POST", "/api/v1/accounts"),
+                 ("POST", "/api/v1/media"), ("POST", "/api/v2/media")}
 reached = [op for op, (_, c) in ops.items() if c[1]]
 print(f"api-fuzz: {len(reached)} of {len(ops)} operations got a 2xx "
       f"({sum(c[0] for _, c in ops.values())} requests)")
@@ -165,17 +203,28 @@ sys.exit(1 if on_id else 0)
 PY
 }
 
-fuzz "$seed" "${FUZZ_EXAMPLES:-40}" "$har.0"
-hars=("$har.0")
+# The pamps API, then the Mastodon surface; each part's time is printed.
+mastodon='^/(api/v[12]|oauth|\.well-known)(/|$)'
+began=$SECONDS
+fuzz 0 "$seed" "${FUZZ_EXAMPLES:-40}" "$har.0" --exclude-path-regex "$mastodon"
+echo "api-fuzz: pamps API fuzzed in $((SECONDS - began)) s"
+began=$SECONDS
+fuzz 1 "$seed" "${FUZZ_MASTODON_EXAMPLES:-${FUZZ_EXAMPLES:-40}}" "$har.m" --include-path-regex "$mastodon"
+echo "api-fuzz: Mastodon API fuzzed in $((SECONDS - began)) s"
+hars=("$har.0" "$har.m")
 if ! coverage "${hars[@]}"; then
   # 40 examples spread over an integer's whole range may never pick one of
   # the seeded ids for an operation: those operations get 300 more tries
-  # each before a miss counts as a failure.
+  # each before a miss counts as a failure (by name: schemathesis ORs an
+  # --include-method with an --include-path).
   n=0
   while read -r method path; do
     n=$((n + 1))
+    surface=0
+    [[ $path =~ $mastodon ]] && surface=1
     echo "api-fuzz: $method $path again, 300 examples"
-    fuzz "$((seed + n))" 300 "$har.$n" --include-method "$method" --include-path "$path"
+    reset "${dburls[$surface]}"
+    fuzz "$surface" "$((seed + n))" 300 "$har.$n" --include-name "$method $path"
     hars+=("$har.$n")
   done <"$misses"
   if ! coverage "${hars[@]}"; then

@@ -24,6 +24,7 @@ pub mod pagination;
 pub mod password;
 pub mod proxy;
 pub mod rate_limit;
+pub mod route_table;
 pub mod routes;
 pub mod seed;
 pub mod server;

@@ -1,11 +1,10 @@
 //! Middlewares: HEAD as GET, path normalisation (Host, trailing slash), the body-size guard, JSON bodies for
 //! errors raised outside handlers, conditional GET, the numberer's wake after a write, and the request log.
 
-use std::sync::LazyLock;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
-use actix_web::dev::{ResourceDef, ServiceRequest, ServiceResponse};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::uri::{PathAndQuery, Uri};
 use actix_web::http::{Method, StatusCode};
@@ -18,19 +17,9 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::input::{MAX_BODY_BYTES, declared_body_too_large};
-use crate::openapi;
 use crate::proxy::{self, Forwarding};
+use crate::route_table::RouteTable;
 use crate::state::AppState;
-
-/// The API's route patterns in matching order, from the OpenAPI document.
-static PATTERNS: LazyLock<Vec<ResourceDef>> = LazyLock::new(|| {
-    openapi::DOCUMENT
-        .paths
-        .paths
-        .keys()
-        .map(|p| ResourceDef::new(p.as_str()))
-        .collect()
-});
 
 /// Answers `HEAD` as `GET`, before routing (actix-http then sends the
 /// headers without the body).
@@ -60,7 +49,7 @@ pub async fn normalize_path(
         let res = ApiError::BadRequest("Malformed Host header".into()).error_response();
         return Ok(req.into_response(res).map_into_right_body());
     }
-    if let Some(path) = canonical_path(req.path()) {
+    if let Some(path) = canonical_path(&RouteTable::of(req.request()), req.path()) {
         let path_and_query = match req.query_string() {
             "" => path,
             q => format!("{path}?{q}"),
@@ -80,7 +69,7 @@ pub async fn normalize_path(
 }
 
 /// The other form of `path` when that is the one a route declares.
-fn canonical_path(path: &str) -> Option<String> {
+fn canonical_path(table: &RouteTable, path: &str) -> Option<String> {
     if path.len() <= 1 {
         return None;
     }
@@ -88,11 +77,11 @@ fn canonical_path(path: &str) -> Option<String> {
         Some(trimmed) => trimmed.to_owned(),
         None => format!("{path}/"),
     };
-    for pattern in PATTERNS.iter() {
-        if pattern.is_match(path) {
+    for route in &table.routes {
+        if route.pattern.is_match(path) {
             return None;
         }
-        if pattern.is_match(&other) {
+        if route.pattern.is_match(&other) {
             return Some(other);
         }
     }
@@ -102,22 +91,12 @@ fn canonical_path(path: &str) -> Option<String> {
 /// The API's default service: 405 with `Allow` when a route has this path
 /// (under another method), 404 otherwise.
 pub async fn no_route(req: HttpRequest) -> HttpResponse {
-    let path = req.path();
-    let methods: Vec<&str> = openapi::DOCUMENT
-        .paths
-        .paths
+    let table = RouteTable::of(&req);
+    let methods: Vec<&str> = table
+        .routes
         .iter()
-        .filter(|(pattern, _)| ResourceDef::new(pattern.as_str()).is_match(path))
-        .flat_map(|(_, item)| {
-            [
-                (item.get.is_some(), "GET, HEAD"),
-                (item.post.is_some(), "POST"),
-                (item.put.is_some(), "PUT"),
-                (item.patch.is_some(), "PATCH"),
-                (item.delete.is_some(), "DELETE"),
-            ]
-        })
-        .filter_map(|(present, method)| present.then_some(method))
+        .filter(|route| route.pattern.is_match(req.path()))
+        .flat_map(|route| route.methods.iter().copied())
         .collect();
     if methods.is_empty() {
         return ApiError::NotFound("Not Found").error_response();

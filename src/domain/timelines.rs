@@ -132,15 +132,17 @@ pub async fn liked_by(
     post::liked_by(db, id, page, viewer).await
 }
 
-/// One side of `username`'s follows, most recent follow first.
+/// One side of `username`'s follows, most recent follow first; with a
+/// `viewer`, without the accounts across a block from them.
 pub async fn follows(
     db: &PgPool,
     username: &str,
     side: Side,
     page: Page,
+    viewer: Option<i64>,
 ) -> DomainResult<Vec<User>> {
     let id = user::id_by_username(db, username).await?;
-    follow::list(db, id, side, page).await
+    follow::list(db, id, side, page, viewer).await
 }
 
 /// `viewer`'s notifications of the given types (none: all), newest first.

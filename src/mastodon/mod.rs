@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod auth;
 pub mod entities;
 pub mod error;
+pub mod forms;
 pub mod instance;
 pub mod media;
 pub mod notifications;
@@ -30,6 +31,8 @@ use actix_web::http::uri::{PathAndQuery, Uri};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::route_table::{Route, RouteTable};
 
 /// The OpenAPI tag of every Mastodon route.
 pub const TAG: &str = "mastodon";
@@ -75,17 +78,17 @@ pub fn owns(path: &str) -> bool {
 /// [`error::error_bodies`]).
 pub async fn no_route(req: HttpRequest) -> HttpResponse {
     let path = req.path();
-    let matching: Vec<(&String, &utoipa::openapi::PathItem)> = crate::openapi::DOCUMENT
-        .paths
-        .paths
+    let table = RouteTable::of(&req);
+    let matching: Vec<&Route> = table
+        .routes
         .iter()
-        .filter(|(pattern, _)| owns(pattern) && ResourceDef::new(pattern.as_str()).is_match(path))
+        .filter(|route| owns(&route.path) && route_def(&route.path).is_match(path))
         .collect();
     // A fixed path (`/notifications/clear`) is routed before a pattern
     // (`/notifications/{id}`): only its methods are allowed.
-    let literal: Vec<_> = matching
+    let literal: Vec<&Route> = matching
         .iter()
-        .filter(|(p, _)| !p.contains('{'))
+        .filter(|route| !route.path.contains('{'))
         .copied()
         .collect();
     let chosen = if literal.is_empty() {
@@ -95,21 +98,18 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
     };
     let methods: Vec<&str> = chosen
         .iter()
-        .flat_map(|(_, item)| {
-            [
-                (item.get.is_some(), "GET, HEAD"),
-                (item.post.is_some(), "POST"),
-                (item.put.is_some(), "PUT"),
-                (item.patch.is_some(), "PATCH"),
-                (item.delete.is_some(), "DELETE"),
-            ]
-        })
-        .filter_map(|(present, method)| present.then_some(method))
+        .flat_map(|route| route.methods.iter().copied())
         .collect();
     if methods.is_empty() {
         return error::MastoError::not_found().error_response();
     }
     crate::middleware::method_not_allowed(&methods.join(", "))
+}
+
+/// The route of a documented path: an `{id}` is digits, as in the route
+/// table (so `/accounts/update_credentials` is not an account's path).
+fn route_def(pattern: &str) -> ResourceDef {
+    ResourceDef::new(pattern.replace("{id}", "{id:[0-9]+}"))
 }
 
 /// Serves `/api/v2/instance/` as `/api/v2/instance` (Rails ignores a

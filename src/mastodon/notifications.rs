@@ -21,8 +21,8 @@ use super::entities::status::{self, Status};
 use super::entities::{Urls, timestamp};
 use super::error::{MastoError, MastoErrorBody, MastoResult};
 use super::paging::PageParams;
+use super::params::path_id;
 use super::params::{Params, QueryParams};
-use super::statuses::path_id;
 use super::timelines::{TimelinePage, clip, id_param, linked, window};
 use crate::domain::{notifications, timelines};
 use crate::models::notification::{Kind, Notification as Row};
@@ -224,7 +224,7 @@ pub async fn one(state: &AppState, me: i64, id: i64) -> MastoResult<Option<Row>>
     responses((status = 200, body = Notification), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 503, body = MastoErrorBody)))]
-#[get("/api/v1/notifications/{id}")]
+#[get("/api/v1/notifications/{id:[0-9]+}")]
 pub async fn get_one(
     state: web::Data<AppState>,
     urls: Urls,
@@ -248,7 +248,7 @@ pub async fn get_one(
     responses((status = 200, body = Object), (status = 401, body = MastoErrorBody),
         (status = 403, body = MastoErrorBody), (status = 404, body = MastoErrorBody),
         (status = 429, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
-#[post("/api/v1/notifications/{id}/dismiss")]
+#[post("/api/v1/notifications/{id:[0-9]+}/dismiss")]
 pub async fn dismiss(
     state: web::Data<AppState>,
     token: Token,

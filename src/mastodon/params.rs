@@ -12,7 +12,8 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::error::MastoError;
+use super::error::{MastoError, MastoResult};
+use super::forms::{form_value, read_multipart};
 
 /// Parameters from the body (JSON or a form; an empty body is `{}`).
 #[derive(Debug)]
@@ -22,39 +23,10 @@ pub struct Params<T>(pub T);
 #[derive(Debug)]
 pub struct QueryParams<T>(pub T);
 
-/// A form or query string as one JSON object: `k[]` collects an array,
-/// `k[sub]` a nested object, a repeated plain key keeps its last value.
-pub fn form_value(bytes: &[u8]) -> Value {
-    let mut out = Map::new();
-    for (key, value) in form_urlencoded::parse(bytes) {
-        let value = Value::String(value.into_owned());
-        if let Some(name) = key.strip_suffix("[]") {
-            match out
-                .entry(name.to_owned())
-                .or_insert_with(|| Value::Array(Vec::new()))
-            {
-                Value::Array(items) => items.push(value),
-                other => *other = Value::Array(vec![value]),
-            }
-        } else if let Some((name, sub)) = key
-            .strip_suffix(']')
-            .and_then(|k| k.split_once('['))
-            .filter(|(n, s)| !n.is_empty() && !s.contains('['))
-        {
-            let entry = out
-                .entry(name.to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !entry.is_object() {
-                *entry = Value::Object(Map::new());
-            }
-            if let Value::Object(map) = entry {
-                map.insert(sub.to_owned(), value);
-            }
-        } else {
-            out.insert(key.into_owned(), value);
-        }
-    }
-    Value::Object(out)
+/// An id from the path (a status, account, notification…): Mastodon
+/// answers 404 to one that is not a number.
+pub fn path_id(raw: &str) -> MastoResult<i64> {
+    raw.parse().map_err(|_| MastoError::not_found())
 }
 
 /// Reads `value` into `T`; a mismatch is a 422 naming the parameter.
@@ -100,7 +72,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Params<T> {
                             Ok::<_, actix_web::error::PayloadError>(bytes)
                         });
                         let parts = actix_multipart::Multipart::new(&headers, stream);
-                        super::media::read_multipart(parts, 0).await?.0
+                        read_multipart(parts, 0).await?.0
                     }
                     None if typed => return Err(unsupported()),
                     None | Some((true, _)) => serde_json::from_slice(&bytes).map_err(|e| {

@@ -1,5 +1,6 @@
 //! `GET /api/v2/search`: accounts, statuses and hashtags at once, through
-//! the domain's search (statuses are those a public list would show).
+//! the domain's search (statuses are those a public list would show), and
+//! `GET /api/v1/accounts/search`.
 
 use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
@@ -7,21 +8,22 @@ use serde_json::Value;
 use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::accounts::{find_accounts, render_users};
+use super::accounts::render_users;
 use super::auth::MaybeToken;
 use super::entities::status;
-use super::entities::{SearchResults, Tag, Urls};
+use super::entities::{Account, SearchResults, Tag, Urls};
 use super::error::{MastoError, MastoErrorBody, MastoResult};
 use super::paging::PageParams;
 use super::params::QueryParams;
 use crate::domain::search;
 use crate::models::search::QUERY_MAX_CHARS;
+use crate::models::user::User;
 use crate::pagination::Page;
 use crate::state::AppState;
 
 /// Registers the route.
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(search_v2);
+    cfg.service(search_v2).service(search_accounts);
 }
 
 /// Search terms: trimmed, 1 to 100 characters, no NUL.
@@ -154,4 +156,71 @@ pub async fn search_v2(
             .collect();
     }
     Ok(HttpResponse::Ok().json(results))
+}
+
+/// `accounts/search` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AccountSearch {
+    /// What to look for (a username or its beginning): 1–100 characters.
+    #[param(required = true, min_length = 1, max_length = 100, pattern = "\\S")]
+    pub q: Option<String>,
+    /// At least 1; larger asks than 80 get 80.
+    #[param(value_type = Option<i64>, minimum = 1)]
+    pub limit: Option<serde_json::Value>,
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 1000)]
+    pub offset: Option<serde_json::Value>,
+    /// Ignored: there are no other servers.
+    pub resolve: Option<String>,
+}
+
+/// Accounts by name.
+#[utoipa::path(operation_id = "mastodon_search_accounts", tag = "mastodon", params(AccountSearch),
+    security((), ("bearer" = [])),
+    responses((status = 200, body = Vec<Account>), (status = 401, body = MastoErrorBody),
+        (status = 422, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]
+#[get("/api/v1/accounts/search")]
+pub async fn search_accounts(
+    state: web::Data<AppState>,
+    urls: Urls,
+    token: MaybeToken,
+    QueryParams(q): QueryParams<AccountSearch>,
+) -> MastoResult<HttpResponse> {
+    let page = PageParams {
+        limit: q.limit.clone(),
+        ..PageParams::default()
+    }
+    .page()?;
+    let offset = offset(&q.offset)?;
+    let users = find_accounts(
+        &state,
+        token.viewer("read:accounts"),
+        q.q.as_deref(),
+        page.limit,
+        offset,
+    )
+    .await?;
+    let (_, accounts) = render_users(&state, &urls, &users).await?;
+    Ok(HttpResponse::Ok().json(accounts))
+}
+
+/// Up to `limit` accounts `viewer` finds matching `q` after the first `offset`.
+pub async fn find_accounts(
+    state: &AppState,
+    viewer: Option<i64>,
+    q: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> MastoResult<Vec<User>> {
+    let terms = terms(q)?;
+    let page = crate::pagination::Page {
+        limit: limit + offset,
+        after: None,
+    };
+    let mut users = search::accounts(&state.pool, viewer, terms, page).await?;
+    users.truncate(usize::try_from(limit + offset).unwrap_or(0));
+    Ok(users
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(0))
+        .collect())
 }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::domain::error::DomainResult;
 use crate::models::user::{User, user_select};
 use crate::pagination::Page;
-use crate::visibility::{Relations, visible_account};
+use crate::visibility::{Relations, findable_account};
 
 /// The answer to a follow: who follows whom.
 #[derive(Debug, Serialize, ToSchema)]
@@ -28,26 +28,28 @@ pub enum Side {
     Following,
 }
 
-/// One side of `user_id`'s follows, most recent follow first.
+/// One side of `user_id`'s follows, most recent follow first; with a
+/// `viewer`, without the accounts across a block from them.
 pub async fn list(
     db: impl PgExecutor<'_>,
     user_id: i64,
     side: Side,
     page: Page,
+    viewer: Option<i64>,
 ) -> DomainResult<Vec<User>> {
     let sql = match side {
         Side::Followers => user_select!(
             "f.id",
             "JOIN follows f ON f.follower_id = u.id
              WHERE f.followee_id = $1 AND ",
-            visible_account!("u"),
+            findable_account!("u", "$4"),
             " AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
         ),
         Side::Following => user_select!(
             "f.id",
             "JOIN follows f ON f.followee_id = u.id
              WHERE f.follower_id = $1 AND ",
-            visible_account!("u"),
+            findable_account!("u", "$4"),
             " AND f.id < $2 ORDER BY f.id DESC LIMIT $3"
         ),
     };
@@ -55,6 +57,7 @@ pub async fn list(
         .bind(user_id)
         .bind(page.after_desc())
         .bind(page.fetch_limit())
+        .bind(viewer)
         .fetch_all(db)
         .await?)
 }

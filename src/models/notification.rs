@@ -49,10 +49,15 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Parses `?types=like,reply` (empty: every type); an unknown name is a 422.
+    /// Parses `?types=like,reply` (empty: every type; spaces around a name
+    /// are ignored, as the schema's pattern says); an unknown name is a 422.
     pub fn parse_list(types: &str) -> DomainResult<Vec<Kind>> {
         let mut kinds = Vec::new();
-        for name in types.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        for name in types
+            .split(',')
+            .map(|n| n.trim_matches(' '))
+            .filter(|n| !n.is_empty())
+        {
             let kind = name.parse::<Kind>().map_err(|_| {
                 DomainError::invalid(
                     &["query", "types"],
@@ -263,7 +268,7 @@ mod tests {
             vec![Kind::Like, Kind::Reply]
         );
         assert_eq!(Kind::parse_list("follow,mention").unwrap().len(), 2);
-        for bad in ["likes", "Like", "like,boost"] {
+        for bad in ["likes", "Like", "like,boost", "\u{b}", "like,\treply"] {
             let err = Kind::parse_list(bad).unwrap_err();
             assert!(matches!(&err, DomainError::Invalid(e) if e[0].loc == ["query", "types"]));
         }

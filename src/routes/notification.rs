@@ -22,8 +22,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct NotificationQuery {
-    /// Comma-separated types to keep: `like`, `reply`, `follow`, `mention`.
-    #[param(pattern = "^((like|reply|follow|mention)(,(like|reply|follow|mention))*)?$")]
+    /// Comma-separated types to keep: `like`, `reply`, `follow`, `mention`,
+    /// `repost` (spaces around a name and empty items are ignored).
+    #[param(
+        pattern = "^ *((like|reply|follow|mention|repost) *)?(, *((like|reply|follow|mention|repost) *)?)*$"
+    )]
     pub types: Option<String>,
 }
 

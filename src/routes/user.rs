@@ -230,7 +230,7 @@ async fn follow_list(
     side: Side,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    let rows = timelines::follows(&state.pool, username, side, page).await?;
+    let rows = timelines::follows(&state.pool, username, side, page, None).await?;
     Ok(page_response(req, page, rows))
 }
 

@@ -415,3 +415,134 @@ async fn an_app_signs_up_an_account_with_pamps_rules_and_gets_its_token(pool: Pg
         .assert_status(401);
     assert_eq!(app.count("users").await, 2);
 }
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn only_media_and_tagged_pages_are_full_though_most_statuses_do_not_match(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (ana, ana_t) = app.user("ana").await;
+    // Oldest first: three statuses with a picture and the hashtag, then ten
+    // without either, so the newest page of all statuses holds none of them.
+    let mut matching = Vec::new();
+    for i in 0..3 {
+        let id = app
+            .create_post(&ana_t, &format!("picture {i} #Trip"), None)
+            .await;
+        sqlx::query(
+            "INSERT INTO media (user_id, post_id, position, file_key, preview_key, content_type,
+                                width, height, small_width, small_height, blurhash)
+             VALUES ($1, $2, 0, md5($2::text) || '.png', md5($2::text) || '_small.png', 'image/png',
+                     10, 10, 10, 10, 'LEHV6nWB2yk8pyo0adR*.7kCMdnj')",
+        )
+        .bind(ana)
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        matching.push(id.to_string());
+    }
+    for i in 0..10 {
+        app.create_post(&ana_t, &format!("plain {i}"), None).await;
+    }
+    matching.reverse();
+    let ids = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for filter in [
+        "only_media=true",
+        "tagged=trip",
+        "tagged=%23TRIP",
+        "only_media=1&tagged=trip",
+    ] {
+        let page = app
+            .get(
+                &format!("/api/v1/accounts/{ana}/statuses?{filter}&limit=2"),
+                None,
+            )
+            .await;
+        page.assert_status(200);
+        let link = page.header("link").unwrap().to_owned();
+        assert_eq!(ids(page.json()), matching[..2], "{filter}: a full page");
+        let next = app
+            .get(
+                &format!(
+                    "/api/v1/accounts/{ana}/statuses?{filter}&limit=2&max_id={}",
+                    matching[1]
+                ),
+                None,
+            )
+            .await
+            .json();
+        assert_eq!(ids(next), matching[2..], "{filter}: the rest");
+        assert!(link.contains(&format!("max_id={}", matching[1])), "{link}");
+    }
+    let none = app
+        .get(
+            &format!("/api/v1/accounts/{ana}/statuses?tagged=elsewhere"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(none, json!([]));
+    let nul = app
+        .get(
+            &format!("/api/v1/accounts/{ana}/statuses?tagged=a%00b"),
+            None,
+        )
+        .await;
+    nul.assert_status(422);
+    assert!(nul.json()["error"].is_string());
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn follow_lists_hide_the_accounts_across_a_block_from_the_viewer(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (ana, ana_t) = app.user("ana").await;
+    let (bob, bob_t) = app.user("bob").await;
+    let (cat, cat_t) = app.user("cat").await;
+    let (vic, viewer_t) = app.user("vic").await;
+    // bob and cat follow ana; ana follows bob and cat.
+    for token in [&bob_t, &cat_t] {
+        app.follow(token, ana).await;
+    }
+    app.follow(&ana_t, bob).await;
+    app.follow(&ana_t, cat).await;
+    let names = |v: Value| -> Vec<String> {
+        let mut out: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["username"].as_str().unwrap().to_owned())
+            .collect();
+        out.sort();
+        out
+    };
+    // vic blocks bob; cat blocks vic.
+    app.post_empty(&format!("/api/v1/accounts/{bob}/block"), Some(&viewer_t))
+        .await
+        .assert_status(200);
+    app.post_empty(&format!("/api/v1/accounts/{vic}/block"), Some(&cat_t))
+        .await
+        .assert_status(200);
+    for side in ["followers", "following"] {
+        let uri = format!("/api/v1/accounts/{ana}/{side}");
+        assert_eq!(
+            names(app.get(&uri, Some(&viewer_t)).await.json()),
+            Vec::<String>::new(),
+            "{side}: vic sees neither the account it blocked nor the one blocking it"
+        );
+        assert_eq!(
+            names(app.get(&uri, None).await.json()),
+            ["bob", "cat"],
+            "{side}: logged out, both"
+        );
+        assert_eq!(
+            names(app.get(&uri, Some(&ana_t)).await.json()),
+            ["bob", "cat"],
+            "{side}: ana, who blocks nobody, both"
+        );
+    }
+}

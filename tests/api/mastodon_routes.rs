@@ -156,3 +156,67 @@ async fn writes_count_against_the_per_account_limit_with_mastodons_headers(pool:
     assert!(second.header("retry-after").is_some());
     assert_eq!(second.json(), json!({"error": "Too many requests"}));
 }
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_fixed_path_under_another_method_is_a_405_not_an_ids_404(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+    for (method, uri, allow) in [
+        (Method::GET, "/api/v1/accounts/update_credentials", "PATCH"),
+        (Method::GET, "/api/v1/notifications/clear", "POST"),
+        (
+            Method::DELETE,
+            "/api/v1/accounts/verify_credentials",
+            "GET, HEAD",
+        ),
+    ] {
+        let res = app
+            .send(
+                TestRequest::default()
+                    .method(method.clone())
+                    .uri(uri)
+                    .insert_header(("authorization", format!("Bearer {token}"))),
+            )
+            .await;
+        res.assert_status(405);
+        assert_eq!(res.header("allow"), Some(allow), "{method} {uri}");
+        assert_eq!(res.json(), json!({"error": "Method Not Allowed"}));
+    }
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_non_numeric_id_is_mastodons_404_under_every_method(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, token) = app.user("alice").await;
+    for (method, uri) in [
+        (Method::GET, "/api/v1/accounts/alice"),
+        (Method::POST, "/api/v1/accounts/alice/follow"),
+        (Method::GET, "/api/v1/statuses/1x"),
+        (Method::DELETE, "/api/v1/statuses/-1"),
+        (Method::GET, "/api/v1/notifications/x/dismiss"),
+        (Method::GET, "/api/v1/media/abc"),
+        (Method::DELETE, "/oauth/authorized_apps/abc"),
+    ] {
+        let res = app
+            .send(
+                TestRequest::default()
+                    .method(method.clone())
+                    .uri(uri)
+                    .insert_header(("authorization", format!("Bearer {token}"))),
+            )
+            .await;
+        res.assert_status(404);
+        assert_eq!(
+            res.json(),
+            json!({"error": "Record not found"}),
+            "{method} {uri}"
+        );
+    }
+    let doc = app.get("/openapi.json", None).await.json();
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/api/v1/accounts/{id}"));
+    assert!(
+        paths.keys().all(|p| !p.contains(":[")),
+        "no route regex in the document"
+    );
+}

@@ -251,8 +251,9 @@ async fn check_lists(world: &World, known: &Relations) {
     }
 }
 
-/// Accounts (404 once suspended or deleted), relationships (the block's
-/// state) and account search (nobody across a block, suspended or deleted).
+/// Accounts (404 once suspended or deleted), follow lists and account
+/// search (nobody across a block, suspended or deleted), relationships (the
+/// block's state).
 async fn check_accounts(world: &World, known: &Relations) {
     for (kind, name) in VIEWERS {
         let me = name.map(|n| world.ids[n]);
@@ -271,7 +272,8 @@ async fn check_accounts(world: &World, known: &Relations) {
                 if live { 200 } else { 404 },
                 "lookup {what}: {body}"
             );
-            // As pamps' follow lists: live accounts, a block does not hide them.
+            // Live accounts, without those across a block from the viewer
+            // (as Mastodon; pamps' own lists do not hide them).
             for (side, of) in [("followers", 1), ("following", 0)] {
                 let path = format!("/api/v1/accounts/{id}/{side}?limit=80");
                 let (status, body) = world.get(&path, *name).await;
@@ -285,7 +287,9 @@ async fn check_accounts(world: &World, known: &Relations) {
                     .copied()
                     .filter(|u| {
                         let pair = [world.ids[u], id];
-                        known.follows(pair[1 - of], pair[of]) && world.account_live(u)
+                        known.follows(pair[1 - of], pair[of])
+                            && world.account_live(u)
+                            && me.is_none_or(|me| !known.blocked_between(me, world.ids[u]))
                     })
                     .collect();
                 assert_eq!(
