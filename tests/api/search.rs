@@ -392,3 +392,47 @@ async fn tag_timeline_of_something_no_post_could_carry_returns_422(pool: PgPool)
     res.assert_status(422);
     assert_eq!(res.error_locs(), [["query", "limit"]]);
 }
+
+/// The index a statement's plan reads first (index scans only).
+async fn plan_index(pool: &PgPool, sql: &str) -> String {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let plan: serde_json::Value = sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) {sql}"))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let text = plan.to_string();
+    let at = text.find("\"Index Name\":\"").expect("an index scan") + 14;
+    text[at..].split('"').next().unwrap().to_owned()
+}
+
+/// A lookup by name uses a B-tree, never the trigram index (which answers
+/// `=` as well, at many times the cost); the nearest-name search still uses
+/// the trigram index (migration 0021).
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn name_lookups_use_a_btree_and_search_the_trigram_index(pool: PgPool) {
+    sqlx::query(
+        "INSERT INTO users (username, email, password_hash)
+         SELECT 'user' || g, 'u' || g || '@example.com', 'x' FROM generate_series(1, 2000) g",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE users").execute(&pool).await.unwrap();
+    let lookup = plan_index(
+        &pool,
+        "SELECT id FROM users WHERE lower(username) = lower('User77') AND deleted_at IS NULL",
+    )
+    .await;
+    assert_ne!(lookup, "users_username_trgm_idx");
+    assert!(lookup.starts_with("users_username_"), "{lookup}");
+    let near = plan_index(
+        &pool,
+        "SELECT id FROM users u ORDER BY lower(u.username) COLLATE \"C\" <-> lower('usr77') LIMIT 5",
+    )
+    .await;
+    assert_eq!(near, "users_username_trgm_idx");
+}
