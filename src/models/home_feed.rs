@@ -146,8 +146,9 @@ macro_rules! shows {
 }
 
 /// One page of viewer `$1`'s timeline from the feed and its tail: entries
-/// below `$2` and at or above the floor, newest first, at most `$3`.
-const PAGE: &str = post_select!(
+/// below `$2` and at or above the floor, newest first, at most `$3`
+/// (public for `bench/sql.rs`).
+pub const PAGE: &str = post_select!(
     "ru.username AS reposted_by, e.cursor",
     "JOIN (
          WITH st AS (SELECT floor FROM home_feed_state WHERE account_id = $1), ",
@@ -392,6 +393,17 @@ pub async fn trim(db: impl PgExecutor<'_>, accounts: &[i64]) -> DomainResult<()>
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Whether the event log holds (or pruned) events past the fan-out's cursor.
+pub async fn behind(db: impl PgExecutor<'_>) -> DomainResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE pos > c.pos)
+                OR (SELECT up_to FROM events_pruned) > c.pos
+           FROM home_feed_cursor c",
+    )
+    .fetch_one(db)
+    .await?)
 }
 
 /// Forgets every feed (each is built again on its next read): after the
