@@ -9,6 +9,8 @@
 #   SCALES="small large" which seeded databases to measure
 #   KEEP_DB=1            keep pamps_bench_* databases afterwards
 #   SKIP_BUILD=1         use the existing target/release/pamps
+#   ONLY=REGEX           measure only the endpoints whose row name matches (grep -E),
+#                        e.g. ONLY='timeline' for the large scale's timelines
 #   METRICS=1            serve with Prometheus metrics on (its own loopback port),
 #                        scraped after each scale: to measure what metrics cost
 #   BENCH_PG_URL         PostgreSQL server (default postgresql://postgres@127.0.0.1:5432)
@@ -23,6 +25,7 @@ QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then DURATION=${DURATION:-3}; else DURATION=${DURATION:-10}; fi
 CONNECTIONS=${CONNECTIONS:-"32 256"}
 SCALES=${SCALES:-"small large"}
+ONLY=${ONLY:-}
 KEEP_DB=${KEEP_DB:-0}
 METRICS=${METRICS:-0}
 METRICS_ADDR=""
@@ -170,8 +173,41 @@ row() {
   p50=$(awk -v us="$(field p50_us "$r")" 'BEGIN { printf "%.2f", us / 1000 }')
   p99=$(awk -v us="$(field p99_us "$r")" 'BEGIN { printf "%.2f", us / 1000 }')
   errors=$(($(field socket_errors "$r") + $(field status_errors "$r")))
-  ROWS+=("| $1 | $2 | $3 | $rps | $p50 | $p99 | $errors | $5 |")
+  local pct=""
+  if [[ $2 == GET* && -n ${PGBENCH_TPS[$3]:-} ]]; then
+    pct=$(awk -v a="$rps" -v b="${PGBENCH_TPS[$3]}" 'BEGIN { printf "%.0f %%", 100 * a / b }')
+  fi
+  ROWS+=("| $1 | $2 | $3 | $rps | $pct | $p50 | $p99 | $errors | $5 |")
   say "$1 $2 c=$3: $rps req/s, p50 $p50 ms, p99 $p99 ms, errors $errors"
+}
+
+# Whether endpoint row $1 is measured (ONLY).
+wanted() { [[ -z $ONLY ]] || grep -Eq -- "$ONLY" <<<"$1"; }
+
+# measure SCALE ENDPOINT NOTE URL [VAR=VALUE...]: a row per connection count.
+measure() {
+  local scale=$1 endpoint=$2 note=$3 url=$4 c
+  shift 4
+  wanted "$endpoint" || return 0
+  for c in $CONNECTIONS; do
+    row "$scale" "$endpoint" "$c" "$(wrk_result "$c" "$url" "$@")" "$note"
+  done
+}
+
+# login_storm SCALE THREAD: GET /post/{id}/ alone, then during a POST /token flood.
+login_storm() {
+  local scale=$1 thread=$2 r
+  say "[$scale] login storm"
+  row "$scale" "GET /post/{id}/ alone (storm baseline)" 32 "$(wrk_result 32 "$BASE/post/$thread/")" ""
+  local storm_out=$WORK/storm-$scale
+  EXTRA_SECONDS=2 wrk_result "$STORM_CONNECTIONS" "$BASE/" BENCH_MODE=login BENCH_USER=user1 \
+    BENCH_PASSWORD="$PASSWORD" >"$storm_out" &
+  local storm_pid=$!
+  sleep 1
+  r=$(wrk_result 32 "$BASE/post/$thread/")
+  wait "$storm_pid"
+  row "$scale" "GET /post/{id}/ during a /token flood" 32 "$r" "flood: $STORM_CONNECTIONS connections"
+  row "$scale" "POST /token (the flood)" "$STORM_CONNECTIONS" "$(cat "$storm_out")" "during the reads above"
 }
 
 bench_scale() {
@@ -221,67 +257,58 @@ bench_scale() {
   cursor=$(sed -n 's/.*[?&]cursor=\([^&]*\).*/\1/p' <<<"$link")
   [[ -n $cursor ]] || die "no cursor in Link: $link"
 
-  local c run=0
-  for c in $CONNECTIONS; do
-    row "$scale" "GET /user/{username}/" "$c" "$(wrk_result "$c" "$BASE/user/${popular% *}/")" \
-      "${popular#* } followers"
-  done
-  for c in $CONNECTIONS; do
-    row "$scale" "GET /post/{id}/" "$c" "$(wrk_result "$c" "$BASE/post/$thread/")" "$replies replies embedded"
-  done
-  for c in $CONNECTIONS; do
-    row "$scale" "GET /post/user/{username}/" "$c" "$(wrk_result "$c" "$BASE/post/user/${author% *}/")" \
-      "author of ${author#* } posts"
-  done
-  for c in $CONNECTIONS; do
-    row "$scale" "GET /post/ (first page)" "$c" "$(wrk_result "$c" "$BASE/post/")" "20 posts"
-  done
-  for c in $CONNECTIONS; do
-    row "$scale" "GET /post/ (deep page)" "$c" "$(wrk_result "$c" "$BASE/post/?cursor=$cursor")" \
-      "cursor from the Link after $((DEEP_PAGES * 100)) posts"
-  done
-  for c in $CONNECTIONS; do
-    row "$scale" "GET /user/timeline" "$c" "$(wrk_result "$c" "$BASE/user/timeline" BENCH_TOKEN="$reader_token")" \
-      "viewer follows $following"
-  done
-  for c in $CONNECTIONS; do
-    row "$scale" "GET /post/likes/{username}/" "$c" "$(wrk_result "$c" "$BASE/post/likes/${liker% *}/")" \
-      "user with ${liker#* } likes"
-  done
-  for c in $CONNECTIONS; do
-    row "$scale" "POST /post/" "$c" \
-      "$(wrk_result "$c" "$BASE/post/" BENCH_MODE=post BENCH_TOKENS="$tokens" BENCH_OFFSET=$((run * 10000000)))" \
-      "as $WRITERS users in turn"
-    run=$((run + 1))
+  local popular_id
+  popular_id=$(sql "$db" "SELECT id FROM users WHERE username = '${popular% *}'")
+  measure "$scale" "GET /user/{username}/" "${popular#* } followers" "$BASE/user/${popular% *}/"
+  measure "$scale" "GET /post/{id}/" "$replies replies embedded" "$BASE/post/$thread/"
+  measure "$scale" "GET /post/user/{username}/" "author of ${author#* } posts" "$BASE/post/user/${author% *}/"
+  measure "$scale" "GET /post/ (first page)" "20 posts" "$BASE/post/"
+  measure "$scale" "GET /post/ (deep page)" "cursor from the Link after $((DEEP_PAGES * 100)) posts" \
+    "$BASE/post/?cursor=$cursor"
+  measure "$scale" "GET /user/timeline" "viewer follows $following" "$BASE/user/timeline" \
+    BENCH_TOKEN="$reader_token"
+  measure "$scale" "GET /post/likes/{username}/" "user with ${liker#* } likes" "$BASE/post/likes/${liker% *}/"
+  measure "$scale" "GET /api/v1/timelines/home (Mastodon)" "viewer follows $following; own posts included" \
+    "$BASE/api/v1/timelines/home" BENCH_TOKEN="$reader_token"
+  measure "$scale" "GET /api/v1/statuses/{id} (Mastodon)" "the post of the GET /post/{id}/ row" \
+    "$BASE/api/v1/statuses/$thread"
+  measure "$scale" "GET /api/v1/accounts/{id} (Mastodon)" "the user of the GET /user/{username}/ row" \
+    "$BASE/api/v1/accounts/$popular_id"
+  local c run=0 api endpoint
+  for api in pamps mastodon; do
+    endpoint="POST /post/"
+    [[ $api == mastodon ]] && endpoint="POST /api/v1/statuses (Mastodon)"
+    wanted "$endpoint" || continue
+    for c in $CONNECTIONS; do
+      row "$scale" "$endpoint" "$c" \
+        "$(wrk_result "$c" "$BASE/" BENCH_MODE=post BENCH_API=$api BENCH_TOKENS="$tokens" BENCH_OFFSET=$((run * 10000000)))" \
+        "as $WRITERS users in turn"
+      run=$((run + 1))
+    done
   done
   local r
   run=0
-  for c in $CONNECTIONS; do
-    r=$(wrk_result "$c" "$BASE/" BENCH_MODE=like BENCH_TOKENS="$tokens" BENCH_POSTS="$posts" \
-      BENCH_OFFSET=$((run * WRITERS * (posts / 2))))
-    row "$scale" "POST /post/{id}/like/" "$c" "$r" \
-      "$(field created "$r") new (201), $(field already "$r") already liked (200)"
-    run=$((run + 1))
+  for api in pamps mastodon; do
+    endpoint="POST /post/{id}/like/"
+    [[ $api == mastodon ]] && endpoint="POST /api/v1/statuses/{id}/favourite (Mastodon)"
+    wanted "$endpoint" || continue
+    for c in $CONNECTIONS; do
+      r=$(wrk_result "$c" "$BASE/" BENCH_MODE=like BENCH_API=$api BENCH_TOKENS="$tokens" BENCH_POSTS="$posts" \
+        BENCH_OFFSET=$((run * WRITERS * (posts / 4))))
+      if [[ $api == mastodon ]]; then
+        row "$scale" "$endpoint" "$c" "$r" "$(field created "$r") answered 200 (new or already favourited)"
+      else
+        row "$scale" "$endpoint" "$c" "$r" \
+          "$(field created "$r") new (201), $(field already "$r") already liked (200)"
+      fi
+      run=$((run + 1))
+    done
   done
   local read_write_peak
   read_write_peak=$(server_mib VmHWM)
-  for c in $CONNECTIONS; do
-    row "$scale" "POST /token" "$c" \
-      "$(wrk_result "$c" "$BASE/" BENCH_MODE=login BENCH_USER=user1 BENCH_PASSWORD="$PASSWORD")" \
-      "argon2id verify per request"
-  done
-
-  say "[$scale] login storm"
-  row "$scale" "GET /post/{id}/ alone (storm baseline)" 32 "$(wrk_result 32 "$BASE/post/$thread/")" ""
-  local storm_out=$WORK/storm-$scale
-  EXTRA_SECONDS=2 wrk_result "$STORM_CONNECTIONS" "$BASE/" BENCH_MODE=login BENCH_USER=user1 \
-    BENCH_PASSWORD="$PASSWORD" >"$storm_out" &
-  local storm_pid=$!
-  sleep 1
-  r=$(wrk_result 32 "$BASE/post/$thread/")
-  wait "$storm_pid"
-  row "$scale" "GET /post/{id}/ during a /token flood" 32 "$r" "flood: $STORM_CONNECTIONS connections"
-  row "$scale" "POST /token (the flood)" "$STORM_CONNECTIONS" "$(cat "$storm_out")" "during the reads above"
+  measure "$scale" "POST /token" "argon2id verify per request" "$BASE/" BENCH_MODE=login BENCH_USER=user1 \
+    BENCH_PASSWORD="$PASSWORD"
+  if wanted "login storm"; then login_storm "$scale" "$thread"; fi
 
   if [[ $METRICS == 1 ]]; then
     local scrape counted
@@ -310,7 +337,7 @@ bench_pgbench() {
     tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out")
     [[ -n $tps ]] || die "pgbench failed: $out"
     PGBENCH_TPS[$c]=${tps%.*}
-    ROWS+=("| pgbench | \`pgbench -S -M prepared\` (scale 10) | $c | ${tps%.*} | | | | PostgreSQL's own single-row read ceiling |")
+    ROWS+=("| pgbench | \`pgbench -S -M prepared\` (scale 10) | $c | ${tps%.*} | 100 % | | | | PostgreSQL's own single-row read ceiling |")
     say "pgbench c=$c: $tps tps"
   done
 }
@@ -327,15 +354,6 @@ main() {
   bench_pgbench
   for scale in $SCALES; do
     bench_scale "$scale"
-  done
-  local c rps
-  for c in "${!PGBENCH_TPS[@]}"; do
-    for scale in $SCALES; do
-      rps=$(printf '%s\n' "${ROWS[@]}" | awk -F' [|] ' -v s="$scale" -v c="$c" \
-        '$1 == "| " s && $2 == "GET /user/{username}/" && $3 == c { print $4 }')
-      [[ -n $rps ]] && NOTES+=("$scale: GET /user/{username}/ (one indexed row) at $c connections = $(awk \
-        -v a="$rps" -v b="${PGBENCH_TPS[$c]}" 'BEGIN { printf "%.0f", 100 * a / b }')% of pgbench -S tps")
-    done
   done
   write_results "$(($(date +%s) - started))"
   cat "$RESULTS"
@@ -356,8 +374,8 @@ write_results() {
       "default pool (16 connections) and workers (one per core); metrics $([[ $METRICS == 1 ]] && echo on || echo off)"
     echo "- errors = socket errors (connect/read/write/timeout after 5 s) + non-2xx responses"
     echo
-    echo "| scale | endpoint | conns | req/s | p50 ms | p99 ms | errors | notes |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| scale | endpoint | conns | req/s | % of pgbench -S | p50 ms | p99 ms | errors | notes |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
     echo
     printf -- '- %s\n' "${NOTES[@]}"

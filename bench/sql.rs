@@ -1,6 +1,7 @@
 //! Prints a query exactly as pamps runs it, for `bench/explain.sh` (which
 //! then times the current SQL, not a copy that drifts):
-//! `cargo run --release --example sql -- timeline`.
+//! `cargo run --release --example sql -- timeline` (the query over follows)
+//! or `-- home` (the home feed's page).
 
 use std::process::ExitCode;
 
@@ -11,8 +12,12 @@ fn main() -> ExitCode {
             println!("{}", pamps::models::post::TIMELINE_SQL);
             ExitCode::SUCCESS
         }
+        "home" => {
+            println!("{}", pamps::models::home_feed::PAGE);
+            ExitCode::SUCCESS
+        }
         _ => {
-            eprintln!("usage: sql timeline");
+            eprintln!("usage: sql timeline|home");
             ExitCode::FAILURE
         }
     }

@@ -242,10 +242,18 @@ impl Health {
     }
 }
 
-/// How often the database is probed, and how long a probe may take.
+/// How often the database is probed while it does not answer, and how long
+/// a probe may take.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 
-/// Probes the database every [`PROBE_EVERY`] until `stop` resolves.
+/// How often the database is probed while it answers: an idle instance's
+/// queries stay under one a second (issue 19), and an outage is still
+/// noticed within this plus [`PROBE_EVERY`] (requests meanwhile wait for
+/// the pool's acquire timeout, as before the first probe).
+pub const PROBE_WHILE_UP: Duration = Duration::from_secs(5);
+
+/// Probes the database (every [`PROBE_WHILE_UP`] while it answers, every
+/// [`PROBE_EVERY`] while it does not) until `stop` resolves.
 pub async fn watch(
     pool: PgPool,
     health: std::sync::Arc<Health>,
@@ -257,9 +265,14 @@ pub async fn watch(
             .await
             .is_ok_and(|r| r.is_ok());
         health.set(answered);
+        let next = if answered {
+            PROBE_WHILE_UP
+        } else {
+            PROBE_EVERY
+        };
         tokio::select! {
             () = &mut stop => return,
-            () = tokio::time::sleep(PROBE_EVERY) => {}
+            () = tokio::time::sleep(next) => {}
         }
     }
 }

@@ -347,11 +347,10 @@ pub fn may_repost(viewer: &Viewer<'_>, audience: Audience<'_>) -> bool {
     ) && may_see(viewer, audience)
 }
 
-/// [`may_see`] for a post as an SQL condition: `$post` is the alias of the
-/// `posts` row, `$viewer` the SQL expression of the viewer's id (a bigint,
-/// null when logged out). Deleted authors need no clause: their posts are
-/// gone with them.
-macro_rules! visible_post {
+/// The part of [`visible_post!`] that the post row alone decides: live, and
+/// its level lets `$viewer` read it (the suspension, block and mute checks
+/// are the caller's: the home feed checks them once per page).
+macro_rules! readable_post {
     ($post:literal, $viewer:literal) => {
         concat!(
             "(",
@@ -378,7 +377,22 @@ macro_rules! visible_post {
             $viewer,
             " AND vf.followee_id = ",
             $post,
-            ".user_id)))
+            ".user_id))))"
+        )
+    };
+}
+pub(crate) use readable_post;
+
+/// [`may_see`] for a post as an SQL condition: `$post` is the alias of the
+/// `posts` row, `$viewer` the SQL expression of the viewer's id (a bigint,
+/// null when logged out). Deleted authors need no clause: their posts are
+/// gone with them.
+macro_rules! visible_post {
+    ($post:literal, $viewer:literal) => {
+        concat!(
+            "(",
+            $crate::visibility::readable_post!($post, $viewer),
+            "
               AND NOT EXISTS (SELECT 1 FROM users vs
                                WHERE vs.id = ",
             $post,

@@ -5,9 +5,12 @@
 --          run: user = request number mod #tokens, post = a permutation of
 --          1..BENCH_POSTS; BENCH_OFFSET keeps separate runs apart
 --   login  POST /token as BENCH_USER with BENCH_PASSWORD (form encoded)
+-- BENCH_API=mastodon makes post and like the Mastodon API's: POST /api/v1/statuses
+-- and POST /api/v1/statuses/{id}/favourite (200 whether new or not: counted as created).
 -- done() prints one line: RESULT key=value ... for run.sh to parse.
 
 local mode = os.getenv("BENCH_MODE") or "get"
+local mastodon = os.getenv("BENCH_API") == "mastodon"
 local threads = {}
 local thread_count = 0
 
@@ -59,6 +62,9 @@ if mode == "post" then
       ["Authorization"] = "Bearer " .. tokens[n % #tokens + 1],
       ["Content-Type"] = "application/json",
     }
+    if mastodon then
+      return wrk.format("POST", "/api/v1/statuses", headers, '{"status": "bench post ' .. n .. '"}')
+    end
     return wrk.format("POST", "/post/", headers, '{"text": "bench post ' .. n .. '"}')
   end
 end
@@ -72,11 +78,14 @@ if mode == "like" then
     local round = math.floor(n / #tokens)
     local post = 1 + (round * 7919 + user * 104729) % posts
     local headers = { ["Authorization"] = "Bearer " .. tokens[user + 1] }
+    if mastodon then
+      return wrk.format("POST", "/api/v1/statuses/" .. post .. "/favourite", headers, "")
+    end
     return wrk.format("POST", "/post/" .. post .. "/like/", headers, "")
   end
 
   function response(status, headers, body)
-    if status == 201 then
+    if status == 201 or (mastodon and status == 200) then
       created = created + 1
     elseif status == 200 then
       already = already + 1

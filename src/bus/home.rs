@@ -62,7 +62,12 @@ pub async fn fan_out(pool: PgPool, wake: Arc<FeedWake>, shutdown: CancellationTo
 }
 
 /// Fans out one batch: true when a full batch was done (more may wait).
+/// Opens its transaction only when the log moved past the cursor (one
+/// statement when idle: issue 19's idle budget).
 pub async fn step(pool: &PgPool) -> DomainResult<bool> {
+    if !home_feed::behind(pool).await? {
+        return Ok(false);
+    }
     let mut tx = pool.begin().await?;
     let cursor: Option<i64> =
         sqlx::query_scalar("SELECT pos FROM home_feed_cursor FOR UPDATE SKIP LOCKED")

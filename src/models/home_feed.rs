@@ -8,9 +8,9 @@
 //! [`backfill`] adds a new followee's recent entries; the unfollow, block
 //! and account-deletion actions remove theirs. Entries are candidates only:
 //! [`page`] applies the follow, the repost's existence and the visibility
-//! rule ([`home_post!`]) to each, so an entry that should
-//! no longer show (a delete, a mute, a suspension, a changed visibility)
-//! never does, even before it is removed.
+//! rule (`home_post!`'s, the viewer's blocks and mutes read once per page)
+//! to each, so an entry that should no longer show (a delete, a mute, a
+//! suspension, a changed visibility) never does, even before it is removed.
 //!
 //! Completeness: every entry with `entry_id >= floor` (`home_feed_state`) is
 //! in the feed or its event is not fanned out yet, and [`page`] reads those
@@ -22,7 +22,7 @@ use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::domain::error::DomainResult;
 use crate::models::post::{Post, post_select};
-use crate::visibility::home_post;
+use crate::visibility::{muted, readable_post};
 
 /// Entries an account's feed keeps (more for a while: [`trim`] runs on a
 /// sample of the writes).
@@ -64,56 +64,96 @@ macro_rules! source {
     };
 }
 
+/// The accounts viewer `$1`'s home hides, read once per page: blocked
+/// either way, or muted (hiding timelines). A `WITH` item of [`PAGE`].
+macro_rules! hidden {
+    () => {
+        concat!(
+            "hid AS (SELECT ARRAY(
+                  SELECT blocked_id FROM blocks WHERE blocker_id = $1
+                  UNION ALL SELECT blocker_id FROM blocks WHERE blocked_id = $1
+                  UNION ALL SELECT m.muted_id FROM mutes m WHERE m.muter_id = $1 AND ",
+            muted!("m", "muted_id", "$1", timelines),
+            ") AS ids)"
+        )
+    };
+}
+
+/// Whether account `$row.$col` is neither hidden ([`hidden!`]) nor suspended.
+macro_rules! shown {
+    ($row:literal, $col:literal) => {
+        concat!(
+            "NOT ",
+            $row,
+            ".",
+            $col,
+            " = ANY ((SELECT ids FROM hid)::bigint[])
+             AND NOT EXISTS (SELECT 1 FROM users ss WHERE ss.id = ",
+            $row,
+            ".",
+            $col,
+            " AND ss.suspended_at IS NOT NULL)"
+        )
+    };
+}
+
 /// Whether candidate `$c` (entry_id, post_id, source_id, repost) shows on
-/// viewer `$1`'s timeline: its source is one, and a post the viewer may see
-/// on home that no source reposted, or a live repost of a post the viewer may
-/// see on home that no source reposted later (as `post::timeline` decides).
+/// viewer `$1`'s timeline (as `post::timeline` decides): its source is one
+/// and shown; the post is live, readable by the viewer and by a shown
+/// author (its own source's, when not a repost); a repost still exists;
+/// and no shown source reposted the post later (the latest repost stands
+/// for it). The rule of `home_post!`, with its blocks and mutes read once
+/// per page ([`hidden!`]).
 macro_rules! shows {
     ($c:literal) => {
         concat!(
             source!($c, "source_id"),
-            " AND CASE WHEN ",
+            " AND ",
+            shown!($c, "source_id"),
+            " AND EXISTS (SELECT 1 FROM posts x WHERE x.id = ",
             $c,
-            ".repost THEN
-                 EXISTS (SELECT 1 FROM reposts x JOIN posts q ON q.id = x.post_id
-                          WHERE x.id = ",
+            ".post_id AND (",
             $c,
-            ".entry_id AND x.user_id = ",
+            ".repost OR x.user_id = ",
             $c,
-            ".source_id AND ",
-            home_post!("q", "$1"),
+            ".source_id) AND ",
+            readable_post!("x", "$1"),
+            " AND ",
+            shown!("x", "user_id"),
             ")
-                 AND NOT EXISTS (SELECT 1 FROM reposts r2 WHERE r2.post_id = ",
+             AND (NOT ",
             $c,
-            ".post_id AND r2.id > ",
+            ".repost OR EXISTS (SELECT 1 FROM reposts rx WHERE rx.id = ",
             $c,
-            ".entry_id AND ",
+            ".entry_id AND rx.user_id = ",
+            $c,
+            ".source_id AND rx.post_id = ",
+            $c,
+            ".post_id))
+             AND NOT EXISTS (SELECT 1 FROM reposts r2 WHERE r2.post_id = ",
+            $c,
+            ".post_id AND (NOT ",
+            $c,
+            ".repost OR r2.id > ",
+            $c,
+            ".entry_id) AND ",
             source!("r2", "user_id"),
-            ")
-             ELSE
-                 EXISTS (SELECT 1 FROM posts x WHERE x.id = ",
-            $c,
-            ".post_id AND x.user_id = ",
-            $c,
-            ".source_id AND ",
-            home_post!("x", "$1"),
-            ")
-                 AND NOT EXISTS (SELECT 1 FROM reposts r2 WHERE r2.post_id = ",
-            $c,
-            ".post_id AND ",
-            source!("r2", "user_id"),
-            ")
-             END"
+            " AND ",
+            shown!("r2", "user_id"),
+            ")"
         )
     };
 }
 
 /// One page of viewer `$1`'s timeline from the feed and its tail: entries
-/// below `$2` and at or above the floor, newest first, at most `$3`.
-const PAGE: &str = post_select!(
+/// below `$2` and at or above the floor, newest first, at most `$3`
+/// (public for `bench/sql.rs`).
+pub const PAGE: &str = post_select!(
     "ru.username AS reposted_by, e.cursor",
     "JOIN (
-         WITH st AS (SELECT floor FROM home_feed_state WHERE account_id = $1)
+         WITH st AS (SELECT floor FROM home_feed_state WHERE account_id = $1), ",
+    hidden!(),
+    "
          SELECT c.entry_id AS cursor, c.post_id,
                 CASE WHEN c.repost THEN c.source_id END AS reposter
            FROM ((SELECT f.entry_id, f.post_id, f.source_id, f.repost FROM home_feed f
@@ -353,6 +393,17 @@ pub async fn trim(db: impl PgExecutor<'_>, accounts: &[i64]) -> DomainResult<()>
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Whether the event log holds (or pruned) events past the fan-out's cursor.
+pub async fn behind(db: impl PgExecutor<'_>) -> DomainResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE pos > c.pos)
+                OR (SELECT up_to FROM events_pruned) > c.pos
+           FROM home_feed_cursor c",
+    )
+    .fetch_one(db)
+    .await?)
 }
 
 /// Forgets every feed (each is built again on its next read): after the

@@ -259,6 +259,23 @@ pub async fn by_user(
         .await?)
 }
 
+/// Whether reposter `$row.$col` may put posts on viewer `$1`'s home
+/// timeline: not suspended and not muted by the viewer (hiding timelines).
+/// The reposted post's author is [`home_post!`]'s to check.
+macro_rules! live_reposter {
+    ($row:literal, $col:literal) => {
+        concat!(
+            "(NOT EXISTS (SELECT 1 FROM users rs WHERE rs.id = ",
+            $row,
+            ".",
+            $col,
+            " AND rs.suspended_at IS NOT NULL) AND NOT ",
+            $crate::visibility::muted!($row, $col, "$1", timelines),
+            ")"
+        )
+    };
+}
+
 /// A followee's post that no source has reposted (the repost stands for it).
 macro_rules! unreposted {
     ($x:literal) => {
@@ -299,7 +316,8 @@ pub const TIMELINE_SQL: &str = post_select!(
         "ru.username AS reposted_by, e.cursor",
         "JOIN (
              WITH src AS (
-                  SELECT followee_id AS uid FROM follows WHERE follower_id = $1
+                  SELECT f.followee_id AS uid FROM follows f
+                   WHERE f.follower_id = $1 AND ", live_reposter!("f", "followee_id"), "
                   UNION ALL SELECT $1 WHERE $4),
              heads AS (
                   SELECT s.uid, false AS boost, h.id FROM src s

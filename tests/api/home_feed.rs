@@ -355,3 +355,77 @@ async fn events_pruned_before_their_fan_out_forget_every_feed(pool: PgPool) {
         .assert_status(200);
     assert_eq!(floor(&app, me).await, Some(0));
 }
+
+/// The ids (and reblogged ids) on the Mastodon home timeline.
+async fn mastodon_home(app: &TestApp, token: &str) -> Vec<(i64, Value)> {
+    let res = app
+        .get("/api/v1/timelines/home?limit=40", Some(token))
+        .await;
+    res.assert_status(200);
+    res.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let shown = if s["reblog"].is_object() {
+                &s["reblog"]
+            } else {
+                s
+            };
+            let by = s["reblog"]
+                .is_object()
+                .then(|| s["account"]["username"].clone());
+            (
+                shown["id"].as_str().unwrap().parse().unwrap(),
+                by.unwrap_or(Value::Null),
+            )
+        })
+        .collect()
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn reposts_by_a_muted_or_suspended_followee_never_show(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (me, me_t) = app.user("viewer").await;
+    let (bob, bob_t) = app.user("bob").await;
+    let (cyd, cyd_t) = app.user("cyd").await;
+    let (eve, eve_t) = app.user("eve").await;
+    let (_, dan_t) = app.user("dan").await;
+    for id in [bob, cyd, eve] {
+        app.follow(&me_t, id).await;
+    }
+    let d1 = app.create_post(&dan_t, "d1", None).await;
+    let d2 = app.create_post(&dan_t, "d2", None).await;
+    repost(&app, &eve_t, d1).await;
+    repost(&app, &bob_t, d1).await;
+    repost(&app, &cyd_t, d2).await;
+    let by = |name: &str| Value::String(name.into());
+    let before = vec![(d2, by("cyd")), (d1, by("bob"))];
+    assert_eq!(timeline(&app, &me_t, false, 20).await, before);
+    assert_eq!(mastodon_home(&app, &me_t).await, before);
+
+    app.post("/user/bob/mute/", &json!({}), Some(&me_t))
+        .await
+        .assert_status(204);
+    sqlx::query("UPDATE users SET suspended_at = now() WHERE id = $1")
+        .bind(cyd)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    // Eve's earlier repost of d1 shows instead of muted Bob's; Cyd's is gone.
+    let after = vec![(d1, by("eve"))];
+    for fanned_out in [false, true] {
+        if fanned_out {
+            fan_out(&app).await;
+        }
+        assert_eq!(timeline(&app, &me_t, false, 20).await, after);
+        assert_eq!(timeline(&app, &me_t, false, 1).await, after);
+        assert_eq!(mastodon_home(&app, &me_t).await, after);
+        assert_eq!(reference(&app, me, false).await, after);
+    }
+    // Unmuted, Bob's repost is the one shown again.
+    app.delete("/user/bob/mute/", Some(&me_t))
+        .await
+        .assert_status(204);
+    assert_eq!(timeline(&app, &me_t, false, 20).await, [(d1, by("bob"))]);
+}
