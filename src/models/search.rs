@@ -114,7 +114,7 @@ pub async fn accounts(
                           WHERE lower(u.username) ~>=~ lower($1) AND lower(u.username) ~<~ (lower($1) || '~')
                           ORDER BY lower(u.username) USING ~<~ LIMIT $4),
               near AS (SELECT u.id FROM users u WHERE (SELECT count(*) FROM prefix) < $4
-                        ORDER BY lower(u.username) COLLATE "C" <-> lower($1) LIMIT $4),
+                        ORDER BY lower(u.username) COLLATE \"C\" <-> lower($1) LIMIT $4),
               ranked AS (SELECT u.id,
                                 (starts_with(lower(u.username), lower($1))::int::bigint << 62)
                                 + (floor(similarity(lower(u.username), lower($1)) * 524287)::bigint << 43)

@@ -400,10 +400,11 @@ async fn plan_index(pool: &PgPool, sql: &str) -> String {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let plan: serde_json::Value = sqlx::query_scalar(&format!("EXPLAIN (FORMAT JSON) {sql}"))
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
+    let plan: serde_json::Value =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN (FORMAT JSON) {sql}")))
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
     let text = plan.to_string();
     let at = text.find("\"Index Name\":\"").expect("an index scan") + 14;
     text[at..].split('"').next().unwrap().to_owned()
