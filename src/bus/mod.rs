@@ -105,32 +105,53 @@ async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
         .collect();
     let notification_ids: Vec<i64> = events.iter().filter_map(|e| e.notification_id).collect();
     let all_post_ids: Vec<i64> = events.iter().filter_map(|e| e.post_id).collect();
-    let mut facts: HashMap<i64, PostFacts> = HashMap::new();
-    if !all_post_ids.is_empty() {
-        facts.extend(event::post_facts(pool, &all_post_ids).await?);
-    }
-    let mut posts = HashMap::new();
-    if !post_ids.is_empty() {
-        for post in event::posts_by_ids(pool, &post_ids).await? {
-            posts.insert(post.id, post);
-        }
-    }
     let reposters: Vec<i64> = events
         .iter()
         .filter(|e| e.kind == EventKind::Repost)
         .map(|e| e.user_id)
         .collect();
-    let usernames = if reposters.is_empty() {
-        HashMap::new()
-    } else {
-        event::live_usernames(pool, &reposters).await?
-    };
-    let mut notifications = HashMap::new();
-    if !notification_ids.is_empty() {
-        for (_, n) in notification::by_ids(pool, &notification_ids).await? {
-            notifications.insert(n.id, to_json(&n)?);
-        }
-    }
+    // Independent reads, each on its own pooled connection: the batch waits
+    // for the slowest, not for their sum.
+    let (facts, posts, usernames, notifications) = tokio::try_join!(
+        async {
+            if all_post_ids.is_empty() {
+                return Ok(HashMap::new());
+            }
+            Ok::<_, ApiError>(
+                event::post_facts(pool, &all_post_ids)
+                    .await?
+                    .into_iter()
+                    .collect::<HashMap<i64, PostFacts>>(),
+            )
+        },
+        async {
+            if post_ids.is_empty() {
+                return Ok(HashMap::new());
+            }
+            let posts = event::posts_by_ids(pool, &post_ids).await?;
+            Ok::<_, ApiError>(
+                posts
+                    .into_iter()
+                    .map(|p| (p.id, p))
+                    .collect::<HashMap<_, _>>(),
+            )
+        },
+        async {
+            if reposters.is_empty() {
+                return Ok(HashMap::new());
+            }
+            Ok::<_, ApiError>(event::live_usernames(pool, &reposters).await?)
+        },
+        async {
+            let mut notifications = HashMap::new();
+            if !notification_ids.is_empty() {
+                for (_, n) in notification::by_ids(pool, &notification_ids).await? {
+                    notifications.insert(n.id, to_json(&n)?);
+                }
+            }
+            Ok::<_, ApiError>(notifications)
+        },
+    )?;
     let mut loaded = Vec::with_capacity(events.len());
     for event in events {
         let post = event.post_id.and_then(|id| posts.get(&id));
@@ -186,14 +207,17 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
 /// wakes the home-feed fan-out when there was something.
 async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
     loop {
+        let started = Instant::now();
         let after = hub.delivered();
         let events = event::after(pool, after, None, BATCH as i64).await?;
         let Some(last) = events.last().map(|e| e.pos) else {
             return Ok(());
         };
         feeds.wake();
-        let full = events.len() == BATCH;
+        let (count, full) = (events.len(), events.len() == BATCH);
+        let read = started.elapsed();
         let loaded = load(pool, events).await?;
+        let payloads = started.elapsed();
         let authors: Vec<i64> = loaded
             .iter()
             .flat_map(Loaded::parties)
@@ -201,11 +225,22 @@ async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
             .into_iter()
             .collect();
         let connected = hub.connected_users();
-        let known = follow::between(pool, &connected, &authors)
-            .await?
-            .with_blocks(block::between(pool, &connected, &authors).await?)
-            .with_mutes(mute::between(pool, &connected, &authors).await?);
+        let (follows, blocks, mutes) = tokio::try_join!(
+            follow::between(pool, &connected, &authors),
+            block::between(pool, &connected, &authors),
+            mute::between(pool, &connected, &authors),
+        )?;
+        let known = follows.with_blocks(blocks).with_mutes(mutes);
+        let relations = started.elapsed();
         hub.dispatch(&loaded, &known, last);
+        tracing::debug!(
+            events = count,
+            read_us = read.as_micros(),
+            payloads_us = payloads.as_micros(),
+            relations_us = relations.as_micros(),
+            dispatched_us = started.elapsed().as_micros(),
+            "drained a batch"
+        );
         if !full {
             return Ok(());
         }
@@ -273,14 +308,24 @@ async fn listen_once(
     let (mut number, mut drain_now, mut drained) = (true, true, Instant::now());
     loop {
         if number {
-            match event::number(pool).await? {
+            let started = Instant::now();
+            let numbered = event::number(pool).await?;
+            tracing::debug!(
+                ?numbered,
+                took_us = started.elapsed().as_micros(),
+                "numbering"
+            );
+            match numbered {
                 // Another numberer holds the lock: look again shortly.
                 None => retry = Some(tokio::time::Instant::now() + RETRY_BUSY),
                 // A full batch: more may be waiting.
                 Some(n) if n >= event::NUMBERING_BATCH => retry = Some(tokio::time::Instant::now()),
-                // Numbered (the signal brings the drain) or nothing to do.
                 Some(_) => retry = None,
             }
+            // What this instance just numbered is committed: deliver it now
+            // rather than after its own signal's round trip (which then
+            // finds nothing new).
+            drain_now = drain_now || numbered.is_some_and(|n| n > 0);
         }
         if drain_now || drained.elapsed() >= SAFETY_DRAIN {
             drain(pool, hub, feeds).await?;
