@@ -105,53 +105,32 @@ async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
         .collect();
     let notification_ids: Vec<i64> = events.iter().filter_map(|e| e.notification_id).collect();
     let all_post_ids: Vec<i64> = events.iter().filter_map(|e| e.post_id).collect();
+    let mut facts: HashMap<i64, PostFacts> = HashMap::new();
+    if !all_post_ids.is_empty() {
+        facts.extend(event::post_facts(pool, &all_post_ids).await?);
+    }
+    let mut posts = HashMap::new();
+    if !post_ids.is_empty() {
+        for post in event::posts_by_ids(pool, &post_ids).await? {
+            posts.insert(post.id, post);
+        }
+    }
     let reposters: Vec<i64> = events
         .iter()
         .filter(|e| e.kind == EventKind::Repost)
         .map(|e| e.user_id)
         .collect();
-    // Independent reads, each on its own pooled connection: the batch waits
-    // for the slowest, not for their sum.
-    let (facts, posts, usernames, notifications) = tokio::try_join!(
-        async {
-            if all_post_ids.is_empty() {
-                return Ok(HashMap::new());
-            }
-            Ok::<_, ApiError>(
-                event::post_facts(pool, &all_post_ids)
-                    .await?
-                    .into_iter()
-                    .collect::<HashMap<i64, PostFacts>>(),
-            )
-        },
-        async {
-            if post_ids.is_empty() {
-                return Ok(HashMap::new());
-            }
-            let posts = event::posts_by_ids(pool, &post_ids).await?;
-            Ok::<_, ApiError>(
-                posts
-                    .into_iter()
-                    .map(|p| (p.id, p))
-                    .collect::<HashMap<_, _>>(),
-            )
-        },
-        async {
-            if reposters.is_empty() {
-                return Ok(HashMap::new());
-            }
-            Ok::<_, ApiError>(event::live_usernames(pool, &reposters).await?)
-        },
-        async {
-            let mut notifications = HashMap::new();
-            if !notification_ids.is_empty() {
-                for (_, n) in notification::by_ids(pool, &notification_ids).await? {
-                    notifications.insert(n.id, to_json(&n)?);
-                }
-            }
-            Ok::<_, ApiError>(notifications)
-        },
-    )?;
+    let usernames = if reposters.is_empty() {
+        HashMap::new()
+    } else {
+        event::live_usernames(pool, &reposters).await?
+    };
+    let mut notifications = HashMap::new();
+    if !notification_ids.is_empty() {
+        for (_, n) in notification::by_ids(pool, &notification_ids).await? {
+            notifications.insert(n.id, to_json(&n)?);
+        }
+    }
     let mut loaded = Vec::with_capacity(events.len());
     for event in events {
         let post = event.post_id.and_then(|id| posts.get(&id));
@@ -225,12 +204,10 @@ async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
             .into_iter()
             .collect();
         let connected = hub.connected_users();
-        let (follows, blocks, mutes) = tokio::try_join!(
-            follow::between(pool, &connected, &authors),
-            block::between(pool, &connected, &authors),
-            mute::between(pool, &connected, &authors),
-        )?;
-        let known = follows.with_blocks(blocks).with_mutes(mutes);
+        let known = follow::between(pool, &connected, &authors)
+            .await?
+            .with_blocks(block::between(pool, &connected, &authors).await?)
+            .with_mutes(mute::between(pool, &connected, &authors).await?);
         let relations = started.elapsed();
         hub.dispatch(&loaded, &known, last);
         tracing::debug!(
