@@ -13,9 +13,13 @@
 #   BIG_INTERVAL_MS=1000   (each post's fan-out on its own: 10,000 followers x 10 posts a second
 #                          would measure a sustained 100,000 messages/s instead)
 #   DURATION=10            seconds per wrk run (c=32, 2 threads)
+#   SKIP_READS=1           skip the wrk reads around the idle sockets (memory only)
 #   SKIP_BUILD=1           use the existing target/release binaries
 #   BENCH_PG_URL           PostgreSQL server (default postgresql://postgres@127.0.0.1:5432)
+#   BENCH_DB=pamps_bench_stream  scratch database (dropped at the end)
 #   RESULTS                output file (default bench/stream-results.md)
+#   KEEP_SERVER_LOG        copy the server's log there at the end (with RUST_LOG=warn,pamps::bus=debug:
+#                          each batch's stage timings)
 #   QUIET_WAIT=1500        seconds to wait for other compilers (cargo/rustc) to finish
 #                          before each measurement; the load average is recorded either way
 # Everything targets loopback only; every run is bounded in time and count.
@@ -35,7 +39,7 @@ DURATION=${DURATION:-10}
 PG_URL=${BENCH_PG_URL:-postgresql://postgres@127.0.0.1:5432}
 RESULTS=${RESULTS:-$ROOT/bench/stream-results.md}
 QUIET_WAIT=${QUIET_WAIT:-1500}
-DB=pamps_bench_stream
+DB=${BENCH_DB:-pamps_bench_stream}
 PAMPS=$ROOT/target/release/pamps
 LOAD=$ROOT/target/release/examples/stream_load
 LUA=$ROOT/bench/wrk/pamps.lua
@@ -55,6 +59,7 @@ cleanup() {
   if [[ -n $LOAD_PID ]]; then kill "$LOAD_PID" 2>/dev/null || true; wait "$LOAD_PID" 2>/dev/null || true; fi
   if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   psql "$PG_URL/postgres" -XqAt -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
+  if [[ -n ${KEEP_SERVER_LOG:-} ]]; then cp "$WORK/server.log" "$KEEP_SERVER_LOG" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -114,7 +119,7 @@ start_server() {
   SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
   env PAMPS_ENV=development "PAMPS_DB__URI=$PG_URL/$DB" PAMPS_RATE_LIMIT__ENABLED=false \
     PAMPS_SERVER__LOG_LEVEL=warn PAMPS_STREAM__MAX_SOCKETS=20000 "PAMPS_SECURITY__SECRET_KEY=$SECRET" \
-    "$PAMPS" serve --host 127.0.0.1 --port "$port" >"$WORK/server.log" 2>&1 &
+    ${SERVER_PRELOAD:+LD_PRELOAD=$SERVER_PRELOAD} "$PAMPS" serve --host 127.0.0.1 --port "$port" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   BASE=http://127.0.0.1:$port
   for _ in $(seq 100); do
@@ -147,6 +152,11 @@ seed() {
 }
 
 reads() {
+  if [[ ${SKIP_READS:-0} == 1 ]]; then
+    WRK_LAST="0 0 0 0"
+    READ_POSTS=$WRK_LAST READ_USER=$WRK_LAST
+    return
+  fi
   wrk_rps "/post/?limit=20"
   READ_POSTS=$WRK_LAST
   wrk_rps "/user/$POPULAR/"
@@ -226,7 +236,7 @@ bench_idle() {
     read -r b_rps b50 b99 be <<<"$base"
     read -r w_rps w50 w99 we <<<"$with"
     read -r a_rps a50 a99 ae <<<"$after"
-    ratio=$(awk -v w="$w_rps" -v b="$b_rps" -v a="$a_rps" 'BEGIN { printf "%.0f", 100 * w / ((b + a) / 2) }')
+    ratio=$(awk -v w="$w_rps" -v b="$b_rps" -v a="$a_rps" 'BEGIN { d = (b + a) / 2; printf "%.0f", d ? 100 * w / d : 0 }')
     row "$label, wrk c=$WRK_CONNECTIONS ${DURATION} s, under the sockets" \
       "$w_rps req/s (p50 $w50 ms, p99 $w99 ms, $we errors) vs $b_rps req/s before (p50 $b50, p99 $b99, $be errors) and $a_rps req/s after (p50 $a50, p99 $a99, $ae errors): $ratio% of the mean without sockets" \
       "≥ 80%" "$(verdict "$ratio >= 80")" "before $load_reads0; with $load1 → $load_reads1; after $load2"

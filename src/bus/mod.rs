@@ -186,14 +186,17 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
 /// wakes the home-feed fan-out when there was something.
 async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
     loop {
+        let started = Instant::now();
         let after = hub.delivered();
         let events = event::after(pool, after, None, BATCH as i64).await?;
         let Some(last) = events.last().map(|e| e.pos) else {
             return Ok(());
         };
         feeds.wake();
-        let full = events.len() == BATCH;
+        let (count, full) = (events.len(), events.len() == BATCH);
+        let read = started.elapsed();
         let loaded = load(pool, events).await?;
+        let payloads = started.elapsed();
         let authors: Vec<i64> = loaded
             .iter()
             .flat_map(Loaded::parties)
@@ -205,7 +208,16 @@ async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
             .await?
             .with_blocks(block::between(pool, &connected, &authors).await?)
             .with_mutes(mute::between(pool, &connected, &authors).await?);
+        let relations = started.elapsed();
         hub.dispatch(&loaded, &known, last);
+        tracing::debug!(
+            events = count,
+            read_us = read.as_micros(),
+            payloads_us = payloads.as_micros(),
+            relations_us = relations.as_micros(),
+            dispatched_us = started.elapsed().as_micros(),
+            "drained a batch"
+        );
         if !full {
             return Ok(());
         }
@@ -273,14 +285,24 @@ async fn listen_once(
     let (mut number, mut drain_now, mut drained) = (true, true, Instant::now());
     loop {
         if number {
-            match event::number(pool).await? {
+            let started = Instant::now();
+            let numbered = event::number(pool).await?;
+            tracing::debug!(
+                ?numbered,
+                took_us = started.elapsed().as_micros(),
+                "numbering"
+            );
+            match numbered {
                 // Another numberer holds the lock: look again shortly.
                 None => retry = Some(tokio::time::Instant::now() + RETRY_BUSY),
                 // A full batch: more may be waiting.
                 Some(n) if n >= event::NUMBERING_BATCH => retry = Some(tokio::time::Instant::now()),
-                // Numbered (the signal brings the drain) or nothing to do.
                 Some(_) => retry = None,
             }
+            // What this instance just numbered is committed: deliver it now
+            // rather than after its own signal's round trip (which then
+            // finds nothing new).
+            drain_now = drain_now || numbered.is_some_and(|n| n > 0);
         }
         if drain_now || drained.elapsed() >= SAFETY_DRAIN {
             drain(pool, hub, feeds).await?;
