@@ -25,7 +25,6 @@
 //! and one log line; around it, when `metrics.enabled`, the metrics
 //! middleware counts and times every request by route template.
 
-use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use actix_cors::Cors;
@@ -40,13 +39,8 @@ use crate::middleware::{
     conditional_get, fail_fast_without_db, head_as_get, head_without_stream, json_error_body,
     limit_body, method_not_allowed, no_route, normalize_path, request_log, wake_numberer,
 };
-use crate::route_table::RouteTable;
 use crate::state::AppState;
 use crate::{compression, mastodon, openapi, routes};
-
-/// The documented routes, for the default services and path normalisation.
-static ROUTES: LazyLock<Arc<RouteTable>> =
-    LazyLock::new(|| Arc::new(RouteTable::new(&openapi::DOCUMENT)));
 
 /// The actix app with every surface; the server and the tests both build it here.
 pub fn build_app(
@@ -106,7 +100,7 @@ pub fn build_app(
         .app_data(BodyTimeout(body_timeout))
         .app_data(web::Data::from(state.forwarding.clone()))
         .app_data(state)
-        .app_data(web::Data::from(ROUTES.clone()))
+        .app_data(web::Data::from(openapi::SPEC.routes.clone()))
         .app_data(web::PathConfig::default().error_handler(|err, _| path_error(&err).into()))
         .service(statics)
         .service(

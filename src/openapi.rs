@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::route_table::RouteTable;
 use crate::routes;
 
 struct Security;
@@ -125,7 +126,7 @@ impl Modify for Complete {
 struct ApiDoc;
 
 /// The document: [`ApiDoc`] plus every path the route table registers.
-pub static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
+fn document() -> utoipa::openapi::OpenApi {
     let (_, mut doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
@@ -134,16 +135,43 @@ pub static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(|| {
         .split_for_parts();
     Complete.modify(&mut doc);
     doc
+}
+
+/// What the app keeps of the document, built once per process: its JSON,
+/// served as is, and its route table. The document itself is dropped: handed
+/// to Swagger UI it was cloned into every worker and serialised per request
+/// (about 11 MB of heap a worker).
+pub struct Spec {
+    pub json: web::Bytes,
+    pub routes: Arc<RouteTable>,
+}
+
+pub static SPEC: LazyLock<Spec> = LazyLock::new(|| {
+    let doc = document();
+    Spec {
+        json: serde_json::to_vec(&doc)
+            .expect("the OpenAPI document serialises")
+            .into(),
+        routes: Arc::new(RouteTable::new(&doc)),
+    }
 });
 
 const SPEC_URL: &str = "/openapi.json";
 
 /// `/openapi.json`, and Swagger UI at `/docs/` and `/docs`, from the binary.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let config = Arc::new(Config::from(SPEC_URL));
-    cfg.service(SwaggerUi::new("/docs/{_:.*}").url(SPEC_URL, DOCUMENT.clone()))
-        .app_data(web::Data::from(config))
+    let config = Config::from(SPEC_URL);
+    cfg.route(SPEC_URL, web::get().to(spec_json))
+        .service(SwaggerUi::new("/docs/{_:.*}").config(config.clone()))
+        .app_data(web::Data::from(Arc::new(config)))
         .route("/docs", web::get().to(docs_without_slash));
+}
+
+/// `/openapi.json`: the document's JSON, serialised once.
+async fn spec_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(SPEC.json.clone())
 }
 
 /// Swagger UI's page at `/docs`: the same page as `/docs/`, with a base URL
