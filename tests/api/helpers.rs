@@ -484,3 +484,42 @@ pub fn assert_401(res: &TestResponse, detail: &str) {
     assert_eq!(res.json(), json!({"detail": detail}));
     assert_eq!(res.header("www-authenticate"), Some("Bearer"));
 }
+
+/// A walking head start between two racing requests, A and B, so that the
+/// trials gather where they overlap and both orders happen: positive, A
+/// waits; after A won, A waits one step longer, after B won one step less.
+pub struct Stagger {
+    micros: i64,
+    step: i64,
+}
+
+impl Stagger {
+    /// No head start yet; `step` about one request's time.
+    pub fn new(step: std::time::Duration) -> Self {
+        Self {
+            micros: 0,
+            step: step.as_micros().max(1) as i64,
+        }
+    }
+
+    /// Records which request won the last trial.
+    pub fn first(&mut self, a_won: bool) {
+        self.micros += if a_won { self.step } else { -self.step };
+    }
+
+    /// The delays before A and before B.
+    pub fn delays(&self) -> (std::time::Duration, std::time::Duration) {
+        let d = std::time::Duration::from_micros(self.micros.unsigned_abs());
+        if self.micros >= 0 {
+            (d, std::time::Duration::ZERO)
+        } else {
+            (std::time::Duration::ZERO, d)
+        }
+    }
+}
+
+/// `f` after `delay`.
+pub async fn after<T>(delay: std::time::Duration, f: impl Future<Output = T>) -> T {
+    tokio::time::sleep(delay).await;
+    f.await
+}

@@ -12,12 +12,12 @@
 //! statement read the blocks in a snapshot taken before the block
 //! committed) has the larger one.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, TestResponse};
+use crate::helpers::{Stagger, TestApp, after};
 
 const TRIALS: usize = 40;
 
@@ -34,34 +34,6 @@ enum Write {
     Repost,
     /// bob mentions ana in a new post (ana's notification is the write).
     Mention,
-}
-
-/// The head start of the block over the write (negative: of the write over
-/// the block): longer after the write won, shorter after the block did.
-struct Stagger {
-    micros: i64,
-    step: i64,
-}
-
-impl Stagger {
-    fn after(&mut self, write_first: bool) {
-        self.micros += if write_first { self.step } else { -self.step };
-    }
-
-    /// The delays before the write and before the block.
-    fn delays(&self) -> (Duration, Duration) {
-        let d = Duration::from_micros(self.micros.unsigned_abs());
-        if self.micros >= 0 {
-            (d, Duration::ZERO)
-        } else {
-            (Duration::ZERO, d)
-        }
-    }
-}
-
-async fn after(delay: Duration, f: impl Future<Output = TestResponse>) -> TestResponse {
-    tokio::time::sleep(delay).await;
-    f.await
 }
 
 /// The row the write left (and its transaction id), if any: the reply, the
@@ -151,10 +123,7 @@ async fn race(pool: PgPool, write: Write) {
             .await
             .assert_status(204);
     }
-    let mut stagger = Stagger {
-        micros: 0,
-        step: (started.elapsed() / 60).as_micros() as i64,
-    };
+    let mut stagger = Stagger::new(started.elapsed() / 60);
     let (mut late, mut write_first, mut block_first) = (0, 0, 0);
     for trial in 0..TRIALS {
         let post = app
@@ -209,7 +178,7 @@ async fn race(pool: PgPool, write: Write) {
         } else {
             block_first += 1;
         }
-        stagger.after(row.is_some());
+        stagger.first(row.is_some());
         let (likes, reposts, replies): (i32, i32, i32) =
             sqlx::query_as("SELECT like_count, repost_count, reply_count FROM posts WHERE id = $1")
                 .bind(post)
