@@ -278,3 +278,51 @@ async fn seed_rejects_impossible_shapes(pool: PgPool) {
     }
     assert_eq!(TestApp::new(pool).await.count("users").await, 0);
 }
+
+/// Tags whose stored use count differs from counting every post one by one
+/// (`hashtags_counted`, no `'#'` shortcut), either way.
+async fn wrong_hashtag_counts(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "WITH truth AS (SELECT t AS tag, count(*)::int AS uses
+                          FROM posts p, unnest(post_hashtags(p.text)) t
+                         WHERE hashtags_counted(p) GROUP BY t),
+              stored AS (SELECT tag, uses FROM hashtags WHERE uses <> 0)
+         SELECT (SELECT count(*) FROM (TABLE truth EXCEPT TABLE stored) a)
+              + (SELECT count(*) FROM (TABLE stored EXCEPT TABLE truth) b)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn seeded_hashtag_counts_match_the_posts_and_the_recount_keeps_its_rule(pool: PgPool) {
+    seed::seed(&pool, &tiny(3)).await.unwrap();
+    let tagged: i64 = sqlx::query_scalar("SELECT count(*) FROM hashtags WHERE uses > 0")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(tagged > 0, "the seeded posts carry hashtags");
+    assert_eq!(wrong_hashtag_counts(&pool).await, 0);
+
+    // A '#' that makes no tag, a suspended author and a private post: the
+    // recount still applies the rule, not just the '#' test.
+    sqlx::raw_sql(
+        "UPDATE posts SET text = 'no tag #123 here' WHERE id = 1;
+         UPDATE users SET suspended_at = now() WHERE id = 2;
+         UPDATE posts SET visibility = 'private' WHERE id IN (SELECT id FROM posts WHERE strpos(text, '#') > 0 LIMIT 5);
+         UPDATE hashtags SET uses = uses + 7;",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert!(
+        wrong_hashtag_counts(&pool).await > 0,
+        "the counts were spoilt"
+    );
+    sqlx::query("SELECT hashtags_recount()")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(wrong_hashtag_counts(&pool).await, 0);
+}
