@@ -77,7 +77,7 @@ fn canonical_path(table: &RouteTable, path: &str) -> Option<String> {
         Some(trimmed) => trimmed.to_owned(),
         None => format!("{path}/"),
     };
-    for route in &table.routes {
+    for route in table.candidates(path) {
         if route.pattern.is_match(path) {
             return None;
         }
@@ -93,8 +93,7 @@ fn canonical_path(table: &RouteTable, path: &str) -> Option<String> {
 pub async fn no_route(req: HttpRequest) -> HttpResponse {
     let table = RouteTable::of(&req);
     let methods: Vec<&str> = table
-        .routes
-        .iter()
+        .candidates(req.path())
         .filter(|route| route.pattern.is_match(req.path()))
         .flat_map(|route| route.methods.iter().copied())
         .collect();

@@ -80,8 +80,7 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
     let path = req.path();
     let table = RouteTable::of(&req);
     let matching: Vec<&Route> = table
-        .routes
-        .iter()
+        .candidates(path)
         .filter(|route| owns(&route.path) && route_def(&route.path).is_match(path))
         .collect();
     // A fixed path (`/notifications/clear`) is routed before a pattern
