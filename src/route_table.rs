@@ -104,8 +104,6 @@ impl RouteTable {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     /// Every documented route is among the candidates of a concrete path it
     /// matches, with and without the trailing slash, and a path under an
     /// unknown first segment has none but the open ones.
