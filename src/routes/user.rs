@@ -190,7 +190,8 @@ pub async fn unfollow(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Users following someone, most recent follow first.
+/// Users following someone, most recent follow first (without those across
+/// a block from the caller).
 #[utoipa::path(tag = "follows",
     params(("username" = String, Path), PageQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<User>), (status = 401, body = ErrorBody),
@@ -200,13 +201,14 @@ pub async fn followers(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    _viewer: MaybeAuthUser,
+    viewer: MaybeAuthUser,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    follow_list(&req, &state, &path, &q, Side::Followers).await
+    follow_list(&req, &state, &path, &q, Side::Followers, viewer.id()).await
 }
 
-/// Users someone follows, most recent follow first.
+/// Users someone follows, most recent follow first (without those across a
+/// block from the caller).
 #[utoipa::path(tag = "follows",
     params(("username" = String, Path), PageQuery), security((), ("bearer" = [])),
     responses((status = 200, body = Vec<User>), (status = 401, body = ErrorBody),
@@ -216,10 +218,10 @@ pub async fn following(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    _viewer: MaybeAuthUser,
+    viewer: MaybeAuthUser,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    follow_list(&req, &state, &path, &q, Side::Following).await
+    follow_list(&req, &state, &path, &q, Side::Following, viewer.id()).await
 }
 
 async fn follow_list(
@@ -228,9 +230,10 @@ async fn follow_list(
     username: &str,
     q: &PageQuery,
     side: Side,
+    viewer: Option<i64>,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    let rows = timelines::follows(&state.pool, username, side, page, None).await?;
+    let rows = timelines::follows(&state.pool, username, side, page, viewer).await?;
     Ok(page_response(req, page, rows))
 }
 

@@ -134,6 +134,65 @@ async fn a_block_refuses_follows_replies_and_likes_both_ways_with_403(pool: PgPo
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn follow_lists_hide_the_accounts_across_a_block_from_the_caller_only(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, ana_token) = app.user("ana").await;
+    let (ben, ben_token) = app.user("ben").await;
+    let (cy, cy_token) = app.user("cyd").await;
+    let (dee, dee_token) = app.user("dee").await;
+    app.follow(&ana_token, cy).await;
+    app.follow(&ben_token, cy).await;
+    app.follow(&dee_token, cy).await;
+    app.follow(&cy_token, ben).await;
+    app.follow(&cy_token, dee).await;
+    app.post_empty("/user/ben/block/", Some(&ana_token))
+        .await
+        .assert_status(204);
+
+    let names = |path: &'static str, token: Option<String>| {
+        let app = &app;
+        async move {
+            let res = app.get(path, token.as_deref()).await;
+            res.assert_status(200);
+            usernames(&res.json())
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        }
+    };
+    // The blocker, the blocked, a third person and nobody, on both sides.
+    assert_eq!(
+        names("/user/cyd/followers/", Some(ana_token.clone())).await,
+        ["dee", "ana"]
+    );
+    assert_eq!(
+        names("/user/cyd/followers/", Some(ben_token.clone())).await,
+        ["dee", "ben"]
+    );
+    assert_eq!(
+        names("/user/cyd/followers/", Some(dee_token.clone())).await,
+        ["dee", "ben", "ana"]
+    );
+    assert_eq!(
+        names("/user/cyd/followers/", None).await,
+        ["dee", "ben", "ana"]
+    );
+    assert_eq!(
+        names("/user/cyd/following/", Some(ana_token.clone())).await,
+        ["dee"]
+    );
+    assert_eq!(names("/user/cyd/following/", None).await, ["dee", "ben"]);
+
+    app.delete("/user/ben/block/", Some(&ana_token))
+        .await
+        .assert_status(204);
+    assert_eq!(
+        names("/user/cyd/following/", Some(ana_token)).await,
+        ["dee", "ben"]
+    );
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn a_blocked_users_mention_notifies_nobody_and_unblock_restores_reads(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (_, ana_token) = app.user("ana").await;
