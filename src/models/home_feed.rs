@@ -21,7 +21,7 @@
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::domain::error::DomainResult;
-use crate::models::post::{Post, post_select};
+use crate::models::post::{MAX_FETCH, Post, post_select};
 use crate::visibility::{muted, readable_post};
 
 /// Entries an account's feed keeps (more for a while: [`trim`] runs on a
@@ -100,7 +100,8 @@ macro_rules! shown {
 /// Whether candidate `$c` (entry_id, post_id, source_id, repost) shows on
 /// viewer `$1`'s timeline (as `post::timeline` decides): its source is one
 /// and shown; the post is live, readable by the viewer and by a shown
-/// author (its own source's, when not a repost); a repost still exists;
+/// author (its own source's, when not a repost: shown already); a repost
+/// still exists;
 /// and no shown source reposted the post later (the latest repost stands
 /// for it). The rule of `home_post!`, with its blocks and mutes read once
 /// per page ([`hidden!`]).
@@ -118,9 +119,11 @@ macro_rules! shows {
             $c,
             ".source_id) AND ",
             readable_post!("x", "$1"),
-            " AND ",
+            " AND (NOT ",
+            $c,
+            ".repost OR ",
             shown!("x", "user_id"),
-            ")
+            "))
              AND (NOT ",
             $c,
             ".repost OR EXISTS (SELECT 1 FROM reposts rx WHERE rx.id = ",
@@ -146,46 +149,62 @@ macro_rules! shows {
 }
 
 /// One page of viewer `$1`'s timeline from the feed and its tail: entries
-/// below `$2` and at or above the floor, newest first, at most `$3`
-/// (public for `bench/sql.rs`).
-pub const PAGE: &str = post_select!(
-    "ru.username AS reposted_by, e.cursor",
-    "JOIN (
-         WITH st AS (SELECT floor FROM home_feed_state WHERE account_id = $1), ",
-    hidden!(),
-    "
-         SELECT c.entry_id AS cursor, c.post_id,
-                CASE WHEN c.repost THEN c.source_id END AS reposter
-           FROM ((SELECT f.entry_id, f.post_id, f.source_id, f.repost FROM home_feed f
-                   WHERE f.account_id = $1 AND f.entry_id < $2
-                     AND f.entry_id >= (SELECT floor FROM st) AND ",
-    shows!("f"),
-    "
-                   ORDER BY f.entry_id DESC LIMIT $3)
-                 UNION ALL
-                 (SELECT t.entry_id, t.post_id, t.source_id, t.repost FROM (
-                         SELECT DISTINCT CASE WHEN q.type = 'post' THEN q.post_id ELSE r.id END AS entry_id,
-                                q.post_id, q.user_id AS source_id, q.type = 'repost' AS repost
-                           FROM (SELECT type, post_id, user_id FROM events_pending
-                                  WHERE type IN ('post', 'repost')
-                                 UNION ALL
-                                 SELECT type, post_id, user_id FROM events
-                                  WHERE pos > (SELECT pos FROM home_feed_cursor)
-                                    AND type IN ('post', 'repost')) q
-                           LEFT JOIN reposts r ON q.type = 'repost' AND r.user_id = q.user_id
-                                              AND r.post_id = q.post_id
-                          WHERE q.type = 'post' OR r.id IS NOT NULL) t
-                   WHERE t.entry_id < $2 AND t.entry_id >= (SELECT floor FROM st)
-                     AND NOT EXISTS (SELECT 1 FROM home_feed h
-                                      WHERE h.account_id = $1 AND h.entry_id = t.entry_id)
-                     AND ",
-    shows!("t"),
-    "
-                   ORDER BY t.entry_id DESC LIMIT $3)) c
-          ORDER BY c.entry_id DESC LIMIT $3) e ON e.post_id = p.id
-     LEFT JOIN users ru ON ru.id = e.reposter
-     ORDER BY e.cursor DESC LIMIT $3"
-);
+/// below `$2` and at or above the floor, newest first, at most `$3`, read
+/// as at most `$fetch` (a constant, so that the generic plan PostgreSQL
+/// keeps for the prepared statement is costed for a page: with `LIMIT $3`
+/// inside it was costed for a tenth of the feed and read and sorted all of
+/// it, 7,500 buffers against 400).
+macro_rules! page {
+    ($fetch:literal) => {
+        post_select!(
+            "ru.username AS reposted_by, e.cursor",
+            "JOIN (
+                 WITH st AS (SELECT floor FROM home_feed_state WHERE account_id = $1), ",
+            hidden!(),
+            "
+                 SELECT c.entry_id AS cursor, c.post_id,
+                        CASE WHEN c.repost THEN c.source_id END AS reposter
+                   FROM ((SELECT f.entry_id, f.post_id, f.source_id, f.repost FROM home_feed f
+                           WHERE f.account_id = $1 AND f.entry_id < $2
+                             AND f.entry_id >= (SELECT floor FROM st) AND ",
+            shows!("f"),
+            "
+                           ORDER BY f.entry_id DESC LIMIT ", $fetch, ")
+                         UNION ALL
+                         (SELECT t.entry_id, t.post_id, t.source_id, t.repost FROM (
+                                 SELECT DISTINCT CASE WHEN q.type = 'post' THEN q.post_id ELSE r.id END AS entry_id,
+                                        q.post_id, q.user_id AS source_id, q.type = 'repost' AS repost
+                                   FROM (SELECT type, post_id, user_id FROM events_pending
+                                          WHERE type IN ('post', 'repost')
+                                         UNION ALL
+                                         SELECT type, post_id, user_id FROM events
+                                          WHERE pos > (SELECT pos FROM home_feed_cursor)
+                                            AND type IN ('post', 'repost')) q
+                                   LEFT JOIN reposts r ON q.type = 'repost' AND r.user_id = q.user_id
+                                                      AND r.post_id = q.post_id
+                                  WHERE q.type = 'post' OR r.id IS NOT NULL) t
+                           WHERE t.entry_id < $2 AND t.entry_id >= (SELECT floor FROM st)
+                             AND NOT EXISTS (SELECT 1 FROM home_feed h
+                                              WHERE h.account_id = $1 AND h.entry_id = t.entry_id)
+                             AND ",
+            shows!("t"),
+            "
+                           ORDER BY t.entry_id DESC LIMIT ", $fetch, ")) c
+                  ORDER BY c.entry_id DESC LIMIT ", $fetch, ") e ON e.post_id = p.id
+             LEFT JOIN users ru ON ru.id = e.reposter
+             ORDER BY e.cursor DESC LIMIT $3"
+        )
+    };
+}
+
+/// [`page!`] for the default page and one more (public for `bench/sql.rs`).
+pub const PAGE: &str = page!("21");
+
+/// [`page!`] for the longest page and one more.
+pub const PAGE_LONG: &str = page!("101");
+
+/// The most entries [`PAGE`] reads ([`PAGE_LONG`]: `post::MAX_FETCH`).
+const PAGE_FETCH: i64 = 21;
 
 /// Up to `limit` entries of `viewer`'s timeline below `before` that the feed
 /// covers (empty when the account has no feed yet: see [`floor`]).
@@ -196,7 +215,9 @@ pub async fn page(
     before: i64,
     limit: i64,
 ) -> DomainResult<Vec<Post>> {
-    Ok(sqlx::query_as(PAGE)
+    debug_assert!(limit <= MAX_FETCH);
+    let sql = if limit <= PAGE_FETCH { PAGE } else { PAGE_LONG };
+    Ok(sqlx::query_as(sql)
         .bind(viewer)
         .bind(before)
         .bind(limit)
@@ -413,4 +434,15 @@ pub async fn forget_all(db: impl PgExecutor<'_>) -> DomainResult<()> {
         .execute(db)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_read_the_entries_their_limits_name() {
+        assert!(PAGE.contains(&format!("LIMIT {PAGE_FETCH})")));
+        assert!(PAGE_LONG.contains(&format!("LIMIT {MAX_FETCH})")));
+    }
 }

@@ -99,7 +99,8 @@ pub struct PostEdit {
 }
 
 /// The columns of [`Post`]: `$1` is the viewer's id or null, `$cursor` the
-/// list key (preceded by any extra columns, e.g. `reposted_by`).
+/// list key (preceded by any extra columns, e.g. `reposted_by`). The viewer's
+/// own flags read `$1` as `(SELECT $1::bigint)` (why: [`capped!`]).
 macro_rules! post_select {
     ($cursor:literal, $($tail:expr),+) => {
         concat!(
@@ -107,15 +108,15 @@ macro_rules! post_select {
                     p.like_count, p.reply_count, p.edited_at, ",
             $crate::media::attachment::post_media_json!("p.id"),
             " AS media, p.visibility,
-                    CASE WHEN $1::bigint IS NULL THEN NULL
-                         ELSE EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = $1)
+                    CASE WHEN (SELECT $1::bigint) IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM likes l WHERE l.post_id = p.id AND l.user_id = (SELECT $1::bigint))
                     END AS liked,
                     p.repost_count,
-                    CASE WHEN $1::bigint IS NULL THEN NULL
-                         ELSE EXISTS (SELECT 1 FROM reposts r WHERE r.post_id = p.id AND r.user_id = $1)
+                    CASE WHEN (SELECT $1::bigint) IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM reposts r WHERE r.post_id = p.id AND r.user_id = (SELECT $1::bigint))
                     END AS reposted,
-                    CASE WHEN $1::bigint IS NULL THEN NULL
-                         ELSE EXISTS (SELECT 1 FROM bookmarks b WHERE b.post_id = p.id AND b.user_id = $1)
+                    CASE WHEN (SELECT $1::bigint) IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM bookmarks b WHERE b.post_id = p.id AND b.user_id = (SELECT $1::bigint))
                     END AS bookmarked, ",
             $cursor, " AS cursor
                FROM posts p JOIN users u ON u.id = p.user_id ",
@@ -124,6 +125,34 @@ macro_rules! post_select {
     };
 }
 pub(crate) use post_select;
+
+/// The most rows a list reads: a page of at most 100 (the contract's and
+/// Mastodon's caps, and [`EMBEDDED_REPLIES`]) and one more.
+pub const MAX_FETCH: i64 = 101;
+
+/// `$query` (a list ordered by its `cursor` column, `$dir`) cut to `$limit`
+/// rows, for a prepared statement planned once per connection rather than
+/// on every run. PostgreSQL keeps a statement's generic plan only when it
+/// costs no more than the custom ones; it costs `LIMIT $n` as a tenth of
+/// the table, never as a page, so every run was planned afresh (0.5-1 ms,
+/// more than running the page). The constant inner bound ([`MAX_FETCH`])
+/// has the generic plan cost a page; the outer `ORDER BY` reuses the inner
+/// order (no sort) and stops at `$limit`. Such lists also read the viewer
+/// `$1` as `(SELECT $1::bigint)`: a custom plan for a logged-out reader
+/// folds a null `$1` and drops every per-viewer probe, which again makes
+/// the custom plan the cheaper.
+macro_rules! capped {
+    ($dir:literal, $limit:literal, $($query:expr),+) => {
+        concat!(
+            "SELECT * FROM (",
+            $($query),+,
+            " LIMIT 101) page ORDER BY page.cursor ",
+            $dir,
+            " LIMIT ",
+            $limit
+        )
+    };
+}
 
 /// Locks a live post against a concurrent delete until the statement's
 /// transaction ends; a post deleted meanwhile is skipped (why `FOR NO KEY
@@ -144,7 +173,7 @@ pub async fn get(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> Domai
     sqlx::query_as(post_select!(
         "p.id",
         "WHERE p.id = $2 AND ",
-        visible_post!("p", "$1"),
+        visible_post!("p", "(SELECT $1::bigint)"),
         ""
     ))
     .bind(viewer)
@@ -161,22 +190,31 @@ pub async fn list_top_level(
     page: Page,
     viewer: Option<i64>,
 ) -> DomainResult<Vec<Post>> {
+    debug_assert!(page.fetch_limit() <= MAX_FETCH);
     let (sql, after) = match order {
         Order::Asc => (
-            post_select!(
-                "p.id",
-                "WHERE p.parent_id IS NULL AND ",
-                listed_post!("p", "$1"),
-                " AND p.id > $2 ORDER BY p.id LIMIT $3"
+            capped!(
+                "ASC",
+                "$3",
+                post_select!(
+                    "p.id",
+                    "WHERE p.parent_id IS NULL AND ",
+                    listed_post!("p", "(SELECT $1::bigint)"),
+                    " AND p.id > $2 ORDER BY p.id"
+                )
             ),
             page.after_asc(),
         ),
         Order::Desc => (
-            post_select!(
-                "p.id",
-                "WHERE p.parent_id IS NULL AND ",
-                listed_post!("p", "$1"),
-                " AND p.id < $2 ORDER BY p.id DESC LIMIT $3"
+            capped!(
+                "DESC",
+                "$3",
+                post_select!(
+                    "p.id",
+                    "WHERE p.parent_id IS NULL AND ",
+                    listed_post!("p", "(SELECT $1::bigint)"),
+                    " AND p.id < $2 ORDER BY p.id DESC"
+                )
             ),
             page.after_desc(),
         ),
@@ -196,11 +234,16 @@ pub async fn replies(
     page: Page,
     viewer: Option<i64>,
 ) -> DomainResult<Vec<Post>> {
-    Ok(sqlx::query_as(post_select!(
-        "p.id",
-        "WHERE p.parent_id = $2 AND ",
-        visible_post!("p", "$1"),
-        " AND p.id > $3 ORDER BY p.id LIMIT $4"
+    debug_assert!(page.fetch_limit() <= MAX_FETCH);
+    Ok(sqlx::query_as(capped!(
+        "ASC",
+        "$4",
+        post_select!(
+            "p.id",
+            "WHERE p.parent_id = $2 AND ",
+            visible_post!("p", "(SELECT $1::bigint)"),
+            " AND p.id > $3 ORDER BY p.id"
+        )
     ))
     .bind(viewer)
     .bind(parent_id)
@@ -219,31 +262,48 @@ pub async fn by_user(
     page: Page,
     viewer: Option<i64>,
 ) -> DomainResult<Vec<Post>> {
+    debug_assert!(page.fetch_limit() <= MAX_FETCH);
     // One literal per variant, so each can use its partial index.
     let sql = match (include_replies, order) {
-        (false, Order::Asc) => post_select!(
-            "p.id",
-            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ",
-            visible_post!("p", "$1"),
-            " AND p.id > $3 ORDER BY p.id LIMIT $4"
+        (false, Order::Asc) => capped!(
+            "ASC",
+            "$4",
+            post_select!(
+                "p.id",
+                "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ",
+                visible_post!("p", "(SELECT $1::bigint)"),
+                " AND p.id > $3 ORDER BY p.id"
+            )
         ),
-        (false, Order::Desc) => post_select!(
-            "p.id",
-            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ",
-            visible_post!("p", "$1"),
-            " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
+        (false, Order::Desc) => capped!(
+            "DESC",
+            "$4",
+            post_select!(
+                "p.id",
+                "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ",
+                visible_post!("p", "(SELECT $1::bigint)"),
+                " AND p.id < $3 ORDER BY p.id DESC"
+            )
         ),
-        (true, Order::Asc) => post_select!(
-            "p.id",
-            "WHERE p.user_id = $2 AND ",
-            visible_post!("p", "$1"),
-            " AND p.id > $3 ORDER BY p.id LIMIT $4"
+        (true, Order::Asc) => capped!(
+            "ASC",
+            "$4",
+            post_select!(
+                "p.id",
+                "WHERE p.user_id = $2 AND ",
+                visible_post!("p", "(SELECT $1::bigint)"),
+                " AND p.id > $3 ORDER BY p.id"
+            )
         ),
-        (true, Order::Desc) => post_select!(
-            "p.id",
-            "WHERE p.user_id = $2 AND ",
-            visible_post!("p", "$1"),
-            " AND p.id < $3 ORDER BY p.id DESC LIMIT $4"
+        (true, Order::Desc) => capped!(
+            "DESC",
+            "$4",
+            post_select!(
+                "p.id",
+                "WHERE p.user_id = $2 AND ",
+                visible_post!("p", "(SELECT $1::bigint)"),
+                " AND p.id < $3 ORDER BY p.id DESC"
+            )
         ),
     };
     let after = match order {
@@ -391,13 +451,18 @@ pub async fn liked_by(
     page: Page,
     viewer: Option<i64>,
 ) -> DomainResult<Vec<Post>> {
-    Ok(sqlx::query_as(post_select!(
-        "k.id",
-        "JOIN likes k ON k.post_id = p.id
-         WHERE k.user_id = $2 AND ",
-        visible_post!("p", "$1"),
-        " AND k.id < $3
-         ORDER BY k.id DESC LIMIT $4"
+    debug_assert!(page.fetch_limit() <= MAX_FETCH);
+    Ok(sqlx::query_as(capped!(
+        "DESC",
+        "$4",
+        post_select!(
+            "k.id",
+            "JOIN likes k ON k.post_id = p.id
+             WHERE k.user_id = $2 AND ",
+            visible_post!("p", "(SELECT $1::bigint)"),
+            " AND k.id < $3
+             ORDER BY k.id DESC"
+        )
     ))
     .bind(viewer)
     .bind(user_id)
@@ -411,7 +476,7 @@ pub async fn liked_by(
 pub async fn visible(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> DomainResult<bool> {
     Ok(sqlx::query_scalar(concat!(
         "SELECT EXISTS (SELECT 1 FROM posts p WHERE p.id = $2 AND ",
-        visible_post!("p", "$1::bigint"),
+        visible_post!("p", "(SELECT $1::bigint)"),
         ")"
     ))
     .bind(viewer)
@@ -476,4 +541,21 @@ pub async fn descendants(
     .bind(CONTEXT_LIMIT)
     .fetch_all(db)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pagination::MAX_LIMIT;
+
+    #[test]
+    fn capped_lists_fetch_every_page_they_are_asked_for() {
+        let sql = capped!("ASC", "$3", "SELECT 1 AS cursor");
+        assert!(sql.contains(&format!(" LIMIT {MAX_FETCH}) ")), "{sql}");
+        let widest = Page {
+            limit: MAX_LIMIT.max(EMBEDDED_REPLIES),
+            after: None,
+        };
+        assert!(widest.fetch_limit() <= MAX_FETCH);
+    }
 }
