@@ -295,6 +295,19 @@ impl Hub {
         inner.started = true;
     }
 
+    /// When nobody is subscribed, marks everything up to `up_to` delivered
+    /// and returns true: the batch's payloads need not be loaded. Checked
+    /// under the lock that [`Hub::subscribe`] takes, so a subscriber joining
+    /// meanwhile starts after `up_to` rather than missing events.
+    pub(super) fn skip_if_unheard(&self, up_to: i64) -> bool {
+        let mut inner = self.lock();
+        if !inner.subscribers.is_empty() {
+            return false;
+        }
+        inner.delivered = inner.delivered.max(up_to);
+        true
+    }
+
     pub(super) fn connected_users(&self) -> Vec<i64> {
         self.lock().by_user.keys().copied().collect()
     }

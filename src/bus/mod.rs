@@ -194,6 +194,12 @@ async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
         };
         feeds.wake();
         let (count, full) = (events.len(), events.len() == BATCH);
+        if hub.skip_if_unheard(last) {
+            if !full {
+                return Ok(());
+            }
+            continue;
+        }
         let read = started.elapsed();
         let loaded = load(pool, events).await?;
         let payloads = started.elapsed();

@@ -74,44 +74,44 @@ pub const NUMBERING_BATCH: u64 = 5_000;
 /// numbered (0 when nothing was pending), or `None` when another numberer
 /// (on any instance) holds the lock right now. The event rows are written
 /// once, never updated (migrations/0006).
+///
+/// One statement, so one round trip: it takes the transaction's advisory
+/// lock, moves the batch and signals, and commits (releasing the lock) as
+/// it ends. The batch is deleted by range (`id <=` the batch's last id, which
+/// selects the same visible rows): the `id IN (… LIMIT n)` form it replaces
+/// was planned as a nested loop that rescanned the queue for every row
+/// (477 ms per 500-event batch under a write benchmark, about one
+/// PostgreSQL core). A row another numberer moved after this statement's
+/// snapshot was taken is skipped by the delete, never numbered twice.
 pub async fn number(pool: &PgPool) -> DomainResult<Option<u64>> {
-    if !pending(pool).await? {
-        return Ok(Some(0));
-    }
-    let mut tx = pool.begin().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-        .bind(NUMBERING_LOCK)
-        .fetch_one(&mut *tx)
-        .await?;
-    if !locked {
-        return Ok(None);
-    }
-    let numbered: i64 = sqlx::query_scalar(
-        "WITH moved AS (
-             DELETE FROM events_pending
-              WHERE id IN (SELECT id FROM events_pending ORDER BY id LIMIT $1)
+    let (locked, numbered): (bool, i64) = sqlx::query_as(
+        "WITH lock AS (
+             SELECT pg_try_advisory_xact_lock($2) AS held
+         ), batch AS (
+             SELECT max(id) AS last
+               FROM (SELECT id FROM events_pending
+                      WHERE (SELECT held FROM lock) ORDER BY id LIMIT $1) first
+         ), moved AS (
+             DELETE FROM events_pending WHERE id <= (SELECT last FROM batch)
              RETURNING *
-         ),
-         done AS (
+         ), done AS (
              INSERT INTO events (pos, id, type, post_id, notification_id, user_id, top_level, created_at)
              SELECT nextval('events_pos_seq'), m.*
                FROM (SELECT id, type, post_id, notification_id, user_id, top_level, created_at
                        FROM moved ORDER BY id) m
              RETURNING 1
+         ), numbered AS (
+             SELECT count(*) AS n FROM done
          )
-         SELECT count(*) FROM done",
+         SELECT (SELECT held FROM lock), n
+           FROM numbered LEFT JOIN LATERAL (SELECT pg_notify($3, '') WHERE n > 0) signal ON true",
     )
     .bind(NUMBERING_BATCH as i64)
-    .fetch_one(&mut *tx)
+    .bind(NUMBERING_LOCK)
+    .bind(CHANNEL)
+    .fetch_one(pool)
     .await?;
-    if numbered > 0 {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(CHANNEL)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(Some(numbered as u64))
+    Ok(locked.then_some(numbered as u64))
 }
 
 /// Whether any committed event waits for its position.
