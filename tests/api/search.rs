@@ -381,6 +381,29 @@ async fn tag_timeline_lists_live_posts_with_the_tag_newest_first(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn tag_timeline_of_a_tag_only_deleted_posts_carried_is_empty_and_comes_back_with_a_post(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool.clone()).await;
+    let (_, token) = app.user("alice").await;
+    let gone = app.create_post(&token, "#ephemeral thought", None).await;
+    app.delete_post(&token, gone).await;
+    let uses: i32 = sqlx::query_scalar("SELECT uses FROM hashtags WHERE tag = 'ephemeral'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(uses, 0, "the tag's row stays, with no uses");
+
+    let res = app.get("/post/tag/ephemeral/", Some(&token)).await;
+    res.assert_status(200);
+    assert_eq!(res.json(), json!([]));
+
+    let back = app.create_post(&token, "#Ephemeral again", None).await;
+    let res = app.get("/post/tag/ephemeral/", None).await;
+    assert_eq!(body_ids(&res), [back]);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn tag_timeline_of_something_no_post_could_carry_returns_422(pool: PgPool) {
     let app = TestApp::new(pool).await;
     for tag in ["123", "_", "a-b", "%F0%9F%8E%89", "a%20b", "%23%23x"] {
