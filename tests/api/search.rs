@@ -403,6 +403,57 @@ async fn tag_timeline_of_a_tag_only_deleted_posts_carried_is_empty_and_comes_bac
     assert_eq!(body_ids(&res), [back]);
 }
 
+/// A rare tag is read from its index entries, a common one newest first
+/// (`models::hashtag::timeline`: `uses² < posts × limit`); both give the
+/// same pages under the same rule.
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn tag_timeline_reads_rare_and_common_tags_alike(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let (_, ana) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    let mut rare = vec![];
+    let mut common = vec![];
+    for i in 0..30 {
+        common.push(app.create_post(&ana, &format!("#common {i}"), None).await);
+        if i % 10 == 0 {
+            rare.push(app.create_post(&bob, &format!("#rare {i}"), None).await);
+        }
+    }
+    let hidden = app.create_post(&bob, "#rare #common deleted", None).await;
+    app.delete_post(&bob, hidden).await;
+    let private = app
+        .post(
+            "/post/",
+            &json!({"text": "#rare #common for followers", "visibility": "private"}),
+            Some(&bob),
+        )
+        .await;
+    private.assert_status(201);
+    // With statistics, posts ≈ 44: the rare tag (3 uses) takes the index at
+    // `limit=2` (9 < 44 × 3), the common one (30 uses) the newest-first read.
+    sqlx::query("ANALYZE posts").execute(&pool).await.unwrap();
+    rare.reverse();
+    common.reverse();
+    for (tag, expected) in [("rare", &rare), ("common", &common)] {
+        for viewer in [None, Some(ana.as_str()), Some(bob.as_str())] {
+            let paged = app
+                .collect_pages(&format!("/post/tag/{tag}/?limit=2"), viewer)
+                .await;
+            assert_eq!(ids(&paged), *expected, "{tag}, {viewer:?}");
+        }
+    }
+    let res = app.get("/api/v1/timelines/tag/rare?limit=2", None).await;
+    res.assert_status(200);
+    let first: Vec<i64> = res
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(first, rare[..2]);
+}
+
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn tag_timeline_of_something_no_post_could_carry_returns_422(pool: PgPool) {
     let app = TestApp::new(pool).await;
