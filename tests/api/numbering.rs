@@ -35,8 +35,11 @@ async fn commits(pool: &PgPool) -> i64 {
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn an_idle_instance_sends_about_one_query_a_second(pool: PgPool) {
     let server = LiveServer::start(&pool, &[]).await;
-    // Let the startup's queries reach the statistics.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Let the startup's queries reach the statistics: a backend that goes
+    // idle with counts not yet reported reports them within 10 s
+    // (PostgreSQL's PGSTAT_IDLE_INTERVAL); on a loaded machine, 2 s let a
+    // late report of the startup land in the window (13.5/s measured).
+    tokio::time::sleep(Duration::from_secs(11)).await;
     let before = commits(&pool).await;
     let idle = Duration::from_secs(6);
     tokio::time::sleep(idle).await;
