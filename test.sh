@@ -14,13 +14,11 @@
 #   SKIP_CLUSTER=1       skip the 3-instance checks behind nginx (scripts/cluster.sh check).
 #   DATABASE_URL         a PostgreSQL server to use, if reachable; tests need
 #                        CREATEDB rights (#[sqlx::test] makes a database per test).
-#   PAMPS_TEST_PG=auto   where PostgreSQL comes from; auto: $DATABASE_URL when
-#                        set, else the first of initdb, url, docker that works:
+#   PAMPS_TEST_PG=auto   where PostgreSQL comes from (first that works for auto):
+#                        url    - $DATABASE_URL, else postgres@127.0.0.1:5432
 #                        initdb - a throwaway cluster from the local server binaries
 #                                 (fsync off: nothing in it outlives the run)
-#                        url    - $DATABASE_URL, else postgres@127.0.0.1:5432
 #                        docker - a throwaway postgres:15 container
-#   RUST_TEST_THREADS=4  tests run at once (most wait on PostgreSQL or a socket)
 # The script exports DATABASE_URL (the server's admin database) for the tests.
 # Whatever it starts is stopped and removed on exit, failure or Ctrl-C.
 #
@@ -91,7 +89,7 @@ pg_from_url() {
 
 # Path 3: a throwaway cluster from the server binaries, newest version first.
 # Nothing in it outlives the run, so it skips the disk flushes that make every
-# test's CREATE and DROP DATABASE wait (the API tests take 40 % less time).
+# test's CREATE and DROP DATABASE wait (the API tests take 40 % less time; PAMPS_TEST_PG=initdb).
 PG_TEST_SETTINGS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
 pg_from_initdb() {
   if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
@@ -178,9 +176,7 @@ provision_db() {
   local mode=${PAMPS_TEST_PG:-auto}
   step "PostgreSQL (PAMPS_TEST_PG=$mode)"
   case $mode in
-    # A server named by DATABASE_URL first; else a throwaway cluster (the
-    # fastest); else the machine's own server at 127.0.0.1:5432.
-    auto) if [[ -n ${DATABASE_URL:-} ]] && pg_from_url; then :; else pg_from_initdb || pg_from_url || pg_from_docker; fi ;;
+    auto) pg_from_url || pg_from_initdb || pg_from_docker ;;
     url) pg_from_url ;;
     initdb) pg_from_initdb ;;
     docker) pg_from_docker ;;
@@ -275,7 +271,7 @@ main() {
   fi
   # Last, so its summary closes the output.
   step "cargo test --all-targets $*"
-  RUST_TEST_THREADS=${RUST_TEST_THREADS:-4} cargo test --all-targets "$@"
+  cargo test --all-targets "$@"
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
