@@ -452,6 +452,18 @@ async fn tag_timeline_reads_rare_and_common_tags_alike(pool: PgPool) {
         .map(|s| s["id"].as_str().unwrap().parse().unwrap())
         .collect();
     assert_eq!(first, rare[..2]);
+
+    // A block hides bob's posts on either way to the page.
+    let (_, cyd) = app.user("cyd").await;
+    app.post_empty("/user/bob/block/", Some(&cyd))
+        .await
+        .assert_status(204);
+    for (tag, expected) in [("rare", &vec![]), ("common", &common)] {
+        let paged = app
+            .collect_pages(&format!("/post/tag/{tag}/?limit=2"), Some(&cyd))
+            .await;
+        assert_eq!(ids(&paged), *expected, "{tag}, blocker");
+    }
 }
 
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
