@@ -14,11 +14,14 @@
 #   SKIP_CLUSTER=1       skip the 3-instance checks behind nginx (scripts/cluster.sh check).
 #   DATABASE_URL         a PostgreSQL server to use, if reachable; tests need
 #                        CREATEDB rights (#[sqlx::test] makes a database per test).
-#   PAMPS_TEST_PG=auto   where PostgreSQL comes from (first that works for auto):
+#   PAMPS_TEST_PG=auto   where PostgreSQL comes from (auto: $DATABASE_URL when
+#                        set, else the first of initdb, url, docker that works):
 #                        url    - $DATABASE_URL, else postgres@127.0.0.1:5432
 #                        initdb - a throwaway cluster from the local server binaries
 #                                 (fsync off: nothing in it outlives the run)
 #                        docker - a throwaway postgres:15 container
+#   RUST_TEST_THREADS    tests run at once (default 4: they mostly wait on
+#                        PostgreSQL and sockets, so 4 beat 2 on two cores).
 # The script exports DATABASE_URL (the server's admin database) for the tests.
 # Whatever it starts is stopped and removed on exit, failure or Ctrl-C.
 #
@@ -176,7 +179,13 @@ provision_db() {
   local mode=${PAMPS_TEST_PG:-auto}
   step "PostgreSQL (PAMPS_TEST_PG=$mode)"
   case $mode in
-    auto) pg_from_url || pg_from_initdb || pg_from_docker ;;
+    auto)
+      if [[ -n ${DATABASE_URL:-} ]]; then
+        pg_from_url || pg_from_initdb || pg_from_docker
+      else
+        pg_from_initdb || pg_from_url || pg_from_docker
+      fi
+      ;;
     url) pg_from_url ;;
     initdb) pg_from_initdb ;;
     docker) pg_from_docker ;;
@@ -270,7 +279,8 @@ main() {
     bash scripts/cluster.sh check
   fi
   # Last, so its summary closes the output.
-  step "cargo test --all-targets $*"
+  export RUST_TEST_THREADS=${RUST_TEST_THREADS:-4}
+  step "cargo test --all-targets $* ($RUST_TEST_THREADS at a time)"
   cargo test --all-targets "$@"
 }
 
