@@ -38,11 +38,13 @@ pub const UNLIKE: Effects = Effects {
 /// `actor` likes live post `post_id` ([`LIKE`]); true when the like is new.
 /// The post is locked in the same statement, so a like either commits before
 /// the post's delete or sees it. A post the actor may not see is not found;
-/// across a block the like is refused.
+/// across a block the like is refused (a visible post has no block between
+/// the two, so the block is read again only to say why one is not visible;
+/// a block committed meanwhile is the trigger's `likes_not_blocked`).
 pub async fn like(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainResult<bool> {
     let (live, blocked, visible, created): (bool, bool, bool, bool) = sqlx::query_as(concat!(
         "WITH post AS (
-             SELECT p.id, blocked_between($1, p.user_id) AS blocked, ",
+             SELECT p.id, p.user_id, ",
         visible_post!("p", "$1"),
         " AS visible
                FROM posts p WHERE p.id = $2 AND p.deleted_at IS NULL FOR NO KEY UPDATE OF p
@@ -50,7 +52,8 @@ pub async fn like(db: impl PgExecutor<'_>, actor: i64, post_id: i64) -> DomainRe
              INSERT INTO likes (user_id, post_id) SELECT $1, id FROM post WHERE visible
              ON CONFLICT ON CONSTRAINT likes_pkey DO NOTHING RETURNING id
          )
-         SELECT EXISTS (SELECT 1 FROM post), coalesce((SELECT blocked FROM post), false),
+         SELECT EXISTS (SELECT 1 FROM post),
+                coalesce((SELECT CASE WHEN NOT visible THEN blocked_between($1, user_id) END FROM post), false),
                 coalesce((SELECT visible FROM post), false), EXISTS (SELECT 1 FROM new)"
     ))
     .bind(actor)
