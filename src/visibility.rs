@@ -35,8 +35,8 @@ use utoipa::ToSchema;
 
 mod sql;
 pub(crate) use sql::{
-    findable_account, home_post, listed_post, muted, public_listed_post, public_post,
-    readable_post, visible_account, visible_notification, visible_post,
+    findable_account, home_post, listed_post, muted, readable_post, visible_account,
+    visible_notification, visible_post,
 };
 
 /// A post's visibility level, named as Mastodon names them; ordered from the

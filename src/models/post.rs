@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use crate::domain::error::{DomainError, DomainResult};
 use crate::media::attachment::MediaAttachment;
 use crate::pagination::{Keyed, Order, Page};
-use crate::visibility::{Level, listed_post, public_listed_post, public_post, visible_post};
+use crate::visibility::{Level, listed_post, visible_post};
 
 mod home;
 pub use home::{TIMELINE_SQL, timeline};
@@ -129,23 +129,6 @@ macro_rules! post_select {
 }
 pub(crate) use post_select;
 
-/// The columns of [`Post`] for a logged-out reader: as [`post_select!`],
-/// with the viewer's flags null and `$1` unused.
-macro_rules! public_post_select {
-    ($cursor:literal, $($tail:expr),+) => {
-        concat!(
-            "SELECT p.id, p.text, p.date, p.user_id, u.username, p.parent_id,
-                    p.like_count, p.reply_count, p.edited_at, ",
-            $crate::media::attachment::post_media_json!("p.id"),
-            " AS media, p.visibility, NULL::boolean AS liked, p.repost_count,
-                    NULL::boolean AS reposted, NULL::boolean AS bookmarked, ",
-            $cursor, " AS cursor
-               FROM posts p JOIN users u ON u.id = p.user_id ",
-            $($tail),+
-        )
-    };
-}
-
 /// The most rows a list reads: a page of at most 100 (the contract's and
 /// Mastodon's caps, and [`EMBEDDED_REPLIES`]) and one more.
 pub const MAX_FETCH: i64 = 101;
@@ -174,42 +157,6 @@ macro_rules! capped {
     };
 }
 
-/// A read's two statements, `(for a viewer, for nobody)`: `$rule` is
-/// `visible` ([`visible_post!`]) or `listed` ([`listed_post!`]), put between
-/// `$head` and `$tail`. A logged-out read gets a statement of its own whose
-/// rule involves no viewer ([`public_post!`]), so it runs no per-viewer
-/// probe for each row (blocks, mutes, likes…) only to find nobody.
-macro_rules! either {
-    ($cursor:literal, $head:literal, $rule:ident, $($tail:expr),+) => {
-        (
-            post_select!($cursor, $head, either!(@viewer $rule), $($tail),+),
-            public_post_select!($cursor, $head, either!(@nobody $rule), $($tail),+),
-        )
-    };
-    (capped $dir:literal, $limit:literal, $cursor:literal, $head:literal, $rule:ident, $($tail:expr),+) => {
-        (
-            capped!($dir, $limit, post_select!($cursor, $head, either!(@viewer $rule), $($tail),+)),
-            capped!($dir, $limit, public_post_select!($cursor, $head, either!(@nobody $rule), $($tail),+)),
-        )
-    };
-    (@viewer visible) => { visible_post!("p", "(SELECT $1::bigint)") };
-    (@viewer listed) => { listed_post!("p", "(SELECT $1::bigint)") };
-    (@nobody visible) => { public_post!("p", "u") };
-    (@nobody listed) => { public_listed_post!("p", "u") };
-}
-
-/// The statement of [`either!`] for `viewer`.
-fn for_viewer(
-    viewer: Option<i64>,
-    (signed_in, logged_out): (&'static str, &'static str),
-) -> &'static str {
-    if viewer.is_some() {
-        signed_in
-    } else {
-        logged_out
-    }
-}
-
 /// Locks a live post against a concurrent delete until the statement's
 /// transaction ends; a post deleted meanwhile is skipped (why `FOR NO KEY
 /// UPDATE`: `domain::posts::insert`).
@@ -226,62 +173,17 @@ pub(crate) use lock_live_post;
 
 /// A live post by id.
 pub async fn get(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> DomainResult<Post> {
-    let sql = for_viewer(viewer, either!("p.id", "WHERE p.id = $2 AND ", visible, ""));
-    sqlx::query_as(sql)
-        .bind(viewer)
-        .bind(id)
-        .fetch_optional(db)
-        .await?
-        .ok_or(DomainError::NotFound("Post not found"))
-}
-
-/// A post and its first replies in one statement: the post's row (whose
-/// id is `$2`) and, after it, up to 100 ([`EMBEDDED_REPLIES`]) of its
-/// direct replies by id, each under `$rule`.
-macro_rules! thread {
-    ($select:ident, $rule:expr) => {
-        concat!(
-            "(",
-            $select!("p.id", "WHERE p.id = $2 AND ", $rule),
-            ") UNION ALL (",
-            $select!(
-                "p.id",
-                "WHERE p.parent_id = $2 AND ",
-                $rule,
-                " ORDER BY p.id LIMIT 100"
-            ),
-            ")"
-        )
-    };
-}
-
-/// A live post with its first [`EMBEDDED_REPLIES`] direct live replies,
-/// oldest first, in one round trip.
-pub async fn with_replies(
-    db: impl PgExecutor<'_>,
-    id: i64,
-    viewer: Option<i64>,
-) -> DomainResult<PostWithReplies> {
-    let sql = for_viewer(
-        viewer,
-        (
-            thread!(post_select, visible_post!("p", "(SELECT $1::bigint)")),
-            thread!(public_post_select, public_post!("p", "u")),
-        ),
-    );
-    let mut replies: Vec<Post> = sqlx::query_as(sql)
-        .bind(viewer)
-        .bind(id)
-        .fetch_all(db)
-        .await?;
-    // No row has the post's id when it is not one the viewer may see; its
-    // replies (a reply's id is never its parent's) are then not shown.
-    let at = replies
-        .iter()
-        .position(|p| p.id == id)
-        .ok_or(DomainError::NotFound("Post not found"))?;
-    let post = replies.remove(at);
-    Ok(PostWithReplies { post, replies })
+    sqlx::query_as(post_select!(
+        "p.id",
+        "WHERE p.id = $2 AND ",
+        visible_post!("p", "(SELECT $1::bigint)"),
+        ""
+    ))
+    .bind(viewer)
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(DomainError::NotFound("Post not found"))
 }
 
 /// Top-level posts in the given order.
@@ -294,17 +196,33 @@ pub async fn list_top_level(
     debug_assert!(page.fetch_limit() <= MAX_FETCH);
     let (sql, after) = match order {
         Order::Asc => (
-            either!(capped "ASC", "$3", "p.id", "WHERE p.parent_id IS NULL AND ", listed,
-                " AND p.id > $2 ORDER BY p.id"),
+            capped!(
+                "ASC",
+                "$3",
+                post_select!(
+                    "p.id",
+                    "WHERE p.parent_id IS NULL AND ",
+                    listed_post!("p", "(SELECT $1::bigint)"),
+                    " AND p.id > $2 ORDER BY p.id"
+                )
+            ),
             page.after_asc(),
         ),
         Order::Desc => (
-            either!(capped "DESC", "$3", "p.id", "WHERE p.parent_id IS NULL AND ", listed,
-                " AND p.id < $2 ORDER BY p.id DESC"),
+            capped!(
+                "DESC",
+                "$3",
+                post_select!(
+                    "p.id",
+                    "WHERE p.parent_id IS NULL AND ",
+                    listed_post!("p", "(SELECT $1::bigint)"),
+                    " AND p.id < $2 ORDER BY p.id DESC"
+                )
+            ),
             page.after_desc(),
         ),
     };
-    Ok(sqlx::query_as(for_viewer(viewer, sql))
+    Ok(sqlx::query_as(sql)
         .bind(viewer)
         .bind(after)
         .bind(page.fetch_limit())
@@ -320,15 +238,22 @@ pub async fn replies(
     viewer: Option<i64>,
 ) -> DomainResult<Vec<Post>> {
     debug_assert!(page.fetch_limit() <= MAX_FETCH);
-    let sql = either!(capped "ASC", "$4", "p.id", "WHERE p.parent_id = $2 AND ", visible,
-        " AND p.id > $3 ORDER BY p.id");
-    Ok(sqlx::query_as(for_viewer(viewer, sql))
-        .bind(viewer)
-        .bind(parent_id)
-        .bind(page.after_asc())
-        .bind(page.fetch_limit())
-        .fetch_all(db)
-        .await?)
+    Ok(sqlx::query_as(capped!(
+        "ASC",
+        "$4",
+        post_select!(
+            "p.id",
+            "WHERE p.parent_id = $2 AND ",
+            visible_post!("p", "(SELECT $1::bigint)"),
+            " AND p.id > $3 ORDER BY p.id"
+        )
+    ))
+    .bind(viewer)
+    .bind(parent_id)
+    .bind(page.after_asc())
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
 }
 
 /// A user's posts, with or without their replies, in the given order.
@@ -343,22 +268,52 @@ pub async fn by_user(
     debug_assert!(page.fetch_limit() <= MAX_FETCH);
     // One literal per variant, so each can use its partial index.
     let sql = match (include_replies, order) {
-        (false, Order::Asc) => either!(capped "ASC", "$4", "p.id",
-            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ", visible,
-            " AND p.id > $3 ORDER BY p.id"),
-        (false, Order::Desc) => either!(capped "DESC", "$4", "p.id",
-            "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ", visible,
-            " AND p.id < $3 ORDER BY p.id DESC"),
-        (true, Order::Asc) => either!(capped "ASC", "$4", "p.id",
-            "WHERE p.user_id = $2 AND ", visible, " AND p.id > $3 ORDER BY p.id"),
-        (true, Order::Desc) => either!(capped "DESC", "$4", "p.id",
-            "WHERE p.user_id = $2 AND ", visible, " AND p.id < $3 ORDER BY p.id DESC"),
+        (false, Order::Asc) => capped!(
+            "ASC",
+            "$4",
+            post_select!(
+                "p.id",
+                "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ",
+                visible_post!("p", "(SELECT $1::bigint)"),
+                " AND p.id > $3 ORDER BY p.id"
+            )
+        ),
+        (false, Order::Desc) => capped!(
+            "DESC",
+            "$4",
+            post_select!(
+                "p.id",
+                "WHERE p.user_id = $2 AND p.parent_id IS NULL AND ",
+                visible_post!("p", "(SELECT $1::bigint)"),
+                " AND p.id < $3 ORDER BY p.id DESC"
+            )
+        ),
+        (true, Order::Asc) => capped!(
+            "ASC",
+            "$4",
+            post_select!(
+                "p.id",
+                "WHERE p.user_id = $2 AND ",
+                visible_post!("p", "(SELECT $1::bigint)"),
+                " AND p.id > $3 ORDER BY p.id"
+            )
+        ),
+        (true, Order::Desc) => capped!(
+            "DESC",
+            "$4",
+            post_select!(
+                "p.id",
+                "WHERE p.user_id = $2 AND ",
+                visible_post!("p", "(SELECT $1::bigint)"),
+                " AND p.id < $3 ORDER BY p.id DESC"
+            )
+        ),
     };
     let after = match order {
         Order::Asc => page.after_asc(),
         Order::Desc => page.after_desc(),
     };
-    Ok(sqlx::query_as(for_viewer(viewer, sql))
+    Ok(sqlx::query_as(sql)
         .bind(viewer)
         .bind(user_id)
         .bind(after)
@@ -375,16 +330,24 @@ pub async fn liked_by(
     viewer: Option<i64>,
 ) -> DomainResult<Vec<Post>> {
     debug_assert!(page.fetch_limit() <= MAX_FETCH);
-    let sql = either!(capped "DESC", "$4", "k.id",
-        "JOIN likes k ON k.post_id = p.id WHERE k.user_id = $2 AND ", visible,
-        " AND k.id < $3 ORDER BY k.id DESC");
-    Ok(sqlx::query_as(for_viewer(viewer, sql))
-        .bind(viewer)
-        .bind(user_id)
-        .bind(page.after_desc())
-        .bind(page.fetch_limit())
-        .fetch_all(db)
-        .await?)
+    Ok(sqlx::query_as(capped!(
+        "DESC",
+        "$4",
+        post_select!(
+            "k.id",
+            "JOIN likes k ON k.post_id = p.id
+             WHERE k.user_id = $2 AND ",
+            visible_post!("p", "(SELECT $1::bigint)"),
+            " AND k.id < $3
+             ORDER BY k.id DESC"
+        )
+    ))
+    .bind(viewer)
+    .bind(user_id)
+    .bind(page.after_desc())
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?)
 }
 
 /// Whether a live post exists that `viewer` may see.
@@ -472,14 +435,5 @@ mod tests {
             after: None,
         };
         assert!(widest.fetch_limit() <= MAX_FETCH);
-    }
-
-    #[test]
-    fn a_thread_embeds_its_replies() {
-        let sql = thread!(public_post_select, "TRUE");
-        assert!(
-            sql.contains(&format!(" LIMIT {EMBEDDED_REPLIES})")),
-            "{sql}"
-        );
     }
 }

@@ -175,37 +175,3 @@ macro_rules! findable_account {
     };
 }
 pub(crate) use findable_account;
-
-/// [`visible_post!`] for a logged-out reader, where `$author` is the post's
-/// `users` row already joined: a live `public` or `unlisted` post by an
-/// author not suspended (no block, follow, mention or mute can involve
-/// nobody). Reads choose it for a null viewer, so their statements carry
-/// no per-viewer probe at all.
-macro_rules! public_post {
-    ($post:literal, $author:literal) => {
-        concat!(
-            "(",
-            $post,
-            ".deleted_at IS NULL AND ",
-            $post,
-            ".visibility IN ('public', 'unlisted') AND ",
-            $author,
-            ".suspended_at IS NULL)"
-        )
-    };
-}
-pub(crate) use public_post;
-
-/// [`listed_post!`] for a logged-out reader (`$author` as in [`public_post!`]).
-macro_rules! public_listed_post {
-    ($post:literal, $author:literal) => {
-        concat!(
-            "(",
-            $post,
-            ".visibility = 'public' AND ",
-            $crate::visibility::public_post!($post, $author),
-            ")"
-        )
-    };
-}
-pub(crate) use public_listed_post;
