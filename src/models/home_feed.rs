@@ -127,8 +127,8 @@ macro_rules! shows {
 
 /// Candidates `$c` (rows of `$from`, as `$cond` picks them) that show
 /// ([`shows!`]), newest first, at most `$fetch`, with the columns of their
-/// posts: each post is read once, with its author and reposter, for the
-/// rule and the page.
+/// posts: each post is read once, with its author and reposter (probed
+/// for reposts only: a null key), for the rule and the page.
 macro_rules! shown_entries {
     ($c:literal, $fetch:literal, $from:literal, $cond:literal) => {
         concat!(
@@ -144,11 +144,11 @@ macro_rules! shown_entries {
             $c,
             ".post_id
                 JOIN users u ON u.id = x.user_id
-                LEFT JOIN users ru ON ",
+                LEFT JOIN users ru ON ru.id = CASE WHEN ",
             $c,
-            ".repost AND ru.id = ",
+            ".repost THEN ",
             $c,
-            ".source_id
+            ".source_id END
                WHERE ",
             $cond,
             " AND ",
