@@ -1490,6 +1490,16 @@ where
                         inner_p.shutdown_timer,
                     );
 
+                    // pamps patch: a connection that waits (an idle WebSocket, a keep-alive)
+                    // gives its empty buffers back rather than holding 16 KiB until its next
+                    // byte; `read_available` and the encoder allocate them again on demand.
+                    if inner_p.read_buf.is_empty() && inner_p.read_buf.capacity() > 0 {
+                        *inner_p.read_buf = BytesMut::new();
+                    }
+                    if inner_p.write_buf.is_empty() && inner_p.write_buf.capacity() > 0 {
+                        *inner_p.write_buf = BytesMut::new();
+                    }
+
                     if inner_p.flags.intersects(Flags::LINGER | Flags::SHUTDOWN) {
                         cx.waker().wake_by_ref();
                     }
