@@ -15,6 +15,8 @@
 #   DURATION=10            seconds per wrk run (c=32, 2 threads)
 #   SKIP_READS=1           skip the wrk reads around the idle sockets (memory only)
 #   SKIP_BUILD=1           use the existing target/release binaries
+#   PAMPS, LOAD            the server and load-generator binaries (default target/release/…;
+#                          with SKIP_BUILD=1, e.g. copies kept for an A/B)
 #   BENCH_PG_URL           PostgreSQL server (default postgresql://postgres@127.0.0.1:5432)
 #   BENCH_DB=pamps_bench_stream  scratch database (dropped at the end)
 #   RESULTS                output file (default bench/stream-results.md)
@@ -40,8 +42,8 @@ PG_URL=${BENCH_PG_URL:-postgresql://postgres@127.0.0.1:5432}
 RESULTS=${RESULTS:-$ROOT/bench/stream-results.md}
 QUIET_WAIT=${QUIET_WAIT:-1500}
 DB=${BENCH_DB:-pamps_bench_stream}
-PAMPS=$ROOT/target/release/pamps
-LOAD=$ROOT/target/release/examples/stream_load
+PAMPS=${PAMPS:-$ROOT/target/release/pamps}
+LOAD=${LOAD:-$ROOT/target/release/examples/stream_load}
 LUA=$ROOT/bench/wrk/pamps.lua
 WRK_CONNECTIONS=32
 RSS_LIMIT_MIB=150
