@@ -129,8 +129,9 @@ print(f"check-compose: PAMPS_* variables in {', '.join(sys.argv[1:])} name real 
 EOF
 
 python3 - Dockerfile.dev <<'EOF' || status=1
-"""The image builds what Cargo.toml names and embeds the folders the binary
-embeds: each must be COPYed into the builder and not .dockerignored."""
+"""The image builds what Cargo.toml names (targets, path dependencies and
+patched crates) and embeds the folders the binary embeds: each must be
+COPYed into the builder and not .dockerignored."""
 import re
 import sys
 import tomllib
@@ -147,6 +148,10 @@ manifest = tomllib.loads(Path("Cargo.toml").read_text())
 needed = {t["path"] for kind in ("bin", "example", "test", "bench")
           for t in manifest.get(kind, []) if "path" in t}
 needed |= {"src", "migrations"}
+# Path dependencies, patched crates included (vendor/actix-http).
+tables = [manifest.get("dependencies", {})] + list(manifest.get("patch", {}).values())
+needed |= {d["path"].rstrip("/") for t in tables for d in t.values()
+           if isinstance(d, dict) and "path" in d}
 sources = "".join(p.read_text() for p in Path("src").rglob("*.rs"))
 needed |= {f.rstrip("/") for f in re.findall(r'#\[folder = "([^"]+)"\]', sources)}
 problems = 0
