@@ -8,14 +8,16 @@
 # One line per run: server RSS and KiB per socket, 201 → event p50/p99, and
 # the medians of the drain's stages (ms after the batch's read began).
 # PRELOAD_A / PRELOAD_B: a library to LD_PRELOAD into that run's server (an
-# allocator, say). Each round holds the exclusive quiet lock (LOCK).
+# allocator, say). Each round holds LOCK exclusively (default
+# target/bench.lock: benchmarks of one checkout never overlap).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 A=${1:?BIN_A}
 B=${2:?BIN_B}
 ROUNDS=${3:-1}
-LOCK=${LOCK:-/work/quiet.lock}
+LOCK=${LOCK:-$ROOT/target/bench.lock}
+mkdir -p "$(dirname "$LOCK")" && touch "$LOCK"
 export LOAD=${LOAD:-$ROOT/target/release/examples/stream_load}
 export SKIP_BUILD=1 SKIP_READS=${SKIP_READS:-1} QUIET_WAIT=0 FOLLOWERS=1000
 export IDLE_SOCKETS=${IDLE_SOCKETS:-10000} IDLE_HOLD=${IDLE_HOLD:-5} POSTS=${POSTS:-30} INTERVAL_MS=${INTERVAL_MS:-100}

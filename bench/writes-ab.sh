@@ -17,7 +17,7 @@
 #                 FEEDS=none (default): nobody read it, as in bench/run.sh
 #   KEEP_TPL=1    reuse pamps_wab_tpl_$FEEDS (seeded by an earlier run)
 #   PGSS=1        print the run's top statements (pg_stat_statements, in postgres)
-#   QUIET_LOCK    the lock file held exclusively per run (/work/quiet.lock)
+#   QUIET_LOCK    the lock file held exclusively per run (target/bench.lock)
 #   QUIET_WAIT    seconds to wait for it (600), then measure without it
 # Prints one line per run and row, and the `events` dead rows after each run.
 set -euo pipefail
@@ -154,6 +154,8 @@ one_run() { # NAME BIN
   stop
 }
 
+QUIET_LOCK=${QUIET_LOCK:-$ROOT/target/bench.lock}
+mkdir -p "$(dirname "$QUIET_LOCK")" && touch "$QUIET_LOCK"
 printf 'run\tmode\tapi\treq/s\tp50 ms\tp99 ms\terrors\n'
 for round in $(seq "$ROUNDS"); do
   order=("${PAIRS[@]}")
@@ -168,6 +170,6 @@ for round in $(seq "$ROUNDS"); do
         echo "${pair%%=*}	note	measured without the quiet lock (not granted)"
       fi
       one_run "${pair%%=*}" "${pair#*=}"
-    ) 9<"${QUIET_LOCK:-/work/quiet.lock}"
+    ) 9<"$QUIET_LOCK"
   done
 done
