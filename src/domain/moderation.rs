@@ -67,14 +67,18 @@ async fn require(conn: &mut PgConnection, actor: i64, role: Role) -> DomainResul
     Ok(())
 }
 
-/// A reason by the rule: trimmed, at most [`MAX_REASON_CHARS`], no NUL; empty is none.
+/// A reason by the rule: at most [`MAX_REASON_CHARS`] as sent (the
+/// schema's `maxLength`: one padded past it with spaces is refused too), no
+/// NUL; stored trimmed, and empty is none.
 fn note(loc: &[&str], raw: Option<&str>) -> DomainResult<Option<String>> {
-    let reason = raw.map(str::trim).filter(|r| !r.is_empty());
-    match reason {
-        Some(r) if r.chars().count() > MAX_REASON_CHARS => Err(DomainError::invalid(
+    if raw.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(DomainError::invalid(
             loc,
             format!("at most {MAX_REASON_CHARS} characters"),
-        )),
+        ));
+    }
+    let reason = raw.map(str::trim).filter(|r| !r.is_empty());
+    match reason {
         // PostgreSQL text cannot hold NUL.
         Some(r) if r.contains('\0') => Err(DomainError::invalid(loc, "must not contain NUL")),
         _ => Ok(reason.map(str::to_owned)),

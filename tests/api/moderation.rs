@@ -135,6 +135,10 @@ async fn bad_reports_are_422_and_write_nothing(pool: PgPool) {
         (json!({"username": "bob", "reason": "   "}), "reason"),
         (json!({"username": "bob", "reason": long}), "reason"),
         (
+            json!({"username": "bob", "reason": format!("r{}", " ".repeat(1000))}),
+            "reason",
+        ),
+        (
             json!({"username": "bob", "reason": "nul \0 inside"}),
             "reason",
         ),
@@ -308,6 +312,9 @@ async fn resolving_closes_the_report_once_and_is_logged(pool: PgPool) {
         .unwrap();
     let path = format!("/moderation/reports/{id}/resolve/");
 
+    // Past the schema's 1,000 characters, if only by spaces (the spec fuzz).
+    let padded = json!({"reason": format!("warned{}", " ".repeat(1000))});
+    let refused = app.post(&path, &padded, Some(&moderator)).await;
     let done = app
         .post(&path, &json!({"reason": "warned"}), Some(&moderator))
         .await;
@@ -324,6 +331,7 @@ async fn resolving_closes_the_report_once_and_is_logged(pool: PgPool) {
         .get("/moderation/reports/?status=resolved", Some(&moderator))
         .await;
 
+    refused.assert_status(422);
     done.assert_status(200);
     assert_eq!(done.json()["status"], "resolved");
     assert_eq!(done.json()["resolved_by"], "mod");
