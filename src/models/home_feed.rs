@@ -158,6 +158,8 @@ pub async fn backfill(tx: &mut PgConnection, follower: i64, followee: i64) -> Do
 /// waited for: [`BUILD_LOCK`]); answers the accounts whose feeds are due for a [`trim`] (a
 /// sample). It reads the events' ids, `follows` and `reposts`, never
 /// `posts`: the read applies the rule (a post deleted meanwhile is left to it).
+/// The arrays are read as `(SELECT $n)` so that one generic plan serves every
+/// batch (it was planned per batch: 0.26 ms to plan, 0.11 to run).
 pub async fn fan_out(
     tx: &mut PgConnection,
     posts: &[i64],
@@ -180,10 +182,10 @@ pub async fn fan_out(
     Ok(sqlx::query_scalar(
         "WITH e AS (
               SELECT p.pid AS entry_id, p.pid AS post_id, p.uid AS source_id, false AS repost
-                FROM unnest($1::bigint[], $2::bigint[]) p(pid, uid)
+                FROM unnest((SELECT $1::bigint[]), (SELECT $2::bigint[])) p(pid, uid)
               UNION ALL
               SELECT r.id, r.post_id, r.user_id, true
-                FROM unnest($3::bigint[], $4::bigint[]) u(uid, pid)
+                FROM unnest((SELECT $3::bigint[]), (SELECT $4::bigint[])) u(uid, pid)
                 JOIN reposts r ON r.user_id = u.uid AND r.post_id = u.pid),
          ins AS (
               INSERT INTO home_feed (account_id, entry_id, post_id, source_id, repost)

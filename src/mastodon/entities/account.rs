@@ -80,7 +80,10 @@ pub async fn by_username(db: impl PgExecutor<'_>, username: &str) -> DomainResul
     .ok_or(DomainError::NotFound("Record not found"))
 }
 
-/// Visible accounts by id or (lower-cased) username, keyed by id.
+/// Visible accounts by id or (lower-cased) username, keyed by id. The arrays
+/// are read as `(SELECT $n)`, so PostgreSQL keeps one generic plan: with
+/// their values in sight it planned every call anew (0.17 ms to plan, 0.12
+/// to run).
 pub async fn many(
     db: impl PgExecutor<'_>,
     ids: &[i64],
@@ -88,7 +91,7 @@ pub async fn many(
 ) -> DomainResult<HashMap<i64, AccountRow>> {
     let rows: Vec<AccountRow> = sqlx::query_as(account_select!(
         "u.id",
-        "WHERE (u.id = ANY($1) OR lower(u.username) = ANY($2)) AND ",
+        "WHERE (u.id = ANY ((SELECT $1)::bigint[]) OR lower(u.username) = ANY ((SELECT $2)::text[])) AND ",
         visible_account!("u")
     ))
     .bind(ids)

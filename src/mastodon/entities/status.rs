@@ -124,7 +124,9 @@ pub struct Named {
 /// The extras of posts `ids`. A text without `@` mentions nobody (the
 /// regular expression of `mention_names` runs only on those with one); each
 /// name is one probe of `users_username_key` (the `OFFSET 0` keeps the
-/// planner from hashing the whole `users` table once per post).
+/// planner from hashing the whole `users` table once per post). The ids are
+/// read as `(SELECT $1)` so that one generic plan serves every call (a
+/// custom plan per call: 0.33 ms to plan, 0.04 to run).
 pub async fn extras(db: &PgPool, ids: &[i64]) -> DomainResult<HashMap<i64, Extras>> {
     let rows: Vec<Extras> = sqlx::query_as(concat!(
         "SELECT p.id, p.spoiler_text, p.sensitive, p.language, pp.user_id AS parent_author,
@@ -137,7 +139,7 @@ pub async fn extras(db: &PgPool, ids: &[i64]) -> DomainResult<HashMap<i64, Extra
         visible_account!("u"),
         " OFFSET 0) u), '[]'::json) END AS mentions
            FROM posts p LEFT JOIN posts pp ON pp.id = p.parent_id
-          WHERE p.id = ANY($1)"
+          WHERE p.id = ANY ((SELECT $1)::bigint[])"
     ))
     .bind(ids)
     .fetch_all(db)
