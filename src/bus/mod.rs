@@ -21,6 +21,7 @@ mod backfill;
 pub mod feed;
 pub mod home;
 mod hub;
+mod relations;
 mod role;
 mod sessions;
 
@@ -41,7 +42,7 @@ pub use sessions::{end_user, watch_sessions};
 
 use crate::error::{ApiError, ApiResult};
 use crate::models::event::{self, Event, EventKind};
-use crate::models::{block, follow, mute, notification};
+use crate::models::notification;
 use crate::visibility::PostFacts;
 
 /// Events read from the outbox per query, and so at most one dispatch's
@@ -210,10 +211,7 @@ async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
             .into_iter()
             .collect();
         let connected = hub.connected_users();
-        let known = follow::between(pool, &connected, &authors)
-            .await?
-            .with_blocks(block::between(pool, &connected, &authors).await?)
-            .with_mutes(mute::between(pool, &connected, &authors).await?);
+        let known = relations::between(pool, &connected, &authors).await?;
         let relations = started.elapsed();
         hub.dispatch(&loaded, &known, last);
         tracing::debug!(
