@@ -193,9 +193,9 @@ async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
         let Some(last) = events.last().map(|e| e.pos) else {
             return Ok(());
         };
-        feeds.wake();
         let (count, full) = (events.len(), events.len() == BATCH);
         if hub.skip_if_unheard(last) {
+            feeds.wake();
             if !full {
                 return Ok(());
             }
@@ -214,6 +214,10 @@ async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
         let known = relations::between(pool, &connected, &authors).await?;
         let relations = started.elapsed();
         hub.dispatch(&loaded, &known, last);
+        // The home-feed fan-out's statements run after the dispatch, not
+        // beside the reads it waits for (a timeline reads the events not
+        // fanned out yet, so a later start hides nothing).
+        feeds.wake();
         tracing::debug!(
             events = count,
             read_us = read.as_micros(),
