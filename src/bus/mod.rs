@@ -29,8 +29,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgConnection, PgListener};
+use sqlx::{ConnectOptions, PgPool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -98,7 +98,7 @@ impl Loaded {
 
 /// Loads the payloads of `events` in one query per kind; events whose post or
 /// notification is gone (deleted) are left out, so they are never sent.
-async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
+async fn load(db: &mut PgConnection, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
     let post_ids: Vec<i64> = events
         .iter()
         .filter(|e| e.kind != EventKind::Notification && e.kind != EventKind::PostDelete)
@@ -108,11 +108,11 @@ async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
     let all_post_ids: Vec<i64> = events.iter().filter_map(|e| e.post_id).collect();
     let mut facts: HashMap<i64, PostFacts> = HashMap::new();
     if !all_post_ids.is_empty() {
-        facts.extend(event::post_facts(pool, &all_post_ids).await?);
+        facts.extend(event::post_facts(&mut *db, &all_post_ids).await?);
     }
     let mut posts = HashMap::new();
     if !post_ids.is_empty() {
-        for post in event::posts_by_ids(pool, &post_ids).await? {
+        for post in event::posts_by_ids(&mut *db, &post_ids).await? {
             posts.insert(post.id, post);
         }
     }
@@ -124,11 +124,11 @@ async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
     let usernames = if reposters.is_empty() {
         HashMap::new()
     } else {
-        event::live_usernames(pool, &reposters).await?
+        event::live_usernames(&mut *db, &reposters).await?
     };
     let mut notifications = HashMap::new();
     if !notification_ids.is_empty() {
-        for (_, n) in notification::by_ids(pool, &notification_ids).await? {
+        for (_, n) in notification::by_ids(&mut *db, &notification_ids).await? {
             notifications.insert(n.id, to_json(&n)?);
         }
     }
@@ -185,11 +185,11 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
 
 /// Reads and delivers everything committed past the hub's position, and
 /// wakes the home-feed fan-out when there was something.
-async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
+async fn drain(db: &mut PgConnection, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
     loop {
         let started = Instant::now();
         let after = hub.delivered();
-        let events = event::after(pool, after, None, BATCH as i64).await?;
+        let events = event::after(&mut *db, after, None, BATCH as i64).await?;
         let Some(last) = events.last().map(|e| e.pos) else {
             return Ok(());
         };
@@ -202,7 +202,7 @@ async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
             continue;
         }
         let read = started.elapsed();
-        let loaded = load(pool, events).await?;
+        let loaded = load(db, events).await?;
         let payloads = started.elapsed();
         let authors: Vec<i64> = loaded
             .iter()
@@ -211,7 +211,7 @@ async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
             .into_iter()
             .collect();
         let connected = hub.connected_users();
-        let known = relations::between(pool, &connected, &authors).await?;
+        let known = relations::between(db, &connected, &authors).await?;
         let relations = started.elapsed();
         hub.dispatch(&loaded, &known, last);
         // The home-feed fan-out's statements run after the dispatch, not
@@ -287,6 +287,16 @@ async fn listen_once(
 ) -> ApiResult<()> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(event::CHANNEL).await?;
+    // The numbering and the drain run on a connection of their own, opened
+    // here: its socket is then driven by this task's runtime. A pooled one
+    // may have been opened by a request on an HTTP worker, whose thread then
+    // relays each of the drain's replies (one more thread wake per round
+    // trip), and each release to the pool adds a ping. Bounded as a pool's
+    // acquire is.
+    let options = pool.connect_options();
+    let mut db = tokio::time::timeout(pool.options().get_acquire_timeout(), options.connect())
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
     let mut retry: Option<tokio::time::Instant> = None;
     // Whatever was announced while nobody listened is in the outbox, and
     // whatever is pending may have woken nobody.
@@ -294,7 +304,7 @@ async fn listen_once(
     loop {
         if number {
             let started = Instant::now();
-            let numbered = event::number(pool).await?;
+            let numbered = event::number(&mut db).await?;
             tracing::debug!(
                 ?numbered,
                 took_us = started.elapsed().as_micros(),
@@ -313,7 +323,7 @@ async fn listen_once(
             drain_now = drain_now || numbered.is_some_and(|n| n > 0);
         }
         if drain_now || drained.elapsed() >= SAFETY_DRAIN {
-            drain(pool, hub, feeds).await?;
+            drain(&mut db, hub, feeds).await?;
             drained = Instant::now();
         }
         let next_drain = tokio::time::Instant::from_std(drained + SAFETY_DRAIN);

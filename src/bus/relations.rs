@@ -3,7 +3,7 @@
 //! authors. One statement instead of one per relation, because the drain
 //! waits for them before the first event goes out.
 
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
 use crate::error::ApiResult;
 use crate::visibility::Relations;
@@ -25,14 +25,18 @@ const BETWEEN: &str = "
        AND (expires_at IS NULL OR expires_at > now())";
 
 /// Follows, blocks (either way) and mutes between `users` and `authors`.
-pub(super) async fn between(pool: &PgPool, users: &[i64], authors: &[i64]) -> ApiResult<Relations> {
+pub(super) async fn between(
+    db: &mut PgConnection,
+    users: &[i64],
+    authors: &[i64],
+) -> ApiResult<Relations> {
     if users.is_empty() || authors.is_empty() {
         return Ok(Relations::default());
     }
     let rows: Vec<(i16, i64, i64)> = sqlx::query_as(BETWEEN)
         .bind(users)
         .bind(authors)
-        .fetch_all(pool)
+        .fetch_all(db)
         .await?;
     let mut follows = Vec::new();
     let mut blocks = Vec::new();
