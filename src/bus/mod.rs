@@ -183,9 +183,40 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
         .map_err(|e| ApiError::Internal(format!("serializing an event: {e}")))
 }
 
+/// The listener's own connections: `db` numbers and reads the outbox and
+/// payloads, `side` reads the relations meanwhile.
+struct Connections {
+    db: PgConnection,
+    side: PgConnection,
+}
+
+impl Connections {
+    /// Opens them from this task: their sockets are then driven by its
+    /// runtime. Pooled ones may have been opened by a request on an HTTP
+    /// worker, whose thread then relays each reply (one more thread wake per
+    /// round trip), and each release to the pool adds a ping. Bounded as a
+    /// pool's acquire is.
+    async fn open(pool: &PgPool) -> ApiResult<Self> {
+        let options = pool.connect_options();
+        let limit = pool.options().get_acquire_timeout();
+        let open = async || {
+            tokio::time::timeout(limit, options.connect())
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)?
+        };
+        Ok(Self {
+            db: open().await?,
+            side: open().await?,
+        })
+    }
+}
+
 /// Reads and delivers everything committed past the hub's position, and
-/// wakes the home-feed fan-out when there was something.
-async fn drain(db: &mut PgConnection, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
+/// wakes the home-feed fan-out when there was something. The relations
+/// with the events' authors are read beside the payloads; a reposted post's
+/// author (known with its payload) after them, when it is another account.
+async fn drain(conns: &mut Connections, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
+    let Connections { db, side } = conns;
     loop {
         let started = Instant::now();
         let after = hub.delivered();
@@ -202,16 +233,30 @@ async fn drain(db: &mut PgConnection, hub: &Hub, feeds: &FeedWake) -> ApiResult<
             continue;
         }
         let read = started.elapsed();
-        let loaded = load(db, events).await?;
+        let connected = hub.connected_users();
+        let authors: HashSet<i64> = events
+            .iter()
+            .filter(|e| e.kind != EventKind::Notification)
+            .map(|e| e.user_id)
+            .collect();
+        let first: Vec<i64> = authors.iter().copied().collect();
+        let (loaded, known) = tokio::try_join!(
+            load(&mut *db, events),
+            relations::between(&mut *side, &connected, &first)
+        )?;
         let payloads = started.elapsed();
-        let authors: Vec<i64> = loaded
+        let more: Vec<i64> = loaded
             .iter()
             .flat_map(Loaded::parties)
+            .filter(|a| !authors.contains(a))
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let connected = hub.connected_users();
-        let known = relations::between(db, &connected, &authors).await?;
+        let known = if more.is_empty() {
+            known
+        } else {
+            known.merge(relations::between(db, &connected, &more).await?)
+        };
         let relations = started.elapsed();
         hub.dispatch(&loaded, &known, last);
         // The home-feed fan-out's statements run after the dispatch, not
@@ -287,16 +332,7 @@ async fn listen_once(
 ) -> ApiResult<()> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(event::CHANNEL).await?;
-    // The numbering and the drain run on a connection of their own, opened
-    // here: its socket is then driven by this task's runtime. A pooled one
-    // may have been opened by a request on an HTTP worker, whose thread then
-    // relays each of the drain's replies (one more thread wake per round
-    // trip), and each release to the pool adds a ping. Bounded as a pool's
-    // acquire is.
-    let options = pool.connect_options();
-    let mut db = tokio::time::timeout(pool.options().get_acquire_timeout(), options.connect())
-        .await
-        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+    let mut conns = Connections::open(pool).await?;
     let mut retry: Option<tokio::time::Instant> = None;
     // Whatever was announced while nobody listened is in the outbox, and
     // whatever is pending may have woken nobody.
@@ -304,7 +340,7 @@ async fn listen_once(
     loop {
         if number {
             let started = Instant::now();
-            let numbered = event::number(&mut db).await?;
+            let numbered = event::number(&mut conns.db).await?;
             tracing::debug!(
                 ?numbered,
                 took_us = started.elapsed().as_micros(),
@@ -323,7 +359,7 @@ async fn listen_once(
             drain_now = drain_now || numbered.is_some_and(|n| n > 0);
         }
         if drain_now || drained.elapsed() >= SAFETY_DRAIN {
-            drain(&mut db, hub, feeds).await?;
+            drain(&mut conns, hub, feeds).await?;
             drained = Instant::now();
         }
         let next_drain = tokio::time::Instant::from_std(drained + SAFETY_DRAIN);
