@@ -37,11 +37,16 @@ rss = re.search(r"VmRSS ([\d.]+) MiB before → ([\d.]+) MiB with (\d+) sockets 
 hwm = re.search(r"VmHWM ([\d.]+) MiB \(it was", t)
 lat = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms, max", t)
 miss = re.search(r"deliveries, (\d+) missing", t)
+spread = re.search(r"first follower: median post ([\d.]+) ms; 201 → last follower: median post ([\d.]+) ms", t)
 stages = {k: [] for k in ("read_us", "payloads_us", "relations_us", "dispatched_us")}
+numbering = []
 for line in open(log, errors="replace"):
+    clean = re.sub(r"\x1b\[[0-9;]*m", "", line)
+    m = re.search(r"numbered=Some\([1-9]\d*\) took_us=(\d+)", clean)
+    if m:
+        numbering.append(int(m.group(1)))
     if "drained a batch" not in line:
         continue
-    clean = re.sub(r"\x1b\[[0-9;]*m", "", line)
     for k in stages:
         m = re.search(k + r"\"?[=:]\s*(\d+)", clean)
         if m:
@@ -49,7 +54,9 @@ for line in open(log, errors="replace"):
 med = {k: statistics.median(v) / 1000 if v else float("nan") for k, v in stages.items()}
 print(f"{name}: RSS {rss.group(1)} → {rss.group(2)} MiB with {rss.group(3)} sockets "
       f"({rss.group(4)} KiB/socket), VmHWM {hwm.group(1)} MiB; p50 {lat.group(1)} ms, p99 {lat.group(2)} ms, "
-      f"{miss.group(1)} missing; stages (median of {len(stages['read_us'])} batches) read {med['read_us']:.2f}, "
+      f"{miss.group(1)} missing; first/last follower (median post) {spread.group(1) if spread else '?'} / "
+      f"{spread.group(2) if spread else '?'} ms; numbering "
+      f"{statistics.median(numbering) / 1000 if numbering else float('nan'):.2f} ms; stages (median of {len(stages['read_us'])} batches) read {med['read_us']:.2f}, "
       f"payloads {med['payloads_us']:.2f}, relations {med['relations_us']:.2f}, dispatched {med['dispatched_us']:.2f} ms")
 PY
 }

@@ -259,7 +259,7 @@ bench_latency() {
   local load1 p50 p99 max last
   load1=$(loadavg)
   p50=$(field p50_ms "$result") p99=$(field p99_ms "$result") max=$(field max_ms "$result") last=$(field last_max_ms "$result")
-  local detail="$(field connected "$result") of $n connected; $(field deliveries "$result") deliveries, $(field missing "$result") missing; 201 → event p50 $p50 ms, p99 $p99 ms, max $max ms; 201 → last follower: median post $(field last_p50_ms "$result") ms, worst post $last ms; POST /post/ itself p50 $(field post_p50_ms "$result") ms; $(field before_201 "$result") events read before the 201 (counted as 0); server VmRSS $rss0 → $(server_mib VmRSS) MiB, VmHWM $(server_mib VmHWM) MiB"
+  local detail="$(field connected "$result") of $n connected; $(field deliveries "$result") deliveries, $(field missing "$result") missing; 201 → event p50 $p50 ms, p99 $p99 ms, max $max ms; 201 → first follower: median post $(field first_p50_ms "$result") ms; 201 → last follower: median post $(field last_p50_ms "$result") ms, worst post $last ms; POST /post/ itself p50 $(field post_p50_ms "$result") ms; $(field before_201 "$result") events read before the 201 (counted as 0); server VmRSS $rss0 → $(server_mib VmRSS) MiB, VmHWM $(server_mib VmHWM) MiB"
   local complete="$(field missing "$result") == 0 && $(field connected "$result") == $n"
   if ((n == 1000)); then
     row "latency, $n followers: $posts posts, one every $interval ms" "$detail" "p50 ≤ 5 ms, p99 ≤ 50 ms" \

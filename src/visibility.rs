@@ -217,6 +217,19 @@ impl Relations {
         self
     }
 
+    /// These relations and `other`'s.
+    pub fn merge(mut self, other: Self) -> Self {
+        for (followee, followers) in other.followers {
+            self.followers
+                .entry(followee)
+                .or_default()
+                .extend(followers);
+        }
+        self.blocks.extend(other.blocks);
+        self.mutes.extend(other.mutes);
+        self
+    }
+
     /// Whether `muter` muted `muted` out of their timelines.
     pub fn mutes(&self, muter: i64, muted: i64) -> bool {
         self.mutes.contains(&(muter, muted))

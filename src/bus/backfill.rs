@@ -81,7 +81,7 @@ impl Backfill {
             };
             after = last;
             let viewer = Viewer::new(self.viewer, &known);
-            let frames: Vec<Arc<Frame>> = load(pool, events)
+            let frames: Vec<Arc<Frame>> = load(&mut *pool.acquire().await?, events)
                 .await?
                 .iter()
                 .filter_map(|l| l.stream_for(&viewer, self.streams).map(|s| l.frame(s)))

@@ -21,6 +21,7 @@ mod backfill;
 pub mod feed;
 pub mod home;
 mod hub;
+mod relations;
 mod role;
 mod sessions;
 
@@ -28,8 +29,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgConnection, PgListener};
+use sqlx::{ConnectOptions, PgPool};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -41,7 +42,7 @@ pub use sessions::{end_user, watch_sessions};
 
 use crate::error::{ApiError, ApiResult};
 use crate::models::event::{self, Event, EventKind};
-use crate::models::{block, follow, mute, notification};
+use crate::models::notification;
 use crate::visibility::PostFacts;
 
 /// Events read from the outbox per query, and so at most one dispatch's
@@ -97,7 +98,7 @@ impl Loaded {
 
 /// Loads the payloads of `events` in one query per kind; events whose post or
 /// notification is gone (deleted) are left out, so they are never sent.
-async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
+async fn load(db: &mut PgConnection, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
     let post_ids: Vec<i64> = events
         .iter()
         .filter(|e| e.kind != EventKind::Notification && e.kind != EventKind::PostDelete)
@@ -107,11 +108,11 @@ async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
     let all_post_ids: Vec<i64> = events.iter().filter_map(|e| e.post_id).collect();
     let mut facts: HashMap<i64, PostFacts> = HashMap::new();
     if !all_post_ids.is_empty() {
-        facts.extend(event::post_facts(pool, &all_post_ids).await?);
+        facts.extend(event::post_facts(&mut *db, &all_post_ids).await?);
     }
     let mut posts = HashMap::new();
     if !post_ids.is_empty() {
-        for post in event::posts_by_ids(pool, &post_ids).await? {
+        for post in event::posts_by_ids(&mut *db, &post_ids).await? {
             posts.insert(post.id, post);
         }
     }
@@ -123,11 +124,11 @@ async fn load(pool: &PgPool, events: Vec<Event>) -> ApiResult<Vec<Loaded>> {
     let usernames = if reposters.is_empty() {
         HashMap::new()
     } else {
-        event::live_usernames(pool, &reposters).await?
+        event::live_usernames(&mut *db, &reposters).await?
     };
     let mut notifications = HashMap::new();
     if !notification_ids.is_empty() {
-        for (_, n) in notification::by_ids(pool, &notification_ids).await? {
+        for (_, n) in notification::by_ids(&mut *db, &notification_ids).await? {
             notifications.insert(n.id, to_json(&n)?);
         }
     }
@@ -182,40 +183,86 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<String> {
         .map_err(|e| ApiError::Internal(format!("serializing an event: {e}")))
 }
 
+/// The listener's own connections: `db` numbers and reads the outbox and
+/// payloads, `side` reads the relations meanwhile.
+struct Connections {
+    db: PgConnection,
+    side: PgConnection,
+}
+
+impl Connections {
+    /// Opens them from this task: their sockets are then driven by its
+    /// runtime. Pooled ones may have been opened by a request on an HTTP
+    /// worker, whose thread then relays each reply (one more thread wake per
+    /// round trip), and each release to the pool adds a ping. Bounded as a
+    /// pool's acquire is.
+    async fn open(pool: &PgPool) -> ApiResult<Self> {
+        let options = pool.connect_options();
+        let limit = pool.options().get_acquire_timeout();
+        let open = async || {
+            tokio::time::timeout(limit, options.connect())
+                .await
+                .map_err(|_| sqlx::Error::PoolTimedOut)?
+        };
+        Ok(Self {
+            db: open().await?,
+            side: open().await?,
+        })
+    }
+}
+
 /// Reads and delivers everything committed past the hub's position, and
-/// wakes the home-feed fan-out when there was something.
-async fn drain(pool: &PgPool, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
+/// wakes the home-feed fan-out when there was something. The relations
+/// with the events' authors are read beside the payloads; a reposted post's
+/// author (known with its payload) after them, when it is another account.
+async fn drain(conns: &mut Connections, hub: &Hub, feeds: &FeedWake) -> ApiResult<()> {
+    let Connections { db, side } = conns;
     loop {
         let started = Instant::now();
         let after = hub.delivered();
-        let events = event::after(pool, after, None, BATCH as i64).await?;
+        let events = event::after(&mut *db, after, None, BATCH as i64).await?;
         let Some(last) = events.last().map(|e| e.pos) else {
             return Ok(());
         };
-        feeds.wake();
         let (count, full) = (events.len(), events.len() == BATCH);
         if hub.skip_if_unheard(last) {
+            feeds.wake();
             if !full {
                 return Ok(());
             }
             continue;
         }
         let read = started.elapsed();
-        let loaded = load(pool, events).await?;
+        let connected = hub.connected_users();
+        let authors: HashSet<i64> = events
+            .iter()
+            .filter(|e| e.kind != EventKind::Notification)
+            .map(|e| e.user_id)
+            .collect();
+        let first: Vec<i64> = authors.iter().copied().collect();
+        let (loaded, known) = tokio::try_join!(
+            load(&mut *db, events),
+            relations::between(&mut *side, &connected, &first)
+        )?;
         let payloads = started.elapsed();
-        let authors: Vec<i64> = loaded
+        let more: Vec<i64> = loaded
             .iter()
             .flat_map(Loaded::parties)
+            .filter(|a| !authors.contains(a))
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let connected = hub.connected_users();
-        let known = follow::between(pool, &connected, &authors)
-            .await?
-            .with_blocks(block::between(pool, &connected, &authors).await?)
-            .with_mutes(mute::between(pool, &connected, &authors).await?);
+        let known = if more.is_empty() {
+            known
+        } else {
+            known.merge(relations::between(db, &connected, &more).await?)
+        };
         let relations = started.elapsed();
         hub.dispatch(&loaded, &known, last);
+        // The home-feed fan-out's statements run after the dispatch, not
+        // beside the reads it waits for (a timeline reads the events not
+        // fanned out yet, so a later start hides nothing).
+        feeds.wake();
         tracing::debug!(
             events = count,
             read_us = read.as_micros(),
@@ -285,6 +332,7 @@ async fn listen_once(
 ) -> ApiResult<()> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(event::CHANNEL).await?;
+    let mut conns = Connections::open(pool).await?;
     let mut retry: Option<tokio::time::Instant> = None;
     // Whatever was announced while nobody listened is in the outbox, and
     // whatever is pending may have woken nobody.
@@ -292,7 +340,7 @@ async fn listen_once(
     loop {
         if number {
             let started = Instant::now();
-            let numbered = event::number(pool).await?;
+            let numbered = event::number(&mut conns.db).await?;
             tracing::debug!(
                 ?numbered,
                 took_us = started.elapsed().as_micros(),
@@ -311,7 +359,7 @@ async fn listen_once(
             drain_now = drain_now || numbered.is_some_and(|n| n > 0);
         }
         if drain_now || drained.elapsed() >= SAFETY_DRAIN {
-            drain(pool, hub, feeds).await?;
+            drain(&mut conns, hub, feeds).await?;
             drained = Instant::now();
         }
         let next_drain = tokio::time::Instant::from_std(drained + SAFETY_DRAIN);

@@ -42,26 +42,3 @@ pub async fn of_user(db: impl PgExecutor<'_>, user_id: i64) -> DomainResult<Vec<
     .fetch_all(db)
     .await?)
 }
-
-/// `(blocker, blocked)` pairs between any of `users` and any of `authors`,
-/// either way (a batch of events for the connected users).
-pub async fn between(
-    db: impl PgExecutor<'_>,
-    users: &[i64],
-    authors: &[i64],
-) -> DomainResult<Vec<(i64, i64)>> {
-    if users.is_empty() || authors.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(sqlx::query_as(
-        "SELECT blocker_id, blocked_id FROM blocks
-          WHERE blocker_id = ANY ($1) AND blocked_id = ANY ($2)
-         UNION ALL
-         SELECT blocker_id, blocked_id FROM blocks
-          WHERE blocked_id = ANY ($1) AND blocker_id = ANY ($2)",
-    )
-    .bind(users)
-    .bind(authors)
-    .fetch_all(db)
-    .await?)
-}

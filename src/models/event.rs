@@ -83,7 +83,7 @@ pub const NUMBERING_BATCH: u64 = 5_000;
 /// (477 ms per 500-event batch under a write benchmark, about one
 /// PostgreSQL core). A row another numberer moved after this statement's
 /// snapshot was taken is skipped by the delete, never numbered twice.
-pub async fn number(pool: &PgPool) -> DomainResult<Option<u64>> {
+pub async fn number(db: impl PgExecutor<'_>) -> DomainResult<Option<u64>> {
     let (locked, numbered): (bool, i64) = sqlx::query_as(
         "WITH lock AS (
              SELECT pg_try_advisory_xact_lock($2) AS held
@@ -109,7 +109,7 @@ pub async fn number(pool: &PgPool) -> DomainResult<Option<u64>> {
     .bind(NUMBERING_BATCH as i64)
     .bind(NUMBERING_LOCK)
     .bind(CHANNEL)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await?;
     Ok(locked.then_some(numbered as u64))
 }

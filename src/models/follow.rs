@@ -72,24 +72,3 @@ pub async fn of_follower(db: impl PgExecutor<'_>, user_id: i64) -> DomainResult<
             .await?;
     Ok(followees.into_iter().map(|f| (user_id, f)).collect())
 }
-
-/// The follows from any of `followers` to any of `followees`, as relations
-/// for the visibility rule (a batch of events for the connected users).
-pub async fn between(
-    db: impl PgExecutor<'_>,
-    followers: &[i64],
-    followees: &[i64],
-) -> DomainResult<Relations> {
-    if followers.is_empty() || followees.is_empty() {
-        return Ok(Relations::default());
-    }
-    let pairs: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT f.follower_id, f.followee_id FROM follows f
-          WHERE f.followee_id = ANY ($1) AND f.follower_id IN (SELECT unnest($2::bigint[]))",
-    )
-    .bind(followees)
-    .bind(followers)
-    .fetch_all(db)
-    .await?;
-    Ok(pairs.into_iter().collect())
-}

@@ -67,23 +67,3 @@ pub async fn of_muter(db: impl PgExecutor<'_>, muter: i64) -> DomainResult<Vec<(
     .fetch_all(db)
     .await?)
 }
-
-/// The same for any of `muters` muting any of `authors`.
-pub async fn between(
-    db: impl PgExecutor<'_>,
-    muters: &[i64],
-    authors: &[i64],
-) -> DomainResult<Vec<(i64, i64)>> {
-    if muters.is_empty() || authors.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(sqlx::query_as(
-        "SELECT muter_id, muted_id FROM mutes
-          WHERE muter_id = ANY ($1) AND muted_id = ANY ($2) AND NOT notifications_only
-            AND (expires_at IS NULL OR expires_at > now())",
-    )
-    .bind(muters)
-    .bind(authors)
-    .fetch_all(db)
-    .await?)
-}
