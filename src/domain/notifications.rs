@@ -84,31 +84,31 @@ pub async fn unread(db: impl PgExecutor<'_>, actor: i64) -> DomainResult<Unread>
 /// The notifications the rules give for every like, follow, reply and
 /// mention in the tables (mentions through the triggers' own
 /// `post_mentions`), dated like their source rows and numbered in date
-/// order, so lists show them newest first. For an empty `notifications`
-/// table whose sources were loaded with the triggers off; returns the rows
-/// written.
+/// order (a post's mentions in text order, as the trigger writes them), so
+/// lists show them newest first. For an empty `notifications`
+/// table whose sources were loaded with the triggers off (and analyzed,
+/// for the plan); returns the rows written.
 pub async fn derive_all(conn: &mut PgConnection) -> sqlx::Result<u64> {
     let done = sqlx::raw_sql(
         r#"
-ANALYZE posts, follows, likes;
 INSERT INTO notifications (id, user_id, actor_id, type, post_id, created_at) OVERRIDING SYSTEM VALUE
-SELECT row_number() OVER (ORDER BY s.created_at, s.type, s.source),
+SELECT row_number() OVER (ORDER BY s.created_at, s.type, s.source, s.nth),
        s.user_id, s.actor_id, s.type, s.post_id, s.created_at
-  FROM (SELECT p.user_id, l.user_id AS actor_id, 'like' AS type, l.post_id, l.created_at, l.id AS source
+  FROM (SELECT p.user_id, l.user_id AS actor_id, 'like' AS type, l.post_id, l.created_at, l.id AS source, 0 AS nth
           FROM likes l JOIN posts p ON p.id = l.post_id
          WHERE p.user_id <> l.user_id
         UNION ALL
-        SELECT f.followee_id, f.follower_id, 'follow', NULL, f.created_at, f.id
+        SELECT f.followee_id, f.follower_id, 'follow', NULL, f.created_at, f.id, 0
           FROM follows f
         UNION ALL
-        SELECT q.user_id, r.user_id, 'reply', r.id, r.date, r.id
+        SELECT q.user_id, r.user_id, 'reply', r.id, r.date, r.id, 0
           FROM posts r JOIN posts q ON q.id = r.parent_id
          WHERE q.user_id <> r.user_id
         UNION ALL
-        SELECT m.user_id, p.user_id, 'mention', p.id, p.date, p.id
+        SELECT m.user_id, p.user_id, 'mention', p.id, p.date, p.id, m.ord
           FROM posts p
           LEFT JOIN posts q ON q.id = p.parent_id
-         CROSS JOIN LATERAL (SELECT x.user_id FROM post_mentions(p.text, p.user_id, q.user_id) x
+         CROSS JOIN LATERAL (SELECT x.user_id, x.ord FROM post_mentions(p.text, p.user_id, q.user_id) x
                               ORDER BY x.ord LIMIT 10) m
          WHERE strpos(p.text, '@') > 0) s
 "#,

@@ -1,7 +1,7 @@
-//! The counters as the triggers define them, recomputed set-based: what a
-//! bulk load with the triggers off sets, and what checks it.
+//! The counters as the triggers define them, counted set-based: what checks
+//! a bulk load that wrote them with the triggers off.
 
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgExecutor;
 
 /// Each user's stored and true counters, true as the triggers define them.
 macro_rules! user_counts {
@@ -40,32 +40,6 @@ macro_rules! post_counts_differ {
     () => {
         "(c.like_count, c.reply_count) IS DISTINCT FROM (c.likes, c.replies)"
     };
-}
-
-/// Sets every counter that differs from the real count; returns the rows changed.
-pub async fn recount(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
-    let users = sqlx::query(concat!(
-        "UPDATE users u SET posts_count = c.posts, followers_count = c.followers, following_count = c.following
-           FROM (",
-        user_counts!(),
-        ") c WHERE u.id = c.id AND ",
-        user_counts_differ!()
-    ))
-    .execute(&mut *conn)
-    .await?;
-    let posts = sqlx::query(concat!(
-        "UPDATE posts p SET like_count = c.likes, reply_count = c.replies FROM (",
-        post_counts!(),
-        ") c WHERE p.id = c.id AND ",
-        post_counts_differ!()
-    ))
-    .execute(&mut *conn)
-    .await?;
-    // Hashtag use counts are rebuilt whole by migration 0009's function.
-    sqlx::query("SELECT hashtags_recount()")
-        .execute(&mut *conn)
-        .await?;
-    Ok(users.rows_affected() + posts.rows_affected())
 }
 
 /// Users and posts whose stored counters differ from the real counts (0 when all are exact).

@@ -75,13 +75,16 @@ async fn notification_counts(pool: &PgPool) -> Vec<(String, i64)> {
         .unwrap()
 }
 
-/// Index, constraint and trigger names of the seeded tables.
+/// Index, constraint and trigger names of the seeded tables, and each
+/// table's storage options (autovacuum).
 async fn schema_objects(pool: &PgPool) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT name FROM (
              SELECT indexname::text AS name FROM pg_indexes WHERE schemaname = 'public'
              UNION ALL SELECT conname::text FROM pg_constraint WHERE connamespace = 'public'::regnamespace
              UNION ALL SELECT tgname::text || ':' || tgenabled::text FROM pg_trigger WHERE NOT tgisinternal
+             UNION ALL SELECT relname::text || ':' || coalesce(array_to_string(reloptions, ','), '')
+                         FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'
          ) o ORDER BY name",
     )
     .fetch_all(pool)
@@ -325,4 +328,79 @@ async fn seeded_hashtag_counts_match_the_posts_and_the_recount_keeps_its_rule(po
         .await
         .unwrap();
     assert_eq!(wrong_hashtag_counts(&pool).await, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_seed_stopped_half_way_is_refused_until_forced_and_force_repairs_it(pool: PgPool) {
+    let schema_before = schema_objects(&pool).await;
+    // A rule the seeded posts break: the load stops after the first
+    // transaction took the indexes, keys and triggers off.
+    sqlx::query("ALTER TABLE posts ADD CONSTRAINT seed_test_short CHECK (char_length(text) < 20)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let failed = seed::seed(&pool, &tiny(5)).await;
+    assert!(matches!(failed, Err(SeedError::HalfWay(_))), "{failed:?}");
+    assert!(failed.unwrap_err().to_string().contains("--force"));
+    sqlx::query("ALTER TABLE posts DROP CONSTRAINT seed_test_short")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_ne!(
+        schema_objects(&pool).await,
+        schema_before,
+        "objects are off"
+    );
+
+    let refused = seed::seed(&pool, &tiny(5)).await;
+    assert!(matches!(refused, Err(SeedError::Unfinished)), "{refused:?}");
+    assert!(refused.unwrap_err().to_string().contains("--force"));
+
+    let forced = SeedOptions {
+        force: true,
+        ..tiny(5)
+    };
+    seed::seed(&pool, &forced).await.unwrap();
+    assert_eq!(schema_objects(&pool).await, schema_before);
+    let app = TestApp::new(pool.clone()).await;
+    assert_eq!(
+        (app.count("users").await, app.count("posts").await),
+        (60, 900)
+    );
+    assert_eq!(wrong_counters(&pool).await, 0);
+    assert_eq!(missing_notifications(&pool).await, 0);
+    assert_eq!(wrong_hashtag_counts(&pool).await, 0);
+}
+
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn repair_puts_back_what_a_seed_failing_in_its_rebuild_left_off(pool: PgPool) {
+    // An index the seeded rows cannot satisfy: the seed fails while putting
+    // things back, some of them back already.
+    // A table's own autovacuum setting comes back as it was.
+    sqlx::raw_sql(
+        "CREATE UNIQUE INDEX seed_test_one_post_each ON posts (user_id);
+         ALTER TABLE likes SET (autovacuum_enabled = true, fillfactor = 90);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let schema_before = schema_objects(&pool).await;
+    let failed = seed::seed(&pool, &tiny(6)).await;
+    assert!(matches!(failed, Err(SeedError::HalfWay(_))), "{failed:?}");
+    assert_ne!(schema_objects(&pool).await, schema_before);
+
+    seed::repair(&pool).await.unwrap();
+    assert_eq!(schema_objects(&pool).await, schema_before);
+    let app = TestApp::new(pool.clone()).await;
+    for table in ["users", "posts", "follows", "likes", "notifications"] {
+        assert_eq!(app.count(table).await, 0, "{table} is empty");
+    }
+    let unfinished: i64 = sqlx::query_scalar("SELECT count(*) FROM seed_deferred")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(unfinished, 0);
+    let (_, token) = app.user("alice").await;
+    app.create_post(&token, "the app works again", None).await;
+    assert_eq!(wrong_counters(&pool).await, 0);
 }
