@@ -152,7 +152,13 @@ impl Feed {
                 };
                 match Box::pin(backfill.next_page(&self.context.pool)).await {
                     Ok(Page::Frames(page)) => self.pending.extend(page),
-                    Ok(Page::Done) => self.backfill = None,
+                    Ok(Page::Done) => {
+                        // The outbox answered up to `registered_at`: live
+                        // frames at or before it (a batch in flight when
+                        // this feed subscribed) are not for it.
+                        self.backfill = None;
+                        self.sent = self.sent.max(self.subscription.registered_at);
+                    }
                     Ok(Page::Pruned) => {
                         // Events the client has not seen are gone: it reloads
                         // over REST, and live events continue past the resume.

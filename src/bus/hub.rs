@@ -112,6 +112,10 @@ struct Inner {
     started: bool,
     /// The greatest position handed to subscribers (or skipped at startup).
     delivered: i64,
+    /// The last position of the batch being drained, from when the drain
+    /// read the connected users until its dispatch: a subscriber joining
+    /// meanwhile has no relations in it, so it starts after the batch.
+    in_flight: Option<i64>,
     next_id: u64,
     subscribers: HashMap<u64, Subscriber>,
     by_user: HashMap<i64, HashSet<u64>>,
@@ -277,7 +281,9 @@ impl Hub {
             id,
             hub: self.clone(),
             rx,
-            registered_at: inner.delivered,
+            registered_at: inner
+                .in_flight
+                .map_or(inner.delivered, |p| p.max(inner.delivered)),
             dropped,
             user,
             streams,
@@ -308,8 +314,15 @@ impl Hub {
         true
     }
 
-    pub(super) fn connected_users(&self) -> Vec<i64> {
-        self.lock().by_user.keys().copied().collect()
+    /// The users connected now, whose relations with the authors of the
+    /// batch ending at `up_to` the drain reads before its [`Hub::dispatch`].
+    /// Whoever subscribes in between starts after `up_to`: its feed drops
+    /// the batch's frames (their audience was decided without it) and, on
+    /// a resume, reads them from the outbox with the rule applied.
+    pub(super) fn connected_users(&self, up_to: i64) -> Vec<i64> {
+        let mut inner = self.lock();
+        inner.in_flight = Some(up_to);
+        inner.by_user.keys().copied().collect()
     }
 
     /// Hands a batch to the subscribers, each event on the stream
@@ -347,6 +360,7 @@ impl Hub {
             }
         }
         inner.delivered = inner.delivered.max(up_to);
+        inner.in_flight = None;
     }
 
     /// The distinct holders of this instance's authenticated streams.
@@ -387,5 +401,38 @@ impl Hub {
         let mut inner = self.lock();
         inner.subscribers.clear();
         inner.by_user.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(user: i64) -> Option<Holder> {
+        Some(Holder {
+            user,
+            session: None,
+        })
+    }
+
+    /// A subscriber that joins while a batch's relations are read (its own
+    /// are not among them) starts after that batch; one that joins after the
+    /// dispatch starts where the dispatch ended.
+    #[test]
+    fn a_subscriber_joining_during_a_drain_starts_after_its_batch() {
+        let hub = Arc::new(Hub::new(8, 10));
+        hub.start(5);
+        let first = hub.subscribe(holder(1), Streams::default()).unwrap();
+        assert_eq!(first.registered_at, 5);
+        assert_eq!(hub.connected_users(9), vec![1]);
+        let during = hub.subscribe(holder(2), Streams::default()).unwrap();
+        assert_eq!(during.registered_at, 9);
+        hub.dispatch(&[], &Relations::default(), 9);
+        let after = hub.subscribe(holder(3), Streams::default()).unwrap();
+        assert_eq!(after.registered_at, 9);
+        assert_eq!(hub.connected_users(12).len(), 3);
+        hub.dispatch(&[], &Relations::default(), 12);
+        let anonymous = hub.subscribe(None, Streams::default()).unwrap();
+        assert_eq!(anonymous.registered_at, 12);
     }
 }

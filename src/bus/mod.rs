@@ -233,7 +233,7 @@ async fn drain(conns: &mut Connections, hub: &Hub, feeds: &FeedWake) -> ApiResul
             continue;
         }
         let read = started.elapsed();
-        let connected = hub.connected_users();
+        let connected = hub.connected_users(last);
         let authors: HashSet<i64> = events
             .iter()
             .filter(|e| e.kind != EventKind::Notification)
