@@ -191,3 +191,58 @@ async fn docs_without_slash(config: web::Data<Config<'static>>) -> HttpResponse 
         _ => HttpResponse::NotFound().finish(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::SPEC;
+    use crate::validation::post_text;
+
+    /// The patterns the spec gives properties and parameters named `name`.
+    fn patterns(v: &Value, name: &str, out: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(Value::Object(props)) = map.get("properties")
+                    && let Some(Value::String(p)) = props.get(name).and_then(|s| s.get("pattern"))
+                {
+                    out.push(p.clone());
+                }
+                if map.get("name").and_then(Value::as_str) == Some(name)
+                    && let Some(Value::String(p)) = map.get("schema").and_then(|s| s.get("pattern"))
+                {
+                    out.push(p.clone());
+                }
+                map.values().for_each(|v| patterns(v, name, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| patterns(v, name, out)),
+            _ => {}
+        }
+    }
+
+    /// For every one-character string, the spec's pattern and the server's
+    /// rule agree (schemathesis generates text from the pattern and calls a
+    /// refused one a defect): a post's text and a search's `q`.
+    #[test]
+    fn text_patterns_are_the_servers_rules() {
+        let spec: Value = serde_json::from_slice(&SPEC.json).unwrap();
+        type Rule = fn(&str) -> bool;
+        let rules: [(&str, Rule); 3] = [
+            ("text", |s| post_text(s).is_ok()),
+            ("status", |s| post_text(s).is_ok()),
+            ("q", |s| !s.trim().is_empty()),
+        ];
+        for (name, rule) in rules {
+            let mut found = Vec::new();
+            patterns(&spec, name, &mut found);
+            assert!(!found.is_empty(), "no pattern for {name}");
+            for pattern in found {
+                let re = regex_lite::Regex::new(&pattern).unwrap();
+                for c in (1..=0xFFFF).filter_map(char::from_u32) {
+                    let s = c.to_string();
+                    assert_eq!(re.is_match(&s), rule(&s), "{name} {c:?} against {pattern}");
+                }
+            }
+        }
+    }
+}

@@ -77,7 +77,12 @@ pub enum SearchType {
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// What to look for: 1–100 characters.
-    #[param(required = true, min_length = 1, max_length = 100, pattern = "\\S")]
+    #[param(
+        required = true,
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub q: Option<String>,
     /// `accounts`, `statuses` or `hashtags`; absent: all three.
     #[serde(rename = "type")]
@@ -163,7 +168,12 @@ pub async fn search_v2(
 #[into_params(parameter_in = Query)]
 pub struct AccountSearch {
     /// What to look for (a username or its beginning): 1–100 characters.
-    #[param(required = true, min_length = 1, max_length = 100, pattern = "\\S")]
+    #[param(
+        required = true,
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub q: Option<String>,
     /// At least 1; larger asks than 80 get 80.
     #[param(value_type = Option<i64>, minimum = 1)]

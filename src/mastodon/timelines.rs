@@ -234,8 +234,9 @@ pub async fn public(
 
 /// A hashtag's timeline.
 #[utoipa::path(operation_id = "mastodon_tag_timeline", tag = "mastodon",
-    params(("hashtag" = String, Path, description = "The hashtag (`rust`, `#Rust`)",
-        min_length = 1, max_length = 279, pattern = "^#?\\w*[^\\W0-9_]\\w*$"), TimelinePage),
+    params(("hashtag" = String, Path,
+        description = "The hashtag (`rust`, `#Rust`, `東京`): an optional `#`, then Unicode letters, digits and `_` with at least one letter (else 422)",
+        min_length = 1, max_length = 279), TimelinePage),
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Status>), (status = 401, body = MastoErrorBody),
         (status = 422, body = MastoErrorBody), (status = 503, body = MastoErrorBody)))]

@@ -79,7 +79,11 @@ pub struct PostWithReplies {
 #[schema(example = json!({"text": "Hello, pamps!"}))]
 pub struct NewPost {
     /// 1–280 characters after trimming.
-    #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 280,
+        pattern = "[^\\t-\\r \\x1c-\\x1f\\x85\\xa0\\xad\\u034f\\u061c\\u115f\\u1160\\u1680\\u17b4\\u17b5\\u180b-\\u180f\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u2800\\u3000\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0]"
+    )]
     pub text: String,
     pub parent_id: Option<i64>,
     /// Who may read it (default `public`; `followers` names `private`). A
@@ -97,7 +101,11 @@ pub struct NewPost {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PostEdit {
     /// 1–280 characters after trimming.
-    #[schema(min_length = 1, max_length = 280, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 280,
+        pattern = "[^\\t-\\r \\x1c-\\x1f\\x85\\xa0\\xad\\u034f\\u061c\\u115f\\u1160\\u1680\\u17b4\\u17b5\\u180b-\\u180f\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u2800\\u3000\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0]"
+    )]
     pub text: String,
 }
 

@@ -36,7 +36,12 @@ const ACCOUNT_WINDOW: i64 = 200;
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// What to look for: 1–100 characters after trimming.
-    #[param(required = true, min_length = 1, max_length = 100, pattern = "\\S")]
+    #[param(
+        required = true,
+        min_length = 1,
+        max_length = 100,
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub q: Option<String>,
 }
 

@@ -95,8 +95,9 @@ pub async fn hashtags(
 }
 
 /// Live posts carrying a hashtag (any case, with or without `#`), newest first.
-#[utoipa::path(tag = "posts", params(("tag" = String, Path, description = "The tag (`rust`, `#Rust`, `東京`)",
-        min_length = 1, max_length = 279, pattern = "^#?\\w*[^\\W0-9_]\\w*$"), PageQuery),
+#[utoipa::path(tag = "posts", params(("tag" = String, Path,
+        description = "The tag (`rust`, `#Rust`, `東京`): an optional `#`, then Unicode letters, digits and `_` with at least one letter (else 422)",
+        min_length = 1, max_length = 279), PageQuery),
     security((), ("bearer" = [])),
     responses((status = 200, body = Vec<Post>), (status = 401, body = ErrorBody),
         (status = 422, description = "Not a hashtag", body = ValidationBody)))]

@@ -63,7 +63,12 @@ fn level(raw: Option<&str>) -> MastoResult<Level> {
 #[schema(as = MastoNewStatus)]
 pub struct NewStatus {
     /// The text: 1–280 characters.
-    #[schema(required = true, min_length = 1, max_length = 280, pattern = "\\S")]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 280,
+        pattern = "[^\\t-\\r \\x1c-\\x1f\\x85\\xa0\\xad\\u034f\\u061c\\u115f\\u1160\\u1680\\u17b4\\u17b5\\u180b-\\u180f\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u2800\\u3000\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0]"
+    )]
     pub status: Option<String>,
     /// Up to 4 of one's own uploads (`POST /api/v2/media`).
     #[serde(default, deserialize_with = "ids::deserialize")]
@@ -203,7 +208,12 @@ pub async fn delete_status(
 #[schema(as = MastoEditStatus)]
 pub struct EditStatus {
     /// The new text: 1–280 characters.
-    #[schema(required = true, min_length = 1, max_length = 280, pattern = "\\S")]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 280,
+        pattern = "[^\\t-\\r \\x1c-\\x1f\\x85\\xa0\\xad\\u034f\\u061c\\u115f\\u1160\\u1680\\u17b4\\u17b5\\u180b-\\u180f\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u2800\\u3000\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0]"
+    )]
     pub status: Option<String>,
     #[schema(max_length = 280)]
     pub spoiler_text: Option<String>,
