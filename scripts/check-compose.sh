@@ -148,7 +148,7 @@ manifest = tomllib.loads(Path("Cargo.toml").read_text())
 needed = {t["path"] for kind in ("bin", "example", "test", "bench")
           for t in manifest.get(kind, []) if "path" in t}
 needed |= {"src", "migrations"}
-# Path dependencies, patched crates included (vendor/actix-http).
+# Path dependencies, patched crates included (vendor/actix-http, vendor/sqlx-postgres).
 tables = [manifest.get("dependencies", {})] + list(manifest.get("patch", {}).values())
 needed |= {d["path"].rstrip("/") for t in tables for d in t.values()
            if isinstance(d, dict) and "path" in d}

@@ -63,10 +63,11 @@ pub fn connect_options(settings: &DbSettings) -> Result<PgConnectOptions, DbErro
 /// A connection idle for longer than this is pinged before it is handed out.
 const PING_IF_IDLE: Duration = Duration::from_secs(30);
 
-/// sqlx pings every connection as it returns to the pool; a second ping on
-/// every acquire would make a one-query read three round trips. Only a
-/// connection that sat idle long enough to have been dropped by a server
-/// or a middlebox is pinged again before use.
+/// A one-statement request is one round trip: no ping on acquire, and the
+/// pool's ping on release answers without the server right after a statement
+/// (vendor/sqlx-postgres/PATCH.md). Only a connection that sat idle long
+/// enough to have been dropped by a server or a middlebox is pinged before
+/// use, and that ping goes to the server (no statement ran since the last).
 fn pool_options(settings: &DbSettings) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
