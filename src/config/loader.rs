@@ -13,7 +13,7 @@ use super::{AppEnv, ConfigError, Settings};
 const BUILTIN_DEFAULTS: &str = r#"
 [default]
 db.uri = ""
-db.max_connections = 16
+db.max_connections = 8
 db.auto_migrate = true
 db.acquire_timeout_ms = 5000
 db.sslmode = ""
