@@ -68,7 +68,7 @@ const PING_IF_IDLE: Duration = Duration::from_secs(30);
 /// (vendor/sqlx-postgres/PATCH.md). Only a connection that sat idle long
 /// enough to have been dropped by a server or a middlebox is pinged before
 /// use, and that ping goes to the server (no statement ran since the last).
-fn pool_options(settings: &DbSettings) -> PgPoolOptions {
+pub(crate) fn pool_options(settings: &DbSettings) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))

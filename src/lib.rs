@@ -33,3 +33,4 @@ pub mod telemetry;
 pub mod validation;
 pub mod visibility;
 pub mod wording;
+pub mod worker_pools;

@@ -10,6 +10,8 @@
 
 use std::future::Future;
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -27,6 +29,7 @@ use crate::metrics;
 use crate::password::Hasher;
 use crate::rate_limit::Kind;
 use crate::state::AppState;
+use crate::worker_pools::Pools;
 use strum::VariantArray;
 
 /// How long in-flight requests may take to finish after a stop signal.
@@ -152,7 +155,7 @@ impl Application {
         Hasher::warm_up();
         let budget = fd_budget::plan(
             raise_open_file_limit(),
-            settings.db.max_connections,
+            Pools::most(settings.db.max_connections),
             settings.stream.max_sockets,
         )
         .map_err(StartupError::FileLimit)?;
@@ -225,14 +228,19 @@ impl Application {
         } else {
             None
         };
-        let server = HttpServer::new(move || build_app(state.clone()))
-            .workers(workers)
-            .max_connections((budget.connections as usize / workers).max(1))
-            .disable_signals()
-            .shutdown_timeout(DRAIN.as_secs())
-            .listen(listener)
-            .map_err(bind_err)?
-            .run();
+        // The factory runs once on each worker's thread: each takes a slot.
+        let slots = Arc::new(AtomicUsize::new(0));
+        let server = HttpServer::new(move || {
+            state.pool.enter(slots.fetch_add(1, Ordering::Relaxed));
+            build_app(state.clone())
+        })
+        .workers(workers)
+        .max_connections((budget.connections as usize / workers).max(1))
+        .disable_signals()
+        .shutdown_timeout(DRAIN.as_secs())
+        .listen(listener)
+        .map_err(bind_err)?
+        .run();
         Ok(Self {
             server,
             port,
@@ -358,9 +366,7 @@ fn serve_metrics(state: &web::Data<AppState>, tasks: &mut Tasks) -> Result<u16, 
     let handle = metrics::install(&limit_kinds);
     let sources = metrics::endpoint::Sources {
         handle: handle.clone(),
-        pool: state.pool.clone(),
-        hub: state.hub.clone(),
-        hash_slots: state.settings.hash_concurrency(),
+        state: state.clone(),
     };
     let mut server = metrics::endpoint::serve(listener, sources).map_err(bind_err)?;
     let shutdown = state.shutdown.clone();

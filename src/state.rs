@@ -16,10 +16,12 @@ use crate::media::Media;
 use crate::password::Hasher;
 use crate::proxy::Forwarding;
 use crate::rate_limit::Limits;
+use crate::worker_pools::Pools;
 
 /// What every handler can reach.
 pub struct AppState {
-    pub pool: PgPool,
+    /// The calling worker's pool (see [`Pools`]).
+    pub pool: Pools,
     pub tokens: TokenService,
     /// Users recently found to exist (see [`KnownUsers`]).
     pub known_users: KnownUsers,
@@ -72,7 +74,7 @@ impl AppState {
             feeds: Arc::default(),
             db_health: Arc::default(),
             media: Arc::new(Media::new(&settings.media)),
-            pool,
+            pool: Pools::new(pool, settings.worker_count(), &settings.db),
             settings: Arc::new(settings),
             shutdown: CancellationToken::new(),
         }

@@ -67,7 +67,7 @@ pub async fn login(state: &AppState, form: LoginRequest) -> ApiResult<TokenPair>
     // A name no account can have (non-ASCII, malformed) is not looked up,
     // but still pays for the dummy verify below.
     let found = match validation::username_key(&form.username) {
-        Some(key) => user::credentials_by_key(&state.pool, &key).await?,
+        Some(key) => user::credentials_by_key(&*state.pool, &key).await?,
         None => None,
     };
     let stored = found.as_ref().map(|c| c.password_hash.clone());
@@ -101,7 +101,7 @@ pub async fn refresh(state: &AppState, token: &str) -> ApiResult<TokenPair> {
     // A token from before sessions carries none: its family is its session.
     let session = match claims.sid {
         Some(sid) => sid,
-        None => refresh_token::family_of(&state.pool, claims.jti)
+        None => refresh_token::family_of(&*state.pool, claims.jti)
             .await?
             .ok_or_else(ApiError::bad_credentials)?,
     };
@@ -130,7 +130,7 @@ pub async fn change_password(
     }
     let new_password = accounts::new_password(&body.new_password)?;
     let current = SecretString::from(body.current_password);
-    let stored = user::credentials_by_id(&state.pool, user.id)
+    let stored = user::credentials_by_id(&*state.pool, user.id)
         .await?
         .ok_or_else(ApiError::bad_credentials)?;
     if !state
@@ -156,7 +156,7 @@ pub async fn delete_account(
     if body.password.is_empty() {
         return Err(ApiError::invalid(&["body", "password"], "Field required"));
     }
-    let stored = user::credentials_by_id(&state.pool, user.id)
+    let stored = user::credentials_by_id(&*state.pool, user.id)
         .await?
         .ok_or_else(ApiError::bad_credentials)?;
     let password = SecretString::from(body.password);

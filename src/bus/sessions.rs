@@ -98,7 +98,7 @@ async fn sweep(state: &AppState) -> ApiResult<()> {
     if pairs.is_empty() {
         return Ok(());
     }
-    for (user, session) in refresh_token::sessions_ended(&state.pool, &pairs).await? {
+    for (user, session) in refresh_token::sessions_ended(&*state.pool, &pairs).await? {
         end(state, session.map_or(Ended::User(user), Ended::Session));
     }
     Ok(())

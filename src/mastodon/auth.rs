@@ -94,7 +94,7 @@ pub async fn resolve(state: &AppState, secret: &str) -> MastoResult<Token> {
             token_id: None,
         });
     }
-    let live = tokens::live(&state.pool, secret)
+    let live = tokens::live(&*state.pool, secret)
         .await?
         .ok_or_else(MastoError::unauthorized)?;
     if live.suspended {

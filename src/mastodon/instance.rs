@@ -86,7 +86,7 @@ async fn users(state: &AppState) -> MastoResult<(i64, i64)> {
         "SELECT (SELECT count(*) FROM users WHERE deleted_at IS NULL),
                 (SELECT count(*) FROM posts WHERE deleted_at IS NULL)",
     )
-    .fetch_one(&state.pool)
+    .fetch_one(&*state.pool)
     .await?)
 }
 
@@ -153,7 +153,7 @@ pub async fn instance_v2(
         "SELECT count(DISTINCT user_id) FROM posts
           WHERE deleted_at IS NULL AND date > now() - interval '30 days'",
     )
-    .fetch_one(&state.pool)
+    .fetch_one(&*state.pool)
     .await?;
     Ok(HttpResponse::Ok().json(json!({
         "domain": domain(&origin),

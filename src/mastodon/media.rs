@@ -120,7 +120,7 @@ pub async fn get_media(
     id: web::Path<String>,
 ) -> MastoResult<HttpResponse> {
     let me = token.require("write:media")?;
-    let picture = rows::get(&state.pool, path_id(&id)?, me.id).await?;
+    let picture = rows::get(&*state.pool, path_id(&id)?, me.id).await?;
     Ok(HttpResponse::Ok().json(MediaAttachment::new(&picture, &urls)))
 }
 
@@ -156,9 +156,9 @@ pub async fn describe(
     let picture = match description {
         Some(d) => {
             let text = rows::description(&d, &["body", "description"])?;
-            rows::describe(&state.pool, id, me.id, &text).await?
+            rows::describe(&*state.pool, id, me.id, &text).await?
         }
-        None => rows::get(&state.pool, id, me.id).await?,
+        None => rows::get(&*state.pool, id, me.id).await?,
     };
     Ok(HttpResponse::Ok().json(MediaAttachment::new(&picture, &urls)))
 }

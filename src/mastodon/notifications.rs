@@ -88,7 +88,7 @@ pub async fn render(
     rows: &[Row],
 ) -> MastoResult<Vec<Notification>> {
     let actors: Vec<i64> = rows.iter().map(|n| n.actor.id).collect();
-    let accounts = account::many(&state.pool, &actors, &[]).await?;
+    let accounts = account::many(&*state.pool, &actors, &[]).await?;
     let posts: Vec<_> = rows.iter().filter_map(|n| n.post.clone()).collect();
     let statuses: HashMap<String, Status> = status::render(&state.pool, urls, Some(me), &posts)
         .await?
@@ -255,7 +255,7 @@ pub async fn dismiss(
     id: web::Path<String>,
 ) -> MastoResult<HttpResponse> {
     let me = token.require("write:notifications")?.id;
-    notifications::dismiss(&state.pool, me, path_id(&id)?).await?;
+    notifications::dismiss(&*state.pool, me, path_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(json!({})))
 }
 
@@ -268,7 +268,7 @@ pub async fn dismiss(
 #[post("/api/v1/notifications/clear")]
 pub async fn clear(state: web::Data<AppState>, token: Token) -> MastoResult<HttpResponse> {
     let me = token.require("write:notifications")?.id;
-    notifications::clear(&state.pool, me).await?;
+    notifications::clear(&*state.pool, me).await?;
     Ok(HttpResponse::Ok().json(json!({})))
 }
 
@@ -280,7 +280,7 @@ pub async fn clear(state: web::Data<AppState>, token: Token) -> MastoResult<Http
 #[get("/api/v1/notifications/unread_count")]
 pub async fn unread_count(state: web::Data<AppState>, token: Token) -> MastoResult<HttpResponse> {
     let me = token.require("read:notifications")?.id;
-    let unread = notifications::unread(&state.pool, me).await?;
+    let unread = notifications::unread(&*state.pool, me).await?;
     Ok(HttpResponse::Ok().json(json!({"count": unread.count})))
 }
 
@@ -301,7 +301,7 @@ async fn stored(
         "SELECT timeline, last_read_id, version, updated_at FROM mastodon_markers WHERE user_id = $1",
     )
     .bind(me)
-    .fetch_all(&state.pool)
+    .fetch_all(&*state.pool)
     .await?;
     Ok(rows
         .into_iter()
@@ -319,7 +319,7 @@ async fn markers_of(
     for &timeline in timelines {
         let saved = stored.get(timeline);
         let last_read_id = match timeline {
-            "notifications" => notifications::unread(&state.pool, me).await?.last_read_id,
+            "notifications" => notifications::unread(&*state.pool, me).await?.last_read_id,
             _ => saved.map(|s| s.0),
         };
         let Some(last_read_id) = last_read_id else {
@@ -425,7 +425,7 @@ pub async fn set_markers(
     let home = marker_id(&body.home)?;
     let notes = marker_id(&body.notifications)?;
     if let Some(id) = notes {
-        notifications::mark_read(&state.pool, me, id).await?;
+        notifications::mark_read(&*state.pool, me, id).await?;
     }
     let mut saved = Vec::new();
     for (timeline, id) in [("home", home), ("notifications", notes)] {
@@ -439,7 +439,7 @@ pub async fn set_markers(
         .bind(me)
         .bind(timeline)
         .bind(id)
-        .execute(&state.pool)
+        .execute(&*state.pool)
         .await?;
         saved.push(timeline);
     }

@@ -143,7 +143,7 @@ pub async fn search_v2(
         results.accounts = render_users(&state, &urls, &users).await?.1;
     }
     if wants("statuses") {
-        let posts: Vec<_> = search::posts(&state.pool, viewer, terms, page)
+        let posts: Vec<_> = search::posts(&*state.pool, viewer, terms, page)
             .await?
             .into_iter()
             .skip(skip)
@@ -152,7 +152,7 @@ pub async fn search_v2(
         results.statuses = status::render(&state.pool, &urls, viewer, &posts).await?;
     }
     if wants("hashtags") {
-        results.hashtags = search::hashtags(&state.pool, terms, page)
+        results.hashtags = search::hashtags(&*state.pool, terms, page)
             .await?
             .into_iter()
             .skip(skip)
@@ -227,7 +227,7 @@ pub async fn find_accounts(
         limit: limit + offset,
         after: None,
     };
-    let mut users = search::accounts(&state.pool, viewer, terms, page).await?;
+    let mut users = search::accounts(&*state.pool, viewer, terms, page).await?;
     users.truncate(usize::try_from(limit + offset).unwrap_or(0));
     Ok(users
         .into_iter()

@@ -251,7 +251,7 @@ pub async fn tag(
 ) -> MastoResult<HttpResponse> {
     let viewer = token.viewer("read:statuses");
     let w = window(&q)?;
-    let rows = search::tag_timeline(&state.pool, viewer, &hashtag, w.page).await?;
+    let rows = search::tag_timeline(&*state.pool, viewer, &hashtag, w.page).await?;
     respond(&req, &state, &urls, viewer, w, rows).await
 }
 

@@ -3,16 +3,14 @@
 //! reachable through) the public API.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use metrics::gauge;
 use metrics_exporter_prometheus::PrometheusHandle;
-use sqlx::PgPool;
 
-use crate::bus::Hub;
+use crate::state::AppState;
 
 /// The longest a scrape waits for the database's figures; past it they are
 /// left as last sampled and the scrape still answers.
@@ -21,10 +19,7 @@ const SAMPLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// What a scrape samples besides the recorded figures.
 pub struct Sources {
     pub handle: PrometheusHandle,
-    pub pool: PgPool,
-    pub hub: Arc<Hub>,
-    /// Password hashes allowed at once.
-    pub hash_slots: usize,
+    pub state: web::Data<AppState>,
 }
 
 /// Serves `GET /metrics` on `listener` until the returned server is stopped.
@@ -52,14 +47,15 @@ async fn scrape(sources: web::Data<Sources>) -> HttpResponse {
 
 /// Reads the figures that are sampled rather than recorded.
 async fn sample(sources: &Sources) {
-    let pool = &sources.pool;
-    let size = pool.size() as f64;
-    let idle = pool.num_idle() as f64;
-    gauge!("pamps_db_pool_max_connections").set(f64::from(pool.options().get_max_connections()));
-    gauge!("pamps_db_pool_connections", "state" => "idle").set(idle);
-    gauge!("pamps_db_pool_connections", "state" => "in_use").set((size - idle).max(0.0));
-    gauge!("pamps_hash_slots").set(sources.hash_slots as f64);
-    let delivered = sources.hub.delivered();
+    let state = &sources.state;
+    let (max, size, idle) = state.pool.sizes();
+    gauge!("pamps_db_pool_max_connections").set(f64::from(max));
+    gauge!("pamps_db_pool_connections", "state" => "idle").set(idle as f64);
+    gauge!("pamps_db_pool_connections", "state" => "in_use")
+        .set((f64::from(size) - idle as f64).max(0.0));
+    gauge!("pamps_hash_slots").set(state.settings.hash_concurrency() as f64);
+    let pool = state.pool.shared();
+    let delivered = state.hub.delivered();
     gauge!("pamps_events_delivered_position").set(delivered as f64);
     let started = Instant::now();
     let acquired = tokio::time::timeout(SAMPLE_TIMEOUT, pool.acquire()).await;

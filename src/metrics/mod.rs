@@ -83,7 +83,7 @@ fn describe() {
         (
             "pamps_db_pool_max_connections",
             Count,
-            "The pool's maximum size (db.max_connections).",
+            "The pools' maximum size: the HTTP workers' (db.max_connections between them) and the background tasks' (db.max_connections).",
         ),
         (
             "pamps_db_pool_connections",

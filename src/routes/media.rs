@@ -212,7 +212,7 @@ pub async fn get(
     me: AuthUser,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(rows::get(&state.pool, id.into_inner(), me.id).await?))
+    Ok(HttpResponse::Ok().json(rows::get(&*state.pool, id.into_inner(), me.id).await?))
 }
 
 /// Sets the alt text of one of one's own uploads.
@@ -229,7 +229,7 @@ pub async fn describe_media(
     JsonBody(body): JsonBody<MediaUpdate>,
 ) -> ApiResult<HttpResponse> {
     let text = rows::description(&body.description, &["body", "description"])?;
-    let media = rows::describe(&state.pool, id.into_inner(), me.id, &text).await?;
+    let media = rows::describe(&*state.pool, id.into_inner(), me.id, &text).await?;
     Ok(HttpResponse::Ok().json(media))
 }
 
@@ -279,7 +279,7 @@ async fn profile_picture(
     let url = format!("{origin}{}", media.url);
     rows::set_profile_picture(&state.pool, me.id, media.id, purpose, &url).await?;
     state.media.tidy(&state.pool).await;
-    Ok(HttpResponse::Ok().json(user::own_profile(&state.pool, me.id).await?))
+    Ok(HttpResponse::Ok().json(user::own_profile(&*state.pool, me.id).await?))
 }
 
 /// Uploads one's avatar (multipart `file`); `avatar` becomes its URL.

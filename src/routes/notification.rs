@@ -62,7 +62,7 @@ pub async fn list(
     responses((status = 200, body = Unread), (status = 401, body = ErrorBody)))]
 #[get("/notifications/unread")]
 pub async fn unread(state: web::Data<AppState>, me: AuthUser) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(notifications::unread(&state.pool, me.id).await?))
+    Ok(HttpResponse::Ok().json(notifications::unread(&*state.pool, me.id).await?))
 }
 
 /// Marks my notifications up to `up_to_id` read (the marker only moves forward).
@@ -76,6 +76,6 @@ pub async fn read(
     me: Writer,
     JsonBody(body): JsonBody<ReadMarker>,
 ) -> ApiResult<HttpResponse> {
-    notifications::mark_read(&state.pool, me.id, body.up_to_id).await?;
+    notifications::mark_read(&*state.pool, me.id, body.up_to_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

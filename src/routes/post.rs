@@ -203,7 +203,7 @@ pub async fn like(
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let created = interactions::like(&state.pool, me.id, id).await?;
+    let created = interactions::like(&*state.pool, me.id, id).await?;
     let body = Liked {
         post_id: id,
         user_id: me.id,
@@ -228,7 +228,7 @@ pub async fn unlike(
     me: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    interactions::unlike(&state.pool, me.id, id.into_inner()).await?;
+    interactions::unlike(&*state.pool, me.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -266,7 +266,7 @@ pub async fn repost(
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let created = reposts::repost(&state.pool, me.id, id).await?;
+    let created = reposts::repost(&*state.pool, me.id, id).await?;
     let body = Reposted {
         post_id: id,
         user_id: me.id,
@@ -291,7 +291,7 @@ pub async fn unrepost(
     me: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    reposts::unrepost(&state.pool, me.id, id.into_inner()).await?;
+    reposts::unrepost(&*state.pool, me.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -327,7 +327,7 @@ pub async fn bookmark(
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner();
-    let created = bookmarks::bookmark(&state.pool, me.id, id).await?;
+    let created = bookmarks::bookmark(&*state.pool, me.id, id).await?;
     let body = Bookmarked {
         post_id: id,
         user_id: me.id,
@@ -352,6 +352,6 @@ pub async fn unbookmark(
     me: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    bookmarks::unbookmark(&state.pool, me.id, id.into_inner()).await?;
+    bookmarks::unbookmark(&*state.pool, me.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

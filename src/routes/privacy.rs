@@ -35,7 +35,7 @@ pub async fn block_user(
     me: Writer,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let other = user::id_by_username(&state.pool, &path).await?;
+    let other = user::id_by_username(&*state.pool, &path).await?;
     privacy::block(&state.pool, me.id, other).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -50,8 +50,8 @@ pub async fn unblock_user(
     me: Writer,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let other = user::id_by_username(&state.pool, &path).await?;
-    privacy::unblock(&state.pool, me.id, other).await?;
+    let other = user::id_by_username(&*state.pool, &path).await?;
+    privacy::unblock(&*state.pool, me.id, other).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -68,8 +68,8 @@ pub async fn mute_user(
     path: web::Path<String>,
     Query(terms): Query<MuteRequest>,
 ) -> ApiResult<HttpResponse> {
-    let other = user::id_by_username(&state.pool, &path).await?;
-    privacy::mute(&state.pool, me.id, other, &terms).await?;
+    let other = user::id_by_username(&*state.pool, &path).await?;
+    privacy::mute(&*state.pool, me.id, other, &terms).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -83,8 +83,8 @@ pub async fn unmute_user(
     me: Writer,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let other = user::id_by_username(&state.pool, &path).await?;
-    privacy::unmute(&state.pool, me.id, other).await?;
+    let other = user::id_by_username(&*state.pool, &path).await?;
+    privacy::unmute(&*state.pool, me.id, other).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -100,7 +100,7 @@ pub async fn blocks(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    let rows = block::list(&state.pool, me.id, page).await?;
+    let rows = block::list(&*state.pool, me.id, page).await?;
     Ok(page_response(&req, page, rows))
 }
 
@@ -116,6 +116,6 @@ pub async fn mutes(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    let rows = mute::list(&state.pool, me.id, page).await?;
+    let rows = mute::list(&*state.pool, me.id, page).await?;
     Ok(page_response(&req, page, rows))
 }

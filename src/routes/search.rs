@@ -53,7 +53,7 @@ pub async fn posts(
     Query(p): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let (terms, page) = (q.terms()?, p.page()?);
-    let rows = search::posts(&state.pool, viewer.id(), terms, page).await?;
+    let rows = search::posts(&*state.pool, viewer.id(), terms, page).await?;
     Ok(page_response(&req, page, rows))
 }
 
@@ -73,7 +73,7 @@ pub async fn accounts(
     Query(p): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let (terms, page) = (q.terms()?, p.page()?);
-    let rows = search::accounts(&state.pool, viewer.id(), terms, page).await?;
+    let rows = search::accounts(&*state.pool, viewer.id(), terms, page).await?;
     Ok(page_response(&req, page, rows))
 }
 
@@ -90,7 +90,7 @@ pub async fn hashtags(
     Query(p): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let (terms, page) = (q.terms()?, p.page()?);
-    let rows = search::hashtags(&state.pool, terms, page).await?;
+    let rows = search::hashtags(&*state.pool, terms, page).await?;
     Ok(page_response(&req, page, rows))
 }
 
@@ -110,7 +110,7 @@ pub async fn tag_timeline(
     Query(p): Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = p.page()?;
-    let rows = search::tag_timeline(&state.pool, viewer.id(), &tag, page).await?;
+    let rows = search::tag_timeline(&*state.pool, viewer.id(), &tag, page).await?;
     Ok(page_response(&req, page, rows))
 }
 
@@ -126,6 +126,6 @@ pub async fn suggestions(
     Query(q): Query<SuggestionQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = Page::parse(q.limit, None)?;
-    let rows = search::suggestions(&state.pool, caller.id, page.limit).await?;
+    let rows = search::suggestions(&*state.pool, caller.id, page.limit).await?;
     Ok(HttpResponse::Ok().json(rows))
 }

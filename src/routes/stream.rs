@@ -62,11 +62,11 @@ pub struct TicketResponse {
 pub async fn ticket(state: web::Data<AppState>, me: Writer) -> ApiResult<HttpResponse> {
     let access_expires_at = chrono::DateTime::from_timestamp(me.expires_at, 0)
         .ok_or_else(|| ApiError::Internal("token expiry out of range".into()))?;
-    if !refresh_token::session_live(&state.pool, me.id, me.session).await? {
+    if !refresh_token::session_live(&*state.pool, me.id, me.session).await? {
         return Err(ApiError::bad_credentials());
     }
     let ticket = tickets::create(
-        &state.pool,
+        &*state.pool,
         (me.id, me.session),
         &me.username,
         access_expires_at,
@@ -140,7 +140,7 @@ async fn authorize(req: &HttpRequest, state: &AppState, q: &StreamQuery) -> ApiR
             expires_at: expiry_instant(user.expires_at),
         })
     } else if let Some(raw) = &q.ticket {
-        let redeemed = tickets::redeem(&state.pool, raw)
+        let redeemed = tickets::redeem(&*state.pool, raw)
             .await?
             .ok_or(ApiError::Unauthorized("Invalid, used or expired ticket"))?;
         Some(Viewer {
@@ -212,7 +212,7 @@ pub async fn stream(
     let slot = state.limits.stream(&req, holder.map(|h| h.user)).await?;
     let subscription = state.hub.subscribe(holder, request.streams)?;
     if let Some(h) = holder
-        && !refresh_token::session_live(&state.pool, h.user, h.session).await?
+        && !refresh_token::session_live(&*state.pool, h.user, h.session).await?
     {
         return Err(ApiError::bad_credentials());
     }

@@ -58,7 +58,7 @@ pub async fn register(
     state.limits.register(&req).await?;
     let new_user = accounts::registration(&body)?;
     let hash = state.hasher.hash(new_user.password.clone()).await?;
-    let created = accounts::register(&state.pool, &new_user, &hash).await?;
+    let created = accounts::register(&*state.pool, &new_user, &hash).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/user/{}/", created.username)))
         .json(created))
@@ -116,7 +116,7 @@ pub async fn update_me(
     JsonBody(body): JsonBody<ProfileUpdate>,
 ) -> ApiResult<HttpResponse> {
     let edit = accounts::profile_edit(&body)?;
-    accounts::edit_profile(&state.pool, caller.id, &edit).await?;
+    accounts::edit_profile(&*state.pool, caller.id, &edit).await?;
     Ok(HttpResponse::Ok().json(accounts::own_profile(&state.pool, caller.id).await?))
 }
 
@@ -186,7 +186,7 @@ pub async fn unfollow(
     caller: Writer,
     id: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    relationships::unfollow(&state.pool, caller.id, id.into_inner()).await?;
+    relationships::unfollow(&*state.pool, caller.id, id.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -168,7 +168,8 @@ async fn scrapes_show_requests_by_route_template_streams_limits_and_event_lag(po
         env!("CARGO_PKG_VERSION")
     );
     assert_eq!(must(&first, &build), 1.0);
-    assert_eq!(must(&first, "pamps_db_pool_max_connections"), 8.0);
+    // The workers' pools (8 between them) and the background tasks' (8).
+    assert_eq!(must(&first, "pamps_db_pool_max_connections"), 16.0);
     assert_eq!(must(&first, "pamps_hash_slots"), 3.0);
     assert_eq!(
         must(

@@ -335,8 +335,23 @@ async fn a_reply_racing_the_delete_of_its_parent_lands_before_it_or_not_at_all(p
         let post = app.create_post(&alice, "soon deleted", None).await;
         let body = json!({"text": "a reply", "parent_id": post});
         let path = format!("/post/{post}/");
-        let reply = app.post("/post/", &body, Some(&bob));
-        let delete = app.delete(&path, Some(&alice));
+        // Which one wins depends on the load (the reply is three statements,
+        // the delete one): every trial one of them starts 0 to 7 ms late,
+        // each in turn, which sweeps the race across the reply's steps.
+        let late_by = Duration::from_millis((trial % 16 / 2) as u64);
+        let (reply_late, delete_late) = if trial % 2 == 0 {
+            (late_by, Duration::ZERO)
+        } else {
+            (Duration::ZERO, late_by)
+        };
+        let reply = async {
+            tokio::time::sleep(reply_late).await;
+            app.post("/post/", &body, Some(&bob)).await
+        };
+        let delete = async {
+            tokio::time::sleep(delete_late).await;
+            app.delete(&path, Some(&alice)).await
+        };
         let (reply, delete) = if trial % 2 == 0 {
             tokio::join!(reply, delete)
         } else {

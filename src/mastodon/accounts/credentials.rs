@@ -70,7 +70,7 @@ pub async fn sign_up(
         bio: None,
     })?;
     let hash = state.hasher.hash(new_user.password.clone()).await?;
-    let created = accounts::register(&state.pool, &new_user, &hash).await?;
+    let created = accounts::register(&*state.pool, &new_user, &hash).await?;
     let scopes = token.scopes.names().join(" ");
     let issued =
         crate::mastodon::tokens::issue(&state.pool, app_id, Some(created.id), &scopes, None)
@@ -95,7 +95,7 @@ pub async fn verify_credentials(
     token: Token,
 ) -> MastoResult<HttpResponse> {
     let me = token.require_any(&["read:accounts", "profile"])?;
-    let row = account::get(&state.pool, me.id).await?;
+    let row = account::get(&*state.pool, me.id).await?;
     Ok(HttpResponse::Ok().json(CredentialAccount::new(&row, &urls)))
 }
 
@@ -151,10 +151,10 @@ pub async fn update_credentials(
             bio: Some(Some(note.clone())),
             ..ProfileUpdate::default()
         })?;
-        accounts::edit_profile(&state.pool, me.id, &edit).await?;
+        accounts::edit_profile(&*state.pool, me.id, &edit).await?;
     }
     if let Some(name) = &update.display_name {
-        accounts::set_display_name(&state.pool, me.id, name).await?;
+        accounts::set_display_name(&*state.pool, me.id, name).await?;
     }
     for Part {
         name,
@@ -181,6 +181,6 @@ pub async fn update_credentials(
             .await?;
         state.media.tidy(&state.pool).await;
     }
-    let row = account::get(&state.pool, me.id).await?;
+    let row = account::get(&*state.pool, me.id).await?;
     Ok(HttpResponse::Ok().json(CredentialAccount::new(&row, &urls)))
 }

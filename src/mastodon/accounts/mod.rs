@@ -51,7 +51,7 @@ pub async fn render_users(
     users: &[User],
 ) -> MastoResult<(Vec<i64>, Vec<Account>)> {
     let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
-    let rows = account::many(&state.pool, &ids, &[]).await?;
+    let rows = account::many(&*state.pool, &ids, &[]).await?;
     let mut keys = Vec::with_capacity(users.len());
     let mut out = Vec::with_capacity(users.len());
     for user in users {
@@ -92,7 +92,7 @@ pub async fn lookup(
         Some(_) => return Err(MastoError::not_found()),
         None => acct,
     };
-    let row = account::by_username(&state.pool, name).await?;
+    let row = account::by_username(&*state.pool, name).await?;
     Ok(HttpResponse::Ok().json(Account::new(&row, &urls)))
 }
 
@@ -119,7 +119,7 @@ pub async fn relationships_of(
 ) -> MastoResult<HttpResponse> {
     let me = token.require("read:follows")?;
     let ids: Vec<i64> = q.id.into_iter().take(paging::MAX_LIMIT as usize).collect();
-    Ok(HttpResponse::Ok().json(relationship::of(&state.pool, me.id, &ids).await?))
+    Ok(HttpResponse::Ok().json(relationship::of(&*state.pool, me.id, &ids).await?))
 }
 
 /// An account.
@@ -133,6 +133,6 @@ pub async fn get_account(
     urls: Urls,
     id: web::Path<String>,
 ) -> MastoResult<HttpResponse> {
-    let row = account::get(&state.pool, path_id(&id)?).await?;
+    let row = account::get(&*state.pool, path_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(Account::new(&row, &urls)))
 }

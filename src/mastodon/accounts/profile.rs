@@ -65,7 +65,7 @@ pub async fn statuses(
 ) -> MastoResult<HttpResponse> {
     let viewer = token.viewer("read:statuses");
     let page = q.page.page()?;
-    let row = account::get(&state.pool, path_id(&id)?).await?;
+    let row = account::get(&*state.pool, path_id(&id)?).await?;
     if q.pinned == Some(true) {
         return Ok(paging::response::<Status>(
             &req,
@@ -158,7 +158,7 @@ async fn follow_list(
 ) -> MastoResult<HttpResponse> {
     let page = q.page()?;
     let viewer = token.viewer("read:accounts");
-    let row: AccountRow = account::get(&state.pool, path_id(id)?).await?;
+    let row: AccountRow = account::get(&*state.pool, path_id(id)?).await?;
     let users = timelines::follows(&state.pool, &row.username, side, page, viewer).await?;
     let (keys, accounts) = render_users(state, urls, &users).await?;
     Ok(paging::response(req, urls, page, &keys, accounts))

@@ -21,14 +21,14 @@ use crate::state::AppState;
 
 /// The caller's relationship with account `id`, after an action.
 async fn relationship_with(state: &AppState, me: i64, id: i64) -> MastoResult<HttpResponse> {
-    let found = relationship::of(&state.pool, me, &[id]).await?;
+    let found = relationship::of(&*state.pool, me, &[id]).await?;
     let one = found.into_iter().next().ok_or_else(MastoError::not_found)?;
     Ok(HttpResponse::Ok().json(one))
 }
 
 /// A visible account's id, else 404.
 async fn existing(state: &AppState, raw: &str) -> MastoResult<i64> {
-    Ok(account::get(&state.pool, path_id(raw)?).await?.id)
+    Ok(account::get(&*state.pool, path_id(raw)?).await?.id)
 }
 
 /// An action on an account, answered with the relationship after it.
@@ -55,7 +55,7 @@ async fn act(
     };
     let me = token.require(scope)?.id;
     let id = existing(state, raw).await?;
-    let db = &state.pool;
+    let db = &*state.pool;
     match action {
         Action::Follow => relationships::follow(db, me, id).await.map(|_| ())?,
         Action::Unfollow => relationships::unfollow(db, me, id).await?,
@@ -170,7 +170,7 @@ pub async fn mute_account(
         notifications_only: false,
         duration,
     };
-    privacy::mute(&state.pool, me.id, id, &terms).await?;
+    privacy::mute(&*state.pool, me.id, id, &terms).await?;
     relationship_with(&state, me.id, id).await
 }
 
@@ -203,7 +203,7 @@ pub async fn blocks(
 ) -> MastoResult<HttpResponse> {
     let me = token.require("read:blocks")?;
     let page = q.page()?;
-    let users = block::list(&state.pool, me.id, page).await?;
+    let users = block::list(&*state.pool, me.id, page).await?;
     let (keys, accounts) = render_users(&state, &urls, &users).await?;
     Ok(paging::response(&req, &urls, page, &keys, accounts))
 }
@@ -223,7 +223,7 @@ pub async fn mutes(
 ) -> MastoResult<HttpResponse> {
     let me = token.require("read:mutes")?;
     let page = q.page()?;
-    let muted: Vec<User> = mute::list(&state.pool, me.id, page)
+    let muted: Vec<User> = mute::list(&*state.pool, me.id, page)
         .await?
         .into_iter()
         .map(|m| m.user)

@@ -108,7 +108,7 @@ pub async fn create_app(
         ));
     }
     let app = tokens::create_app(
-        &state.pool,
+        &*state.pool,
         tokens::NewApp {
             name,
             website,
@@ -131,7 +131,7 @@ pub async fn verify_app(state: web::Data<AppState>, token: Token) -> MastoResult
             "redirect_uri": OOB, "redirect_uris": [OOB], "vapid_key": "",
         })));
     };
-    let app = tokens::app_by_id(&state.pool, app_id)
+    let app = tokens::app_by_id(&*state.pool, app_id)
         .await?
         .ok_or_else(MastoError::unauthorized)?;
     Ok(HttpResponse::Ok().json(app_json(&app, false)))
@@ -148,7 +148,7 @@ pub async fn authorized_apps(
     token: Token,
 ) -> MastoResult<HttpResponse> {
     let me = own_session(&token)?;
-    Ok(HttpResponse::Ok().json(tokens::authorized(&state.pool, me).await?))
+    Ok(HttpResponse::Ok().json(tokens::authorized(&*state.pool, me).await?))
 }
 
 /// Revokes one of the signed-in user's app tokens (its session ends).

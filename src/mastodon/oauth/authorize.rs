@@ -59,7 +59,7 @@ async fn check_request(state: &AppState, q: &AuthorizeQuery) -> MastoResult<Requ
             "The authorization server does not support this response type.",
         ));
     }
-    let app = tokens::app_by_client_id(&state.pool, &q.client_id)
+    let app = tokens::app_by_client_id(&*state.pool, &q.client_id)
         .await?
         .ok_or_else(|| MastoError::oauth("invalid_client", BAD_CLIENT))?;
     if !app.redirect_uris.contains(&q.redirect_uri) {
@@ -195,7 +195,7 @@ pub async fn consent(
         );
     }
     let code = tokens::create_code(
-        &state.pool,
+        &*state.pool,
         r.app.id,
         me.id,
         &q.redirect_uri,

@@ -113,7 +113,7 @@ pub async fn issue_token(
     let bad_client = || MastoError::oauth("invalid_client", BAD_CLIENT);
     let bad_grant = || MastoError::oauth("invalid_grant", BAD_GRANT);
     let (client_id, secret) = client_credentials(&req, &body).ok_or_else(bad_client)?;
-    let app = tokens::app_by_client_id(&state.pool, &client_id)
+    let app = tokens::app_by_client_id(&*state.pool, &client_id)
         .await?
         .ok_or_else(bad_client)?;
     let authenticated = secret
@@ -125,7 +125,7 @@ pub async fn issue_token(
     let issued = match body.grant_type.as_str() {
         "authorization_code" => {
             let code = body.code.as_deref().ok_or_else(bad_grant)?;
-            let taken = tokens::take_code(&state.pool, app.id, code)
+            let taken = tokens::take_code(&*state.pool, app.id, code)
                 .await?
                 .ok_or_else(bad_grant)?;
             if body.redirect_uri.as_deref() != Some(taken.redirect_uri.as_str()) {
@@ -202,7 +202,7 @@ async fn check_password(state: &AppState, name: &str, password: &str) -> MastoRe
         return Err(bad());
     };
     let found = if name.len() <= 254 {
-        tokens::login_credentials(&state.pool, name).await?
+        tokens::login_credentials(&*state.pool, name).await?
     } else {
         None
     };
@@ -256,7 +256,7 @@ pub async fn revoke(
         )
     };
     let (client_id, secret) = client_credentials(&req, &as_token).ok_or_else(unauthorized)?;
-    let app = tokens::app_by_client_id(&state.pool, &client_id)
+    let app = tokens::app_by_client_id(&*state.pool, &client_id)
         .await?
         .filter(|a| {
             secret

@@ -23,14 +23,14 @@ pub async fn history(
     id: web::Path<String>,
 ) -> MastoResult<HttpResponse> {
     let viewer = token.viewer("read:statuses");
-    let post = post::get(&state.pool, path_id(&id)?, viewer).await?;
+    let post = post::get(&*state.pool, path_id(&id)?, viewer).await?;
     let entity = one(&state, &urls, viewer, &post).await?;
     let mentioned = entity
         .mentions
         .iter()
         .map(|m| (m.username.to_ascii_lowercase(), m.username.clone()))
         .collect();
-    let versions = edit::versions(&state.pool, post.id).await?;
+    let versions = edit::versions(&*state.pool, post.id).await?;
     let edits: Vec<StatusEdit> = versions
         .iter()
         .map(|v| {
@@ -58,7 +58,7 @@ pub async fn source(
     id: web::Path<String>,
 ) -> MastoResult<HttpResponse> {
     let me = token.require("read:statuses")?;
-    let post = post::get(&state.pool, path_id(&id)?, Some(me.id)).await?;
+    let post = post::get(&*state.pool, path_id(&id)?, Some(me.id)).await?;
     let extras = status::extras(&state.pool, &[post.id]).await?;
     Ok(HttpResponse::Ok().json(StatusSource {
         id: post.id.to_string(),

@@ -44,9 +44,9 @@ async fn act(
     let me = token.require(scope)?.id;
     let id = path_id(raw)?;
     if action != Action::Favourite {
-        post::get(&state.pool, id, Some(me)).await?;
+        post::get(&*state.pool, id, Some(me)).await?;
     }
-    let db = &state.pool;
+    let db = &*state.pool;
     match action {
         Action::Favourite => interactions::like(db, me, id).await.map(|_| ())?,
         Action::Unfavourite => interactions::unlike(db, me, id).await?,
@@ -102,9 +102,9 @@ pub async fn reblog(
 ) -> MastoResult<HttpResponse> {
     let me = token.require("write:statuses")?;
     let id = path_id(&id)?;
-    reposts::repost(&state.pool, me.id, id).await?;
-    let mut post = post::get(&state.pool, id, Some(me.id)).await?;
-    if let Some(repost) = repost::id_of(&state.pool, me.id, id).await? {
+    reposts::repost(&*state.pool, me.id, id).await?;
+    let mut post = post::get(&*state.pool, id, Some(me.id)).await?;
+    if let Some(repost) = repost::id_of(&*state.pool, me.id, id).await? {
         post.reposted_by = Some(me.username.clone());
         post.cursor = repost;
     }

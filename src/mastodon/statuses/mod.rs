@@ -175,7 +175,7 @@ pub async fn get_status(
     id: web::Path<String>,
 ) -> MastoResult<HttpResponse> {
     let viewer = token.viewer("read:statuses");
-    let post = post::get(&state.pool, path_id(&id)?, viewer).await?;
+    let post = post::get(&*state.pool, path_id(&id)?, viewer).await?;
     Ok(HttpResponse::Ok().json(one(&state, &urls, viewer, &post).await?))
 }
 
@@ -195,7 +195,7 @@ pub async fn delete_status(
 ) -> MastoResult<HttpResponse> {
     let me = token.require("write:statuses")?;
     let id = path_id(&id)?;
-    let post = post::get(&state.pool, id, Some(me.id)).await?;
+    let post = post::get(&*state.pool, id, Some(me.id)).await?;
     let mut entity = one(&state, &urls, Some(me.id), &post).await?;
     posts::delete(&state.pool, me.id, id).await?;
     state.media.tidy(&state.pool).await;
@@ -246,7 +246,7 @@ pub async fn edit_status(
 ) -> MastoResult<HttpResponse> {
     let me = token.require("write:statuses")?;
     let id = path_id(&id)?;
-    let current = post::get(&state.pool, id, Some(me.id)).await?;
+    let current = post::get(&*state.pool, id, Some(me.id)).await?;
     let kept: Vec<i64> = current.media.iter().map(|m| m.id).collect();
     if !body.media_ids.is_empty() && body.media_ids != kept {
         return Err(MastoError::unprocessable(

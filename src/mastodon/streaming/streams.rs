@@ -160,7 +160,7 @@ impl Listener {
         match event {
             "post" | "post.update" | "repost" => {
                 let id = data["id"].as_i64()?;
-                let mut row = post::get(&self.state.pool, id, self.user).await.ok()?;
+                let mut row = post::get(&*self.state.pool, id, self.user).await.ok()?;
                 if let Kind::Hashtag { tag, .. } = kind
                     && !crate::validation::hashtags(&row.text).contains(tag)
                 {
@@ -213,7 +213,7 @@ pub(super) async fn repost_id(state: &AppState, id: i64, reposter: &str) -> Opti
     )
     .bind(id)
     .bind(reposter)
-    .fetch_optional(&state.pool)
+    .fetch_optional(&*state.pool)
     .await
     .ok()
     .flatten()
