@@ -31,7 +31,6 @@ pub struct Pools {
     workers: Vec<OnceLock<PgPool>>,
     /// pamps' pool options, with each worker's share of the connections.
     options: PgPoolOptions,
-    per_worker: u32,
 }
 
 impl Pools {
@@ -46,7 +45,6 @@ impl Pools {
             shared,
             workers: (0..workers).map(|_| OnceLock::new()).collect(),
             options: crate::db::pool_options(db).max_connections(per_worker),
-            per_worker,
         }
     }
 
@@ -62,7 +60,7 @@ impl Pools {
         let (size, idle) = opened
             .chain([&self.shared])
             .fold((0, 0), |(s, i), p| (s + p.size(), i + p.num_idle()));
-        let max = self.per_worker * self.workers.len() as u32;
+        let max = self.options.get_max_connections() * self.workers.len() as u32;
         (
             max + self.shared.options().get_max_connections(),
             size,
