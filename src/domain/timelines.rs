@@ -9,21 +9,14 @@ use sqlx::PgPool;
 use super::error::{DomainError, DomainResult};
 use crate::models::follow::{self, Side};
 use crate::models::notification::{self, Kind, Notification};
-use crate::models::post::{self, EMBEDDED_REPLIES, Post, PostWithReplies};
+use crate::models::post::{self, Post, PostWithReplies};
 use crate::models::user::{self, User};
 use crate::models::{bookmark, home_feed, repost};
 use crate::pagination::{Order, Page};
 
 /// A live post with its first direct replies, oldest first.
 pub async fn thread(db: &PgPool, id: i64, viewer: Option<i64>) -> DomainResult<PostWithReplies> {
-    let post = post::get(db, id, viewer).await?;
-    let first = Page {
-        limit: EMBEDDED_REPLIES,
-        after: None,
-    };
-    let mut replies = post::replies(db, id, first, viewer).await?;
-    replies.truncate(first.limit as usize);
-    Ok(PostWithReplies { post, replies })
+    post::thread(db, id, viewer).await
 }
 
 /// Top-level posts in the given order.

@@ -12,7 +12,9 @@ use crate::pagination::{Keyed, Order, Page};
 use crate::visibility::{Level, listed_post, visible_post};
 
 mod home;
+mod thread;
 pub use home::{TIMELINE_SQL, timeline};
+pub use thread::{ancestors, descendants, thread};
 
 /// How many direct replies `GET /post/{id}/` embeds.
 pub const EMBEDDED_REPLIES: i64 = 100;
@@ -164,6 +166,7 @@ macro_rules! capped {
         )
     };
 }
+pub(crate) use capped;
 
 /// Locks a live post against a concurrent delete until the statement's
 /// transaction ends; a post deleted meanwhile is skipped (why `FOR NO KEY
@@ -368,64 +371,6 @@ pub async fn visible(db: impl PgExecutor<'_>, id: i64, viewer: Option<i64>) -> D
     .bind(viewer)
     .bind(id)
     .fetch_one(db)
-    .await?)
-}
-
-/// Most posts a thread's context lists on either side.
-pub const CONTEXT_LIMIT: i64 = 1000;
-
-/// The live posts above post `id` that `viewer` may see, from the thread's
-/// root down (deleted ones are skipped, their parents still followed).
-pub async fn ancestors(
-    db: impl PgExecutor<'_>,
-    id: i64,
-    viewer: Option<i64>,
-) -> DomainResult<Vec<Post>> {
-    Ok(sqlx::query_as(concat!(
-        "WITH RECURSIVE chain AS (
-             SELECT parent_id AS id, 1 AS depth FROM posts WHERE id = $2 AND parent_id IS NOT NULL
-             UNION ALL
-             SELECT q.parent_id, c.depth + 1 FROM chain c JOIN posts q ON q.id = c.id
-              WHERE q.parent_id IS NOT NULL AND c.depth < $3
-         ) ",
-        post_select!(
-            "p.id",
-            "JOIN chain c ON c.id = p.id WHERE ",
-            visible_post!("p", "$1"),
-            " ORDER BY c.depth DESC"
-        )
-    ))
-    .bind(viewer)
-    .bind(id)
-    .bind(CONTEXT_LIMIT)
-    .fetch_all(db)
-    .await?)
-}
-
-/// The live replies under post `id`, at any depth, that `viewer` may see,
-/// oldest first.
-pub async fn descendants(
-    db: impl PgExecutor<'_>,
-    id: i64,
-    viewer: Option<i64>,
-) -> DomainResult<Vec<Post>> {
-    Ok(sqlx::query_as(concat!(
-        "WITH RECURSIVE tree AS (
-             SELECT id FROM posts WHERE parent_id = $2
-             UNION ALL
-             SELECT q.id FROM tree t JOIN posts q ON q.parent_id = t.id
-         ) ",
-        post_select!(
-            "p.id",
-            "JOIN tree t ON t.id = p.id WHERE ",
-            visible_post!("p", "$1"),
-            " ORDER BY p.id LIMIT $3"
-        )
-    ))
-    .bind(viewer)
-    .bind(id)
-    .bind(CONTEXT_LIMIT)
-    .fetch_all(db)
     .await?)
 }
 

@@ -90,6 +90,49 @@ async fn get_unknown_post_returns_404(pool: PgPool) {
     }
 }
 
+/// The post and its replies are one statement: replies the viewer could
+/// see never show without the post they answer.
+#[sqlx::test(migrator = "pamps::db::MIGRATOR")]
+async fn a_post_the_viewer_may_not_see_is_404_whatever_its_replies(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (_, alice) = app.user("alice").await;
+    let (_, bob) = app.user("bob").await;
+    let (_, carol) = app.user("carol").await;
+    let blocked = app.create_post(&carol, "by carol", None).await;
+    let answer = app
+        .create_post(&bob, "bob answers carol", Some(blocked))
+        .await;
+    let deleted = app.create_post(&bob, "soon gone", None).await;
+    let orphan = app
+        .create_post(&carol, "carol answers bob", Some(deleted))
+        .await;
+    app.post_empty("/user/carol/block/", Some(&alice))
+        .await
+        .assert_status(204);
+    app.delete_post(&bob, deleted).await;
+
+    for (post, viewer) in [
+        (blocked, Some(&alice)),
+        (deleted, None),
+        (deleted, Some(&carol)),
+    ] {
+        let res = app
+            .get(&format!("/post/{post}/"), viewer.map(String::as_str))
+            .await;
+        res.assert_status(404);
+        assert_eq!(res.json(), json!({"detail": "Post not found"}), "{post}");
+    }
+    let res = app.get(&format!("/post/{answer}/"), Some(&alice)).await;
+    res.assert_status(200);
+    assert_eq!(res.json()["parent_id"], blocked);
+    let res = app.get(&format!("/post/{blocked}/"), Some(&bob)).await;
+    res.assert_status(200);
+    assert_eq!(ids(res.json()["replies"].as_array().unwrap()), [answer]);
+    let res = app.get(&format!("/post/{orphan}/"), None).await;
+    res.assert_status(200);
+    assert_eq!(res.json()["replies"], json!([]));
+}
+
 #[sqlx::test(migrator = "pamps::db::MIGRATOR")]
 async fn get_post_with_a_non_integer_id_returns_422(pool: PgPool) {
     let app = TestApp::new(pool).await;
