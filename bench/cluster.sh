@@ -64,7 +64,7 @@ start_instance() {
     PAMPS_SECURITY__ACCESS_TOKEN_EXPIRE_MINUTES=600 PAMPS_RATE_LIMIT__ENABLED=true \
     "PAMPS_RATE_LIMIT__STORE=$2" PAMPS_RATE_LIMIT__WRITES_PER_ACCOUNT_PER_5_MINUTES=100000000 \
     PAMPS_RATE_LIMIT__LOGIN_PER_IP_PER_MINUTE=100000 \
-    "$PAMPS" serve --host 127.0.0.1 --port "$1" >>"$WORK/pamps-$1.log" 2>&1 &
+    setsid "$PAMPS" serve --host 127.0.0.1 --port "$1" >>"$WORK/pamps-$1.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do
     curl -fsS "http://127.0.0.1:$1/ready" >/dev/null 2>&1 && return 0

@@ -61,7 +61,7 @@ start_server() {
   local port
   port=$(free_port)
   pamps_env "$1"
-  env "${VARS[@]}" "$PAMPS" serve --host 127.0.0.1 --port "$port" >"$WORK/server-$1.log" 2>&1 &
+  env "${VARS[@]}" setsid "$PAMPS" serve --host 127.0.0.1 --port "$port" >"$WORK/server-$1.log" 2>&1 &
   SERVER_PID=$!
   BASE=http://127.0.0.1:$port
   for _ in $(seq 100); do

@@ -36,7 +36,7 @@ sql "CREATE DATABASE $DB" >/dev/null
 export PAMPS_ENV=development PAMPS_DB__URI=$PG_URL/$DB PAMPS_SERVER__LOG_LEVEL=warn
 "$PAMPS" migrate >/dev/null
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$PAMPS" serve --host 127.0.0.1 --port "$port" >"$LOG" 2>&1 &
+setsid "$PAMPS" serve --host 127.0.0.1 --port "$port" >"$LOG" 2>&1 &
 SERVER_PID=$!
 sleep "$WARMUP"
 sql "SELECT pg_stat_clear_snapshot()" >/dev/null

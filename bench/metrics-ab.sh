@@ -30,8 +30,8 @@ export PAMPS_ENV=development PAMPS_DB__URI=$PG/$DB PAMPS_SERVER__LOG_LEVEL=warn 
 "$BIN" seed --force --users 1000 --posts 10000 --follows-per-user 20 --likes 20000 >/dev/null 2>&1
 user=$(psql "$PG/$DB" -XqAt -c "SELECT username FROM users ORDER BY followers_count DESC, id LIMIT 1")
 post=$(psql "$PG/$DB" -XqAt -c "SELECT id FROM posts WHERE parent_id IS NULL ORDER BY reply_count DESC, id LIMIT 1")
-PAMPS_METRICS__ENABLED=false "$BIN" serve --port "$A_PORT" >/dev/null 2>&1 & A=$!
-PAMPS_METRICS__ENABLED=true PAMPS_METRICS__LISTEN=127.0.0.1:$M_PORT "$BIN" serve --port "$B_PORT" >/dev/null 2>&1 & B=$!
+PAMPS_METRICS__ENABLED=false setsid "$BIN" serve --port "$A_PORT" >/dev/null 2>&1 & A=$!
+PAMPS_METRICS__ENABLED=true PAMPS_METRICS__LISTEN=127.0.0.1:$M_PORT setsid "$BIN" serve --port "$B_PORT" >/dev/null 2>&1 & B=$!
 for port in "$A_PORT" "$B_PORT"; do
   for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 done

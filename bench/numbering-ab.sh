@@ -39,7 +39,7 @@ q() { psql "$PG/pamps_bench_num_$1" -XqAt -c "$2"; }
 # start VERSION: serves it on PORT and waits until it is ready.
 start() {
   PORT=$(free_port)
-  env $(envs "$1") "$(bin "$1")" serve --host 127.0.0.1 --port "$PORT" >>"$WORK/server-$1.log" 2>&1 &
+  env $(envs "$1") setsid "$(bin "$1")" serve --host 127.0.0.1 --port "$PORT" >>"$WORK/server-$1.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 200); do curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && return; sleep 0.1; done
   echo "the $1 server did not start" >&2; exit 1

@@ -43,7 +43,7 @@ run() {
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   env PAMPS_ENV=development "PAMPS_DB__URI=$PG_URL/$db" PAMPS_RATE_LIMIT__ENABLED=false \
     PAMPS_SERVER__LOG_LEVEL=warn PAMPS_SECURITY__ACCESS_TOKEN_EXPIRE_MINUTES=600 PAMPS_METRICS__ENABLED=false \
-    "$bin" serve --host 127.0.0.1 --port "$port" >/tmp/reads-ab-server.log 2>&1 &
+    setsid "$bin" serve --host 127.0.0.1 --port "$port" >/tmp/reads-ab-server.log 2>&1 &
   SERVER_PID=$!
   base=http://127.0.0.1:$port
   for _ in $(seq 300); do curl -fsS "$base/ready" >/dev/null 2>&1 && break; sleep 0.1; done

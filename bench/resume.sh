@@ -34,7 +34,7 @@ psql -q "$PG_URL/postgres" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE 
 export PAMPS_ENV=development PAMPS_DB__URI=$PG_URL/$DB PAMPS_RATE_LIMIT__ENABLED=false \
     PAMPS_SERVER__LOG_LEVEL=warn PAMPS_SERVER__PORT=$PORT
 # From an empty directory: only the settings above apply.
-(cd "$(mktemp -d)" && exec "$PAMPS" serve) >/tmp/pamps-resume-bench.log 2>&1 &
+(cd "$(mktemp -d)" && exec setsid "$PAMPS" serve) >/tmp/pamps-resume-bench.log 2>&1 &
 PIDS+=($!)
 until curl -fs "$API/health" >/dev/null; do
     kill -0 "${PIDS[0]}" || { cat /tmp/pamps-resume-bench.log; exit 1; }

@@ -125,7 +125,7 @@ start_server() {
   port=$(free_port)
   pamps_env "$1"
   # env execs pamps, so $! is the server itself.
-  env "${PAMPS_VARS[@]}" "$PAMPS" serve --host 127.0.0.1 --port "$port" >"$WORK/server-$1.log" 2>&1 &
+  env "${PAMPS_VARS[@]}" setsid "$PAMPS" serve --host 127.0.0.1 --port "$port" >"$WORK/server-$1.log" 2>&1 &
   SERVER_PID=$!
   BASE=http://127.0.0.1:$port
   for _ in $(seq 100); do

@@ -56,7 +56,7 @@ else
 fi
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-env "${VARS[@]}" "$PAMPS" serve --host 127.0.0.1 --port "$port" >"$WORK/server.log" 2>&1 &
+env "${VARS[@]}" setsid "$PAMPS" serve --host 127.0.0.1 --port "$port" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 100); do
   curl -fsS "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break

@@ -121,7 +121,7 @@ start_server() {
   SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
   env PAMPS_ENV=development "PAMPS_DB__URI=$PG_URL/$DB" PAMPS_RATE_LIMIT__ENABLED=false \
     PAMPS_SERVER__LOG_LEVEL=warn PAMPS_STREAM__MAX_SOCKETS=20000 "PAMPS_SECURITY__SECRET_KEY=$SECRET" \
-    ${SERVER_PRELOAD:+LD_PRELOAD=$SERVER_PRELOAD} "$PAMPS" serve --host 127.0.0.1 --port "$port" >"$WORK/server.log" 2>&1 &
+    ${SERVER_PRELOAD:+LD_PRELOAD=$SERVER_PRELOAD} setsid "$PAMPS" serve --host 127.0.0.1 --port "$port" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   BASE=http://127.0.0.1:$port
   for _ in $(seq 100); do

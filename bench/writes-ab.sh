@@ -57,7 +57,7 @@ start() { # BIN DB
   local port
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   vars "$2"
-  env "${VARS[@]}" "$1" serve --host 127.0.0.1 --port "$port" >"$WORK/server.log" 2>&1 &
+  env "${VARS[@]}" setsid "$1" serve --host 127.0.0.1 --port "$port" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   BASE=http://127.0.0.1:$port
   for _ in $(seq 200); do
