@@ -56,59 +56,72 @@ pub async fn thread(
 }
 
 /// Most posts a thread's context lists on either side.
-pub const CONTEXT_LIMIT: i64 = 1000;
+const CONTEXT_LIMIT: i64 = 1000;
 
-/// The live posts above post `id` that `viewer` may see, from the thread's
-/// root down (deleted ones are skipped, their parents still followed).
+/// The live posts above post `$2` that viewer `$1` may see, from the
+/// thread's root down (deleted ones are skipped, their parents still
+/// followed), at most `$3`.
+const ANCESTORS: &str = concat!(
+    "WITH RECURSIVE chain AS (
+         SELECT parent_id AS id, 1 AS depth FROM posts WHERE id = $2 AND parent_id IS NOT NULL
+         UNION ALL
+         SELECT q.parent_id, c.depth + 1 FROM chain c JOIN posts q ON q.id = c.id
+          WHERE q.parent_id IS NOT NULL AND c.depth < $3
+     ) ",
+    post_select!(
+        "p.id",
+        "JOIN chain c ON c.id = p.id WHERE ",
+        visible_post!("p", "$1"),
+        " ORDER BY c.depth DESC"
+    )
+);
+
+/// The live replies under post `$2`, at any depth, that viewer `$1` may
+/// see, oldest first, at most `$3`.
+const DESCENDANTS: &str = concat!(
+    "WITH RECURSIVE tree AS (
+         SELECT id FROM posts WHERE parent_id = $2
+         UNION ALL
+         SELECT q.id FROM tree t JOIN posts q ON q.parent_id = t.id
+     ) ",
+    post_select!(
+        "p.id",
+        "JOIN tree t ON t.id = p.id WHERE ",
+        visible_post!("p", "$1"),
+        " ORDER BY p.id LIMIT $3"
+    )
+);
+
+/// [`ANCESTORS`] of post `id` as `viewer` may see them.
 pub async fn ancestors(
     db: impl PgExecutor<'_>,
     id: i64,
     viewer: Option<i64>,
 ) -> DomainResult<Vec<Post>> {
-    Ok(sqlx::query_as(concat!(
-        "WITH RECURSIVE chain AS (
-             SELECT parent_id AS id, 1 AS depth FROM posts WHERE id = $2 AND parent_id IS NOT NULL
-             UNION ALL
-             SELECT q.parent_id, c.depth + 1 FROM chain c JOIN posts q ON q.id = c.id
-              WHERE q.parent_id IS NOT NULL AND c.depth < $3
-         ) ",
-        post_select!(
-            "p.id",
-            "JOIN chain c ON c.id = p.id WHERE ",
-            visible_post!("p", "$1"),
-            " ORDER BY c.depth DESC"
-        )
-    ))
-    .bind(viewer)
-    .bind(id)
-    .bind(CONTEXT_LIMIT)
-    .fetch_all(db)
-    .await?)
+    context(db, ANCESTORS, id, viewer).await
 }
 
-/// The live replies under post `id`, at any depth, that `viewer` may see,
-/// oldest first.
+/// [`DESCENDANTS`] of post `id` as `viewer` may see them.
 pub async fn descendants(
     db: impl PgExecutor<'_>,
     id: i64,
     viewer: Option<i64>,
 ) -> DomainResult<Vec<Post>> {
-    Ok(sqlx::query_as(concat!(
-        "WITH RECURSIVE tree AS (
-             SELECT id FROM posts WHERE parent_id = $2
-             UNION ALL
-             SELECT q.id FROM tree t JOIN posts q ON q.parent_id = t.id
-         ) ",
-        post_select!(
-            "p.id",
-            "JOIN tree t ON t.id = p.id WHERE ",
-            visible_post!("p", "$1"),
-            " ORDER BY p.id LIMIT $3"
-        )
-    ))
-    .bind(viewer)
-    .bind(id)
-    .bind(CONTEXT_LIMIT)
-    .fetch_all(db)
-    .await?)
+    context(db, DESCENDANTS, id, viewer).await
+}
+
+/// One side of a thread's context: `sql` with the viewer, the post and
+/// [`CONTEXT_LIMIT`].
+async fn context(
+    db: impl PgExecutor<'_>,
+    sql: &'static str,
+    id: i64,
+    viewer: Option<i64>,
+) -> DomainResult<Vec<Post>> {
+    Ok(sqlx::query_as(sql)
+        .bind(viewer)
+        .bind(id)
+        .bind(CONTEXT_LIMIT)
+        .fetch_all(db)
+        .await?)
 }
