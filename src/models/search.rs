@@ -71,6 +71,11 @@ impl SearchQuery {
 /// Live posts matching `terms` (web-search syntax: words, "phrases", `or`,
 /// `-word`), best match first among the newest [`POST_WINDOW`] matches.
 /// The rank is `ts_rank` normalised into [0, 1) (flag 32), in 20 bits.
+/// Planned for its terms on every call (`persistent(false)`): the best way
+/// depends on how common they are (a common word walks the newest posts, a
+/// rare one reads the index), and the generic plan PostgreSQL kept after
+/// five calls read every match of a common word: 11 ms became 640 ms
+/// (bench/results-home.md#search-planned-for-its-terms).
 pub async fn posts(
     db: impl PgExecutor<'_>,
     terms: &str,
@@ -96,6 +101,7 @@ pub async fn posts(
     .bind(page.after_desc())
     .bind(page.fetch_limit())
     .bind(POST_WINDOW)
+    .persistent(false)
     .fetch_all(db)
     .await?)
 }

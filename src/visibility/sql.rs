@@ -32,7 +32,7 @@ macro_rules! readable_post {
             $viewer,
             " AND vf.followee_id = ",
             $post,
-            ".user_id))))"
+            ".user_id OFFSET 0))))"
         )
     };
 }
