@@ -4,7 +4,10 @@
 
 /// The part of [`visible_post!`] that the post row alone decides: live, and
 /// its level lets `$viewer` read it (the suspension, block and mute checks
-/// are the caller's: the home feed checks them once per page).
+/// are the caller's: the home feed checks them once per page). `OFFSET 0`
+/// keeps the followers-only test a probe per post; without it a generic plan
+/// hashed all the viewer's follows at the first such post
+/// (bench/results-home.md#followers-only-posts-the-same-probe).
 macro_rules! readable_post {
     ($post:literal, $viewer:literal) => {
         concat!(
